@@ -1,0 +1,3 @@
+from astm.cli import main
+
+raise SystemExit(main())

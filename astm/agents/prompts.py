@@ -1,0 +1,44 @@
+"""Prompt templates shipped in the package (``astm/agents/prompts/*.txt``) and their filling.
+
+A template names its holes as ``{name}`` (lower-case letters and underscores). Filling is
+one pass over the template, so a value that itself contains ``{...}`` (TOML inline tables,
+Python f-strings, dict literals) is never rescanned or altered.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+
+__all__ = ["load", "placeholders", "render"]
+
+_HOLE = re.compile(r"\{([a-z_]+)\}")
+
+
+@cache
+def load(name: str) -> str:
+    """The text of template ``name`` (without ``.txt``)."""
+    # Anchored on ``astm`` (a regular package): ``astm.agents`` may be a namespace package,
+    # and this module shares its name with the template folder.
+    path = resources.files("astm") / "agents" / "prompts" / f"{name}.txt"
+    return path.read_text(encoding="utf-8")
+
+
+def placeholders(name: str) -> frozenset[str]:
+    """The hole names template ``name`` uses."""
+    return frozenset(_HOLE.findall(load(name)))
+
+
+def render(name: str, **values: str) -> str:
+    """Template ``name`` with every ``{hole}`` replaced by its value.
+
+    A hole without a value, or a value without a hole, is a programming error (ValueError):
+    a misspelt name would otherwise ship a prompt with a literal ``{hole}`` in it.
+    """
+    template = load(name)
+    holes = set(_HOLE.findall(template))
+    missing, extra = holes - values.keys(), values.keys() - holes
+    if missing or extra:
+        raise ValueError(f"prompt {name!r}: missing {sorted(missing)}, unknown {sorted(extra)}")
+    return _HOLE.sub(lambda m: values[m.group(1)], template)

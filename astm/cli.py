@@ -1,0 +1,65 @@
+"""The ``astm`` command: dispatch to ``astm.commands`` and map errors to exit codes.
+
+Exit codes (docs/cli.md): 0 landed/ok, 1 the intent could not be applied, 2 usage or
+configuration error, 3 model error, 70 unexpected error (a crash log is written),
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+import traceback
+
+import click
+
+from astm import errors
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="astm")
+def cli() -> None:
+    """AST Momentum: turn an intent into one reviewable, validated git commit."""
+
+
+def _register() -> None:
+    from astm.commands import apply, config, demo, gc, runs
+
+    for mod in (apply, config, demo, gc, runs):
+        cli.add_command(mod.command)
+
+
+_register()
+
+
+def crash_log(exc: BaseException) -> str:
+    """Write the traceback (no environment: it may hold secrets) and return the path."""
+    fd, path = tempfile.mkstemp(prefix=f"astm-crash-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".log")
+    with os.fdopen(fd, "w") as f:
+        f.write(f"astm crash, argv={sys.argv[1:]!r}\n")
+        f.write("".join(traceback.format_exception(exc)))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        rv = cli.main(args=argv, prog_name="astm", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
+    except click.exceptions.Abort:
+        print("astm: interrupted", file=sys.stderr)
+        return errors.EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        exc.show()
+        return errors.EXIT_USAGE
+    except errors.AstmError as exc:
+        print(f"astm: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("astm: interrupted; nothing was changed (run `astm gc` if a run was cut short)", file=sys.stderr)
+        return errors.EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: one line and a log, never a traceback on screen
+        path = crash_log(exc)
+        print(f"astm: unexpected error: {type(exc).__name__}: {exc} (details: {path})", file=sys.stderr)
+        return errors.EXIT_CRASH

@@ -1,0 +1,88 @@
+"""``astm apply INTENT [PATHS]...``: one validated commit on a new branch."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from astm import config as cfg
+from astm import errors, render
+from astm.result import ApplyResult
+
+
+@click.command("apply")
+@click.argument("intent")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--plan", "plan_file", type=click.Path(dir_okay=False), help="A plan file answers instead of the model.")
+@click.option("--branch", help="Name of the branch to create (default: astm/<slug of the intent>).")
+@click.option("--base", help="Commit to start from (default: HEAD).")
+@click.option("--jobs", "-j", type=int, help="Nodes worked on at once.")
+@click.option("--routing", type=click.Choice(["structured", "broadcast"]), help="How parents pick acting children.")
+@click.option("--retries", type=int, help="Retries of a node whose answer fails validation.")
+@click.option("--model", help="Model name (overrides ASTM_MODEL and [tool.astm]).")
+@click.option("--base-url", help="OpenAI-compatible endpoint (overrides ASTM_BASE_URL).")
+@click.option("--dry-run", is_flag=True, help="Route only: print which nodes would act; create nothing.")
+@click.option("--save-plan", type=click.Path(dir_okay=False), help="Write the plan of what this run did.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object as the result.")
+def command(
+    intent: str,
+    paths: tuple[str, ...],
+    plan_file: str | None,
+    branch: str | None,
+    base: str | None,
+    jobs: int | None,
+    routing: str | None,
+    retries: int | None,
+    model: str | None,
+    base_url: str | None,
+    dry_run: bool,
+    save_plan: str | None,
+    as_json: bool,
+) -> int:
+    """Turn INTENT into one commit on a new branch, touching only PATHS (default: the
+    TOML files at the repository root). Your checkout, index and branches are never changed."""
+    from astm import engine
+    from astm import plan as planfile
+    from astm.llm import make_provider
+    from astm.workspace.repo import Repo
+
+    cwd = Path.cwd()
+    repo = Repo.open(cwd)
+    flags = {"jobs": jobs, "routing": routing, "retries": retries, "model": model, "base_url": base_url}
+    settings = cfg.load(repo.workdir, flags)
+    plan = planfile.load(plan_file) if plan_file else None
+    provider = make_provider(settings, plan)
+    opts = engine.ApplyOptions(
+        intent=intent,
+        cwd=cwd,
+        paths=paths,
+        plan=plan,
+        branch=branch,
+        base=base,
+        dry_run=dry_run,
+        save_plan=Path(save_plan) if save_plan else None,
+    )
+    progress = render.Progress(quiet=as_json)
+    try:
+        with progress:
+            result = engine.apply(opts, settings, provider, progress)
+    except errors.AstmError as exc:
+        partial: ApplyResult | None = getattr(exc, "result", None)
+        if partial is not None:
+            if as_json:
+                print(json.dumps(partial.to_json(), indent=2))
+            else:
+                render.summary(partial, sys.stderr, review=None)
+        raise
+    if as_json:
+        print(json.dumps(result.to_json(), indent=2))
+        return errors.EXIT_OK
+    review = None
+    if result.branch:
+        head = "HEAD" if base is None and not any("HEAD moved" in n for n in result.notices) else result.base[:10]
+        review = f"git diff {head} {result.branch}"
+    render.summary(result, sys.stdout, review=review)
+    return errors.EXIT_OK

@@ -1,0 +1,59 @@
+"""``astm demo``: the core scenario on a fresh temporary repository, offline by default."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from astm import errors
+
+
+def fixture_dir() -> Path:
+    """``fixtures/demo`` of the source checkout astm runs from."""
+    here = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
+    if not (here / "pyproject.toml").is_file():
+        raise errors.UsageError(f"the demo fixture is missing ({here}); run from a source checkout")
+    return here
+
+
+@click.command("demo")
+@click.option("--dir", "target", type=click.Path(file_okay=False), help="Where to build the demo repository.")
+def command(target: str | None) -> int:
+    """Build a repository from fixtures/demo and run `astm apply` in it: with the bundled
+    plan standing in for a model, or with the model configured in the environment."""
+    from astm import config as cfg
+    from astm import engine, render
+    from astm import plan as planfile
+    from astm.llm import make_provider
+    from astm.workspace import scratch
+
+    src = fixture_dir()
+    plan = planfile.load(src / "plan.json")
+    root = Path(target) if target else Path(tempfile.mkdtemp(prefix="astm-demo-"))
+    root.mkdir(parents=True, exist_ok=True)
+    if any(root.iterdir()):
+        raise errors.UsageError(f"{root}: not empty; give an empty or new --dir")
+    scratch.init_repo(root, {"pyproject.toml": (src / "pyproject.toml").read_bytes()})
+    settings = cfg.load(root)
+    use_model = bool(settings.model)
+    provider = make_provider(settings, None if use_model else plan)
+    out = sys.stdout
+    print(f"demo repository: {root}", file=out)
+    print(f"intent: {plan.intent}", file=out)
+    if use_model:
+        print(f"model: {settings.model} at {settings.base_url or 'the OpenAI default endpoint'}", file=out)
+    else:
+        print("model: none configured; the bundled fixtures/demo/plan.json stands in for it", file=out)
+    opts = engine.ApplyOptions(intent=plan.intent, cwd=root, plan=None if use_model else plan)
+    with render.Progress() as progress:
+        result = engine.apply(opts, settings, provider, progress)
+    render.summary(result, out, review=f"cd {root} && git diff HEAD {result.branch}")
+    print("", file=out)
+    render.diff(scratch.diff_text(root, "HEAD", result.branch or "HEAD"), out)
+    if not use_model:
+        print("(the plan stood in for a model: set ASTM_MODEL, ASTM_BASE_URL and "
+              "OPENAI_API_KEY to run the same scenario with one)", file=out)
+    return errors.EXIT_OK

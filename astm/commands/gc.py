@@ -1,0 +1,32 @@
+"""``astm gc``: remove what dead or finished runs left behind, and nothing else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("gc")
+@click.option("--max-age", "max_age", type=float, help="Days to keep run refs (default: gc_max_age_days).")
+def command(max_age: float | None) -> int:
+    """Remove leftover sandboxes (worktrees), ephemeral astm/tmp/ branches, and run refs
+    older than the configured age. Landed branches and runs still going are never touched."""
+    from astm import config as cfg
+    from astm.workspace import runs
+    from astm.workspace.repo import Repo
+
+    repo = Repo.open(Path.cwd())
+    days = max_age if max_age is not None else cfg.load(repo.workdir).gc_max_age_days
+    report = runs.gc(repo, max_age_days=days)
+    if report.empty:
+        click.echo("nothing to clean")
+    for label, items in (
+        ("worktree", report.worktrees),
+        ("branch", report.branches),
+        ("run ref", report.run_refs),
+        ("run record", report.records),
+    ):
+        for item in items:
+            click.echo(f"removed {label} {item}")
+    return 0

@@ -1,0 +1,114 @@
+"""The error tree of astm and its exit codes.
+
+Every error a user can cause renders as one line (``str(error)``) naming the file, node
+and line where there is one. The CLI maps the tree to exit codes in one place
+(``astm.cli``); nothing below the CLI exits or prints.
+
+    AstmError                      base; never raised directly
+    ├── UsageError           (2)   bad flags, bad configuration, nothing to work on
+    │   ├── NotARepository           not inside a git repository
+    │   ├── RepositoryStateError     no commits, merge/rebase in progress, bad --base
+    │   ├── TargetError              a target file is missing, not UTF-8, or does not parse
+    │   ├── UnknownNodeError         a plan or answer names a node that does not exist
+    │   ├── PlanError                a plan file that is not a valid plan
+    │   └── BranchExistsError        the landing branch exists (or won a race)
+    ├── ApplyError           (1)   the intent could not be applied; nothing landed
+    │   ├── ValidationFailed         a node failed validation after its retries
+    │   └── CompositionError         overlapping or out-of-range patches
+    ├── ModelError           (3)   model unreachable, auth, rate limit, timeout, budget
+    └── Interrupted        (130)   Ctrl-C; everything the run made was removed
+
+Anything else is a bug: the CLI writes a crash log and prints its path (exit 70).
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_APPLY = 1
+EXIT_USAGE = 2
+EXIT_MODEL = 3
+EXIT_CRASH = 70
+EXIT_INTERRUPTED = 130
+
+
+class AstmError(Exception):
+    """Base of every error astm raises on purpose."""
+
+    exit_code = EXIT_CRASH
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        node: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.node = node
+        self.line = line
+
+    def __str__(self) -> str:
+        where = self.node or self.path
+        if where and self.line is not None:
+            where = f"{where} (line {self.line})"
+        text = " ".join(self.message.split("\n")[0].split())
+        return f"{where}: {text}" if where else text
+
+
+class UsageError(AstmError):
+    """The command, its configuration or its input cannot be used."""
+
+    exit_code = EXIT_USAGE
+
+
+class NotARepository(UsageError):
+    """The directory is not inside a git repository."""
+
+
+class RepositoryStateError(UsageError):
+    """The repository is in a state astm refuses to work from."""
+
+
+class TargetError(UsageError):
+    """A target file is missing, not UTF-8, or does not parse at the base commit."""
+
+
+class UnknownNodeError(UsageError):
+    """A node id that does not exist; the message lists the closest ids."""
+
+
+class PlanError(UsageError):
+    """A plan file that is not a valid plan."""
+
+
+class BranchExistsError(UsageError):
+    """The landing branch already exists or another run created it first."""
+
+
+class ApplyError(AstmError):
+    """The intent could not be applied; nothing landed."""
+
+    exit_code = EXIT_APPLY
+
+
+class ValidationFailed(ApplyError):
+    """A node's answer failed validation after all its attempts."""
+
+
+class CompositionError(ApplyError):
+    """Children's patches overlap or fall outside their owner's range."""
+
+
+class ModelError(AstmError):
+    """The model could not be reached or refused to answer within the limits."""
+
+    exit_code = EXIT_MODEL
+
+
+class Interrupted(AstmError):
+    """The run was interrupted (Ctrl-C); everything it made was removed."""
+
+    exit_code = EXIT_INTERRUPTED

@@ -1,0 +1,43 @@
+"""Per-language operations the engine needs: parse, shape checks, insert and delete patches."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from astm.errors import TargetError
+from astm.patch import Patch
+from astm.syntax import Node, language_of
+from astm.validate.diagnostic import Diagnostic
+
+
+class Language(Protocol):
+    name: str
+
+    def parse(self, path: str, data: bytes) -> Node: ...
+
+    def outline(self, data: bytes) -> str: ...
+
+    def key_of(self, text: bytes) -> tuple[str, str] | None: ...
+
+    def check_node(
+        self, patched: bytes, new_start: int, new_text: bytes, *, kind: str, key: str | None,
+        rename: bool, path: str,
+    ) -> Diagnostic | None: ...
+
+    def check_file(self, data: bytes, path: str) -> Diagnostic | None: ...
+
+    def insert(
+        self, parent: Node, base: bytes, text: bytes, *, after: Node | None, before: Node | None,
+        position: str | None, owner: str, seq: int,
+    ) -> tuple[Patch, int]: ...
+
+    def delete(self, parent: Node, node: Node, base: bytes) -> Patch: ...
+
+
+def language_for(path: str) -> Language:
+    lang = language_of(path)
+    if lang == "toml":
+        from astm.lang.toml import TOML
+
+        return TOML
+    raise TargetError("astm cannot edit this kind of file yet", path=path)

@@ -1,0 +1,78 @@
+"""TOML operations: tables are separated by exactly one blank line when astm adds them."""
+
+from __future__ import annotations
+
+from astm.agents.answer import eol_of
+from astm.errors import CompositionError
+from astm.patch import Patch
+from astm.syntax import Node
+from astm.syntax import toml as syntax
+from astm.validate import toml as validate
+from astm.validate.diagnostic import Diagnostic
+
+
+class _Toml:
+    name = "toml"
+
+    def parse(self, path: str, data: bytes) -> Node:
+        return syntax.parse(path, data)
+
+    def outline(self, data: bytes) -> str:
+        return syntax.outline(data)
+
+    def key_of(self, text: bytes) -> tuple[str, str] | None:
+        return validate.key_of(text)
+
+    def check_node(
+        self, patched: bytes, new_start: int, new_text: bytes, *, kind: str, key: str | None,
+        rename: bool, path: str,
+    ) -> Diagnostic | None:
+        return validate.check_node(
+            patched, new_start, new_text, kind=kind, key=key, rename=rename, path=path
+        )
+
+    def check_file(self, data: bytes, path: str) -> Diagnostic | None:
+        return validate.check_file(data, path)
+
+    def insert(
+        self, parent: Node, base: bytes, text: bytes, *, after: Node | None, before: Node | None,
+        position: str | None, owner: str, seq: int,
+    ) -> tuple[Patch, int]:
+        """The patch that inserts table ``text`` and the offset of the text inside it."""
+        eol = eol_of(base)
+        tables = [c for c in parent.children if c.kind != "preamble"]
+        pre = next((c for c in parent.children if c.kind == "preamble"), None)
+        if before is not None and before.kind == "preamble":
+            raise CompositionError(
+                "a table cannot go before the top-level keys", node=owner, path=parent.path
+            )
+        if position == "start":
+            if pre is not None:
+                after = pre
+            elif tables:
+                before = tables[0]
+        elif position == "end":
+            after = None  # the very end of the file, after any trailing lines
+        if before is not None:
+            return Patch(parent.path, before.start, before.start, text + eol, owner, seq), 0
+        point = after.end if after is not None else len(base)
+        head = base[:point]
+        prefix = b""
+        if head and not head.endswith(b"\n"):
+            prefix += eol  # the file's last line had no newline
+        if head.strip() and not (head + prefix).endswith(eol + eol):
+            prefix += eol  # one blank line between tables
+        return Patch(parent.path, point, point, prefix + text, owner, seq), len(prefix)
+
+    def delete(self, parent: Node, node: Node, base: bytes) -> Patch:
+        """Remove ``node`` and the blank lines after it (before it, for the last node)."""
+        kids = list(parent.children)
+        i = kids.index(node)
+        if i + 1 < len(kids):
+            end = kids[i + 1].start
+            return Patch(parent.path, node.start, end, b"", parent.id)
+        start = kids[i - 1].end if i > 0 else node.start
+        return Patch(parent.path, start, len(base) if not base[node.end:].strip() else node.end, b"", parent.id)
+
+
+TOML = _Toml()

@@ -1,0 +1,155 @@
+"""The model protocol: route, claim and generate, with their requests and answers.
+
+Two providers implement it: ``OpenAIProvider`` (any OpenAI-compatible endpoint) and
+``PlanProvider`` (a plan file answers, deterministically). The engine sees only this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt: int = 0
+    completion: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.prompt + other.prompt, self.completion + other.completion)
+
+
+@dataclass(frozen=True)
+class ChildInfo:
+    """What a router is told of one child: its id, kind and a one-line summary."""
+
+    id: str
+    kind: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class RouteRequest:
+    intent: str
+    node_id: str
+    node_kind: str
+    language: str  # "toml", "python", or "repo" for the repository node
+    children: tuple[ChildInfo, ...]
+    context: str  # small outline of the node (its file's headers and keys)
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    """Broadcast routing: one child is asked whether the intent concerns it."""
+
+    intent: str
+    child: ChildInfo
+    language: str
+    text: str  # the child's own text
+    context: str
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    intent: str  # the node's sub-intent
+    node_id: str
+    node_kind: str
+    language: str
+    key: str | None  # the name the new text must carry (table key, function name)
+    text: str  # the node's current text; "" for a node being created
+    context: str  # small context: outline of the file, parent chain
+    hint: str = ""  # the short error hint of the previous attempt, if any
+    attempt: int = 1
+    ref: int | None = None  # PlanProvider: index of the edit that creates this node
+
+
+# ---- structured answers (pydantic: these schemas are what a model must return) ----
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ActAnswer(_Answer):
+    id: str = Field(description="id of an existing child that must change")
+    intent: str = Field(description="what exactly this child must do")
+    rename: bool = Field(default=False, description="true only if the child's key/name must change")
+
+
+class CreateAnswer(_Answer):
+    key: str = Field(description="the new child's key or name, e.g. a TOML table key")
+    intent: str = Field(description="what the new child must contain")
+    after: str | None = Field(default=None, description="id of the sibling to insert after")
+    before: str | None = Field(default=None, description="id of the sibling to insert before")
+    position: Literal["start", "end"] | None = None
+
+
+class RouteAnswer(_Answer):
+    """A parent's decision: which children act, which are created, which are deleted."""
+
+    act: list[ActAnswer] = Field(default_factory=list)
+    create: list[CreateAnswer] = Field(default_factory=list)
+    delete: list[str] = Field(default_factory=list, description="ids of children to remove")
+
+
+class ClaimAnswer(_Answer):
+    mine: bool = Field(description="true if this node must change for the intent")
+    intent: str = Field(default="", description="what exactly this node must do, if mine")
+
+
+# ---- the decisions the engine consumes ----
+
+
+@dataclass(frozen=True)
+class Act:
+    node_id: str
+    intent: str
+    rename: bool = False
+
+
+@dataclass(frozen=True)
+class Create:
+    key: str
+    intent: str
+    after: str | None = None
+    before: str | None = None
+    position: str | None = None
+    ref: int | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    act: tuple[Act, ...] = ()
+    create: tuple[Create, ...] = ()
+    delete: tuple[str, ...] = ()
+
+    @classmethod
+    def from_answer(cls, answer: RouteAnswer) -> Route:
+        return cls(
+            act=tuple(Act(a.id, a.intent, a.rename) for a in answer.act),
+            create=tuple(
+                Create(c.key, c.intent, c.after, c.before, c.position) for c in answer.create
+            ),
+            delete=tuple(answer.delete),
+        )
+
+    @property
+    def empty(self) -> bool:
+        return not (self.act or self.create or self.delete)
+
+
+class Provider(Protocol):
+    """What the engine needs from a model. Every method is a coroutine; errors raise
+    ``astm.errors.ModelError`` (unreachable, auth, rate limit after retries, timeout)."""
+
+    name: str
+
+    async def route(self, req: RouteRequest) -> tuple[Route, Usage]: ...
+
+    async def claim(self, req: ClaimRequest) -> tuple[ClaimAnswer, Usage]: ...
+
+    async def generate(self, req: GenerateRequest) -> tuple[str, Usage]: ...
+
+    async def aclose(self) -> None: ...

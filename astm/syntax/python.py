@@ -1,0 +1,483 @@
+"""Python files as node trees (tree-sitter-python), with ``compile`` as the authority on validity.
+
+Node ids below a Python file ``F`` (``F`` itself is the ``file`` node, its range the whole file):
+
+* ``F::(imports)`` (kind ``imports``, key ``None``): the import block, i.e. the run of
+  consecutive ``import``/``from ... import`` statements (``from __future__`` included) that
+  opens the module, after an optional module docstring. Comments and blank lines between
+  the imports belong to the block; the first other statement ends it. Imports elsewhere
+  (later in the module, under ``if TYPE_CHECKING:``, in ``try: import x``) stay with the file.
+* ``F::name`` for a top-level ``def``/``async def`` (kind ``function``), ``class`` (kind
+  ``class``) or assignment (kind ``assignment``: ``X = 1``, ``X: int = 1``, ``X: int``;
+  ``a, b = ...`` and ``a = b = ...`` are named by their first name). Augmented assignments,
+  assignments to attributes or subscripts, and every other statement belong to the file.
+* ``F::Class.method``, ``F::Class.Inner``, ``F::outer.inner``: a class's children are its
+  methods and nested classes; a function's children are its nested functions and classes.
+  Class attributes and assignments inside functions are not nodes.
+* Conditional definitions: a scope (module, class or function) looks through the blocks of
+  ``if``/``elif``/``else``, ``try``/``except``/``except*``/``else``/``finally`` and ``with``
+  statements, at any depth, for ``def``s and ``class``es. ``if TYPE_CHECKING: class A`` is
+  ``F::A``; ``try: def f() ... except ImportError: def f()`` gives ``F::f`` and ``F::f#2``.
+  Loops and ``match`` are not looked through. Assignments count only directly at module
+  level, never inside such blocks.
+* A name repeated among siblings (whatever their kinds) gets ``#2``, ``#3`` ... in source
+  order: a property getter and setter are ``x`` and ``x#2``; three ``@overload``s and the
+  implementation are ``f`` ... ``f#4``; children of a repeated node hang below the suffixed
+  name (``F::A#2.method``).
+
+A node covers whole lines, from column 0 of its first line to just after the newline of its
+last line (or the end of the file):
+
+* it starts at its first decorator, or at the comment lines directly above that (no blank
+  line between), not reaching into its previous sibling; a shebang line and an encoding
+  cookie on the first two lines stay with the file;
+* it ends on its last line of code, extended over the comment lines that follow it when they
+  are indented deeper than its own first line (a commented-out tail of its body);
+* blank lines between nodes belong to no child; a UTF-8 BOM belongs to the file.
+
+Statements sharing a line (``x = 1; y = 2``) cannot be split by whole lines, so such an
+assignment stays with the file, and the import block stops before such an import.
+
+``key`` is the simple name (``method``, not ``Class.method``); ``hash`` is the
+``text_hash`` of the node's bytes; all offsets are UTF-8 byte offsets. CRLF line ends and
+tab indentation need no special case: ``\\r\\n`` ends with ``\\n`` and indentation is compared
+as a byte prefix.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+import threading
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import tree_sitter
+import tree_sitter_python
+
+from astm.errors import TargetError
+from astm.syntax.node import Node, node_id, text_hash
+
+IMPORTS = "(imports)"
+BOM = b"\xef\xbb\xbf"
+
+_LANGUAGE = tree_sitter.Language(tree_sitter_python.language())
+_local = threading.local()
+# ``warnings.catch_warnings`` swaps process-global state; serialise our own uses of it.
+_warnings_lock = threading.Lock()
+
+_DEFINITIONS = ("function_definition", "class_definition")
+_IMPORT_TYPES = ("import_statement", "import_from_statement", "future_import_statement")
+# Compound statements whose blocks a scope looks through for conditional definitions.
+_LOOK_THROUGH = ("if_statement", "try_statement", "with_statement")
+_CLAUSES = (
+    "elif_clause",
+    "else_clause",
+    "except_clause",
+    "except_group_clause",
+    "finally_clause",
+)
+_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*[-\w.]+")
+_KINDS = {"function_definition": "function", "class_definition": "class"}
+
+
+def _parser() -> tree_sitter.Parser:
+    # tree-sitter parsers are not thread-safe; one per thread.
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = tree_sitter.Parser(_LANGUAGE)
+    return parser
+
+
+def parse_tree(data: bytes) -> tree_sitter.Tree:
+    """The raw tree-sitter tree of ``data`` (tree-sitter-python skips a BOM itself)."""
+    return _parser().parse(data)
+
+
+def error_count(tree: tree_sitter.Tree, start: int = 0, end: int | None = None) -> int:
+    """Number of ERROR and MISSING nodes that start inside ``[start, end)``."""
+    count = 0
+    stack = [tree.root_node]
+    while stack:
+        n = stack.pop()
+        if n.end_byte < start or (end is not None and n.start_byte >= end):
+            continue
+        if (n.is_error or n.is_missing) and n.start_byte >= start:
+            count += 1
+        if n.has_error:
+            stack.extend(n.children)
+    return count
+
+
+def python_error(data: bytes, path: str = "<text>") -> tuple[str, int | None] | None:
+    """``None`` if ``data`` is valid Python, else ``(message, line)`` from ``compile``."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A coding cookie could make other encodings valid Python; astm edits UTF-8 only.
+        line = data[: exc.start].count(b"\n") + 1
+        return f"not UTF-8 (byte {exc.start})", line
+    try:
+        with _warnings_lock, warnings.catch_warnings():
+            # SyntaxWarnings (invalid escapes, ``is`` with a literal) are not errors, and
+            # under ``-W error`` compile would turn them into SyntaxErrors.
+            warnings.simplefilter("ignore")
+            compile(data, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        # NUL bytes raise ValueError or, from 3.11.? on, a SyntaxError without a line.
+        line = exc.lineno if isinstance(exc, SyntaxError) else None
+        message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+        nul = data.find(b"\0")
+        if line is None and nul >= 0:
+            line = data[:nul].count(b"\n") + 1
+        return message or "invalid syntax", line
+    except RecursionError:
+        return "too deeply nested", None
+    return None
+
+
+def parse(path: str, data: bytes) -> Node:
+    """The node tree of a Python file; raises TargetError if it is not valid Python."""
+    err = python_error(data, path)
+    if err:
+        message, line = err
+        if not message.startswith("not UTF-8"):
+            message = f"not valid Python: {message}"
+        raise TargetError(message, path=path, line=line)
+    return build(path, data)
+
+
+@dataclass(frozen=True)
+class _Lines:
+    data: bytes
+    starts: list[int]
+
+    @classmethod
+    def of(cls, data: bytes) -> _Lines:
+        starts = [0]
+        pos = data.find(b"\n")
+        while pos != -1:
+            starts.append(pos + 1)
+            pos = data.find(b"\n", pos + 1)
+        if starts[-1] == len(data) and len(starts) > 1:
+            starts.pop()  # no empty last line after a final newline
+        return cls(data, starts)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def start(self, row: int) -> int:
+        """Offset of the first byte of ``row`` (after the BOM on the first row)."""
+        if row == 0 and self.data.startswith(BOM):
+            return len(BOM)  # the BOM belongs to the file, never to a node
+        return self.starts[row]
+
+    def end(self, row: int) -> int:
+        """Offset just after the newline of ``row`` (or the end of the data)."""
+        return self.starts[row + 1] if row + 1 < len(self.starts) else len(self.data)
+
+    def text(self, row: int) -> bytes:
+        return self.data[self.start(row) : self.end(row)]
+
+    def blank(self, row: int) -> bool:
+        return not self.text(row).strip()
+
+    def indent(self, row: int) -> bytes:
+        line = self.text(row)
+        return line[: len(line) - len(line.lstrip(b" \t\f"))]
+
+
+@dataclass(frozen=True)
+class _Item:
+    """A future child node: its kind, simple name, line span and definition (if any)."""
+
+    kind: str
+    name: str
+    first: int  # row of its first decorator or statement line
+    last: int  # row of its last line of code
+    definition: tree_sitter.Node | None
+
+
+def _last_row(node: tree_sitter.Node) -> int:
+    """Row of the last token of ``node`` that is not a comment."""
+    # tree-sitter puts comments that follow a block's last statement inside the block.
+    while True:
+        inner = [c for c in node.children if c.type != "comment"]
+        if not inner:
+            break
+        node = inner[-1]
+    row, col = node.end_point
+    return row - 1 if col == 0 and node.end_byte > node.start_byte else row
+
+
+def _first_name(target: tree_sitter.Node | None) -> str | None:
+    """The name of an assignment target: ``x``, ``x, y`` -> ``x``; attributes -> None."""
+    while target is not None:
+        if target.type == "identifier":
+            return (target.text or b"").decode("utf-8")
+        if target.type in ("pattern_list", "tuple_pattern", "list_pattern", "list_splat_pattern"):
+            target = next((c for c in target.named_children if c.type != "comment"), None)
+        else:
+            return None
+    return None
+
+
+def _assignment_name(stmt: tree_sitter.Node) -> str | None:
+    if stmt.type != "expression_statement" or stmt.named_child_count != 1:
+        return None
+    expr = stmt.named_children[0]
+    if expr.type != "assignment":
+        return None
+    return _first_name(expr.child_by_field_name("left"))
+
+
+def _definition_of(stmt: tree_sitter.Node) -> tree_sitter.Node | None:
+    if stmt.type == "decorated_definition":
+        stmt = stmt.child_by_field_name("definition") or stmt
+    return stmt if stmt.type in _DEFINITIONS else None
+
+
+def _definitions(
+    statements: list[tree_sitter.Node],
+) -> Iterator[tuple[tree_sitter.Node, tree_sitter.Node]]:
+    """``(outer, definition)`` of each def/class in ``statements``, looking through
+    if/try/with blocks; ``outer`` is the decorated definition when there is one."""
+    for stmt in statements:
+        definition = _definition_of(stmt)
+        if definition is not None:
+            yield stmt, definition
+        elif stmt.type in _LOOK_THROUGH:
+            for part in stmt.children:
+                if part.type == "block":
+                    yield from _definitions(part.children)
+                elif part.type in _CLAUSES:
+                    for block in part.children:
+                        if block.type == "block":
+                            yield from _definitions(block.children)
+
+
+def _def_item(outer: tree_sitter.Node, definition: tree_sitter.Node) -> _Item:
+    name_node = definition.child_by_field_name("name")
+    name = (name_node.text or b"").decode("utf-8") if name_node else "?"
+    return _Item(_KINDS[definition.type], name, outer.start_point.row, _last_row(outer), definition)
+
+
+def _spans(statements: list[tree_sitter.Node]) -> list[tuple[int, int]]:
+    return [(s.start_point.row, _last_row(s)) for s in statements]
+
+
+def _alone(spans: list[tuple[int, int]], i: int) -> bool:
+    """Whether statement ``i`` shares no line with its neighbours."""
+    first, last = spans[i]
+    return (i == 0 or spans[i - 1][1] < first) and (i + 1 == len(spans) or spans[i + 1][0] > last)
+
+
+def _module_items(root: tree_sitter.Node) -> list[_Item]:
+    statements = [c for c in root.children if c.is_named and c.type != "comment"]
+    spans = _spans(statements)
+    items: list[_Item] = []
+    i = 0
+    if statements and _is_docstring(statements[0]):
+        i = 1
+    first_import = i
+    while i < len(statements) and statements[i].type in _IMPORT_TYPES and _alone(spans, i):
+        i += 1
+    if i > first_import:
+        items.append(_Item("imports", IMPORTS, spans[first_import][0], spans[i - 1][1], None))
+    for j in range(i, len(statements)):
+        stmt = statements[j]
+        name = _assignment_name(stmt)
+        if name is not None and _alone(spans, j):
+            items.append(_Item("assignment", name, spans[j][0], spans[j][1], None))
+        else:
+            items.extend(_def_item(o, d) for o, d in _definitions([stmt]))
+    return items
+
+
+def _is_docstring(stmt: tree_sitter.Node) -> bool:
+    return (
+        stmt.type == "expression_statement"
+        and stmt.named_child_count == 1
+        and stmt.named_children[0].type in ("string", "concatenated_string")
+    )
+
+
+def _body_items(definition: tree_sitter.Node) -> list[_Item]:
+    body = definition.child_by_field_name("body")
+    if body is None:
+        return []
+    return [_def_item(o, d) for o, d in _definitions(body.children)]
+
+
+class _Builder:
+    def __init__(self, path: str, data: bytes, tree: tree_sitter.Tree) -> None:
+        self.path = path
+        self.data = data
+        self.root = tree.root_node
+        self.lines = _Lines.of(data)
+
+    def is_comment_row(self, row: int) -> bool:
+        """A line holding only a comment (not a ``#`` inside a multi-line string)."""
+        line = self.lines.text(row)
+        body = line.lstrip(b" \t\f")
+        if not body.startswith(b"#"):
+            return False
+        pos = self.lines.start(row) + len(line) - len(body)
+        found = self.root.descendant_for_byte_range(pos, pos + 1)
+        return found is not None and found.type == "comment"
+
+    def is_file_header(self, row: int) -> bool:
+        """A shebang or encoding cookie: these speak for the file, not the node below."""
+        line = self.lines.text(row)
+        return (row == 0 and line.startswith(b"#!")) or (row <= 1 and bool(_CODING.match(line)))
+
+    def span(self, item: _Item, floor: int) -> tuple[int, int]:
+        """First and last row of ``item``'s node; its leading comments stay above ``floor``."""
+        first = item.first
+        while (
+            first - 1 >= floor
+            and self.is_comment_row(first - 1)
+            and not self.is_file_header(first - 1)
+        ):
+            first -= 1
+        last = item.last
+        indent = self.lines.indent(item.first)
+        row = last + 1
+        while row < len(self.lines):
+            if self.lines.blank(row):
+                row += 1
+                continue
+            deeper = self.lines.indent(row)
+            if not (self.is_comment_row(row) and deeper.startswith(indent) and deeper != indent):
+                break
+            last = row
+            row += 1
+        return first, last
+
+    def nodes(self, items: list[_Item], prefix: str, floor: int) -> tuple[Node, ...]:
+        seen: dict[str, int] = {}
+        out: list[Node] = []
+        for item in items:
+            count = seen[item.name] = seen.get(item.name, 0) + 1
+            name = item.name if count == 1 else f"{item.name}#{count}"
+            qual = f"{prefix}.{name}" if prefix else name
+            first, last = self.span(item, floor)
+            floor = last + 1
+            children: tuple[Node, ...] = ()
+            if item.definition is not None:
+                children = self.nodes(_body_items(item.definition), qual, item.first + 1)
+            start, end = self.lines.start(first), self.lines.end(last)
+            out.append(
+                Node(
+                    id=node_id(self.path, qual),
+                    kind=item.kind,
+                    path=self.path,
+                    start=start,
+                    end=end,
+                    key=None if item.kind == "imports" else item.name,
+                    hash=text_hash(self.data[start:end]),
+                    children=children,
+                )
+            )
+        return tuple(out)
+
+
+def build(path: str, data: bytes) -> Node:
+    """The node tree of ``data`` without checking validity (used on valid files)."""
+    tree = parse_tree(data)
+    builder = _Builder(path, data, tree)
+    return Node(
+        id=node_id(path),
+        kind="file",
+        path=path,
+        start=0,
+        end=len(data),
+        key=None,
+        hash=text_hash(data),
+        children=builder.nodes(_module_items(tree.root_node), "", 0),
+    )
+
+
+def key_of(text: bytes) -> tuple[str, str] | None:
+    """``(kind, name)`` of the first node-forming statement in ``text``, e.g. a new
+    method's text ``@property\\n    def x(self): ...`` -> ``('function', 'x')``.
+
+    The text may be indented (a method taken out of its class); ``None`` if it defines
+    nothing a node could be named after.
+    """
+    source = textwrap.dedent(text.decode("utf-8", "replace").removeprefix("\ufeff"))
+    root = parse_tree(source.encode("utf-8")).root_node
+    stack = list(reversed(root.children))
+    while stack:
+        stmt = stack.pop()
+        if stmt.type in _IMPORT_TYPES:
+            return "imports", IMPORTS
+        definition = _definition_of(stmt)
+        if definition is not None:
+            item = _def_item(stmt, definition)
+            return item.kind, item.name
+        name = _assignment_name(stmt)
+        if name is not None:
+            return "assignment", name
+        if stmt.type == "ERROR":  # a fragment tree-sitter could not place: look inside
+            stack.extend(reversed(stmt.children))
+    return None
+
+
+def outline(data: bytes) -> str:
+    """A compact skeleton for prompts: module-level imports and every class/def signature
+    (decorators included), one line each, indented as in the file."""
+    tree = parse_tree(data)
+    out: list[str] = []
+
+    def one_line(node: tree_sitter.Node, end: int) -> str:
+        # Drop comments inside the span before folding lines, or a folded comment would
+        # swallow the rest of the signature.
+        pieces, pos = [], node.start_byte
+        for comment in _comments(node, end):
+            pieces.append(data[pos : comment.start_byte])
+            pos = comment.end_byte
+        pieces.append(data[pos:end])
+        text = " ".join(b"".join(pieces).decode("utf-8", "replace").split())
+        text = re.sub(r"([(\[{]) ", r"\1", text)
+        return re.sub(r",? ([)\]}])", r"\1", text)
+
+    def indent(node: tree_sitter.Node) -> str:
+        line_start = data.rfind(b"\n", 0, node.start_byte) + 1
+        return data[line_start : node.start_byte].decode("utf-8", "replace").lstrip("\ufeff")
+
+    def signatures(statements: list[tree_sitter.Node]) -> None:
+        for outer, definition in _definitions(statements):
+            if outer is not definition:
+                for deco in outer.children:
+                    if deco.type == "decorator":
+                        out.append(indent(deco) + one_line(deco, deco.end_byte))
+            body = definition.child_by_field_name("body")
+            colon = body.prev_sibling if body is not None else None
+            end = colon.end_byte if colon is not None else definition.end_byte
+            out.append(indent(definition) + one_line(definition, end))
+            if body is not None:
+                signatures(body.children)
+
+    for stmt in tree.root_node.children:
+        if stmt.type in _IMPORT_TYPES:
+            out.append(one_line(stmt, stmt.end_byte))
+        else:
+            signatures([stmt])
+    return "\n".join(out)
+
+
+def _comments(node: tree_sitter.Node, end: int) -> list[tree_sitter.Node]:
+    """Comment nodes inside ``node`` that start before ``end``, in order."""
+    found: list[tree_sitter.Node] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.start_byte >= end:
+            continue
+        if n.type == "comment":
+            found.append(n)
+        else:
+            stack.extend(n.children)
+    return sorted(found, key=lambda c: c.start_byte)

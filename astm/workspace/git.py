@@ -1,0 +1,136 @@
+"""The only place astm talks to git: pygit2 for objects and refs, the CLI for worktrees.
+
+Every git subprocess runs with the hook-exported variables (``GIT_DIR``, ``GIT_INDEX_FILE``
+...) stripped and with hooks, fsmonitor and external diff tools switched off, so a
+hostile or merely unusual configuration never runs code on astm's behalf.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from pathlib import Path
+from typing import Mapping
+
+import pygit2
+
+from astm.errors import AstmError, NotARepository
+
+# Variables git exports to hooks; inherited, they would point astm's own git calls at
+# the user's index or repository instead of the sandbox's.
+GIT_ENV_STRIP = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_PREFIX",
+    "GIT_NAMESPACE",
+    "GIT_EDITOR",
+    "GIT_EXTERNAL_DIFF",
+    "GIT_EXEC_PATH",
+    "GIT_REFLOG_ACTION",
+)
+SAFE_CONFIG = (
+    "core.hooksPath=/dev/null",
+    "core.fsmonitor=false",
+    "core.untrackedCache=false",
+    "diff.external=",
+    "advice.detachedHead=false",
+)
+
+FILEMODE_LINK = pygit2.enums.FileMode.LINK
+FILEMODE_TREE = pygit2.enums.FileMode.TREE
+FILEMODE_BLOB = pygit2.enums.FileMode.BLOB
+
+# pygit2 objects are not safe to share across threads while writing; one lock per process.
+LOCK = threading.RLock()
+
+
+class GitError(AstmError):
+    """A git command astm ran failed (unexpected: exit 70 with a crash log)."""
+
+
+def clean_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ if environ is None else environ)
+    for var in GIT_ENV_STRIP:
+        env.pop(var, None)
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env["LC_ALL"] = "C"
+    return env
+
+
+def run_git(args: list[str], cwd: Path, *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    cmd = ["git"]
+    for c in SAFE_CONFIG:
+        cmd += ["-c", c]
+    cmd += args
+    proc = subprocess.run(
+        cmd, cwd=cwd, env=clean_env(), capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
+    if check and proc.returncode != 0:
+        err = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise GitError(f"git {args[0]} failed: {err}")
+    return proc
+
+
+def discover(start: Path) -> pygit2.Repository:
+    """The repository containing ``start``; NotARepository if there is none."""
+    try:
+        found = pygit2.discover_repository(str(start))
+    except pygit2.GitError:
+        found = None
+    if not found:
+        raise NotARepository(f"not a git repository: {start}")
+    return pygit2.Repository(found)
+
+
+def common_dir(repo: pygit2.Repository) -> Path:
+    """The shared ``.git`` directory (differs from ``repo.path`` in a linked worktree)."""
+    gitdir = Path(repo.path)
+    marker = gitdir / "commondir"
+    if marker.is_file():
+        return (gitdir / marker.read_text().strip()).resolve()
+    return gitdir.resolve()
+
+
+def signature(repo: pygit2.Repository) -> pygit2.Signature:
+    try:
+        return repo.default_signature
+    except (KeyError, pygit2.GitError):
+        return pygit2.Signature("astm", "astm@localhost")
+
+
+def write_tree(
+    repo: pygit2.Repository, base: pygit2.Tree | None, changes: Mapping[str, bytes | None]
+) -> pygit2.Oid:
+    """A new tree: ``base`` with each path set to its bytes (None removes it).
+
+    File modes of existing entries are kept (an executable stays executable).
+    """
+    builder = repo.TreeBuilder(base) if base is not None else repo.TreeBuilder()
+    groups: dict[str, dict[str, bytes | None]] = {}
+    for path, data in changes.items():
+        head, _, rest = path.partition("/")
+        if rest:
+            groups.setdefault(head, {})[rest] = data
+            continue
+        existing = base[head] if base is not None and head in base else None
+        if data is None:
+            if existing is not None:
+                builder.remove(head)
+            continue
+        mode = existing.filemode if existing is not None and existing.type_str == "blob" else FILEMODE_BLOB
+        builder.insert(head, repo.create_blob(data), mode)
+    for head, sub in groups.items():
+        entry = base[head] if base is not None and head in base else None
+        subtree = repo[entry.id] if entry is not None and entry.type_str == "tree" else None
+        oid = write_tree(repo, subtree, sub)  # type: ignore[arg-type]
+        if len(repo[oid]) == 0:  # type: ignore[arg-type]
+            if entry is not None:
+                builder.remove(head)
+            continue
+        builder.insert(head, oid, FILEMODE_TREE)
+    return builder.write()

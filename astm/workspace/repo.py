@@ -1,0 +1,135 @@
+"""Read-only views of the user's repository: base commit, files at base, their state.
+
+Nothing here writes: the user's HEAD, index and working tree are only ever read.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import pygit2
+
+from astm.errors import RepositoryStateError, TargetError, UsageError
+from astm.workspace import git
+
+_STATES = {
+    "MERGE": "a merge",
+    "REVERT": "a revert",
+    "REVERT_SEQUENCE": "a revert",
+    "CHERRYPICK": "a cherry-pick",
+    "CHERRYPICK_SEQUENCE": "a cherry-pick",
+    "BISECT": "a bisect",
+    "REBASE": "a rebase",
+    "REBASE_INTERACTIVE": "a rebase",
+    "REBASE_MERGE": "a rebase",
+    "APPLY_MAILBOX": "git am",
+    "APPLY_MAILBOX_OR_REBASE": "a rebase",
+}
+
+
+@dataclass
+class Repo:
+    """An opened repository and the commit a run starts from."""
+
+    repo: pygit2.Repository
+    workdir: Path  # the checkout astm was started in (root of the working tree)
+    common: Path  # the shared .git directory: run records, refs
+
+    @classmethod
+    def open(cls, start: Path) -> Repo:
+        repo = git.discover(start)
+        if repo.is_bare or repo.workdir is None:
+            raise UsageError("astm needs a repository with a working tree, not a bare one")
+        return cls(repo, Path(repo.workdir).resolve(), git.common_dir(repo))
+
+    def check_state(self) -> None:
+        """Refuse while a merge, rebase or similar is in progress (its index is the user's)."""
+        state = self.repo.state()
+        if state != pygit2.enums.RepositoryState.NONE:
+            name = pygit2.enums.RepositoryState(state).name
+            what = _STATES.get(name, name.lower())
+            raise RepositoryStateError(
+                f"{what} is in progress; finish or abort it, then run astm again"
+            )
+
+    def base_commit(self, rev: str | None = None) -> pygit2.Commit:
+        """``rev`` (default HEAD) as a commit; clear errors for an empty repository."""
+        if rev is None:
+            if self.repo.head_is_unborn:
+                raise RepositoryStateError("the repository has no commits yet; commit first")
+            return self.repo.head.peel(pygit2.Commit)
+        try:
+            obj = self.repo.revparse_single(rev)
+            return obj.peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+            raise RepositoryStateError(f"--base {rev!r} is not a commit in this repository") from None
+
+    def head_name(self) -> str:
+        if self.repo.head_is_unborn:
+            return "(no commits)"
+        if self.repo.head_is_detached:
+            return "(detached HEAD)"
+        return self.repo.head.shorthand
+
+    def relpath(self, path: str | Path, cwd: Path) -> str:
+        """A user-given path as a repository-relative POSIX path; refuses escapes."""
+        p = Path(path)
+        full = p if p.is_absolute() else cwd / p
+        full = Path(posixpath.normpath(str(full)))
+        try:
+            rel = full.relative_to(self.workdir)
+        except ValueError:
+            raise UsageError(f"{path}: outside the repository {self.workdir}") from None
+        return check_repo_path(PurePosixPath(*rel.parts).as_posix())
+
+    def read_at(self, commit: pygit2.Commit, path: str) -> bytes:
+        """The bytes of ``path`` at ``commit``; TargetError if absent, a link or not a file."""
+        try:
+            entry = commit.tree[path]
+        except KeyError:
+            raise TargetError(
+                f"no such file at the base commit {str(commit.id)[:10]}", path=path
+            ) from None
+        if entry.filemode == git.FILEMODE_LINK:
+            raise TargetError("is a symbolic link; astm never writes through links", path=path)
+        if entry.type_str != "blob":
+            raise TargetError("is not a file", path=path)
+        return self.repo[entry.id].data  # type: ignore[attr-defined, no-any-return]
+
+    def root_files(self, commit: pygit2.Commit, suffixes: tuple[str, ...]) -> list[str]:
+        """Tracked regular files at the top of the tree whose names end with ``suffixes``."""
+        return sorted(
+            e.name
+            for e in commit.tree
+            if e.type_str == "blob"
+            and e.filemode != git.FILEMODE_LINK
+            and e.name is not None
+            and e.name.endswith(suffixes)
+        )
+
+    def dirty(self, commit: pygit2.Commit, paths: list[str]) -> list[str]:
+        """Which of ``paths`` differ in the working tree from ``commit`` (read-only check)."""
+        out = []
+        for p in paths:
+            f = self.workdir / p
+            try:
+                data = f.read_bytes() if f.is_file() and not f.is_symlink() else None
+            except OSError:
+                data = None
+            try:
+                base = self.read_at(commit, p)
+            except TargetError:
+                base = None
+            if data != base:
+                out.append(p)
+        return out
+
+
+def check_repo_path(rel: str) -> str:
+    """A repository-relative path that stays inside the work tree and out of ``.git``."""
+    parts = PurePosixPath(rel).parts
+    if not parts or rel.startswith("/") or ".." in parts or parts[0] == ".git" or "\\" in rel:
+        raise UsageError(f"{rel}: not a path inside the repository")
+    return rel

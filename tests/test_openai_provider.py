@@ -1,0 +1,357 @@
+"""OpenAIProvider with the real openai client against a loopback server (no client mocks)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import openai_server as loopback
+import pytest
+from openai_server import LoopbackServer
+
+from astm.config import Settings
+from astm.errors import ModelError
+from astm.llm.base import (
+    Act,
+    ChildInfo,
+    ClaimRequest,
+    Create,
+    GenerateRequest,
+    RouteRequest,
+    Usage,
+)
+from astm.llm.openai_provider import OpenAIProvider
+
+pytestmark = pytest.mark.timeout(10)
+# The fixture under the name tests ask for; an assignment, not an import, because a
+# parameter named like an imported name is F811 for ruff.
+openai_server = loopback.openai_server
+
+KEY = "sk-test-SENTINEL"
+FAST = {"retry-after-ms": "1"}  # openai's backoff honours it: retries in 1 ms
+T = TypeVar("T")
+
+ROUTE = RouteRequest(
+    intent="run pytest quietly and add ruff settings",
+    node_id="pyproject.toml",
+    node_kind="file",
+    language="toml",
+    children=(
+        ChildInfo("pyproject.toml::project", "table", "name, version"),
+        ChildInfo("pyproject.toml::tool.pytest.ini_options", "table", "addopts, testpaths"),
+    ),
+    context="[project]\n[tool.pytest.ini_options]",
+)
+GENERATE = GenerateRequest(
+    intent="add -q to addopts",
+    node_id="pyproject.toml::tool.pytest.ini_options",
+    node_kind="table",
+    language="toml",
+    key="tool.pytest.ini_options",
+    text='[tool.pytest.ini_options]\naddopts = "-ra"\n',
+    context="[project]\n[tool.pytest.ini_options]",
+)
+ROUTE_ANSWER = {
+    "act": [{"id": "pyproject.toml::tool.pytest.ini_options", "intent": "add -q to addopts"}],
+    "create": [{"key": "tool.ruff", "intent": "line-length 100", "position": "end"}],
+    "delete": [],
+}
+
+
+def settings(server: LoopbackServer, **over: Any) -> Settings:
+    values: dict[str, Any] = {
+        "model": "loop-model",
+        "base_url": server.base_url,
+        "timeout": 2.0,
+        "http_retries": 0,
+    }
+    return Settings(**{**values, **over})
+
+
+def run(
+    s: Settings,
+    body: Callable[[OpenAIProvider], Awaitable[T]],
+    *,
+    api_key: str | None = KEY,
+    environ: dict[str, str] | None = None,
+) -> T:
+    async def go() -> T:
+        provider = OpenAIProvider(s, api_key=api_key, environ=environ or {})
+        try:
+            return await body(provider)
+        finally:
+            await provider.aclose()
+
+    return asyncio.run(go())
+
+
+def model_error(s: Settings, body: Callable[[OpenAIProvider], Awaitable[object]]) -> ModelError:
+    with pytest.raises(ModelError) as info:
+        run(s, body)
+    return info.value
+
+
+# ---- answers ----
+
+
+def test_route_answer_becomes_a_route(openai_server: LoopbackServer) -> None:
+    openai_server.enqueue(ROUTE_ANSWER)
+    route, usage = run(settings(openai_server), lambda p: p.route(ROUTE))
+    assert route.act == (Act("pyproject.toml::tool.pytest.ini_options", "add -q to addopts"),)
+    assert route.create == (Create("tool.ruff", "line-length 100", position="end"),)
+    assert route.delete == ()
+    assert usage == Usage(11, 7)
+    (req,) = openai_server.requests
+    fmt = req.body["response_format"]
+    assert fmt["type"] == "json_schema"
+    assert fmt["json_schema"]["strict"] is False
+    assert "act" in fmt["json_schema"]["schema"]["properties"]
+    prompt = req.body["messages"][-1]["content"]
+    assert ROUTE.intent in prompt
+    assert "pyproject.toml::project | table | name, version" in prompt
+    assert "{" + "children}" not in prompt
+
+
+def test_router_model_is_used_for_structured_calls(openai_server: LoopbackServer) -> None:
+    openai_server.enqueue(ROUTE_ANSWER)
+    openai_server.enqueue("x = 1")
+    s = settings(openai_server, router_model="small-router")
+    run(s, lambda p: p.route(ROUTE))
+    run(s, lambda p: p.generate(GENERATE))
+    assert [r.body["model"] for r in openai_server.requests] == ["small-router", "loop-model"]
+
+
+def test_claim_answer(openai_server: LoopbackServer) -> None:
+    openai_server.enqueue({"mine": True, "intent": "add -q"})
+    req = ClaimRequest(
+        intent="quiet pytest",
+        child=ChildInfo("pyproject.toml::tool.pytest.ini_options", "table", "addopts"),
+        language="toml",
+        text='[tool.pytest.ini_options]\naddopts = "-ra"\n',
+        context="[tool.pytest.ini_options]",
+    )
+    answer, usage = run(settings(openai_server), lambda p: p.claim(req))
+    assert (answer.mine, answer.intent) == (True, "add -q")
+    assert usage == Usage(11, 7)
+    assert 'addopts = "-ra"' in openai_server.requests[0].body["messages"][-1]["content"]
+
+
+def test_generate_returns_the_raw_text(openai_server: LoopbackServer) -> None:
+    text = '[tool.pytest.ini_options]\naddopts = "-ra -q"\nx = {a = 1}\n'
+    openai_server.enqueue(text, usage=(30, 12))
+    out, usage = run(settings(openai_server), lambda p: p.generate(GENERATE))
+    assert out == text
+    assert usage == Usage(30, 12)
+    (req,) = openai_server.requests
+    assert "response_format" not in req.body
+    prompt = req.body["messages"][-1]["content"]
+    assert GENERATE.text.strip() in prompt and "no code fences" in prompt
+
+
+def test_generate_prompt_carries_the_hint_and_braces_survive(
+    openai_server: LoopbackServer,
+) -> None:
+    openai_server.enqueue("ok")
+    req = GenerateRequest(
+        intent="fix it {intent}",
+        node_id="a.toml::t",
+        node_kind="table",
+        language="toml",
+        key="t",
+        text="[t]\nx = {hint = 1}\n",
+        context="[t]",
+        hint="line 2: expected '='",
+        attempt=2,
+    )
+    run(settings(openai_server), lambda p: p.generate(req))
+    prompt = openai_server.requests[0].body["messages"][-1]["content"]
+    assert "fix it {intent}" in prompt and "x = {hint = 1}" in prompt
+    assert "line 2: expected '='" in prompt
+
+
+def test_generate_rejects_none_oversized_and_cut_off_answers(
+    openai_server: LoopbackServer,
+) -> None:
+    openai_server.enqueue(None)
+    openai_server.enqueue("x" * 101)
+    openai_server.enqueue("[t]\na = 1\n", finish_reason="length")
+    s = settings(openai_server, max_answer_bytes=100)
+    assert "no text" in str(model_error(s, lambda p: p.generate(GENERATE)))
+    err = model_error(s, lambda p: p.generate(GENERATE))
+    assert "101 bytes" in str(err) and err.node == GENERATE.node_id
+    assert "cut off" in str(model_error(s, lambda p: p.generate(GENERATE)))
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"<html>oops</html>", "not JSON"),
+        (b"{}", "no answer"),
+        (b'{"choices": [{"index": 0}]}', "no text"),
+    ],
+)
+def test_garbage_bodies_are_model_errors(
+    openai_server: LoopbackServer, raw: bytes, expected: str
+) -> None:
+    openai_server.enqueue(raw=raw, headers={"content-type": "application/json"})
+    err = model_error(settings(openai_server), lambda p: p.generate(GENERATE))
+    assert expected in str(err) and err.node == GENERATE.node_id
+
+
+def test_usage_missing_counts_zero(openai_server: LoopbackServer) -> None:
+    openai_server.enqueue("x", usage=None)
+    _, usage = run(settings(openai_server), lambda p: p.generate(GENERATE))
+    assert usage == Usage(0, 0)
+
+
+# ---- JSON schema support and fallback ----
+
+
+def test_schema_rejected_falls_back_to_instructions_for_good(
+    openai_server: LoopbackServer,
+) -> None:
+    openai_server.reject_json_schema = True
+    openai_server.enqueue(ROUTE_ANSWER, usage=(5, 3))
+    openai_server.enqueue(f"```json\n{json.dumps(ROUTE_ANSWER)}\n```", usage=(5, 3))
+
+    async def twice(p: OpenAIProvider) -> list[Usage]:
+        return [(await p.route(ROUTE))[1], (await p.route(ROUTE))[1]]
+
+    assert run(settings(openai_server, json_schema="auto"), twice) == [Usage(5, 3)] * 2
+    with_schema = ["response_format" in r.body for r in openai_server.requests]
+    assert with_schema == [True, False, False]  # the schema is asked for once, then never
+    system = openai_server.requests[1].body["messages"][0]
+    assert system["role"] == "system" and "one JSON object only" in system["content"]
+    assert '"act"' in system["content"]
+
+
+def test_schema_on_does_not_fall_back(openai_server: LoopbackServer) -> None:
+    openai_server.reject_json_schema = True
+    err = model_error(settings(openai_server, json_schema="on"), lambda p: p.route(ROUTE))
+    assert "HTTP 400" in str(err) and err.node == ROUTE.node_id
+    assert len(openai_server.requests) == 1
+
+
+def test_schema_off_sends_instructions_only(openai_server: LoopbackServer) -> None:
+    openai_server.enqueue(ROUTE_ANSWER)
+    run(settings(openai_server, json_schema="off"), lambda p: p.route(ROUTE))
+    (req,) = openai_server.requests
+    assert "response_format" not in req.body
+    assert req.body["messages"][0]["role"] == "system"
+
+
+def test_malformed_answer_gets_one_corrective_retry(openai_server: LoopbackServer) -> None:
+    openai_server.enqueue("Sure! Here is the routing.", usage=(10, 2))
+    openai_server.enqueue(ROUTE_ANSWER, usage=(20, 4))
+    route, usage = run(settings(openai_server), lambda p: p.route(ROUTE))
+    assert len(route.act) == 1
+    assert usage == Usage(30, 6)  # both calls count
+    retry = openai_server.requests[1].body["messages"]
+    assert retry[-2] == {"role": "assistant", "content": "Sure! Here is the routing."}
+    assert "not valid" in retry[-1]["content"] and "Invalid JSON" in retry[-1]["content"]
+
+
+def test_two_bad_answers_raise_naming_the_node(openai_server: LoopbackServer) -> None:
+    openai_server.enqueue({"act": [{"id": "x"}]})  # intent missing
+    openai_server.enqueue({"act": "everything"})
+    err = model_error(settings(openai_server), lambda p: p.route(ROUTE))
+    assert err.node == ROUTE.node_id
+    assert "did not match the schema" in str(err) and "act" in str(err)
+    assert "\n" not in str(err)
+    assert len(openai_server.requests) == 2
+
+
+# ---- transport errors ----
+
+
+def test_rate_limit_after_retries(openai_server: LoopbackServer) -> None:
+    openai_server.enqueue(status=429, error={"message": "slow down"}, headers=FAST, times=3)
+    start = time.monotonic()
+    err = model_error(settings(openai_server, http_retries=2), lambda p: p.generate(GENERATE))
+    assert time.monotonic() - start < 3
+    assert "429" in str(err) and "2 retries" in str(err)
+    assert err.node == GENERATE.node_id
+    assert len(openai_server.requests) == 3
+    counts = [r.headers.get("x-stainless-retry-count") for r in openai_server.requests]
+    assert counts == ["0", "1", "2"]
+
+
+def test_rate_limit_then_success(openai_server: LoopbackServer) -> None:
+    openai_server.enqueue(status=429, headers=FAST)
+    openai_server.enqueue("x = 1")
+    text, _ = run(settings(openai_server, http_retries=1), lambda p: p.generate(GENERATE))
+    assert text == "x = 1"
+
+
+def test_server_error(openai_server: LoopbackServer) -> None:
+    openai_server.enqueue(status=500, error={"message": "boom"}, headers=FAST, times=2)
+    err = model_error(settings(openai_server, http_retries=1), lambda p: p.generate(GENERATE))
+    assert "model server error HTTP 500: boom" in str(err)
+    assert len(openai_server.requests) == 2
+
+
+def test_model_not_found(openai_server: LoopbackServer) -> None:
+    openai_server.enqueue(status=404, error={"message": "model 'loop-model' not found"})
+    err = model_error(settings(openai_server), lambda p: p.generate(GENERATE))
+    assert str(err).endswith(f"model loop-model not found at {openai_server.base_url}")
+
+
+def test_hang_times_out(openai_server: LoopbackServer) -> None:
+    openai_server.enqueue("late", delay=30)
+    start = time.monotonic()
+    s = settings(openai_server, timeout=0.5, http_retries=0)
+    err = model_error(s, lambda p: p.generate(GENERATE))
+    assert time.monotonic() - start < 3
+    assert "timed out after 0.5s" in str(err) and err.node == GENERATE.node_id
+
+
+def test_unreachable_server() -> None:
+    server = LoopbackServer()
+    s = settings(server)
+    server.close()  # the port is now closed: connection refused
+    err = model_error(s, lambda p: p.generate(GENERATE))
+    assert f"cannot reach the model at {s.base_url}" in str(err)
+
+
+def test_wrong_key_never_shows_the_key(openai_server: LoopbackServer) -> None:
+    openai_server.enqueue(
+        status=401, error={"message": f"Incorrect API key provided: {KEY}", "code": "bad_key"}
+    )
+    err = model_error(settings(openai_server, api_key_env="MY_KEY"), lambda p: p.route(ROUTE))
+    assert "refused the API key (from $MY_KEY)" in str(err)
+    assert KEY not in str(err) and "SENTINEL" not in repr(err.args)
+    assert err.__cause__ is None and err.__suppress_context__
+
+
+def test_key_travels_in_the_header_only(openai_server: LoopbackServer) -> None:
+    openai_server.enqueue(ROUTE_ANSWER)
+    openai_server.enqueue("x = 1")
+    s = settings(openai_server)
+    run(s, lambda p: p.route(ROUTE))
+    run(s, lambda p: p.generate(GENERATE))
+    for req in openai_server.requests:
+        assert req.headers["authorization"] == f"Bearer {KEY}"
+        assert b"SENTINEL" not in req.raw
+
+
+def test_no_key_sends_a_placeholder(openai_server: LoopbackServer) -> None:
+    openai_server.enqueue("x = 1")
+    run(settings(openai_server), lambda p: p.generate(GENERATE), api_key=None)
+    assert openai_server.requests[0].headers["authorization"] == "Bearer not-needed"
+
+
+def test_key_from_the_configured_variable(openai_server: LoopbackServer) -> None:
+    openai_server.enqueue("x = 1")
+    s = settings(openai_server, api_key_env="MY_KEY")
+    run(s, lambda p: p.generate(GENERATE), api_key=None, environ={"MY_KEY": "sk-from-env"})
+    assert openai_server.requests[0].headers["authorization"] == "Bearer sk-from-env"
+
+
+def test_no_key_and_401_says_which_variable_to_set(openai_server: LoopbackServer) -> None:
+    openai_server.enqueue(status=401, error={"message": "key required"})
+    s = settings(openai_server, api_key_env="MY_KEY")
+    with pytest.raises(ModelError, match=r"wants an API key: set \$MY_KEY"):
+        run(s, lambda p: p.generate(GENERATE), api_key=None)
