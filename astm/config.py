@@ -53,10 +53,15 @@ def from_pyproject(root: Path) -> dict[str, Any]:
     path = root / "pyproject.toml"
     if not path.is_file():
         return {}
+    raw = path.read_bytes()
     try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8").removeprefix("\ufeff"))
+        data = tomllib.loads(raw.decode("utf-8").removeprefix("\ufeff"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read [tool.astm]: {exc}", path="pyproject.toml") from None
+        if b"tool.astm" not in raw:
+            return {}  # nothing of astm's there; the target check reports the file itself
+        raise UsageError(
+            f"not valid TOML, so [tool.astm] cannot be read: {exc}", path="pyproject.toml"
+        ) from None
     section = data.get("tool", {}).get("astm", {})
     if not isinstance(section, dict):
         raise UsageError("[tool.astm] must be a table", path="pyproject.toml")

@@ -18,7 +18,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from openai.types.shared_params import ResponseFormatJSONSchema
 from pydantic import BaseModel, ValidationError
 
-from astm.agents.prompts import render
+from astm.agents.prompt import render
 from astm.config import Settings
 from astm.errors import ModelError, UsageError
 from astm.llm.base import (

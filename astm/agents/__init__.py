@@ -1,0 +1,1 @@
+"""Agents: routing decisions, answer normalisation and prompts (files under prompts/)."""
