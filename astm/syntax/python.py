@@ -125,7 +125,7 @@ def python_error(data: bytes, path: str = "<text>") -> tuple[str, int | None] | 
             warnings.simplefilter("ignore")
             compile(data, path, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:
-        # NUL bytes raise ValueError or, from 3.11.? on, a SyntaxError without a line.
+        # NUL bytes: a SyntaxError without a line (3.11.4+) or a ValueError (older).
         line = exc.lineno if isinstance(exc, SyntaxError) else None
         message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
         nul = data.find(b"\0")

@@ -10,8 +10,11 @@ so they run no hooks and never touch the user's index.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -88,15 +91,32 @@ class Sandbox:
         delete_ref(self.repo, self.branch)
 
 
+# ``git worktree add`` reads every other worktree's admin directory; one being written by
+# a concurrent add makes it fail ("failed to read .../commondir"). Adds are serialised in
+# this process and retried briefly against other processes.
+_ADD_LOCK = threading.Lock()
+_ADD_ATTEMPTS = 6
+
+
 def open_sandbox(repo: Repo, run: str, n: int, fork: pygit2.Oid) -> Sandbox:
     path = sandbox_root() / f"astm-{run}-{n}"
     branch = tmp_branch(run, n)
-    git.run_git(
-        ["worktree", "add", "--quiet", "--no-checkout", "--lock", "-b",
-         branch.removeprefix("refs/heads/"), str(path), str(fork)],
-        cwd=repo.workdir,
-    )
-    return Sandbox(repo, run, n, fork, path, branch)
+    args = ["worktree", "add", "--quiet", "--no-checkout", "--lock", "-b",
+            branch.removeprefix("refs/heads/"), str(path), str(fork)]
+    for attempt in range(_ADD_ATTEMPTS):
+        with _ADD_LOCK:
+            proc = git.run_git(args, cwd=repo.workdir, check=False)
+        if proc.returncode == 0:
+            return Sandbox(repo, run, n, fork, path, branch)
+        transient = "failed to read" in proc.stderr or "could not lock" in proc.stderr.lower()
+        if not transient or attempt == _ADD_ATTEMPTS - 1:
+            break
+        # Undo a half-made add before trying again, then back off a little.
+        remove_worktree(repo, path)
+        delete_ref(repo, branch)
+        time.sleep(0.02 * (attempt + 1) + random.random() * 0.02)
+    err = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+    raise git.GitError(f"cannot open a sandbox for run {run}: {err}")
 
 
 def remove_worktree(repo: Repo, path: Path) -> None:
