@@ -262,7 +262,12 @@ class _Run:
                 self.provider, req, mode=self.settings.routing, texts=texts
             )
         self.add_usage(usage)
-        return routing.check_route(route, f.tree)
+        route = routing.check_route(route, f.tree)
+        self.emit(
+            f.tree.id, "waiting",
+            detail=f"{len(route.act)} act, {len(route.create)} new, {len(route.delete)} deleted",
+        )
+        return route
 
     async def dry_run(self) -> None:
         for f, intent in await self.route_files():
@@ -371,6 +376,7 @@ class _Run:
                 raise ValidationFailed(
                     f"the composed file is not valid: {diag.message}", path=f.path, line=diag.line
                 )
+            self.verify_structure(f, composed, out.nodes)
             box = await sandbox
             await self.blocking(box.write, f.path, composed)
             parents = tuple(o.commit for o in out.nodes if o.commit is not None)
@@ -380,6 +386,21 @@ class _Run:
             return out
         finally:
             await asyncio.wait([sandbox])
+
+    def verify_structure(self, f: FileCtx, composed: bytes, nodes: list[Outcome]) -> None:
+        """Re-parse the composed file: every node kept, created and deleted is where it should be."""
+        after = f.lang.parse(f.path, composed)
+        ids = {c.id for c in after.children}
+        deleted = {o.result.id for o in nodes if o.result.action == "delete"}
+        renamed = {o.result.id for o in nodes if isinstance(o.edit, Replace) and o.edit.rename}
+        keys = {c.key for c in after.children}
+        created = {o.result.id for o in nodes if o.result.action == "create" and o.patch is not None}
+        want = {c.id for c in f.tree.children} - deleted - renamed
+        missing = sorted((want - ids) | {c for c in created if c not in ids and c.split("::", 1)[-1] not in keys})
+        if missing:
+            raise ValidationFailed(
+                f"after composition the file no longer has {', '.join(missing)}", path=f.path
+            )
 
     # ---- leaves: generate, validate, retry, commit -----------------------------------
 

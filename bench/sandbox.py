@@ -5,7 +5,8 @@
 Builds a throwaway repository (real git, pinned identity) in a temp dir and measures, on
 the same commit and alternating so both see the same caches:
 
-(a) ``git worktree add --detach <dir> <commit>``: a full checkout (removed after each rep);
+(a) ``git worktree add --detach <dir> <commit>``: a full checkout (all removed at the end,
+    ``git worktree remove --force``, timed too);
 (b) what astm does per node: ``open_sandbox`` + ``materialise(["pyproject.toml"])``, then
     ``close()``, timed apart.
 
@@ -42,31 +43,36 @@ GIT_ENV = {
 }
 
 
-def git(cwd: Path, *args: str) -> str:
+def git(cwd: Path, *args: str, stdin: bytes | None = None) -> str:
     proc = subprocess.run(
         ["git", *args], cwd=cwd, env={**os.environ, **GIT_ENV},
-        capture_output=True, text=True, check=True,
+        input=stdin, capture_output=True, check=True,
     )
-    return proc.stdout.strip()
+    return proc.stdout.decode().strip()
 
 
 def build_repo(root: Path, dirs: int, per_dir: int) -> tuple[Path, str, int]:
-    """A repository of ``dirs * per_dir`` small .py files plus a pyproject.toml."""
+    """A repository of ``dirs * per_dir`` small .py files plus a pyproject.toml.
+
+    Written with one ``git fast-import``: packed, as a cloned repository is, and with no
+    loose objects to delete (see the note on deletions in ``main``).
+    """
     repo = root / "repo"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
-    (repo / "pyproject.toml").write_text('[project]\nname = "bench"\nversion = "0.1.0"\n')
+    files = {"pyproject.toml": b'[project]\nname = "bench"\nversion = "0.1.0"\n'}
     for d in range(dirs):
-        sub = repo / f"pkg{d:03d}"
-        sub.mkdir()
         for f in range(per_dir):
-            (sub / f"mod{f:03d}.py").write_text(f"VALUE = {d * per_dir + f}\n\n\ndef f():\n    return VALUE\n")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "bench fixture")
-    # Packed, as a cloned repository is: reading 10,000 loose objects would dominate.
-    git(repo, "repack", "-adq")
-    git(repo, "prune")
-    tracked = int(git(repo, "ls-files").count("\n")) + 1
+            n = d * per_dir + f
+            files[f"pkg{d:03d}/mod{f:03d}.py"] = f"VALUE = {n}\n\n\ndef f():\n    return VALUE\n".encode()
+    stream = bytearray()
+    for path, data in files.items():
+        stream += b"M 100644 inline %s\ndata %d\n%s\n" % (path.encode(), len(data), data)
+    msg = b"bench fixture\n"
+    head = b"commit refs/heads/main\ncommitter Bench <bench@example.com> 1700000000 +0000\n"
+    head += b"data %d\n%s" % (len(msg), msg)
+    git(repo, "fast-import", "--quiet", stdin=bytes(head + stream + b"\n"))
+    tracked = len(git(repo, "ls-tree", "-r", "--name-only", "HEAD").splitlines())
     return repo, git(repo, "rev-parse", "HEAD"), tracked
 
 
@@ -97,14 +103,16 @@ def main(argv: list[str] | None = None) -> int:
 
         add, remove, opened, closed = [], [], [], []
         run = f"bench-{os.getpid()}"
+        worktrees = []
+        # Full checkouts are removed only after the last one is made: on this kind of
+        # filesystem (ext4 without a journal) creating inodes soon after deleting many
+        # scans the recently deleted ones, so remove-then-add would time that instead.
         for i in range(args.reps + 1):  # the first rep warms caches and is dropped
             wt = tmp / f"wt{i}"
             t = time.perf_counter()
             git(repo_dir, "worktree", "add", "-q", "--detach", str(wt), commit)
             t_add = time.perf_counter() - t
-            t = time.perf_counter()
-            git(repo_dir, "worktree", "remove", "--force", str(wt))
-            t_remove = time.perf_counter() - t
+            worktrees.append(wt)
 
             t = time.perf_counter()
             box = open_sandbox(repo, run, i, fork)
@@ -116,9 +124,12 @@ def main(argv: list[str] | None = None) -> int:
             t_close = time.perf_counter() - t
             if i:
                 add.append(t_add)
-                remove.append(t_remove)
                 opened.append(t_open)
                 closed.append(t_close)
+        for wt in worktrees:
+            t = time.perf_counter()
+            git(repo_dir, "worktree", "remove", "--force", str(wt))
+            remove.append(time.perf_counter() - t)
 
         m_add, m_open = statistics.median(add), statistics.median(opened)
         print(f"median of {args.reps} repetitions:")

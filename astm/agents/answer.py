@@ -17,10 +17,10 @@ def eol_of(data: bytes) -> bytes:
 
 def extract(answer: str) -> str:
     """The code inside the first fenced block, if the answer has one; else the answer."""
-    for m in _FENCE.finditer(answer):
-        if m.group(2).strip():
-            return m.group(2)
-    return answer
+    blocks = [m.group(2) for m in _FENCE.finditer(answer)]
+    if not blocks:
+        return answer
+    return next((b for b in blocks if b.strip()), "")
 
 
 def normalise(answer: str, *, eol: bytes, max_bytes: int) -> tuple[bytes, Diagnostic | None]:
