@@ -15,11 +15,11 @@ import traceback
 
 import click
 
-from astm import errors
+from astm import __version__, errors
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="astm")
+@click.version_option(version=__version__, prog_name="astm")
 def cli() -> None:
     """AST Momentum: turn an intent into one reviewable, validated git commit."""
 
@@ -54,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return errors.EXIT_USAGE
     except errors.AstmError as exc:
-        print(f"astm: error: {exc}", file=sys.stderr)
+        if exc.exit_code == errors.EXIT_CRASH:  # an internal failure (git refused): keep details
+            print(f"astm: unexpected error: {exc} (details: {crash_log(exc)})", file=sys.stderr)
+        else:
+            print(f"astm: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("astm: interrupted; nothing was changed (run `astm gc` if a run was cut short)", file=sys.stderr)

@@ -14,15 +14,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, TypeVar
-
-import pygit2
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
 from astm.agents import routing
 from astm.agents.answer import eol_of, normalise
 from astm.config import Settings
 from astm.errors import (
     AstmError,
+    BranchExistsError,
     Interrupted,
     ModelError,
     TargetError,
@@ -39,6 +38,9 @@ from astm.validate.diagnostic import Diagnostic
 from astm.workspace import landing, runs
 from astm.workspace.repo import Repo
 from astm.workspace.sandbox import Sandbox, open_sandbox, remove_worktree, delete_ref, sandbox_root, tmp_branch
+
+if TYPE_CHECKING:
+    import pygit2
 
 T = TypeVar("T")
 REPO_ID = "."  # the repository node: its children are the candidate files
@@ -104,14 +106,24 @@ def prepare(repo: Repo, opts: ApplyOptions) -> tuple[pygit2.Commit, dict[str, Fi
         paths = sorted(set(paths))
     if not paths:
         raise UsageError("nothing to work on: no TOML file at the repository root; name PATHS")
+    named = set(paths) if opts.paths else _plan_files(opts.plan)
     files: dict[str, FileCtx] = {}
     for p in paths:
-        if language_of(p) is None:
-            raise TargetError("astm does not know this kind of file", path=p)
-        lang = language_for(p)
-        data = repo.read_at(base, p)
-        tree = lang.parse(p, data)
+        try:
+            if language_of(p) is None:
+                raise TargetError("astm does not know this kind of file", path=p)
+            lang = language_for(p)
+            data = repo.read_at(base, p)
+            tree = lang.parse(p, data)
+        except TargetError as exc:
+            if p in named:
+                raise
+            # A candidate nobody asked for cannot block the run; say why it sat out.
+            notices.append(f"skipped {exc}")
+            continue
         files[p] = FileCtx(p, data, tree, lang, eol_of(data), lang.outline(data))
+    if not files:
+        raise UsageError("nothing to work on: no candidate file could be parsed; name PATHS")
     dirty = repo.dirty(base, list(files))
     if dirty:
         notices.append(
@@ -133,6 +145,10 @@ def apply(
     repo = Repo.open(opts.cwd)
     if opts.branch is not None:
         landing.check_branch_name(opts.branch)
+        if not opts.dry_run and repo.has_branch(opts.branch):
+            raise BranchExistsError(f"branch {opts.branch} already exists; choose another with --branch")
+    if opts.save_plan is not None and not opts.save_plan.parent.is_dir():
+        raise UsageError(f"--save-plan {opts.save_plan}: no such directory")
     base, files, notices = prepare(repo, opts)
     run = _Run(repo, opts, settings, provider, on_event, base, files)
     run.result.notices.extend(notices)
@@ -239,7 +255,11 @@ class _Run:
         if len(files) == 1:
             return [(files[0], self.opts.intent)]
         children = tuple(
-            ChildInfo(f.path, "file", f.outline.splitlines()[0] if f.outline else "") for f in files
+            ChildInfo(
+                f.path, "file", f.outline.splitlines()[0] if f.outline else "",
+                frozenset(n.id for n in f.tree.walk()) - {f.path},
+            )
+            for f in files
         )
         req = RouteRequest(self.opts.intent, REPO_ID, "repo", "repo", children, "\n".join(c.id for c in children))
         self.emit(REPO_ID, "routing")
@@ -252,15 +272,18 @@ class _Run:
 
     async def route_file(self, f: FileCtx, intent: str) -> Route:
         children = tuple(
-            ChildInfo(c.id, c.kind, _first_line(f.data[c.start : c.end])) for c in f.tree.children
+            ChildInfo(
+                c.id, c.kind, _first_line(f.data[c.start : c.end]),
+                frozenset(n.id for n in c.walk()) - {c.id},
+            )
+            for c in f.tree.children
         )
         req = RouteRequest(intent, f.tree.id, "file", f.lang.name, children, f.outline)
         texts = {c.id: f.data[c.start : c.end].decode("utf-8", "replace") for c in f.tree.children}
         self.emit(f.tree.id, "routing")
-        async with self.sem:
-            route, usage = await routing.decide(
-                self.provider, req, mode=self.settings.routing, texts=texts
-            )
+        route, usage = await routing.decide(
+            self.provider, req, mode=self.settings.routing, texts=texts, limit=self.sem
+        )
         self.add_usage(usage)
         route = routing.check_route(route, f.tree)
         self.emit(
@@ -285,8 +308,6 @@ class _Run:
     async def work(self) -> None:
         acting = await self.route_files()
         outcomes = await _all(self.file_agent(f, intent) for f, intent in acting)
-        for fo in outcomes:
-            self.result.nodes.extend(o.result for o in fo.nodes)
         failed = [o for fo in outcomes for o in fo.nodes if o.failed]
         if failed:
             first = failed[0].result
@@ -303,7 +324,7 @@ class _Run:
             root.commit, changes, f"astm root {self.run_id}", tuple(fo.commit for fo in changed)
         )
         await self.blocking(runs.set_run_ref, self.repo, self.run_id, overlay)
-        tree = self.repo.repo[overlay].peel(pygit2.Commit).tree_id
+        tree = self.repo.tree_of(overlay)
         branch, commit = await self.blocking(
             lambda: landing.land(
                 self.repo,
@@ -316,9 +337,8 @@ class _Run:
         )
         self.result.branch, self.result.commit = branch, str(commit)
         self.emit(REPO_ID, "landed", detail=branch)
-        if self.opts.base is None and not self.repo.repo.head_is_unborn:
-            head = self.repo.repo.head.target
-            if head != self.base.id:
+        if self.opts.base is None:
+            if self.repo.head_oid() != self.base.id:
                 self.result.notices.append(
                     f"HEAD moved during the run; {branch} is based on {str(self.base.id)[:10]}"
                 )
@@ -326,7 +346,10 @@ class _Run:
             from astm import plan as planfile
 
             edits = [o.edit for fo in changed for o in fo.nodes if o.edit is not None]
-            planfile.save(Plan(intent=self.opts.intent, edits=edits), self.opts.save_plan)
+            try:
+                planfile.save(Plan(intent=self.opts.intent, edits=edits), self.opts.save_plan)
+            except OSError as exc:
+                self.result.notices.append(f"could not write the plan to {self.opts.save_plan}: {exc.strerror}")
 
     def message(self) -> str:
         subject = " ".join(self.opts.intent.split()) or "astm change"
@@ -358,12 +381,15 @@ class _Run:
             for seq, c in enumerate(route.create):
                 jobs.append(self.create(f, c, seq=1000 + seq))
             out.nodes = list(await _all(jobs))
+            for o in out.nodes:
+                self.result.nodes.append(o.result)
             for nid in route.delete:
                 node = f.tree.child(nid)
                 assert node is not None
                 patch = f.lang.delete(f.tree, node, f.data)
                 res = NodeResult(nid, "changed", 0, "delete", intent)
                 out.nodes.append(Outcome(res, patch, None, Delete(op="delete", node=nid)))
+                self.result.nodes.append(res)
             if any(o.failed for o in out.nodes):
                 return out
             patches = [o.patch for o in out.nodes if o.patch is not None]
@@ -488,7 +514,8 @@ class _Run:
                         patched = compose(f.data, [patch])
                         break
                     hint = diag.hint()
-                    self.emit(nid, "retry", attempt, hint)
+                    if attempt <= self.settings.retries:
+                        self.emit(nid, "retry", attempt, hint)
                 if diag is not None or patch is None:
                     res.status, res.diagnostic = "failed", str(diag)
                     self.emit(nid, "failed", res.attempts, str(diag))
@@ -549,6 +576,12 @@ def _first_line(data: bytes) -> str:
 
 def _plain(data: bytes) -> str:
     return data.decode("utf-8").replace("\r\n", "\n")
+
+
+def _plan_files(plan: Plan | None) -> set[str]:
+    if plan is None:
+        return set()
+    return {(e.parent if isinstance(e, Insert) else e.node).split("::", 1)[0] for e in plan.edits}
 
 
 def _plan_key(plan: Plan | None, c: Create, f: FileCtx) -> str:

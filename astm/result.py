@@ -48,7 +48,9 @@ class ApplyResult:
             "base": self.base,
             "nodes": [n.to_json() for n in self.nodes],
             "tokens": {"prompt": self.usage.prompt, "completion": self.usage.completion},
+            "intent": self.intent,
             "dry_run": self.dry_run,
+            "notices": self.notices,
             "error": self.error,
         }
 

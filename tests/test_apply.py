@@ -272,3 +272,37 @@ def test_gc_removes_leftovers_of_a_dead_run_only(demo_repo: Path, astm) -> None:
     finally:
         box_live.close()
     assert git(demo_repo, "worktree", "list", "--porcelain").count("worktree ") == 1
+
+
+def test_dotted_sibling_keys_are_not_ancestors(demo_repo: Path, tmp_path: Path, astm) -> None:  # type: ignore[no-untyped-def]
+    # [project.optional-dependencies] is a sibling of [project], not its child.
+    plan = write_plan(tmp_path / "p.json", [{
+        "op": "replace", "node": "pyproject.toml::project.optional-dependencies",
+        "text": "[project.optional-dependencies]\ntest = []\n",
+    }])
+    res = astm("apply", "x", "--plan", str(plan), "--json", "--dry-run", cwd=demo_repo)
+    ids = [n["id"] for n in json.loads(res.out)["nodes"]]
+    assert ids == ["pyproject.toml::project.optional-dependencies"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ({"op": "replace", "node": "pyproject.toml", "text": "x = 1\n"}, "edit its nodes instead"),
+        ({"op": "insert", "parent": "pyproject.toml::project", "position": "end", "text": "[x]\n"}, "takes no children"),
+    ],
+)
+def test_plans_that_could_not_act_are_refused_up_front(demo_repo: Path, tmp_path: Path, edit: dict, message: str, astm) -> None:  # type: ignore[no-untyped-def]
+    res = astm("apply", "x", "--plan", str(write_plan(tmp_path / "p.json", [edit])), cwd=demo_repo)
+    assert res.code == 2 and message in res.err
+
+
+def test_an_invalid_sibling_file_does_not_block_the_run(demo_repo: Path, astm) -> None:  # type: ignore[no-untyped-def]
+    (demo_repo / "broken.toml").write_bytes(b"[a\n")
+    git(demo_repo, "add", "broken.toml")
+    git(demo_repo, "commit", "-qm", "broken")
+    res = astm("apply", INTENT, "--plan", str(DEMO / "plan.json"), "--json", cwd=demo_repo)
+    assert res.code == 0, res.err
+    assert any("skipped broken.toml" in n for n in json.loads(res.out)["notices"])
+    res = astm("apply", INTENT, "broken.toml", "--plan", str(DEMO / "plan.json"), cwd=demo_repo)
+    assert res.code == 2 and "broken.toml" in res.err

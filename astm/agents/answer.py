@@ -30,7 +30,9 @@ def normalise(answer: str, *, eol: bytes, max_bytes: int) -> tuple[bytes, Diagno
     if len(answer.encode("utf-8", "surrogatepass")) > max_bytes:
         return b"", Diagnostic(f"the answer is longer than {max_bytes} bytes", "answer")
     text = extract(answer).replace("\r\n", "\n").replace("\r", "\n")
-    lines = [ln.rstrip() for ln in text.split("\n")]
+    # Only whole blank lines at either end go: whitespace inside the text can be data
+    # (a TOML multi-line string), so no line is stripped.
+    lines = text.split("\n")
     while lines and not lines[0].strip():
         lines.pop(0)
     while lines and not lines[-1].strip():
@@ -38,7 +40,7 @@ def normalise(answer: str, *, eol: bytes, max_bytes: int) -> tuple[bytes, Diagno
     if not lines:
         return b"", Diagnostic("the answer is empty; give the whole new text of the node", "answer")
     try:
-        data = ("\n".join(lines) + "\n").encode("utf-8")
+        data = ("\n".join(lines).rstrip(" \t") + "\n").encode("utf-8")
     except UnicodeEncodeError:
         return b"", Diagnostic("the answer is not valid UTF-8 text", "answer")
     return data.replace(b"\n", eol) if eol != b"\n" else data, None

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+from typing import Awaitable, TypeVar
 
 from astm.errors import UnknownNodeError, ValidationFailed
-from astm.llm.base import Act, ChildInfo, ClaimRequest, Provider, Route, RouteRequest, Usage
+from astm.errors import PlanError
+from astm.llm.base import Act, ClaimRequest, Provider, Route, RouteRequest, Usage
 from astm.plan import Insert, Plan
 from astm.syntax import Node
+
+T = TypeVar("T")
+CONTAINERS = ("file", "class", "function")  # node kinds that can take new children
 
 
 def closest(nid: str, known: list[str]) -> str:
@@ -54,18 +59,23 @@ async def decide(
     *,
     mode: str,
     texts: dict[str, str],
+    limit: asyncio.Semaphore,
 ) -> tuple[Route, Usage]:
-    """One parent's routing decision, by ``mode`` (structured | broadcast)."""
+    """One parent's routing decision, by ``mode`` (structured | broadcast); ``limit``
+    bounds the model calls in flight."""
+
+    async def bounded(call: Awaitable[T]) -> T:
+        async with limit:
+            return await call
+
     if mode != "broadcast" or not req.children:
-        return await provider.route(req)
+        return await bounded(provider.route(req))
     claims = [
-        provider.claim(ClaimRequest(req.intent, c, req.language, texts.get(c.id, ""), req.context))
+        bounded(provider.claim(ClaimRequest(req.intent, c, req.language, texts.get(c.id, ""), req.context)))
         for c in req.children
     ]
     # New and deleted children are the parent's business: one more call, concurrently.
-    creation = provider.route(
-        RouteRequest(req.intent, req.node_id, req.node_kind, req.language, req.children, req.context)
-    )
+    creation = bounded(provider.route(req))
     *answers, (new_route, new_usage) = await asyncio.gather(*claims, creation)
     usage = new_usage
     act = []
@@ -94,5 +104,9 @@ def check_plan(plan: Plan, trees: dict[str, Node]) -> None:
                         f"plan anchors an insert to {anchor!r}, not a child of {e.parent}"
                         f"{closest(anchor, siblings)}"
                     )
+            if known[e.parent].kind not in CONTAINERS:
+                raise PlanError(f"plan inserts into {e.parent!r}, a {known[e.parent].kind}, which takes no children")
         elif e.node not in known:
             raise UnknownNodeError(f"plan names unknown node {e.node!r}{closest(e.node, ids)}")
+        elif known[e.node].kind == "file":
+            raise PlanError(f"plan {e.op}s the whole file {e.node!r}; edit its nodes instead")

@@ -28,6 +28,7 @@ class ChildInfo:
     id: str
     kind: str
     summary: str
+    descendants: frozenset[str] = frozenset()  # ids below it (TOML keys contain dots)
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,12 @@ class Route:
         return cls(
             act=tuple(Act(a.id, a.intent, a.rename) for a in answer.act),
             create=tuple(
-                Create(c.key, c.intent, c.after, c.before, c.position) for c in answer.create
+                # One anchor: after wins over before, both over position; none means end.
+                Create(
+                    c.key, c.intent, c.after, None if c.after else c.before,
+                    None if (c.after or c.before) else (c.position or "end"),
+                )
+                for c in answer.create
             ),
             delete=tuple(answer.delete),
         )

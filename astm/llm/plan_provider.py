@@ -11,6 +11,7 @@ import asyncio
 
 from astm.llm.base import (
     Act,
+    ChildInfo,
     ClaimAnswer,
     ClaimRequest,
     Create,
@@ -20,16 +21,6 @@ from astm.llm.base import (
     Usage,
 )
 from astm.plan import Delete, Insert, Plan, Replace
-from astm.syntax.node import SEP
-
-
-def _within(nid: str, ancestor: str) -> bool:
-    """``nid`` is ``ancestor`` or below it (ids nest by ``::`` and ``.``)."""
-    if nid == ancestor:
-        return True
-    if SEP not in ancestor:  # a file: everything in it
-        return nid.startswith(ancestor + SEP)
-    return nid.startswith(ancestor + ".")
 
 
 class PlanProvider:
@@ -45,44 +36,43 @@ class PlanProvider:
         if self.latency:
             await asyncio.sleep(self.latency)
 
-    def touches(self, nid: str) -> bool:
+    def acts(self, child: ChildInfo) -> bool:
+        """The child acts iff an edit targets it or a descendant (a delete: its parent)."""
+        below = child.descendants
         for e in self.plan.edits:
-            target = e.parent if isinstance(e, Insert) else e.node
-            if _within(target, nid) or (isinstance(e, Insert) and target == nid):
+            if isinstance(e, Replace) and (e.node == child.id or e.node in below):
+                return True
+            if isinstance(e, Insert) and (e.parent == child.id or e.parent in below):
+                return True
+            if isinstance(e, Delete) and e.node in below:
                 return True
         return False
 
     async def route(self, req: RouteRequest) -> tuple[Route, Usage]:
         await self._wait()
         child_ids = {c.id for c in req.children}
-        act: list[Act] = []
-        for c in req.children:
-            edit = self._replace_for(c.id)
-            deleted = any(isinstance(e, Delete) and e.node == c.id for e in self.plan.edits)
-            if deleted:
-                continue
-            if edit is not None or any(
-                _within(e.parent if isinstance(e, Insert) else e.node, c.id)
-                and not (isinstance(e, (Replace, Delete)) and e.node == c.id)
-                for e in self.plan.edits
-            ):
-                act.append(Act(c.id, self.plan.intent, edit.rename if edit else False))
+        deleted = {e.node for e in self.plan.edits if isinstance(e, Delete) and e.node in child_ids}
+        act = tuple(
+            Act(c.id, self.plan.intent, self._rename(c.id))
+            for c in req.children
+            if c.id not in deleted and self.acts(c)
+        )
         create = tuple(
             Create("", self.plan.intent, e.after, e.before, e.position, ref=i)
             for i, e in enumerate(self.plan.edits)
             if isinstance(e, Insert) and e.parent == req.node_id
         )
-        delete = tuple(
-            e.node for e in self.plan.edits if isinstance(e, Delete) and e.node in child_ids
-        )
-        return Route(tuple(act), create, delete), Usage()
+        return Route(act, create, tuple(sorted(deleted))), Usage()
 
     async def claim(self, req: ClaimRequest) -> tuple[ClaimAnswer, Usage]:
         await self._wait()
-        mine = self.touches(req.child.id) and not any(
-            isinstance(e, Delete) and e.node == req.child.id for e in self.plan.edits
-        )
+        gone = any(isinstance(e, Delete) and e.node == req.child.id for e in self.plan.edits)
+        mine = self.acts(req.child) and not gone
         return ClaimAnswer(mine=mine, intent=self.plan.intent if mine else ""), Usage()
+
+    def _rename(self, nid: str) -> bool:
+        edit = self._replace_for(nid)
+        return edit.rename if edit else False
 
     async def generate(self, req: GenerateRequest) -> tuple[str, Usage]:
         await self._wait()

@@ -149,6 +149,7 @@ def _header_key(node: tree_sitter.Node) -> str:
 
 def parse(path: str, data: bytes) -> Node:
     """The node tree of a TOML file; raises TargetError if it is not valid TOML."""
+    decode(data, path)  # non-UTF-8 is its own error, not a TOML one
     err = toml_error(data, path)
     if err:
         raise TargetError(f"not valid TOML: {err[0]}", path=path, line=err[1])

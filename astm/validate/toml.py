@@ -87,10 +87,10 @@ def check_shape(new_text: bytes, *, kind: str, key: str | None, rename: bool) ->
 
 def _shape_by_tomllib(new_text: bytes, *, kind: str, key: str | None, rename: bool) -> Diagnostic | None:
     # tree-sitter-toml rejects a few valid multi-line strings: fall back to the data.
-    try:
-        doc = tomllib.loads(new_text.decode("utf-8", "replace"))
-    except tomllib.TOMLDecodeError as exc:
-        return Diagnostic(str(exc), "tomllib")
+    err = ts.toml_error(new_text)
+    if err is not None:
+        return Diagnostic(err[0], "tomllib", err[1])
+    doc = tomllib.loads(new_text.decode("utf-8", "replace").removeprefix("\ufeff"))
     if rename or key is None:
         return None
     cur: object = doc

@@ -66,6 +66,18 @@ class Repo:
         except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
             raise RepositoryStateError(f"--base {rev!r} is not a commit in this repository") from None
 
+    def tree_of(self, commit: pygit2.Oid) -> pygit2.Oid:
+        with git.LOCK:
+            return self.repo[commit].peel(pygit2.Commit).tree_id
+
+    def head_oid(self) -> pygit2.Oid | None:
+        with git.LOCK:
+            return None if self.repo.head_is_unborn else self.repo.head.target
+
+    def has_branch(self, name: str) -> bool:
+        with git.LOCK:
+            return f"refs/heads/{name}" in self.repo.references
+
     def head_name(self) -> str:
         if self.repo.head_is_unborn:
             return "(no commits)"
