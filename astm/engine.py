@@ -205,9 +205,13 @@ class _Run:
     def cleanup(self) -> None:
         """Wait for every git thread, then remove every sandbox and ephemeral branch."""
         self.pool.shutdown(wait=True)
-        for path, branch in self.planned:
-            remove_worktree(self.repo, path)
-            delete_ref(self.repo, branch)
+
+        def remove(item: tuple[Path, str]) -> None:
+            remove_worktree(self.repo, item[0])
+            delete_ref(self.repo, item[1])
+
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="astm-clean") as pool:
+            list(pool.map(remove, self.planned))
 
     # ---- the run --------------------------------------------------------------------
 
@@ -307,7 +311,12 @@ class _Run:
 
     async def work(self) -> None:
         acting = await self.route_files()
-        outcomes = await _all(self.file_agent(f, intent) for f, intent in acting)
+        # The root's sandbox opens while the files work, off the critical path.
+        root_box = asyncio.ensure_future(self.sandbox(self.base.id))
+        try:
+            outcomes = await _all(self.file_agent(f, intent) for f, intent in acting)
+        finally:
+            await asyncio.wait([root_box])
         failed = [o for fo in outcomes for o in fo.nodes if o.failed]
         if failed:
             first = failed[0].result
@@ -316,7 +325,7 @@ class _Run:
         changed = [fo for fo in outcomes if fo.commit is not None]
         if not changed:
             raise ValidationFailed("nothing to change: no node's text changed for this intent")
-        root = await self.sandbox(self.base.id)
+        root = root_box.result()
         changes = {fo.path: fo.data for fo in changed}
         for path, data in changes.items():
             await self.blocking(root.write, path, data)

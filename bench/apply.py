@@ -34,11 +34,11 @@ PROJECT = Path(__file__).resolve().parents[1]
 if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))  # run as a script from anywhere
 
-from astm.config import Settings  # noqa: E402
-from astm.engine import ApplyOptions, apply  # noqa: E402
-from astm.llm.plan_provider import PlanProvider  # noqa: E402
-from astm.plan import Plan, Replace  # noqa: E402
-from astm.result import Event  # noqa: E402
+from astm.config import Settings
+from astm.engine import ApplyOptions, apply
+from astm.llm.plan_provider import PlanProvider
+from astm.plan import Plan, Replace
+from astm.result import Event
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Bench",
@@ -182,13 +182,14 @@ def main(argv: list[str] | None = None) -> int:
             wall = statistics.median(w for w, _ in timed)
             zero = statistics.median(w for w, _ in overhead)
             ratios[n] = wall / crit if crit else float("nan")
+            walls = sorted(w for w, _ in timed)
             print(f"{n} acting tables: wall {wall:.2f} s, critical path {crit:.2f} s, "
-                  f"ratio {ratios[n]:.2f}")
+                  f"ratio {ratios[n]:.2f} (runs {walls[0]:.2f}-{walls[-1]:.2f} s)")
             print(f"  with L = 0 (pure overhead): {zero:.3f} s; wall - critical path: "
                   f"{wall - crit:.3f} s")
             at_l = median_phases(timed)
             at_0 = median_phases(overhead)
-            print(f"  {'phase (median)':<38}{'L = %.2f' % lat:>10}{'L = 0':>10}")
+            print(f"  {'phase (median)':<38}{f'L = {lat:.2f}':>10}{'L = 0':>10}")
             for name, _, _ in PHASES:
                 a, b = at_l[name], at_0[name]
                 sa = "-" if a is None else f"{a:.3f}"

@@ -30,8 +30,8 @@ PROJECT = Path(__file__).resolve().parents[1]
 if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))  # run as a script from anywhere
 
-from astm.workspace.repo import Repo  # noqa: E402
-from astm.workspace.sandbox import open_sandbox  # noqa: E402
+from astm.workspace.repo import Repo
+from astm.workspace.sandbox import open_sandbox
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Bench",
@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
 
         m_add, m_open = statistics.median(add), statistics.median(opened)
         print(f"median of {args.reps} repetitions:")
-        print(f"git worktree add ({tracked} files): {fmt(m_add)}")
+        print(f"git worktree add ({tracked} files): {fmt(m_add)} "
+              f"(runs {min(add):.2f}-{max(add):.2f} s)")
         print(f"git worktree remove --force:        {fmt(statistics.median(remove))}")
         print(f"astm sandbox open + materialise:    {fmt(m_open)}")
         print(f"astm sandbox close:                 {fmt(statistics.median(closed))}")

@@ -121,10 +121,10 @@ def open_sandbox(repo: Repo, run: str, n: int, fork: pygit2.Oid) -> Sandbox:
 
 def remove_worktree(repo: Repo, path: Path) -> None:
     """Remove one worktree astm made, even if its directory is already gone."""
+    # What ``git worktree remove --force --force`` does, without its subprocess: the
+    # folder, then the admin directory (which holds the lock) of this worktree only.
     admin = admin_dir_of(repo, path)
-    if path.exists():
-        git.run_git(["worktree", "remove", "--force", "--force", str(path)], cwd=repo.workdir, check=False)
-        shutil.rmtree(path, ignore_errors=True)
+    shutil.rmtree(path, ignore_errors=True)
     if admin is not None and admin.exists():
         shutil.rmtree(admin, ignore_errors=True)
 

@@ -1,0 +1,306 @@
+"""Python operations: indentation, PEP 8 spacing, shape checks, import requests.
+
+* New text may come at any indentation: it is re-indented to where the node sits (a
+  method at its class's body level). Lines inside multi-line strings are never touched,
+  so string values do not change.
+* Inserted definitions are separated per PEP 8: two blank lines at module level, one
+  between methods.
+* ``compile()`` of the whole file is the authority on validity; tree-sitter must also
+  parse the new text (the node tree is rebuilt from it) and decides its shape: one
+  definition of the node's kind and name.
+* Imports an answer puts above its definition are not the node's: they become an
+  upward request that the file resolves into an edit of its ``(imports)`` node.
+"""
+
+from __future__ import annotations
+
+import re
+
+import tree_sitter
+
+from astm.errors import CompositionError
+from astm.patch import Patch
+from astm.syntax import Node
+from astm.syntax import python as syntax
+from astm.validate.diagnostic import Diagnostic
+
+_DEF_TYPES = ("function_definition", "class_definition")
+_IMPORT_TYPES = ("import_statement", "import_from_statement", "future_import_statement")
+_KIND_OF = {"function_definition": "function", "class_definition": "class"}
+
+
+def _indent_of(line: bytes) -> bytes:
+    return line[: len(line) - len(line.lstrip(b" \t"))]
+
+
+def _protected_rows(text: bytes) -> set[int]:
+    """Rows that start inside a multi-line string (their bytes are string content)."""
+    import textwrap
+
+    tree = syntax.parse_tree(textwrap.dedent(text.decode("utf-8", "replace")).encode("utf-8"))
+    rows: set[int] = set()
+    stack = [tree.root_node]
+    while stack:
+        n = stack.pop()
+        if n.type in ("string", "concatenated_string") and n.end_point.row > n.start_point.row:
+            rows.update(range(n.start_point.row + 1, n.end_point.row + 1))
+            continue
+        stack.extend(n.children)
+    return rows
+
+
+def reindent(text: bytes, target: bytes, *, tabs: bool) -> bytes:
+    """Shift ``text`` (LF line ends) so its first code line sits at ``target``."""
+    lines = text.split(b"\n")
+    protected = _protected_rows(text)
+    first = next(
+        (i for i, ln in enumerate(lines) if ln.strip() and i not in protected), None
+    )
+    if first is None:
+        return text
+    current = _indent_of(lines[first])
+    if current == target:
+        return text
+    out = []
+    for i, ln in enumerate(lines):
+        if i in protected or not ln.strip() or not ln.startswith(current):
+            out.append(ln)
+            continue
+        rel = _indent_of(ln)[len(current) :]
+        if tabs and rel and not rel.strip(b" "):
+            rel = b"\t" * (len(rel) // 4) + b" " * (len(rel) % 4)
+        out.append(target + rel + ln.lstrip(b" \t"))
+    return b"\n".join(out)
+
+
+def _statements(text: bytes) -> tuple[tree_sitter.Tree, list[tree_sitter.Node]]:
+    import textwrap
+
+    dedented = textwrap.dedent(text.decode("utf-8", "replace")).encode("utf-8")
+    tree = syntax.parse_tree(dedented)
+    return tree, [n for n in tree.root_node.children if n.type != "comment"]
+
+
+def _definition(stmt: tree_sitter.Node) -> tree_sitter.Node | None:
+    if stmt.type == "decorated_definition":
+        stmt = stmt.child_by_field_name("definition") or stmt
+    return stmt if stmt.type in _DEF_TYPES else None
+
+
+def _name(defn: tree_sitter.Node) -> str:
+    name = defn.child_by_field_name("name")
+    return (name.text or b"").decode("utf-8", "replace") if name else ""
+
+
+def split_requests(text: bytes) -> tuple[bytes, list[bytes]]:
+    """Leading import lines of an answer (above its definition) and the rest."""
+    tree, stmts = _statements(text)
+    imports: list[bytes] = []
+    for stmt in stmts:
+        if stmt.type not in _IMPORT_TYPES:
+            break
+        imports.append((stmt.text or b"").strip())
+    if not imports or len(imports) == len(stmts):
+        return text, []
+    lines = text.split(b"\n")
+    # Drop every line up to the end of the last import (and blank lines after it).
+    last = stmts[len(imports) - 1].end_point.row
+    rest = lines[last + 1 :]
+    while rest and not rest[0].strip():
+        rest.pop(0)
+    return b"\n".join(rest), imports
+
+
+class _Python:
+    name = "python"
+    routers = ("file", "class")  # kinds that route to children; the rest generate whole
+
+    def parse(self, path: str, data: bytes) -> Node:
+        return syntax.parse(path, data)
+
+    def outline(self, data: bytes) -> str:
+        return syntax.outline(data)
+
+    def key_of(self, text: bytes) -> tuple[str, str] | None:
+        return syntax.key_of(text)
+
+    # ---- placing text --------------------------------------------------------------
+
+    def uses_tabs(self, base: bytes) -> bool:
+        return bool(re.search(rb"^\t+\S", base, re.M)) and not re.search(rb"^ {2,}\S", base, re.M)
+
+    def indent_at(self, node: Node, base: bytes) -> bytes:
+        """The indentation of ``node``'s first code line."""
+        for line in base[node.start : node.end].split(b"\n"):
+            if line.strip() and not line.lstrip().startswith(b"#"):
+                return _indent_of(line)
+        return b""
+
+    def body_indent(self, parent: Node, base: bytes) -> bytes:
+        """Where children of ``parent`` sit: a child's indent, or one level in."""
+        if parent.kind == "file":
+            return b""
+        if parent.children:
+            return self.indent_at(parent.children[0], base)
+        own = self.indent_at(parent, base)
+        lines = base[parent.start : parent.end].split(b"\n")
+        header = next(
+            (i for i, ln in enumerate(lines) if ln.strip() and not ln.lstrip().startswith((b"#", b"@"))), 0
+        )
+        for ln in lines[header + 1 :]:
+            if ln.strip():
+                return _indent_of(ln)
+        return own + (b"\t" if self.uses_tabs(base) else b"    ")
+
+    def prepare(self, text: bytes, *, node: Node | None, parent: Node, base: bytes) -> bytes:
+        """Re-indent new text (LF line ends) to where it will stand."""
+        target = self.indent_at(node, base) if node is not None else self.body_indent(parent, base)
+        return reindent(text, target, tabs=self.uses_tabs(base))
+
+    def _gap(self, parent: Node) -> int:
+        return 2 if parent.kind == "file" else 1
+
+    def insert(
+        self, parent: Node, base: bytes, text: bytes, *, after: Node | None, before: Node | None,
+        position: str | None, owner: str, seq: int,
+    ) -> tuple[Patch, int]:
+        """The patch inserting definition ``text``, with PEP 8 blank lines around it."""
+        from astm.agents.answer import eol_of
+
+        eol = eol_of(base)
+        n = self._gap(parent)
+        defs = [c for c in parent.children if c.kind != "imports"]
+        kind = self.key_of(text)
+        if kind is not None and kind[0] == "imports" and parent.kind == "file":
+            point = self.import_point(parent, base)
+            nxt = base[point:].lstrip(b"\r\n")
+            blanks = 2 if re.match(rb"(@|def |async def |class )", nxt) else 1
+            return Patch(parent.path, point, point, text + eol * blanks if nxt.strip() else text, owner, seq), 0
+        if before is not None and before.kind == "imports":
+            raise CompositionError("a definition cannot go before the import block", node=owner)
+        if position == "start":
+            if defs:
+                before = defs[0]
+            else:
+                after = next((c for c in parent.children if c.kind == "imports"), None)
+                position = None if after else "end"
+        if before is not None:
+            return Patch(parent.path, before.start, before.start, text + eol * (n + 1) - eol + eol * 0 if False else text + eol * n, owner, seq), 0
+        if after is None:
+            point = parent.end if parent.kind != "file" else len(base)
+        else:
+            point = after.end
+        head = base[:point]
+        prefix = b""
+        if head and not head.endswith(b"\n"):
+            prefix += eol
+        have = 0
+        probe = head + prefix
+        while have < n and probe.endswith(eol * (have + 2)):
+            have += 1
+        if probe.strip():
+            prefix += eol * (n - have)
+        return Patch(parent.path, point, point, prefix + text, owner, seq), len(prefix)
+
+    def import_point(self, file: Node, base: bytes) -> int:
+        """Where a new import block goes: after the module docstring and header comments."""
+        tree = syntax.parse_tree(base)
+        for stmt in tree.root_node.children:
+            if stmt.type == "comment":
+                continue
+            if stmt.type == "expression_statement" and stmt.children and stmt.children[0].type == "string" and stmt.start_byte == _first_code(tree):
+                continue
+            return base.rfind(b"\n", 0, stmt.start_byte) + 1
+        return len(base)
+
+    def delete(self, parent: Node, node: Node, base: bytes) -> Patch:
+        """Remove ``node`` and the blank lines after it (before it, for the last child)."""
+        kids = list(parent.children)
+        i = kids.index(node)
+        if i + 1 < len(kids):
+            return Patch(parent.path, node.start, kids[i + 1].start, b"", parent.id)
+        start = node.start
+        while start > 0 and base[:start].endswith((b"\n\n", b"\r\n\r\n")):
+            start -= 2 if base[:start].endswith(b"\r\n") else 1
+        return Patch(parent.path, start, node.end, b"", parent.id)
+
+    # ---- checks ----------------------------------------------------------------------
+
+    def check_file(self, data: bytes, path: str) -> Diagnostic | None:
+        err = syntax.python_error(data, path)
+        if err is None:
+            return None
+        lines = data.split(b"\n")
+        snippet = lines[err[1] - 1].decode("utf-8", "replace") if err[1] and err[1] <= len(lines) else ""
+        return Diagnostic(err[0], "compile", err[1], relative=False, snippet=snippet)
+
+    def check_shape(self, new_text: bytes, *, kind: str, key: str | None, rename: bool) -> Diagnostic | None:
+        tree, stmts = _statements(new_text)
+        if kind == "imports":
+            bad = next((s for s in stmts if s.type not in _IMPORT_TYPES), None)
+            if bad is not None:
+                return Diagnostic("the import block may hold only import statements", "shape", bad.start_point.row + 1)
+            return None
+        if kind == "assignment":
+            if len(stmts) != 1 or stmts[0].type != "expression_statement":
+                return Diagnostic(f"expected one assignment to {key}", "shape")
+            got = syntax.key_of(new_text)
+            if got is None or (got[1] != key and not rename):
+                return Diagnostic(f"the assignment must stay named {key}", "shape")
+            return None
+        if not stmts:
+            return Diagnostic("the answer has no definition", "shape")
+        defs = [d for d in (_definition(s) for s in stmts) if d is not None]
+        if len(defs) > 1:
+            names = ", ".join(_name(d) for d in defs)
+            return Diagnostic(
+                f"the answer defines {len(defs)} things ({names}); give only the definition of {key}",
+                "shape",
+            )
+        if not defs or len(stmts) > 1:
+            other = next((s for s in stmts if _definition(s) is None), stmts[0])
+            return Diagnostic(
+                f"the answer has code outside the definition of {key}",
+                "shape",
+                other.start_point.row + 1,
+                snippet=(other.text or b"").decode("utf-8", "replace").split("\n")[0],
+            )
+        got_kind = _KIND_OF[defs[0].type]
+        if kind in ("function", "class") and got_kind != kind:
+            return Diagnostic(f"this node is a {kind}; the answer defines a {got_kind}", "shape")
+        name = _name(defs[0])
+        if key is not None and name != key and not rename:
+            return Diagnostic(
+                f"the answer defines {name} but this node is {key}; keep the name", "shape",
+                defs[0].start_point.row + 1,
+            )
+        return None
+
+    def check_node(
+        self, patched: bytes, new_start: int, new_text: bytes, *, kind: str, key: str | None,
+        rename: bool, path: str,
+    ) -> Diagnostic | None:
+        shape = self.check_shape(new_text, kind=kind, key=key, rename=rename)
+        if shape:
+            return shape
+        first = patched.count(b"\n", 0, new_start) + 1
+        last = first + new_text.count(b"\n")
+        whole = self.check_file(patched, path)
+        if whole is not None:
+            if whole.line is not None and first <= whole.line <= last:
+                return Diagnostic(whole.message, "compile", whole.line - first + 1, True, whole.snippet)
+            return whole
+        tree = syntax.parse_tree(patched)
+        if syntax.error_count(tree, new_start, new_start + len(new_text)):
+            return Diagnostic("tree-sitter cannot parse the new text", "tree-sitter")
+        return None
+
+
+def _first_code(tree: tree_sitter.Tree) -> int:
+    for stmt in tree.root_node.children:
+        if stmt.type != "comment":
+            return stmt.start_byte
+    return -1
+
+
+PYTHON = _Python()

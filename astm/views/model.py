@@ -1,0 +1,51 @@
+"""The value a view returns: its lines, each tied to the node it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Line roles: a line of the file as written, a stand-in for hidden code, a note from astm.
+SOURCE = "source"
+STUB = "stub"
+NOTE = "note"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a view and the id of the node it belongs to."""
+
+    text: str
+    node: str
+    role: str = SOURCE
+
+
+@dataclass(frozen=True)
+class View:
+    """A reduced copy of one file that is still valid source of its language.
+
+    ``notes`` say what was left out and why (a broken region, a skipped file); a
+    ``skipped`` view has no lines.
+    """
+
+    path: str
+    kind: str  # "skeleton" or "curated"
+    lines: tuple[Line, ...]
+    notes: tuple[str, ...] = ()
+    skipped: bool = False
+
+    @property
+    def text(self) -> str:
+        return "".join(line.text + "\n" for line in self.lines)
+
+    def with_ids(self, width: int = 48) -> str:
+        """Each line prefixed by its node id: ``id | text``."""
+        w = min(width, max((len(line.node) for line in self.lines), default=0))
+        return "".join(f"{line.node:<{w}} | {line.text}\n" for line in self.lines)
+
+    def ids(self) -> list[str]:
+        """The distinct node ids of the view, in order of first appearance."""
+        return list(dict.fromkeys(line.node for line in self.lines))
+
+
+def skipped(path: str, kind: str, note: str) -> View:
+    return View(path, kind, (), (note,), skipped=True)

@@ -1,0 +1,352 @@
+"""Skeleton and curated views of Python files, walked from one tree-sitter parse.
+
+Both views keep, in source order: imports (at module level and in the blocks a scope looks
+through), module-level assignments (long values become ``...``), class-level assignments
+(the fields of dataclasses and enums), and every class and function with its decorators
+and full signature. Conditional definitions keep their ``if``/``try``/``with`` headers, so
+the output stays valid Python; a branch left empty gets ``pass``. Comments are dropped,
+except inside a signature.
+
+* skeleton: every function body becomes ``pass``; docstrings go.
+* curated: module, class and function docstrings stay; a function decorated with
+  ``@core_logic`` (also ``@x.core_logic``, ``@core_logic(...)``) or holding a comment that
+  starts ``# [HOT]`` (header line or body) keeps its full text; every other function body
+  becomes its docstring, its nested classes and functions (curated the same way) and
+  ``...  # Hidden``.
+
+Lines map to node ids by the rules of ``astm.syntax.python`` (the same helpers name them).
+A statement tree-sitter could not parse is left out and marked by a comment
+``# astm: lines A-B are not valid Python (left out)``; the walk goes on after it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import tree_sitter
+
+from astm.syntax import python as pysyntax
+from astm.syntax.node import node_id
+from astm.views.model import NOTE, STUB, Line
+
+_IMPORTS = ("import_statement", "import_from_statement", "future_import_statement")
+_DEFS = ("function_definition", "class_definition")
+_LOOK_THROUGH = ("if_statement", "try_statement", "with_statement")
+_CLAUSES = ("elif_clause", "else_clause", "except_clause", "except_group_clause", "finally_clause")
+_HOT = re.compile(rb"#\s*\[HOT\]")
+_SHORT = 80  # an assignment longer than this (or on several lines) shows its value as ...
+_MAX_DEPTH = 100  # CPython refuses deeper nesting; deeper input is treated as broken
+PASS = "pass"
+HIDDEN = "...  # Hidden"
+
+
+@dataclass
+class _Scope:
+    """Names of the nodes directly below one node (module, class or function)."""
+
+    id: str
+    kind: str  # "module", "class" or "function": what a block of this scope keeps
+    prefix: str = ""  # qualified name of the scope ("" for the module)
+    defs: dict[int, str] = field(default_factory=dict)  # definition start byte -> qualname
+    assigns: dict[int, str] = field(default_factory=dict)  # first row -> qualname
+    imports: tuple[int, int] | None = None  # rows of the module's import block
+
+    @classmethod
+    def of(cls, nid: str, kind: str, prefix: str, items: list[pysyntax._Item]) -> _Scope:
+        scope = cls(nid, kind, prefix)
+        seen: dict[str, int] = {}
+        for item in items:  # named exactly as astm.syntax.python names its nodes
+            count = seen[item.name] = seen.get(item.name, 0) + 1
+            name = item.name if count == 1 else f"{item.name}#{count}"
+            qual = f"{prefix}.{name}" if prefix else name
+            if item.definition is not None:
+                scope.defs[item.definition.start_byte] = qual
+            elif item.kind == "assignment":
+                scope.assigns[item.first] = qual
+            elif item.kind == "imports":
+                scope.imports = (item.first, item.last)
+        return scope
+
+
+class _Walker:
+    def __init__(self, path: str, data: bytes, tree: tree_sitter.Tree, curated: bool) -> None:
+        self.path = path
+        self.data = data
+        self.root = tree.root_node
+        self.curated = curated
+        self.notes: list[str] = []
+
+    # -- output -----------------------------------------------------------------------
+
+    def emit(self, indent: bytes, start: int, end: int, nid: str, out: list[Line]) -> None:
+        text = (indent + self.data[start:end]).decode("utf-8")
+        out.extend(Line(t.rstrip("\r"), nid) for t in text.split("\n"))
+
+    def stub(self, indent: bytes, nid: str, out: list[Line], text: str) -> None:
+        out.append(Line(indent.decode("utf-8") + text, nid, STUB))
+
+    def broken(self, node: tree_sitter.Node, indent: bytes, nid: str, out: list[Line]) -> None:
+        """Mark a region tree-sitter could not parse; the walk goes on after it."""
+        first, last = node.start_point.row + 1, _end_row(node) + 1
+        where = f"line {first} is" if first == last else f"lines {first}-{last} are"
+        self.notes.append(f"{where} not valid Python (left out)")
+        text = f"{indent.decode('utf-8')}# astm: {where} not valid Python (left out)"
+        out.append(Line(text, nid, NOTE))
+
+    # -- walking ----------------------------------------------------------------------
+
+    def module(self) -> list[Line]:
+        items = pysyntax._module_items(self.root)
+        scope = _Scope.of(self.path, "module", "", items)
+        out: list[Line] = []
+        self.block(self.root.children, b"", scope, out, 0, opens_scope=True)
+        return out
+
+    def block(
+        self,
+        stmts: list[tree_sitter.Node],
+        indent: bytes,
+        scope: _Scope,
+        out: list[Line],
+        depth: int,
+        *,
+        opens_scope: bool = False,
+    ) -> bool:
+        """Emit what the view keeps of ``stmts``; whether it kept a statement.
+
+        ``opens_scope``: the statements are a module or a class or function body, so the
+        curated view keeps a docstring among them.
+        """
+        if depth > _MAX_DEPTH:
+            first = next((s for s in stmts if s.is_named), None)
+            if first is not None:
+                self.broken(first, indent, scope.id, out)
+            return False
+        kept = False
+        docstring_allowed = self.curated and opens_scope
+        for stmt in stmts:
+            kind = stmt.type
+            if kind == "comment" or not stmt.is_named:
+                continue
+            if docstring_allowed and _is_docstring(stmt):
+                self.emit(indent, stmt.start_byte, stmt.end_byte, scope.id, out)
+                kept = True
+                docstring_allowed = False
+                continue
+            docstring_allowed = False
+            if kind == "ERROR" or stmt.is_missing:
+                self.broken(stmt, indent, scope.id, out)
+            elif kind == "decorated_definition" or kind in _DEFS:
+                kept = self.definition(stmt, indent, scope, out, depth) or kept
+            elif kind in _LOOK_THROUGH:
+                kept = self.compound(stmt, indent, scope, out, depth) or kept
+            elif scope.kind == "function":
+                continue  # a hidden body shows only its docstring and nested definitions
+            elif kind in _IMPORTS and not stmt.has_error:
+                nid = scope.id
+                row = stmt.start_point.row
+                if scope.imports and scope.imports[0] <= row <= scope.imports[1]:
+                    nid = node_id(self.path, pysyntax.IMPORTS)
+                self.emit(indent, stmt.start_byte, stmt.end_byte, nid, out)
+                kept = True
+            elif kind == "expression_statement" and not stmt.has_error:
+                kept = self.assignment(stmt, indent, scope, out) or kept
+            elif stmt.has_error:
+                self.broken(stmt, indent, scope.id, out)
+        return kept
+
+    def assignment(
+        self, stmt: tree_sitter.Node, indent: bytes, scope: _Scope, out: list[Line]
+    ) -> bool:
+        """A module-level assignment node, or a class attribute; long values become ``...``."""
+        if stmt.named_child_count != 1:
+            return False
+        expr = stmt.named_children[0]
+        if expr.type != "assignment":
+            return False
+        left = expr.child_by_field_name("left")
+        if left is None:
+            return False
+        if scope.kind == "module":
+            qual = scope.assigns.get(stmt.start_point.row)
+            if qual is None:
+                return False
+            nid = node_id(self.path, qual)
+        elif left.type == "identifier":
+            nid = scope.id
+        else:
+            return False
+        if stmt.start_point.row == stmt.end_point.row and stmt.end_byte - stmt.start_byte <= _SHORT:
+            self.emit(indent, stmt.start_byte, stmt.end_byte, nid, out)
+            return True
+        typ = expr.child_by_field_name("type")
+        end = (typ or left).end_byte
+        if self.data.find(b"\n", left.start_byte, end) != -1:
+            return False
+        tail = b" = ..." if expr.child_by_field_name("right") is not None else b""
+        out.append(Line((indent + self.data[left.start_byte : end] + tail).decode("utf-8"), nid))
+        return True
+
+    def definition(
+        self, outer: tree_sitter.Node, indent: bytes, scope: _Scope, out: list[Line], depth: int
+    ) -> bool:
+        d = outer.child_by_field_name("definition") if outer.type == "decorated_definition" else outer
+        body = d.child_by_field_name("body") if d is not None and d.type in _DEFS else None
+        colon = _colon_before(d, body) if d is not None and body is not None else None
+        if d is None or body is None or colon is None or _range_broken(outer, body.start_byte):
+            self.broken(outer, indent, scope.id, out)
+            return False
+        qual = scope.defs.get(d.start_byte)
+        if qual is None:  # pragma: no cover - the naming helpers see every definition
+            qual = f"{scope.prefix}.?" if scope.prefix else "?"
+        nid = node_id(self.path, qual)
+        is_class = d.type == "class_definition"
+        if self.curated and not is_class and self.marked(outer, d):
+            self.emit(indent, outer.start_byte, _code_end(self.data, d), nid, out)
+            return True
+        if outer is not d:
+            for deco in outer.children:
+                if deco.type == "decorator":
+                    self.emit(indent, deco.start_byte, deco.end_byte, nid, out)
+        self.emit(indent, d.start_byte, colon.end_byte, nid, out)
+        inner_indent = _block_indent(self.data, body, indent)
+        if is_class:
+            inner = _Scope.of(nid, "class", qual, pysyntax._body_items(d))
+            if not self.block(body.children, inner_indent, inner, out, depth + 1, opens_scope=True):
+                self.stub(inner_indent, nid, out, HIDDEN if self.curated else PASS)
+            return True
+        if self.curated:
+            inner = _Scope.of(nid, "function", qual, pysyntax._body_items(d))
+            self.block(body.children, inner_indent, inner, out, depth + 1, opens_scope=True)
+        self.body_errors(body, inner_indent, nid, out)
+        self.stub(inner_indent, nid, out, HIDDEN if self.curated else PASS)
+        return True
+
+    def body_errors(self, body: tree_sitter.Node, indent: bytes, nid: str, out: list[Line]) -> None:
+        """Mark the broken regions inside a body the view hides."""
+        if not body.has_error:
+            return
+        for n in _error_nodes(body):
+            self.broken(n, indent, nid, out)
+
+    def compound(
+        self, stmt: tree_sitter.Node, indent: bytes, scope: _Scope, out: list[Line], depth: int
+    ) -> bool:
+        """An if/try/with statement: kept with its headers when one of its blocks keeps
+        something; an empty branch gets ``pass``."""
+        buf: list[Line] = []
+        kept = False
+        for part in [stmt, *(c for c in stmt.children if c.type in _CLAUSES)]:
+            block = next((c for c in part.children if c.type == "block"), None)
+            colon = _colon_before(part, block) if block is not None else None
+            if block is None or colon is None or _range_broken(part, colon.end_byte):
+                if stmt.has_error:
+                    self.broken(stmt, indent, scope.id, out)
+                return False
+            self.emit(indent, part.start_byte, colon.end_byte, scope.id, buf)
+            inner_indent = _block_indent(self.data, block, indent)
+            if self.block(block.children, inner_indent, scope, buf, depth + 1):
+                kept = True
+            else:
+                self.stub(inner_indent, scope.id, buf, PASS)
+        if kept:
+            out.extend(buf)
+        return kept
+
+    def marked(self, outer: tree_sitter.Node, d: tree_sitter.Node) -> bool:
+        """``@core_logic`` on the function, or a ``# [HOT]`` comment in it."""
+        for deco in outer.children if outer is not d else ():
+            if deco.type == "decorator" and _decorator_name(deco) == "core_logic":
+                return True
+        pos = self.data.find(b"[HOT]", d.start_byte, d.end_byte)
+        while pos != -1:
+            found = self.root.descendant_for_byte_range(pos, pos + 1)
+            if found is not None and found.type == "comment" and _HOT.match(found.text or b""):
+                return True
+            pos = self.data.find(b"[HOT]", pos + 1, d.end_byte)
+        return False
+
+
+def _is_docstring(stmt: tree_sitter.Node) -> bool:
+    return pysyntax._is_docstring(stmt)
+
+
+def _decorator_name(deco: tree_sitter.Node) -> str:
+    expr = next((c for c in deco.children if c.is_named and c.type != "comment"), None)
+    if expr is not None and expr.type == "call":
+        expr = expr.child_by_field_name("function")
+    text = (expr.text or b"").decode("utf-8", "replace") if expr is not None else ""
+    return text.rsplit(".", 1)[-1].strip()
+
+
+def _colon_before(part: tree_sitter.Node, block: tree_sitter.Node | None) -> tree_sitter.Node | None:
+    """The ``:`` token that ends a header (the last one before its block)."""
+    colon = None
+    for child in part.children:
+        if child == block:
+            break
+        if child.type == ":":
+            colon = child
+    return colon
+
+
+def _range_broken(node: tree_sitter.Node, end: int) -> bool:
+    """An ERROR or MISSING node in ``node`` that starts before ``end`` (its header)."""
+    if not node.has_error:
+        return False
+    return any(n.start_byte < end for n in _error_nodes(node))
+
+
+def _error_nodes(node: tree_sitter.Node) -> list[tree_sitter.Node]:
+    """The outermost ERROR and MISSING nodes below ``node``, in source order."""
+    found: list[tree_sitter.Node] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.is_error or n.is_missing:
+            found.append(n)
+        elif n.has_error:
+            stack.extend(n.children)
+    return sorted(found, key=lambda n: n.start_byte)
+
+
+def _block_indent(data: bytes, block: tree_sitter.Node, outer: bytes) -> bytes:
+    """Indentation of a block's statements; a block on its header's line gets 4 spaces."""
+    first = next((c for c in block.children if c.type != "comment"), None)
+    if first is not None:
+        line_start = data.rfind(b"\n", 0, first.start_byte) + 1
+        prefix = data[line_start : first.start_byte]
+        if not prefix.strip(b" \t\f") and len(prefix) > len(outer) and prefix.startswith(outer):
+            return prefix
+    return outer + b"    "
+
+
+def _code_end(data: bytes, node: tree_sitter.Node) -> int:
+    """End of the last line of code of ``node`` (trailing comment lines excluded)."""
+    while True:
+        inner = [c for c in node.children if c.type != "comment"]
+        if not inner:
+            break
+        node = inner[-1]
+    end = node.end_byte
+    if end > node.start_byte and data[end - 1 : end] == b"\n":
+        end -= 1
+    line_end = data.find(b"\n", end)
+    return len(data) if line_end == -1 else line_end
+
+
+def _end_row(node: tree_sitter.Node) -> int:
+    row, col = node.end_point
+    return row - 1 if col == 0 and row > node.start_point.row else row
+
+
+def lines(path: str, data: bytes, tree: tree_sitter.Tree, *, curated: bool) -> tuple[list[Line], list[str]]:
+    """The lines and notes of one view of ``data`` (valid UTF-8) parsed as ``tree``."""
+    walker = _Walker(path, data, tree, curated)
+    try:
+        out = walker.module()
+    except RecursionError:
+        note = "nesting too deep to show"
+        return [Line(f"# astm: {note}", path, NOTE)], [note]
+    return out, walker.notes
