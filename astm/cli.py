@@ -25,9 +25,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from astm.commands import apply, config, demo, gc, runs
+    from astm.commands import apply, config, demo, gc, hook, runs
 
-    for mod in (apply, config, demo, gc, runs):
+    for mod in (apply, config, demo, gc, runs, hook):
         cli.add_command(mod.command)
 
 

@@ -12,12 +12,13 @@ import asyncio
 import itertools
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from astm.agents import routing
-from astm.agents.answer import eol_of, normalise
+from astm.agents.tree import FileCtx, Outcome, TreeWork, _all, _plan_key
+from astm.agents.answer import eol_of
 from astm.config import Settings
 from astm.errors import (
     AstmError,
@@ -28,13 +29,11 @@ from astm.errors import (
     UsageError,
     ValidationFailed,
 )
-from astm.lang import Language, language_for
-from astm.llm.base import ChildInfo, Create, GenerateRequest, Provider, Route, RouteRequest, Usage
-from astm.patch import Patch, compose
-from astm.plan import Delete, Edit, Insert, Plan, Replace
+from astm.lang import language_for
+from astm.llm.base import ChildInfo, Provider, Route, RouteRequest, Usage
+from astm.plan import Insert, Plan
 from astm.result import ApplyResult, Event, EventSink, NodeResult, ignore
 from astm.syntax import Node, language_of, node_id
-from astm.validate.diagnostic import Diagnostic
 from astm.workspace import landing, runs
 from astm.workspace.repo import Repo
 from astm.workspace.sandbox import Sandbox, open_sandbox, remove_worktree, delete_ref, sandbox_root, tmp_branch
@@ -57,38 +56,6 @@ class ApplyOptions:
     base: str | None = None
     dry_run: bool = False
     save_plan: Path | None = None
-
-
-@dataclass
-class FileCtx:
-    path: str
-    data: bytes
-    tree: Node
-    lang: Language
-    eol: bytes
-    outline: str
-
-
-@dataclass
-class Outcome:
-    """What one node agent produced."""
-
-    result: NodeResult
-    patch: Patch | None = None
-    commit: pygit2.Oid | None = None
-    edit: Edit | None = None
-
-    @property
-    def failed(self) -> bool:
-        return self.result.status == "failed"
-
-
-@dataclass
-class FileOutcome:
-    path: str
-    data: bytes | None = None
-    commit: pygit2.Oid | None = None
-    nodes: list[Outcome] = field(default_factory=list)
 
 
 def prepare(repo: Repo, opts: ApplyOptions) -> tuple[pygit2.Commit, dict[str, FileCtx], list[str]]:
@@ -155,7 +122,7 @@ def apply(
     return asyncio.run(run.main())
 
 
-class _Run:
+class _Run(TreeWork):
     def __init__(
         self,
         repo: Repo,
@@ -274,63 +241,51 @@ class _Run:
         route = routing.check_route(Route(route.act), repo_node)
         return [(self.files[a.node_id], a.intent or self.opts.intent) for a in route.act]
 
-    async def route_file(self, f: FileCtx, intent: str) -> Route:
-        children = tuple(
-            ChildInfo(
-                c.id, c.kind, _first_line(f.data[c.start : c.end]),
-                frozenset(n.id for n in c.walk()) - {c.id},
-            )
-            for c in f.tree.children
-        )
-        req = RouteRequest(intent, f.tree.id, "file", f.lang.name, children, f.outline)
-        texts = {c.id: f.data[c.start : c.end].decode("utf-8", "replace") for c in f.tree.children}
-        self.emit(f.tree.id, "routing")
-        route, usage = await routing.decide(
-            self.provider, req, mode=self.settings.routing, texts=texts, limit=self.sem
-        )
-        self.add_usage(usage)
-        route = routing.check_route(route, f.tree)
-        self.emit(
-            f.tree.id, "waiting",
-            detail=f"{len(route.act)} act, {len(route.create)} new, {len(route.delete)} deleted",
-        )
-        return route
-
     async def dry_run(self) -> None:
         for f, intent in await self.route_files():
-            route = await self.route_file(f, intent)
-            for a in route.act:
+            await self.plan_node(f, f.tree, intent)
+
+    async def plan_node(self, f: FileCtx, node: Node, intent: str) -> None:
+        """Route down without generating: record which nodes would act."""
+        route = await self.route_node(f, node, intent)
+        for a in route.act:
+            child = node.child(a.node_id)
+            assert child is not None
+            if self.routes(f, child, a):
+                await self.plan_node(f, child, a.intent or intent)
+            else:
                 self.result.nodes.append(NodeResult(a.node_id, "would-change", 0, "replace", a.intent))
-            for c in route.create:
-                key = c.key or _plan_key(self.opts.plan, c, f)
-                self.result.nodes.append(
-                    NodeResult(node_id(f.path, key), "would-change", 0, "create", c.intent)
-                )
-            for d in route.delete:
-                self.result.nodes.append(NodeResult(d, "would-change", 0, "delete", intent))
+        for c in route.create:
+            key = c.key or _plan_key(self.opts.plan, c, f)
+            qual = key if node.is_file else f"{node.id.split('::', 1)[1]}.{key}"
+            self.result.nodes.append(NodeResult(node_id(f.path, qual), "would-change", 0, "create", c.intent))
+        for d in route.delete:
+            self.result.nodes.append(NodeResult(d, "would-change", 0, "delete", intent))
 
     async def work(self) -> None:
         acting = await self.route_files()
         # The root's sandbox opens while the files work, off the critical path.
         root_box = asyncio.ensure_future(self.sandbox(self.base.id))
         try:
-            outcomes = await _all(self.file_agent(f, intent) for f, intent in acting)
+            outcomes: list[Outcome] = await _all(
+                self.container(f, f.tree, intent, parent=None) for f, intent in acting
+            )
         finally:
             await asyncio.wait([root_box])
-        failed = [o for fo in outcomes for o in fo.nodes if o.failed]
+        failed = [r for o in outcomes for r in o.failed_below]
         if failed:
-            first = failed[0].result
+            first = failed[0]
             more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
             raise ValidationFailed(f"{first.diagnostic}{more}", node=first.id)
-        changed = [fo for fo in outcomes if fo.commit is not None]
+        changed = [o for o in outcomes if o.commit is not None and o.patch is not None]
         if not changed:
             raise ValidationFailed("nothing to change: no node's text changed for this intent")
         root = root_box.result()
-        changes = {fo.path: fo.data for fo in changed}
+        changes = {o.patch.path: o.patch.text for o in changed if o.patch is not None}
         for path, data in changes.items():
             await self.blocking(root.write, path, data)
         overlay = await self.blocking(
-            root.commit, changes, f"astm root {self.run_id}", tuple(fo.commit for fo in changed)
+            root.commit, changes, f"astm root {self.run_id}", tuple(o.commit for o in changed)
         )
         await self.blocking(runs.set_run_ref, self.repo, self.run_id, overlay)
         tree = self.repo.tree_of(overlay)
@@ -354,7 +309,7 @@ class _Run:
         if self.opts.save_plan is not None:
             from astm import plan as planfile
 
-            edits = [o.edit for fo in changed for o in fo.nodes if o.edit is not None]
+            edits = [e for o in changed for e in o.edits]
             try:
                 planfile.save(Plan(intent=self.opts.intent, edits=edits), self.opts.save_plan)
             except OSError as exc:
@@ -373,230 +328,9 @@ class _Run:
         lines += ["", f"Astm-Run: {self.run_id}", f"Astm-Intent: {intent}"]
         return "\n".join(lines) + "\n"
 
-    # ---- a file: route, run its children, compose ------------------------------------
-
-    async def file_agent(self, f: FileCtx, intent: str) -> FileOutcome:
-        route = await self.route_file(f, intent)
-        out = FileOutcome(f.path)
-        if route.empty:
-            return out
-        sandbox = asyncio.ensure_future(self.sandbox(self.base.id))
-        try:
-            jobs: list[Awaitable[Outcome]] = []
-            for seq, a in enumerate(route.act):
-                node = f.tree.child(a.node_id)
-                assert node is not None  # check_route made sure
-                jobs.append(self.leaf(f, node, a.intent or intent, rename=a.rename, seq=seq))
-            for seq, c in enumerate(route.create):
-                jobs.append(self.create(f, c, seq=1000 + seq))
-            out.nodes = list(await _all(jobs))
-            for o in out.nodes:
-                self.result.nodes.append(o.result)
-            for nid in route.delete:
-                node = f.tree.child(nid)
-                assert node is not None
-                patch = f.lang.delete(f.tree, node, f.data)
-                res = NodeResult(nid, "changed", 0, "delete", intent)
-                out.nodes.append(Outcome(res, patch, None, Delete(op="delete", node=nid)))
-                self.result.nodes.append(res)
-            if any(o.failed for o in out.nodes):
-                return out
-            patches = [o.patch for o in out.nodes if o.patch is not None]
-            if not patches:
-                return out
-            self.emit(f.tree.id, "composing")
-            composed = compose(f.data, patches)
-            diag = f.lang.check_file(composed, f.path)
-            if diag is not None:
-                raise ValidationFailed(
-                    f"the composed file is not valid: {diag.message}", path=f.path, line=diag.line
-                )
-            self.verify_structure(f, composed, out.nodes)
-            box = await sandbox
-            await self.blocking(box.write, f.path, composed)
-            parents = tuple(o.commit for o in out.nodes if o.commit is not None)
-            out.commit = await self.blocking(box.commit, {f.path: composed}, f"astm file {f.path}", parents)
-            out.data = composed
-            self.emit(f.tree.id, "committed")
-            return out
-        finally:
-            await asyncio.wait([sandbox])
-
-    def verify_structure(self, f: FileCtx, composed: bytes, nodes: list[Outcome]) -> None:
-        """Re-parse the composed file: every node kept, created and deleted is where it should be."""
-        after = f.lang.parse(f.path, composed)
-        ids = {c.id for c in after.children}
-        deleted = {o.result.id for o in nodes if o.result.action == "delete"}
-        renamed = {o.result.id for o in nodes if isinstance(o.edit, Replace) and o.edit.rename}
-        keys = {c.key for c in after.children}
-        created = {o.result.id for o in nodes if o.result.action == "create" and o.patch is not None}
-        want = {c.id for c in f.tree.children} - deleted - renamed
-        missing = sorted((want - ids) | {c for c in created if c not in ids and c.split("::", 1)[-1] not in keys})
-        if missing:
-            raise ValidationFailed(
-                f"after composition the file no longer has {', '.join(missing)}", path=f.path
-            )
-
-    # ---- leaves: generate, validate, retry, commit -----------------------------------
-
-    async def leaf(self, f: FileCtx, node: Node, intent: str, *, rename: bool, seq: int) -> Outcome:
-        old = f.data[node.start : node.end]
-
-        def place(new: bytes) -> tuple[Patch, int]:
-            return Patch(f.path, node.start, node.end, new, node.id, seq), node.start
-
-        res = NodeResult(node.id, "unchanged", 0, "replace", intent)
-        outcome = await self.agent(
-            f, res, intent=intent, key=node.key, kind=node.kind, text=old, rename=rename,
-            place=place, ref=None,
-        )
-        if outcome.patch is not None and outcome.patch.text == old:
-            outcome.result.status = "unchanged"
-            outcome.patch = outcome.commit = outcome.edit = None
-        elif outcome.patch is not None:
-            outcome.edit = Replace(op="replace", node=node.id, text=_plain(outcome.patch.text), rename=rename)
-        return outcome
-
-    async def create(self, f: FileCtx, c: Create, *, seq: int) -> Outcome:
-        key = c.key or _plan_key(self.opts.plan, c, f)
-        after = f.tree.child(c.after) if c.after else None
-        before = f.tree.child(c.before) if c.before else None
-
-        def place(new: bytes) -> tuple[Patch, int]:
-            patch, off = f.lang.insert(
-                f.tree, f.data, new, after=after, before=before, position=c.position,
-                owner=node_id(f.path, key), seq=seq,
-            )
-            return patch, patch.start + off
-
-        res = NodeResult(node_id(f.path, key), "unchanged", 0, "create", c.intent)
-        outcome = await self.agent(
-            f, res, intent=c.intent, key=key, kind=None, text=b"", rename=False, place=place,
-            ref=c.ref,
-        )
-        if outcome.patch is not None:
-            outcome.edit = Insert(
-                op="insert", parent=f.tree.id, after=c.after, before=c.before,
-                position=c.position if not (c.after or c.before) else None,  # type: ignore[arg-type]
-                text=_plain(outcome.patch.text.lstrip(b"\r\n")),
-            )
-            if outcome.edit.after is None and outcome.edit.before is None and outcome.edit.position is None:
-                outcome.edit = outcome.edit.model_copy(update={"position": "end"})
-        return outcome
-
-    async def agent(
-        self,
-        f: FileCtx,
-        res: NodeResult,
-        *,
-        intent: str,
-        key: str | None,
-        kind: str | None,
-        text: bytes,
-        rename: bool,
-        place: Callable[[bytes], tuple[Patch, int]],
-        ref: int | None,
-    ) -> Outcome:
-        """Generate until the node's new text validates (bounded), then commit it alone."""
-        nid = res.id
-        async with self.sem:
-            sandbox = asyncio.ensure_future(self.sandbox(self.base.id))
-            try:
-                hint, diag = "", None
-                new, patched, patch = b"", b"", None
-                for attempt in range(1, self.settings.retries + 2):
-                    res.attempts = attempt
-                    self.emit(nid, "generating", attempt)
-                    req = GenerateRequest(
-                        intent=intent, node_id=nid, node_kind=kind or "table", language=f.lang.name,
-                        key=key, text=text.decode("utf-8", "replace"), context=f.outline,
-                        hint=hint, attempt=attempt, ref=ref,
-                    )
-                    answer, usage = await self.provider.generate(req)
-                    self.add_usage(usage)
-                    self.emit(nid, "validating", attempt)
-                    new, diag = normalise(answer, eol=f.eol, max_bytes=self.settings.max_answer_bytes)
-                    if diag is None:
-                        diag = self.check(f, new, place, kind=kind, key=key, rename=rename or ref is not None)
-                    if diag is None:
-                        patch, start = place(new)
-                        patched = compose(f.data, [patch])
-                        break
-                    hint = diag.hint()
-                    if attempt <= self.settings.retries:
-                        self.emit(nid, "retry", attempt, hint)
-                if diag is not None or patch is None:
-                    res.status, res.diagnostic = "failed", str(diag)
-                    self.emit(nid, "failed", res.attempts, str(diag))
-                    return Outcome(res)
-                if patch.text == text:
-                    self.emit(nid, "unchanged", res.attempts)
-                    return Outcome(res, patch)
-                box = await sandbox
-                await self.blocking(box.write, f.path, patched)
-                commit = await self.blocking(box.commit, {f.path: patched}, f"astm node {nid}\n\n{intent}\n")
-                res.status, res.commit = "changed", str(commit)
-                self.emit(nid, "committed", res.attempts)
-                return Outcome(res, patch, commit)
-            finally:
-                await asyncio.wait([sandbox])
-
-    def check(
-        self,
-        f: FileCtx,
-        new: bytes,
-        place: Callable[[bytes], tuple[Patch, int]],
-        *,
-        kind: str | None,
-        key: str | None,
-        rename: bool,
-    ) -> Diagnostic | None:
-        if kind is None:  # a new node: its kind is read from its text
-            found = f.lang.key_of(new)
-            kind = found[0] if found else "table"
-        try:
-            patch, start = place(new)
-            patched = compose(f.data, [patch])
-        except AstmError as exc:
-            return Diagnostic(exc.message, "compose")
-        return f.lang.check_node(patched, start, new, kind=kind, key=key, rename=rename, path=f.path)
-
-
-async def _all(aws: Any) -> list[Any]:
-    """Run awaitables concurrently; the first error cancels the rest and is raised as is."""
-    tasks = [asyncio.ensure_future(a) for a in aws]
-    if not tasks:
-        return []
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for t in tasks:
-            t.cancel()
-        await asyncio.wait(tasks)
-        raise
-
-
-def _first_line(data: bytes) -> str:
-    for line in data.decode("utf-8", "replace").splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            return line.strip()[:120]
-    return ""
-
-
-def _plain(data: bytes) -> str:
-    return data.decode("utf-8").replace("\r\n", "\n")
-
-
 def _plan_files(plan: Plan | None) -> set[str]:
     if plan is None:
         return set()
     return {(e.parent if isinstance(e, Insert) else e.node).split("::", 1)[0] for e in plan.edits}
 
 
-def _plan_key(plan: Plan | None, c: Create, f: FileCtx) -> str:
-    if plan is not None and c.ref is not None:
-        edit = plan.edits[c.ref]
-        found = f.lang.key_of(edit.text.encode("utf-8")) if isinstance(edit, Insert) else None
-        if found:
-            return found[1]
-    return c.key or "(new)"

@@ -50,7 +50,7 @@ def check_route(route: Route, parent: Node) -> Route:
         if a.node_id not in seen:
             seen.add(a.node_id)
             act.append(a)
-    return Route(tuple(act), route.create, route.delete)
+    return Route(tuple(act), route.create, route.delete, route.rewrite)
 
 
 async def decide(
@@ -83,7 +83,7 @@ async def decide(
         usage = usage + u
         if claim.mine:
             act.append(Act(child.id, claim.intent or req.intent))
-    return Route(tuple(act), new_route.create, new_route.delete), usage
+    return Route(tuple(act), new_route.create, new_route.delete, new_route.rewrite), usage
 
 
 def check_plan(plan: Plan, trees: dict[str, Node]) -> None:

@@ -12,6 +12,12 @@ from astm.validate.diagnostic import Diagnostic
 
 class Language(Protocol):
     name: str
+    routers: tuple[str, ...]  # node kinds that route to their children by default
+    external: bool  # runs subprocess validators in the sandbox (ruff for Python)
+
+    def prepare(self, text: bytes, *, node: Node | None, parent: Node, base: bytes) -> bytes: ...
+
+    def requests(self, text: bytes) -> tuple[bytes, list[bytes]]: ...
 
     def parse(self, path: str, data: bytes) -> Node: ...
 
@@ -40,4 +46,8 @@ def language_for(path: str) -> Language:
         from astm.lang.toml import TOML
 
         return TOML
+    if lang == "python":
+        from astm.lang.python import PYTHON
+
+        return PYTHON
     raise TargetError("astm cannot edit this kind of file yet", path=path)

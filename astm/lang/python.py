@@ -114,6 +114,10 @@ def split_requests(text: bytes) -> tuple[bytes, list[bytes]]:
 class _Python:
     name = "python"
     routers = ("file", "class")  # kinds that route to children; the rest generate whole
+    external = True  # ruff runs in the sandbox
+
+    def requests(self, text: bytes) -> tuple[bytes, list[bytes]]:
+        return split_requests(text)
 
     def parse(self, path: str, data: bytes) -> Node:
         return syntax.parse(path, data)
@@ -185,7 +189,7 @@ class _Python:
                 after = next((c for c in parent.children if c.kind == "imports"), None)
                 position = None if after else "end"
         if before is not None:
-            return Patch(parent.path, before.start, before.start, text + eol * (n + 1) - eol + eol * 0 if False else text + eol * n, owner, seq), 0
+            return Patch(parent.path, before.start, before.start, text + eol * n, owner, seq), 0
         if after is None:
             point = parent.end if parent.kind != "file" else len(base)
         else:

@@ -13,6 +13,14 @@ from astm.validate.diagnostic import Diagnostic
 
 class _Toml:
     name = "toml"
+    routers = ("file",)  # tables are leaves
+    external = False  # tomllib validates in-process
+
+    def prepare(self, text: bytes, *, node: Node | None, parent: Node, base: bytes) -> bytes:
+        return text
+
+    def requests(self, text: bytes) -> tuple[bytes, list[bytes]]:
+        return text, []
 
     def parse(self, path: str, data: bytes) -> Node:
         return syntax.parse(path, data)

@@ -90,6 +90,11 @@ class CreateAnswer(_Answer):
 class RouteAnswer(_Answer):
     """A parent's decision: which children act, which are created, which are deleted."""
 
+    rewrite: bool = Field(
+        default=False,
+        description="true only if this node's own lines outside its children must change "
+        "(a class's bases, decorators or attributes): the whole node is then regenerated",
+    )
     act: list[ActAnswer] = Field(default_factory=list)
     create: list[CreateAnswer] = Field(default_factory=list)
     delete: list[str] = Field(default_factory=list, description="ids of children to remove")
@@ -108,6 +113,7 @@ class Act:
     node_id: str
     intent: str
     rename: bool = False
+    mode: str = "auto"  # auto: by kind; rewrite: generate it whole; route: route into it
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,7 @@ class Route:
     act: tuple[Act, ...] = ()
     create: tuple[Create, ...] = ()
     delete: tuple[str, ...] = ()
+    rewrite: bool = False  # the node itself is regenerated whole (a leaf after all)
 
     @classmethod
     def from_answer(cls, answer: RouteAnswer) -> Route:
@@ -139,11 +146,12 @@ class Route:
                 for c in answer.create
             ),
             delete=tuple(answer.delete),
+            rewrite=answer.rewrite,
         )
 
     @property
     def empty(self) -> bool:
-        return not (self.act or self.create or self.delete)
+        return not (self.act or self.create or self.delete or self.rewrite)
 
 
 class Provider(Protocol):

@@ -52,8 +52,10 @@ class PlanProvider:
         await self._wait()
         child_ids = {c.id for c in req.children}
         deleted = {e.node for e in self.plan.edits if isinstance(e, Delete) and e.node in child_ids}
+        # A replaced child is generated whole; one with edits below it routes into them.
         act = tuple(
-            Act(c.id, self.plan.intent, self._rename(c.id))
+            Act(c.id, self.plan.intent, self._rename(c.id),
+                "rewrite" if self._replace_for(c.id) else "route")
             for c in req.children
             if c.id not in deleted and self.acts(c)
         )
@@ -62,7 +64,8 @@ class PlanProvider:
             for i, e in enumerate(self.plan.edits)
             if isinstance(e, Insert) and e.parent == req.node_id
         )
-        return Route(act, create, tuple(sorted(deleted))), Usage()
+        rewrite = self._replace_for(req.node_id) is not None
+        return Route(act, create, tuple(sorted(deleted)), rewrite), Usage()
 
     async def claim(self, req: ClaimRequest) -> tuple[ClaimAnswer, Usage]:
         await self._wait()

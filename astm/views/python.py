@@ -1,22 +1,23 @@
 """Skeleton and curated views of Python files, walked from one tree-sitter parse.
 
 Both views keep, in source order: imports (at module level and in the blocks a scope looks
-through), module-level assignments (long values become ``...``), class-level assignments
-(the fields of dataclasses and enums), and every class and function with its decorators
-and full signature. Conditional definitions keep their ``if``/``try``/``with`` headers, so
-the output stays valid Python; a branch left empty gets ``pass``. Comments are dropped,
-except inside a signature.
+through), module-level assignments (long values become ``...``), class attributes (the
+fields of dataclasses and enums), and every class and function with its decorators and
+full signature. Conditional definitions keep their ``if``/``try``/``with`` headers, so the
+output stays valid Python; a branch left empty gets ``pass``. Comments are dropped, except
+inside a signature.
 
 * skeleton: every function body becomes ``pass``; docstrings go.
 * curated: module, class and function docstrings stay; a function decorated with
   ``@core_logic`` (also ``@x.core_logic``, ``@core_logic(...)``) or holding a comment that
-  starts ``# [HOT]`` (header line or body) keeps its full text; every other function body
-  becomes its docstring, its nested classes and functions (curated the same way) and
-  ``...  # Hidden``.
+  starts ``# [HOT]`` (on its header line or in its body) keeps its full text; every other
+  function body becomes its docstring, its nested classes and functions (curated the same
+  way) and ``...  # Hidden``.
 
-Lines map to node ids by the rules of ``astm.syntax.python`` (the same helpers name them).
-A statement tree-sitter could not parse is left out and marked by a comment
-``# astm: lines A-B are not valid Python (left out)``; the walk goes on after it.
+Each line carries the id of its node, named by the rules of ``astm.syntax.python`` (the
+walk meets definitions in the order its node builder does and counts repeated names the
+same way; tests hold the two together). A statement tree-sitter could not parse is left
+out and marked ``# astm: lines A-B are not valid Python (left out)``; the walk goes on.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from dataclasses import dataclass, field
 
 import tree_sitter
 
-from astm.syntax import python as pysyntax
 from astm.syntax.node import node_id
+from astm.syntax.python import IMPORTS
 from astm.views.model import NOTE, STUB, Line
 
 _IMPORTS = ("import_statement", "import_from_statement", "future_import_statement")
@@ -35,7 +36,7 @@ _DEFS = ("function_definition", "class_definition")
 _LOOK_THROUGH = ("if_statement", "try_statement", "with_statement")
 _CLAUSES = ("elif_clause", "else_clause", "except_clause", "except_group_clause", "finally_clause")
 _HOT = re.compile(rb"#\s*\[HOT\]")
-_SHORT = 80  # an assignment longer than this (or on several lines) shows its value as ...
+_SHORT = 80  # a longer assignment (or one on several lines) shows its value as ``...``
 _MAX_DEPTH = 100  # CPython refuses deeper nesting; deeper input is treated as broken
 PASS = "pass"
 HIDDEN = "...  # Hidden"
@@ -43,30 +44,20 @@ HIDDEN = "...  # Hidden"
 
 @dataclass
 class _Scope:
-    """Names of the nodes directly below one node (module, class or function)."""
+    """The node whose body a block belongs to, and the names already used below it."""
 
     id: str
     kind: str  # "module", "class" or "function": what a block of this scope keeps
     prefix: str = ""  # qualified name of the scope ("" for the module)
-    defs: dict[int, str] = field(default_factory=dict)  # definition start byte -> qualname
-    assigns: dict[int, str] = field(default_factory=dict)  # first row -> qualname
-    imports: tuple[int, int] | None = None  # rows of the module's import block
+    seen: dict[str, int] = field(default_factory=dict)
+    imports: frozenset[int] = frozenset()  # start bytes of the import block's statements
+    assigns: frozenset[int] = frozenset()  # start bytes of assignments that are nodes
 
-    @classmethod
-    def of(cls, nid: str, kind: str, prefix: str, items: list[pysyntax._Item]) -> _Scope:
-        scope = cls(nid, kind, prefix)
-        seen: dict[str, int] = {}
-        for item in items:  # named exactly as astm.syntax.python names its nodes
-            count = seen[item.name] = seen.get(item.name, 0) + 1
-            name = item.name if count == 1 else f"{item.name}#{count}"
-            qual = f"{prefix}.{name}" if prefix else name
-            if item.definition is not None:
-                scope.defs[item.definition.start_byte] = qual
-            elif item.kind == "assignment":
-                scope.assigns[item.first] = qual
-            elif item.kind == "imports":
-                scope.imports = (item.first, item.last)
-        return scope
+    def name(self, simple: str) -> str:
+        """The qualified name of the next child called ``simple`` (``x``, ``x#2`` ...)."""
+        count = self.seen[simple] = self.seen.get(simple, 0) + 1
+        name = simple if count == 1 else f"{simple}#{count}"
+        return f"{self.prefix}.{name}" if self.prefix else name
 
 
 class _Walker:
@@ -81,7 +72,10 @@ class _Walker:
 
     def emit(self, indent: bytes, start: int, end: int, nid: str, out: list[Line]) -> None:
         text = (indent + self.data[start:end]).decode("utf-8")
-        out.extend(Line(t.rstrip("\r"), nid) for t in text.split("\n"))
+        if "\n" in text:
+            out.extend(Line(t.rstrip("\r"), nid) for t in text.split("\n"))
+        else:
+            out.append(Line(text, nid))
 
     def stub(self, indent: bytes, nid: str, out: list[Line], text: str) -> None:
         out.append(Line(indent.decode("utf-8") + text, nid, STUB))
@@ -97,11 +91,31 @@ class _Walker:
     # -- walking ----------------------------------------------------------------------
 
     def module(self) -> list[Line]:
-        items = pysyntax._module_items(self.root)
-        scope = _Scope.of(self.path, "module", "", items)
+        stmts = [c for c in self.root.children if c.is_named and c.type != "comment"]
+        alone = [self.alone(stmts, i) for i in range(len(stmts))]
+        i = 1 if stmts and _is_docstring(stmts[0]) else 0
+        first_import = i
+        while i < len(stmts) and stmts[i].type in _IMPORTS and alone[i]:
+            i += 1
+        imports = frozenset(s.start_byte for s in stmts[first_import:i])
+        assigns = frozenset(
+            s.start_byte
+            for j, s in enumerate(stmts[i:], i)
+            if alone[j] and _assignment_target(s) is not None
+        )
+        scope = _Scope(self.path, "module", imports=imports, assigns=assigns)
         out: list[Line] = []
         self.block(self.root.children, b"", scope, out, 0, opens_scope=True)
         return out
+
+    def alone(self, stmts: list[tree_sitter.Node], i: int) -> bool:
+        """Whether statement ``i`` shares no line with its neighbours."""
+        stmt = stmts[i]
+        line_start = self.data.rfind(b"\n", 0, stmt.start_byte) + 1
+        line_end = self.data.find(b"\n", stmt.end_byte)
+        if i > 0 and stmts[i - 1].end_byte > line_start:
+            return False
+        return i + 1 == len(stmts) or line_end == -1 or stmts[i + 1].start_byte > line_end
 
     def block(
         self,
@@ -132,7 +146,6 @@ class _Walker:
             if docstring_allowed and _is_docstring(stmt):
                 self.emit(indent, stmt.start_byte, stmt.end_byte, scope.id, out)
                 kept = True
-                docstring_allowed = False
                 continue
             docstring_allowed = False
             if kind == "ERROR" or stmt.is_missing:
@@ -145,9 +158,8 @@ class _Walker:
                 continue  # a hidden body shows only its docstring and nested definitions
             elif kind in _IMPORTS and not stmt.has_error:
                 nid = scope.id
-                row = stmt.start_point.row
-                if scope.imports and scope.imports[0] <= row <= scope.imports[1]:
-                    nid = node_id(self.path, pysyntax.IMPORTS)
+                if stmt.start_byte in scope.imports:
+                    nid = node_id(self.path, IMPORTS)
                 self.emit(indent, stmt.start_byte, stmt.end_byte, nid, out)
                 kept = True
             elif kind == "expression_statement" and not stmt.has_error:
@@ -160,28 +172,24 @@ class _Walker:
         self, stmt: tree_sitter.Node, indent: bytes, scope: _Scope, out: list[Line]
     ) -> bool:
         """A module-level assignment node, or a class attribute; long values become ``...``."""
-        if stmt.named_child_count != 1:
+        target = _assignment_target(stmt)
+        if target is None:
             return False
-        expr = stmt.named_children[0]
-        if expr.type != "assignment":
-            return False
-        left = expr.child_by_field_name("left")
-        if left is None:
-            return False
+        expr, name = target
         if scope.kind == "module":
-            qual = scope.assigns.get(stmt.start_point.row)
-            if qual is None:
+            if stmt.start_byte not in scope.assigns:
                 return False
-            nid = node_id(self.path, qual)
-        elif left.type == "identifier":
+            nid = node_id(self.path, scope.name(name))
+        elif expr.child_by_field_name("left").type == "identifier":  # type: ignore[union-attr]
             nid = scope.id
         else:
             return False
         if stmt.start_point.row == stmt.end_point.row and stmt.end_byte - stmt.start_byte <= _SHORT:
             self.emit(indent, stmt.start_byte, stmt.end_byte, nid, out)
             return True
-        typ = expr.child_by_field_name("type")
-        end = (typ or left).end_byte
+        left = expr.child_by_field_name("left")
+        assert left is not None
+        end = (expr.child_by_field_name("type") or left).end_byte
         if self.data.find(b"\n", left.start_byte, end) != -1:
             return False
         tail = b" = ..." if expr.child_by_field_name("right") is not None else b""
@@ -192,14 +200,16 @@ class _Walker:
         self, outer: tree_sitter.Node, indent: bytes, scope: _Scope, out: list[Line], depth: int
     ) -> bool:
         d = outer.child_by_field_name("definition") if outer.type == "decorated_definition" else outer
-        body = d.child_by_field_name("body") if d is not None and d.type in _DEFS else None
-        colon = _colon_before(d, body) if d is not None and body is not None else None
-        if d is None or body is None or colon is None or _range_broken(outer, body.start_byte):
+        if d is None or d.type not in _DEFS:
             self.broken(outer, indent, scope.id, out)
             return False
-        qual = scope.defs.get(d.start_byte)
-        if qual is None:  # pragma: no cover - the naming helpers see every definition
-            qual = f"{scope.prefix}.?" if scope.prefix else "?"
+        name_node = d.child_by_field_name("name")
+        qual = scope.name((name_node.text or b"").decode("utf-8") if name_node else "?")
+        body = d.child_by_field_name("body")
+        colon = _colon_before(body) if body is not None else None
+        if body is None or colon is None or _range_broken(outer, body.start_byte):
+            self.broken(outer, indent, scope.id, out)
+            return False
         nid = node_id(self.path, qual)
         is_class = d.type == "class_definition"
         if self.curated and not is_class and self.marked(outer, d):
@@ -211,24 +221,18 @@ class _Walker:
                     self.emit(indent, deco.start_byte, deco.end_byte, nid, out)
         self.emit(indent, d.start_byte, colon.end_byte, nid, out)
         inner_indent = _block_indent(self.data, body, indent)
-        if is_class:
-            inner = _Scope.of(nid, "class", qual, pysyntax._body_items(d))
-            if not self.block(body.children, inner_indent, inner, out, depth + 1, opens_scope=True):
-                self.stub(inner_indent, nid, out, HIDDEN if self.curated else PASS)
-            return True
-        if self.curated:
-            inner = _Scope.of(nid, "function", qual, pysyntax._body_items(d))
-            self.block(body.children, inner_indent, inner, out, depth + 1, opens_scope=True)
-        self.body_errors(body, inner_indent, nid, out)
+        if is_class or self.curated:
+            inner = _Scope(nid, "class" if is_class else "function", qual)
+            shown = self.block(body.children, inner_indent, inner, out, depth + 1, opens_scope=True)
+            if is_class:
+                if not shown:
+                    self.stub(inner_indent, nid, out, HIDDEN if self.curated else PASS)
+                return True
+        if body.has_error:
+            for n in _error_nodes(body):
+                self.broken(n, inner_indent, nid, out)
         self.stub(inner_indent, nid, out, HIDDEN if self.curated else PASS)
         return True
-
-    def body_errors(self, body: tree_sitter.Node, indent: bytes, nid: str, out: list[Line]) -> None:
-        """Mark the broken regions inside a body the view hides."""
-        if not body.has_error:
-            return
-        for n in _error_nodes(body):
-            self.broken(n, indent, nid, out)
 
     def compound(
         self, stmt: tree_sitter.Node, indent: bytes, scope: _Scope, out: list[Line], depth: int
@@ -239,7 +243,7 @@ class _Walker:
         kept = False
         for part in [stmt, *(c for c in stmt.children if c.type in _CLAUSES)]:
             block = next((c for c in part.children if c.type == "block"), None)
-            colon = _colon_before(part, block) if block is not None else None
+            colon = _colon_before(block) if block is not None else None
             if block is None or colon is None or _range_broken(part, colon.end_byte):
                 if stmt.has_error:
                     self.broken(stmt, indent, scope.id, out)
@@ -269,7 +273,29 @@ class _Walker:
 
 
 def _is_docstring(stmt: tree_sitter.Node) -> bool:
-    return pysyntax._is_docstring(stmt)
+    return (
+        stmt.type == "expression_statement"
+        and stmt.named_child_count == 1
+        and stmt.named_children[0].type in ("string", "concatenated_string")
+    )
+
+
+def _assignment_target(stmt: tree_sitter.Node) -> tuple[tree_sitter.Node, str] | None:
+    """``(assignment, name)`` of a statement that assigns to a name (``x``, ``x, y``)."""
+    if stmt.type != "expression_statement" or stmt.named_child_count != 1:
+        return None
+    expr = stmt.named_children[0]
+    if expr.type != "assignment":
+        return None
+    target = expr.child_by_field_name("left")
+    while target is not None:
+        if target.type == "identifier":
+            return expr, (target.text or b"").decode("utf-8")
+        if target.type in ("pattern_list", "tuple_pattern", "list_pattern", "list_splat_pattern"):
+            target = next((c for c in target.named_children if c.type != "comment"), None)
+        else:
+            return None
+    return None
 
 
 def _decorator_name(deco: tree_sitter.Node) -> str:
@@ -280,15 +306,12 @@ def _decorator_name(deco: tree_sitter.Node) -> str:
     return text.rsplit(".", 1)[-1].strip()
 
 
-def _colon_before(part: tree_sitter.Node, block: tree_sitter.Node | None) -> tree_sitter.Node | None:
-    """The ``:`` token that ends a header (the last one before its block)."""
-    colon = None
-    for child in part.children:
-        if child == block:
-            break
-        if child.type == ":":
-            colon = child
-    return colon
+def _colon_before(block: tree_sitter.Node) -> tree_sitter.Node | None:
+    """The ``:`` token that ends a block's header (comments may sit between them)."""
+    prev = block.prev_sibling
+    while prev is not None and prev.type == "comment":
+        prev = prev.prev_sibling
+    return prev if prev is not None and prev.type == ":" else None
 
 
 def _range_broken(node: tree_sitter.Node, end: int) -> bool:
@@ -313,22 +336,26 @@ def _error_nodes(node: tree_sitter.Node) -> list[tree_sitter.Node]:
 
 def _block_indent(data: bytes, block: tree_sitter.Node, outer: bytes) -> bytes:
     """Indentation of a block's statements; a block on its header's line gets 4 spaces."""
-    first = next((c for c in block.children if c.type != "comment"), None)
+    first = block.child(0)
+    while first is not None and first.type == "comment":
+        first = first.next_sibling
     if first is not None:
         line_start = data.rfind(b"\n", 0, first.start_byte) + 1
         prefix = data[line_start : first.start_byte]
-        if not prefix.strip(b" \t\f") and len(prefix) > len(outer) and prefix.startswith(outer):
+        if len(prefix) > len(outer) and prefix.startswith(outer) and not prefix.strip(b" \t\f"):
             return prefix
     return outer + b"    "
 
 
 def _code_end(data: bytes, node: tree_sitter.Node) -> int:
     """End of the last line of code of ``node`` (trailing comment lines excluded)."""
-    while True:
-        inner = [c for c in node.children if c.type != "comment"]
-        if not inner:
+    while node.child_count:
+        last = node.child(node.child_count - 1)
+        while last is not None and last.type == "comment":
+            last = last.prev_sibling
+        if last is None:
             break
-        node = inner[-1]
+        node = last
     end = node.end_byte
     if end > node.start_byte and data[end - 1 : end] == b"\n":
         end -= 1
@@ -341,7 +368,9 @@ def _end_row(node: tree_sitter.Node) -> int:
     return row - 1 if col == 0 and row > node.start_point.row else row
 
 
-def lines(path: str, data: bytes, tree: tree_sitter.Tree, *, curated: bool) -> tuple[list[Line], list[str]]:
+def lines(
+    path: str, data: bytes, tree: tree_sitter.Tree, *, curated: bool
+) -> tuple[list[Line], list[str]]:
     """The lines and notes of one view of ``data`` (valid UTF-8) parsed as ``tree``."""
     walker = _Walker(path, data, tree, curated)
     try:

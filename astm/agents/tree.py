@@ -1,0 +1,467 @@
+"""Node agents over one file's tree: routers route and compose, leaves generate.
+
+* A *router* (a file; a Python class; any node a plan edits below) asks which children
+  act, runs them concurrently, composes their patches in descending byte order, validates
+  the composed file at its level and commits an overlay commit whose extra parents are
+  its children's commits. Its result is one patch over its own range.
+* A *leaf* generates its own new text, validates it (shape, syntax, ruff: only new
+  problems inside the node count), retries with a short hint, and commits its patch alone.
+* Upward requests: imports an answer puts above its definition travel up to the file,
+  which resolves them into an edit of its ``(imports)`` node.
+
+``TreeWork`` is mixed into the run (``astm.engine``), which provides the model, the
+sandboxes, the thread pool and the events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from astm.agents import routing
+from astm.agents.answer import normalise
+from astm.errors import AstmError, ValidationFailed
+from astm.lang import Language
+from astm.llm.base import Act, ChildInfo, Create, GenerateRequest, Route, RouteRequest
+from astm.patch import Patch, compose
+from astm.plan import Delete, Edit, Insert, Plan, Replace
+from astm.result import NodeResult
+from astm.syntax import Node, node_id
+from astm.validate.diagnostic import Diagnostic
+
+if TYPE_CHECKING:
+    import pygit2
+
+    from astm.workspace.sandbox import Sandbox
+
+
+@dataclass
+class FileCtx:
+    path: str
+    data: bytes
+    tree: Node
+    lang: Language
+    eol: bytes
+    outline: str
+
+
+@dataclass
+class Outcome:
+    """What one node agent produced."""
+
+    result: NodeResult
+    patch: Patch | None = None
+    commit: pygit2.Oid | None = None
+    edits: list[Edit] = field(default_factory=list)  # for --save-plan
+    imports: list[bytes] = field(default_factory=list)  # upward requests
+    failed_below: list[NodeResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.result.status == "failed"
+
+
+class TreeWork:
+    # provided by the run
+    opts: Any
+    settings: Any
+    provider: Any
+    sem: asyncio.Semaphore
+    base: Any
+    result: Any
+    emit: Callable[..., None]
+    blocking: Callable[..., Awaitable[Any]]
+    add_usage: Callable[..., None]
+    sandbox: Callable[..., Awaitable[Sandbox]]
+
+    # ---- routing ---------------------------------------------------------------------
+
+    async def route_node(self, f: FileCtx, node: Node, intent: str) -> Route:
+        children = tuple(
+            ChildInfo(
+                c.id, c.kind, _first_line(f.data[c.start : c.end]),
+                frozenset(n.id for n in c.walk()) - {c.id},
+            )
+            for c in node.children
+        )
+        context = f.outline
+        if not node.is_file:
+            context += "\n\n" + f"Node text:\n{f.data[node.start:node.end].decode('utf-8', 'replace')}"
+        req = RouteRequest(intent, node.id, node.kind, f.lang.name, children, context)
+        texts = {c.id: f.data[c.start : c.end].decode("utf-8", "replace") for c in node.children}
+        self.emit(node.id, "routing")
+        route, usage = await routing.decide(
+            self.provider, req, mode=self.settings.routing, texts=texts, limit=self.sem
+        )
+        self.add_usage(usage)
+        route = routing.check_route(route, node)
+        self.emit(
+            node.id, "waiting",
+            detail=f"{len(route.act)} act, {len(route.create)} new, {len(route.delete)} deleted",
+        )
+        return route
+
+    def routes(self, f: FileCtx, node: Node, act: Act) -> bool:
+        if act.mode == "rewrite":
+            return False
+        if act.mode == "route":
+            return True
+        return node.kind in f.lang.routers
+
+    # ---- routers ---------------------------------------------------------------------
+
+    async def container(self, f: FileCtx, node: Node, intent: str, *, parent: Node | None) -> Outcome:
+        """Route, run the acting children, compose, validate, commit an overlay commit."""
+        route = await self.route_node(f, node, intent)
+        if route.rewrite and parent is not None:
+            return await self.leaf(f, parent, node, intent, rename=False, seq=0)
+        res = NodeResult(node.id, "unchanged", 0, "compose", intent)
+        if route.empty:
+            return Outcome(res)
+        box = asyncio.ensure_future(self.sandbox(self.base.id))
+        try:
+            jobs: list[Awaitable[Outcome]] = []
+            for seq, a in enumerate(route.act):
+                child = node.child(a.node_id)
+                assert child is not None  # check_route made sure
+                if self.routes(f, child, a):
+                    jobs.append(self.container(f, child, a.intent or intent, parent=node))
+                else:
+                    jobs.append(self.leaf(f, node, child, a.intent or intent, rename=a.rename, seq=seq))
+            for seq, c in enumerate(route.create):
+                jobs.append(self.create(f, node, c, seq=1000 + seq))
+            kids: list[Outcome] = list(await _all(jobs))
+            for nid in route.delete:
+                gone = node.child(nid)
+                assert gone is not None
+                r = NodeResult(nid, "changed", 0, "delete", intent)
+                kids.append(Outcome(r, f.lang.delete(node, gone, f.data), edits=[Delete(op="delete", node=nid)]))
+            for k in kids:
+                if k.result.action != "compose":
+                    self.result.nodes.append(k.result)
+            failed = [k.result for k in kids if k.failed and k.result.action != "compose"]
+            failed += [r for k in kids for r in k.failed_below]
+            if failed:
+                res.status, res.diagnostic = "failed", f"{len(failed)} node(s) below failed"
+                return Outcome(res, failed_below=failed)
+            imports = [i for k in kids for i in k.imports]
+            patches = [k.patch for k in kids if k.patch is not None]
+            edits = [e for k in kids for e in k.edits]
+            if node.is_file and imports:
+                patches, extra = self.resolve_imports(f, patches, imports)
+                edits = [e for e in edits if not _is_imports_edit(e, f)] + extra
+                imports = []
+            if not patches:
+                return Outcome(res, imports=imports)
+            self.emit(node.id, "composing")
+            bounds = (0, len(f.data)) if node.is_file else (node.start, node.end)
+            composed = compose(f.data, patches, bounds=bounds)
+            delta = len(composed) - len(f.data)
+            new_range = (node.start, node.end + delta) if not node.is_file else (0, len(composed))
+            diag = f.lang.check_file(composed, f.path)
+            if diag is not None:
+                raise ValidationFailed(
+                    f"the composed file is not valid: {diag.message}", node=node.id, line=diag.line
+                )
+            if node.is_file:
+                self.verify_structure(f, composed, kids)
+            # Validate the file as it will be: with the imports still travelling up.
+            view, view_range = composed, new_range
+            if imports:
+                folded, _, _ = fold_imports(f, patches, imports)
+                view = compose(f.data, folded)
+                shift = sum(len(p.text) - (p.end - p.start) for p in folded if p.end <= node.start and p not in patches)
+                view_range = (new_range[0] + shift, new_range[1] + shift)
+            sandbox = await box
+            diag = await self.external(f, sandbox, view, (node.start, node.end), view_range)
+            if diag is not None:
+                raise ValidationFailed(f"after composition: {diag}", node=node.id)
+            parents = tuple(k.commit for k in kids if k.commit is not None)
+            commit = await self.blocking(sandbox.commit, {f.path: composed}, f"astm compose {node.id}", parents)
+            self.emit(node.id, "committed")
+            res.status, res.commit = "changed", str(commit)
+            if node.is_file:
+                patch = Patch(f.path, 0, len(f.data), composed, node.id)
+            else:
+                patch = Patch(f.path, node.start, node.end, composed[node.start : node.end + delta], node.id)
+            return Outcome(res, patch, commit, edits, imports)
+        finally:
+            await asyncio.wait([box])
+
+    def resolve_imports(
+        self, f: FileCtx, patches: list[Patch], imports: list[bytes]
+    ) -> tuple[list[Patch], list[Edit]]:
+        patches, edits, notes = fold_imports(f, patches, imports)
+        for note in notes:
+            self.emit(note.id, "committed", detail="requested imports")
+            self.result.nodes.append(note)
+        return patches, edits
+
+    def verify_structure(self, f: FileCtx, composed: bytes, nodes: list[Outcome]) -> None:
+        """Re-parse the composed file: every kept and created node is still there."""
+        after = f.lang.parse(f.path, composed)
+        ids = {c.id for c in after.children}
+        keys = {c.key for c in after.children}
+        deleted = {o.result.id for o in nodes if o.result.action == "delete"}
+        renamed = {o.result.id for o in nodes for e in o.edits if isinstance(e, Replace) and e.rename}
+        created = {o.result.id for o in nodes if o.result.action == "create" and o.patch is not None}
+        want = {c.id for c in f.tree.children} - deleted - renamed
+        missing = sorted((want - ids) | {c for c in created if c not in ids and c.split("::", 1)[-1] not in keys})
+        if missing:
+            raise ValidationFailed(
+                f"after composition the file no longer has {', '.join(missing)}", path=f.path
+            )
+
+    # ---- leaves ----------------------------------------------------------------------
+
+    async def leaf(self, f: FileCtx, parent: Node, node: Node, intent: str, *, rename: bool, seq: int) -> Outcome:
+        old = f.data[node.start : node.end]
+
+        def place(new: bytes) -> tuple[Patch, int]:
+            return Patch(f.path, node.start, node.end, new, node.id, seq), node.start
+
+        res = NodeResult(node.id, "unchanged", 0, "replace", intent)
+        out = await self.agent(
+            f, res, intent=intent, key=node.key, kind=node.kind, text=old, rename=rename,
+            place=place, ref=None, node=node, parent=parent,
+        )
+        if out.patch is not None and out.patch.text == old and not out.imports:
+            out.result.status = "unchanged"
+            out.patch = out.commit = None
+        elif out.patch is not None:
+            out.edits = [Replace(op="replace", node=node.id, text=_plain(out.patch.text), rename=rename)]
+        return out
+
+    async def create(self, f: FileCtx, parent: Node, c: Create, *, seq: int) -> Outcome:
+        key = c.key or _plan_key(self.opts.plan, c, f)
+        after = parent.child(c.after) if c.after else None
+        before = parent.child(c.before) if c.before else None
+        qual = key if parent.is_file else f"{parent.id.split('::', 1)[1]}.{key}"
+
+        def place(new: bytes) -> tuple[Patch, int]:
+            patch, off = f.lang.insert(
+                parent, f.data, new, after=after, before=before, position=c.position,
+                owner=node_id(f.path, qual), seq=seq,
+            )
+            return patch, patch.start + off
+
+        res = NodeResult(node_id(f.path, qual), "unchanged", 0, "create", c.intent)
+        out = await self.agent(
+            f, res, intent=c.intent, key=key, kind=None, text=b"", rename=False, place=place,
+            ref=c.ref, node=None, parent=parent,
+        )
+        if out.patch is not None:
+            text = out.patch.text[len(out.patch.text) - len(out.patch.text.lstrip(b"\r\n")):]
+            position = c.position if not (c.after or c.before) else None
+            if not (c.after or c.before or position):
+                position = "end"
+            out.edits = [
+                Insert(op="insert", parent=parent.id, after=c.after, before=c.before,
+                       position=position, text=_plain(text))  # type: ignore[arg-type]
+            ]
+        return out
+
+    async def agent(
+        self,
+        f: FileCtx,
+        res: NodeResult,
+        *,
+        intent: str,
+        key: str | None,
+        kind: str | None,
+        text: bytes,
+        rename: bool,
+        place: Callable[[bytes], tuple[Patch, int]],
+        ref: int | None,
+        node: Node | None,
+        parent: Node,
+    ) -> Outcome:
+        """Generate until the node's new text validates (bounded), then commit it alone."""
+        nid = res.id
+        async with self.sem:
+            box = asyncio.ensure_future(self.sandbox(self.base.id))
+            try:
+                hint, diag = "", None
+                patch: Patch | None = None
+                imports: list[bytes] = []
+                for attempt in range(1, self.settings.retries + 2):
+                    res.attempts = attempt
+                    self.emit(nid, "generating", attempt)
+                    req = GenerateRequest(
+                        intent=intent, node_id=nid, node_kind=kind or "definition",
+                        language=f.lang.name, key=key, text=text.decode("utf-8", "replace"),
+                        context=f.outline, hint=hint, attempt=attempt, ref=ref,
+                    )
+                    answer, usage = await self.provider.generate(req)
+                    self.add_usage(usage)
+                    self.emit(nid, "validating", attempt)
+                    patch, imports, diag = self.shape(f, answer, place, node=node, parent=parent, kind=kind, key=key, rename=rename or ref is not None)
+                    if diag is None and patch is not None and f.lang.external:
+                        diag = await self.external_node(f, await box, patch, imports, node)
+                    if diag is None:
+                        break
+                    hint = diag.hint()
+                    if attempt <= self.settings.retries:
+                        self.emit(nid, "retry", attempt, hint)
+                if diag is not None or patch is None:
+                    res.status, res.diagnostic = "failed", str(diag)
+                    self.emit(nid, "failed", res.attempts, str(diag))
+                    return Outcome(res)
+                if patch.text == text and not imports:
+                    self.emit(nid, "unchanged", res.attempts)
+                    return Outcome(res, patch)
+                sandbox = await box
+                patched = compose(f.data, [patch])
+                await self.blocking(sandbox.write, f.path, patched)
+                commit = await self.blocking(sandbox.commit, {f.path: patched}, f"astm node {nid}\n\n{intent}\n")
+                res.status, res.commit = "changed", str(commit)
+                self.emit(nid, "committed", res.attempts)
+                return Outcome(res, patch, commit, imports=imports)
+            finally:
+                await asyncio.wait([box])
+
+    def shape(
+        self,
+        f: FileCtx,
+        answer: str,
+        place: Callable[[bytes], tuple[Patch, int]],
+        *,
+        node: Node | None,
+        parent: Node,
+        kind: str | None,
+        key: str | None,
+        rename: bool,
+    ) -> tuple[Patch | None, list[bytes], Diagnostic | None]:
+        """Answer -> the node's patch (re-indented, EOLs of the file) and its requests."""
+        new, diag = normalise(answer, eol=b"\n", max_bytes=self.settings.max_answer_bytes)
+        if diag is not None:
+            return None, [], diag
+        imports: list[bytes] = []
+        if kind != "imports":
+            new, imports = f.lang.requests(new)
+        new = f.lang.prepare(new, node=node, parent=parent, base=f.data)
+        if f.eol != b"\n":
+            new = new.replace(b"\n", f.eol)
+        if kind is None:  # a new node: its kind is read from its text
+            found = f.lang.key_of(new)
+            kind = found[0] if found else "table"
+        try:
+            patch, start = place(new)
+            patched = compose(f.data, [patch])
+        except AstmError as exc:
+            return None, [], Diagnostic(exc.message, "compose")
+        diag = f.lang.check_node(patched, start, new, kind=kind, key=key, rename=rename, path=f.path)
+        return (patch if diag is None else None), imports, diag
+
+    # ---- external validators (subprocesses in the sandbox) --------------------------
+
+    async def external_node(
+        self, f: FileCtx, sandbox: Sandbox, patch: Patch, imports: list[bytes], node: Node | None
+    ) -> Diagnostic | None:
+        patches = [patch]
+        if imports:  # validate as the file will be: with the requested imports
+            patches, _, _ = fold_imports(f, [patch], imports)
+        patched = compose(f.data, patches)
+        shift = sum(len(p.text) - (p.end - p.start) for p in patches if p.start < patch.start)
+        start = patch.start + shift + (len(patch.text) - len(patch.text.lstrip(b"\r\n")))
+        old = (node.start, node.end) if node is not None else (patch.start, patch.start)
+        return await self.external(f, sandbox, patched, old, (start, start + len(patch.text)))
+
+    async def external(
+        self, f: FileCtx, sandbox: Sandbox, patched: bytes, old: tuple[int, int], new: tuple[int, int]
+    ) -> Diagnostic | None:
+        if not f.lang.external:
+            return None
+        from astm.validate import ruff
+
+        await self.blocking(sandbox.materialise, [c for c in ruff.CONFIG_FILES])
+        await self.blocking(sandbox.write, f.path, patched)
+        baseline = await self.baseline(f, sandbox)
+        return await self.blocking(
+            ruff.check, sandbox.path, f.path, f.data, patched, old, new, baseline
+        )
+
+    async def baseline(self, f: FileCtx, sandbox: Sandbox) -> Any:
+        """ruff's findings on the file at base, computed once per run and file."""
+        from astm.validate import ruff
+
+        cache: dict[str, Any] = self.__dict__.setdefault("_ruff_baseline", {})
+        if f.path not in cache:
+            cache[f.path] = asyncio.ensure_future(
+                self.blocking(ruff.findings, sandbox.path, f.path, f.data)
+            )
+        found = await cache[f.path]
+        return found or []
+
+
+def fold_imports(
+    f: FileCtx, patches: list[Patch], imports: list[bytes]
+) -> tuple[list[Patch], list[Edit], list[NodeResult]]:
+    """Fold requested imports into the ``(imports)`` node (made if there is none); pure."""
+    block = next((c for c in f.tree.children if c.kind == "imports"), None)
+    current = next((p for p in patches if block is not None and p.owner == block.id), None)
+    text = current.text if current else (f.data[block.start : block.end] if block else b"")
+    have = {b" ".join(ln.split()) for ln in text.splitlines()}
+    wanted: list[bytes] = []
+    for imp in imports:
+        key = b" ".join(imp.split())
+        if key not in have:
+            have.add(key)
+            wanted.append(imp)
+    if not wanted:
+        return patches, [], []
+    add = b"".join(w + f.eol for w in wanted)
+    rest = [p for p in patches if p is not current]
+    if block is not None:
+        body = text if text.endswith(b"\n") or not text else text + f.eol
+        new = body + add
+        note = NodeResult(block.id, "changed", 0, "replace", "requested imports")
+        return rest + [Patch(f.path, block.start, block.end, new, block.id)], [
+            Replace(op="replace", node=block.id, text=_plain(new))
+        ], [note]
+    patch, _ = f.lang.insert(
+        f.tree, f.data, add, after=None, before=None, position="start",
+        owner=node_id(f.path, "(imports)"), seq=-1,
+    )
+    note = NodeResult(patch.owner, "changed", 0, "create", "requested imports")
+    return rest + [patch], [Insert(op="insert", parent=f.tree.id, position="start", text=_plain(add))], [note]
+
+
+
+def _is_imports_edit(e: Edit, f: FileCtx) -> bool:
+    return isinstance(e, Replace) and e.node == node_id(f.path, "(imports)")
+
+
+async def _all(aws: Any) -> list[Any]:
+    """Run awaitables concurrently; the first error cancels the rest and is raised as is."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    if not tasks:
+        return []
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.wait(tasks)
+        raise
+
+
+def _first_line(data: bytes) -> str:
+    for line in data.decode("utf-8", "replace").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            return line.strip()[:120]
+    return ""
+
+
+def _plain(data: bytes) -> str:
+    return data.decode("utf-8").replace("\r\n", "\n")
+
+
+def _plan_key(plan: Plan | None, c: Create, f: FileCtx) -> str:
+    if plan is not None and c.ref is not None:
+        edit = plan.edits[c.ref]
+        found = f.lang.key_of(edit.text.encode("utf-8")) if isinstance(edit, Insert) else None
+        if found:
+            return found[1] if found[0] != "imports" else "(imports)"
+    return c.key or "(new)"

@@ -1,0 +1,102 @@
+"""Check mode: the staged Python and TOML files, node by node, read-only.
+
+Only problems inside nodes the commit changed count (``changed.NodeMap``), so a commit is
+never blocked by what it did not touch. Needs no model and no network; never writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from astm.hook import checks, syntax
+from astm.hook.changed import NodeMap
+from astm.hook.finding import Finding, Problem
+from astm.hook.settings import HookSettings
+from astm.syntax import language_of
+from astm.workspace.index import StagedFile, StagedView
+
+# Sources that are the authority on a file's syntax; tree-sitter only adds other nodes.
+AUTHORITIES = ("compile", "tomllib", "utf-8")
+
+
+@dataclass
+class CheckResult:
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
+    files: dict[str, StagedFile] = field(default_factory=dict)
+    state: str | None = None  # an operation in progress ("merge"), if any
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def check_staged(
+    view: StagedView, settings: HookSettings, only: set[str] | None = None
+) -> CheckResult:
+    """Check what the commit would record; ``only`` limits it to those paths."""
+    result = CheckResult(state=view.state)
+
+    def wanted(path: str) -> bool:
+        return language_of(path) is not None and (only is None or path in only)
+
+    changes = view.changes(wanted)
+    for path, why in changes.skipped:
+        result.notes.append(f"{path}: skipped ({why})")
+    files = changes.files
+    result.files = {f.path: f for f in files}
+    result.checked = [f.path for f in files]
+
+    ruff = None
+    py = {f.path: f.data for f in files if language_of(f.path) == "python"}
+    if py and "ruff" in settings.validators:
+        from astm.hook import ruff as ruff_mod
+
+        exe = ruff_mod.find()
+        if exe is not None:
+            ruff = ruff_mod.Ruff(exe, view.workdir, py)  # runs while we parse
+        elif settings.explicit_validators:
+            result.notes.append("ruff is not installed; the ruff check was skipped")
+
+    for f in files:
+        problems = problems_of(f.path, f.data)
+        if ruff is not None and f.path in py and not problems:
+            got = ruff.result(f.path)
+            if isinstance(got, str):
+                result.notes.append(got)
+            else:
+                problems = got
+        result.findings.extend(place(f, problems))
+    result.findings.extend(checks.run_all(view, files))
+    return result
+
+
+def problems_of(path: str, data: bytes) -> list[Problem]:
+    """The syntax problems of one file (its language's authority, then tree-sitter)."""
+    if language_of(path) == "toml":
+        return syntax.toml_problems(data, path)
+    return syntax.python_problems(data, path)
+
+
+def place(f: StagedFile, problems: list[Problem]) -> list[Finding]:
+    """The problems that sit in nodes the commit changed, as findings, deduplicated."""
+    if not problems:
+        return []
+    nodes = NodeMap(f)
+    out: list[Finding] = []
+    syntax_nodes: set[str] = set()
+    for p in problems:
+        node, counts = nodes.place(p)
+        if p.source == "tree-sitter":
+            # The authority already spoke for this node, or tree-sitter did once.
+            if node in syntax_nodes:
+                continue
+            syntax_nodes.add(node)
+        elif p.source in AUTHORITIES:
+            syntax_nodes.add(node)
+        if counts:
+            out.append(
+                Finding(f.path, node, p.line, p.col, p.message, p.source, nodes.lines.text(p.line), p.hint)
+            )
+    return out

@@ -1,0 +1,115 @@
+"""Install and uninstall the git ``pre-commit`` hook (the shim in ``hooks/pre-commit``).
+
+The hook goes where git runs hooks from: the common git directory's ``hooks/`` (so linked
+worktrees share it) or, when ``core.hooksPath`` is set, there on request. A hook that was
+there before is kept, byte for byte, as ``pre-commit.legacy``; the shim runs it first, and
+uninstall puts it back. Installing again only refreshes astm's own shim.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from astm.errors import AstmError, UsageError
+from astm.workspace.index import hooks_dir
+
+HOOK = "pre-commit"
+LEGACY = "pre-commit.legacy"
+MARKER = b"# astm-hook-template: "
+PLACEHOLDER = "@INSTALL_PYTHON@"
+
+
+@dataclass(frozen=True)
+class Installed:
+    path: Path
+    legacy: Path | None  # the previous hook, kept and run first
+    refreshed: bool  # astm's hook was already there
+
+
+@dataclass(frozen=True)
+class Uninstalled:
+    path: Path | None  # the hook removed (None: there was none of astm's)
+    restored: Path | None  # the previous hook put back
+
+
+def template_path() -> Path:
+    """``hooks/pre-commit`` of the astm source tree this package was installed from."""
+    return Path(__file__).resolve().parents[2] / "hooks" / HOOK
+
+
+def render(python: str) -> bytes:
+    try:
+        text = template_path().read_text()
+    except OSError:
+        raise AstmError(
+            f"the hook template {template_path()} is missing from this astm installation"
+        ) from None
+    return text.replace(PLACEHOLDER, shlex.quote(python)).encode()
+
+
+def is_ours(path: Path) -> bool:
+    try:
+        return path.is_file() and MARKER in path.read_bytes()
+    except OSError:
+        return False
+
+
+def _target(cwd: Path, use_hooks_path: bool) -> Path:
+    where = hooks_dir(cwd)
+    if where.configured is None:
+        return where.path
+    if not use_hooks_path:
+        scope = f"--{where.scope} " if where.scope and where.scope != "local" else ""
+        raise UsageError(
+            f"core.hooksPath is set ({where.configured!r}), so git runs hooks from {where.path}. "
+            f"Run `astm hook install --hooks-path` to install there, or "
+            f"`git config {scope}--unset core.hooksPath` and `astm hook install` again"
+        )
+    if os.path.realpath(where.path) == os.devnull:
+        raise UsageError(f"core.hooksPath is {where.configured!r}: hooks are switched off")
+    return where.path
+
+
+def install(cwd: Path, *, use_hooks_path: bool = False, python: str | None = None) -> Installed:
+    directory = _target(cwd, use_hooks_path)
+    script = render(python or sys.executable)
+    directory.mkdir(parents=True, exist_ok=True)
+    hook, legacy = directory / HOOK, directory / LEGACY
+    refreshed = is_ours(hook)
+    if os.path.lexists(hook) and not refreshed:
+        if os.path.lexists(legacy):
+            raise UsageError(
+                f"{hook} and {legacy} both exist and neither is astm's; "
+                "move one of them away, then install again"
+            )
+        os.replace(hook, legacy)  # a rename: the old hook is kept byte for byte
+    tmp = directory / f".{HOOK}.astm-tmp"
+    tmp.write_bytes(script)
+    tmp.chmod(0o755)
+    os.replace(tmp, hook)
+    return Installed(hook, legacy if os.path.lexists(legacy) else None, refreshed)
+
+
+def uninstall(cwd: Path) -> Uninstalled:
+    where = hooks_dir(cwd)
+    candidates = [where.path]
+    if where.configured is not None:
+        from astm.workspace.repo import Repo
+
+        candidates.append(Repo.open(cwd).common / "hooks")
+    for directory in candidates:
+        hook, legacy = directory / HOOK, directory / LEGACY
+        if not is_ours(hook):
+            continue
+        hook.unlink()
+        if os.path.lexists(legacy):
+            os.replace(legacy, hook)
+            return Uninstalled(hook, hook)
+        return Uninstalled(hook, None)
+    if os.path.lexists(where.path / HOOK):
+        raise UsageError(f"{where.path / HOOK} is not astm's hook; it was left alone")
+    return Uninstalled(None, None)
