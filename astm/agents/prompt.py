@@ -7,8 +7,10 @@ Python f-strings, dict literals) is never rescanned or altered.
 
 from __future__ import annotations
 
+import os
 import re
 from functools import cache
+from pathlib import Path
 from importlib import resources
 
 __all__ = ["load", "placeholders", "render"]
@@ -18,7 +20,10 @@ _HOLE = re.compile(r"\{([a-z_]+)\}")
 
 @cache
 def load(name: str) -> str:
-    """The text of template ``name`` (without ``.txt``)."""
+    """The text of template ``name`` (without ``.txt``), or of a project's own template
+    given as an absolute path (``[tool.astm.kinds.<kind>] prompt``)."""
+    if os.path.isabs(name):
+        return Path(name).read_text(encoding="utf-8")
     # Anchored on ``astm`` (a regular package): ``astm.agents`` may be a namespace package,
     # and this module shares its name with the template folder.
     path = resources.files("astm") / "agents" / "prompts" / f"{name}.txt"
@@ -39,6 +44,8 @@ def render(name: str, **values: str) -> str:
     template = load(name)
     holes = set(_HOLE.findall(template))
     missing, extra = holes - values.keys(), values.keys() - holes
+    if os.path.isabs(name):
+        extra = set()  # a project's template may leave out what it does not need
     if missing or extra:
         raise ValueError(f"prompt {name!r}: missing {sorted(missing)}, unknown {sorted(extra)}")
     return _HOLE.sub(lambda m: values[m.group(1)], template)

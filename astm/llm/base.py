@@ -64,6 +64,7 @@ class GenerateRequest:
     hint: str = ""  # the short error hint of the previous attempt, if any
     attempt: int = 1
     ref: int | None = None  # PlanProvider: index of the edit that creates this node
+    prompt: str | None = None  # a prompt template file configured for this node kind
 
 
 # ---- structured answers (pydantic: these schemas are what a model must return) ----

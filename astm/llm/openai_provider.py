@@ -106,7 +106,7 @@ class OpenAIProvider:
     async def generate(self, req: GenerateRequest) -> tuple[str, Usage]:
         hint = f"\nYour previous answer was rejected: {req.hint}\nFix that.\n" if req.hint else ""
         prompt = render(
-            "generate",
+            req.prompt or "generate",
             language=req.language,
             node_id=req.node_id,
             node_kind=req.node_kind,
@@ -279,9 +279,13 @@ def _shape(language: str, kind: str) -> str:
             "keep the comments that still apply"
         )
     if language == "python":
+        if kind == "imports":
+            return "the import statements only"
         return (
             "the whole definition with its decorators and the comments above it, "
-            "indented as the current text is"
+            "indented as the current text is. If the new code needs a module-level import, "
+            "put those import lines first, above the definition: they are moved to the "
+            "file's import block. Never define anything else"
         )
     return "the whole node as it stands in the file"
 
