@@ -17,8 +17,45 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from astm.errors import UsageError
 
 
+KIND_ALIASES = {"function_definition": "function", "class_definition": "class"}
+
+
+class KindSettings(BaseModel):
+    """``[tool.astm.validate.<kind>]``: a node kind's own prompt and validator commands."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str | None = Field(default=None, description="prompt template file, from the repo root")
+    commands: list[str] = Field(
+        default_factory=list,
+        description="commands run in the node's sandbox: {file} {start_line} {end_line} {node}",
+    )
+    ruff: bool | None = Field(default=None, description="override the ruff switch for this kind")
+
+
+class ValidateSettings(BaseModel):
+    """``[tool.astm.validate]``: which validators run at which level."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ruff: bool = Field(default=True, description="ruff at node, class and file level (new problems only)")
+    pyright: Literal["auto", "on", "off"] = Field(
+        default="auto", description="pyright/basedpyright at class and file level; auto: when configured"
+    )
+    tests: str = Field(
+        default="auto",
+        description="root level: 'auto' (pytest on tests importing a changed module, else all), "
+        "'off', or a command",
+    )
+    test_timeout: float = Field(default=600.0, gt=0)
+    kinds: dict[str, KindSettings] = Field(default_factory=dict)
+
+    def kind(self, name: str) -> KindSettings:
+        return self.kinds.get(name) or KindSettings()
+
+
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
 
     model: str | None = Field(default=None, description="model name; none means: use --plan")
     router_model: str | None = Field(default=None, description="cheaper model for routing")
@@ -35,6 +72,8 @@ class Settings(BaseModel):
     max_answer_bytes: int = Field(default=200_000, gt=0, description="longest accepted answer")
     token_budget: int | None = Field(default=None, gt=0, description="stop a run past this many tokens")
     gc_max_age_days: float = Field(default=14.0, ge=0, description="age past which gc drops run refs")
+    reset: bool = Field(default=True, description="a parent resets a failed child once with context")
+    validate_: ValidateSettings = Field(default_factory=ValidateSettings, alias="validate")
 
     def api_key(self, environ: Mapping[str, str] | None = None) -> str | None:
         env = os.environ if environ is None else environ
@@ -65,8 +104,14 @@ def from_pyproject(root: Path) -> dict[str, Any]:
     section = data.get("tool", {}).get("astm", {})
     if not isinstance(section, dict):
         raise UsageError("[tool.astm] must be a table", path="pyproject.toml")
-    # Sub-tables (validate, hook, ...) belong to later layers; settings here are scalars.
-    return {k.replace("-", "_"): v for k, v in section.items() if not isinstance(v, dict)}
+    out = {k.replace("-", "_"): v for k, v in section.items() if not isinstance(v, dict)}
+    validate = section.get("validate")
+    if isinstance(validate, dict):
+        scalars = {k.replace("-", "_"): v for k, v in validate.items() if not isinstance(v, dict)}
+        kinds = {KIND_ALIASES.get(k, k): v for k, v in validate.items() if isinstance(v, dict)}
+        out["validate"] = {**scalars, "kinds": kinds}
+    # Other sub-tables ([tool.astm.hook] ...) belong to their own commands.
+    return out
 
 
 def from_env(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -109,6 +154,6 @@ def mask(secret: str | None) -> str:
 
 def describe(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The settings as printable strings, the API key masked."""
-    out = {k: ("" if v is None else str(v)) for k, v in settings.model_dump().items()}
+    out = {k: ("" if v is None else str(v)) for k, v in settings.model_dump(by_alias=True).items()}
     out["api_key"] = mask(settings.api_key(environ))
     return out

@@ -73,6 +73,7 @@ class TreeWork:
     emit: Callable[..., None]
     blocking: Callable[..., Awaitable[Any]]
     add_usage: Callable[..., None]
+    repo: Any
     sandbox: Callable[..., Awaitable[Sandbox]]
 
     # ---- routing ---------------------------------------------------------------------
@@ -174,7 +175,7 @@ class TreeWork:
                 shift = sum(len(p.text) - (p.end - p.start) for p in folded if p.end <= node.start and p not in patches)
                 view_range = (new_range[0] + shift, new_range[1] + shift)
             sandbox = await box
-            diag = await self.external(f, sandbox, view, (node.start, node.end), view_range)
+            diag = await self.external(f, sandbox, view, (node.start, node.end), view_range, kind=node.kind, node=node.id)
             if diag is not None:
                 raise ValidationFailed(f"after composition: {diag}", node=node.id)
             parents = tuple(k.commit for k in kids if k.commit is not None)
@@ -292,12 +293,13 @@ class TreeWork:
                         intent=intent, node_id=nid, node_kind=kind or "definition",
                         language=f.lang.name, key=key, text=text.decode("utf-8", "replace"),
                         context=f.outline, hint=hint, attempt=attempt, ref=ref,
+                        prompt=self.prompt_for(kind),
                     )
                     answer, usage = await self.provider.generate(req)
                     self.add_usage(usage)
                     self.emit(nid, "validating", attempt)
                     patch, imports, diag = self.shape(f, answer, place, node=node, parent=parent, kind=kind, key=key, rename=rename or ref is not None)
-                    if diag is None and patch is not None and f.lang.external:
+                    if diag is None and patch is not None:
                         diag = await self.external_node(f, await box, patch, imports, node)
                     if diag is None:
                         break
@@ -320,6 +322,10 @@ class TreeWork:
                 return Outcome(res, patch, commit, imports=imports)
             finally:
                 await asyncio.wait([box])
+
+    def prompt_for(self, kind: str | None) -> str | None:
+        rel = self.settings.validate_.kind(kind or "").prompt
+        return str(self.repo.workdir / rel) if rel else None
 
     def shape(
         self,
@@ -366,21 +372,42 @@ class TreeWork:
         shift = sum(len(p.text) - (p.end - p.start) for p in patches if p.start < patch.start)
         start = patch.start + shift + (len(patch.text) - len(patch.text.lstrip(b"\r\n")))
         old = (node.start, node.end) if node is not None else (patch.start, patch.start)
-        return await self.external(f, sandbox, patched, old, (start, start + len(patch.text)))
+        kind = node.kind if node is not None else (f.lang.key_of(patch.text) or ("definition",))[0]
+        nid = node.id if node is not None else patch.owner
+        return await self.external(f, sandbox, patched, old, (start, start + len(patch.text)), kind=kind, node=nid)
 
     async def external(
-        self, f: FileCtx, sandbox: Sandbox, patched: bytes, old: tuple[int, int], new: tuple[int, int]
+        self, f: FileCtx, sandbox: Sandbox, patched: bytes, old: tuple[int, int],
+        new: tuple[int, int], *, kind: str = "file", node: str = "",
     ) -> Diagnostic | None:
-        if not f.lang.external:
-            return None
-        from astm.validate import ruff
+        """Subprocess validators in the sandbox: ruff, then the kind's own commands."""
+        from astm.validate import commands, ruff
 
-        await self.blocking(sandbox.materialise, [c for c in ruff.CONFIG_FILES])
+        conf = self.settings.validate_
+        kind_conf = conf.kind(kind)
+        use_ruff = f.lang.external and (kind_conf.ruff if kind_conf.ruff is not None else conf.ruff)
+        if not use_ruff and not kind_conf.commands:
+            return None
+        wanted = list(ruff.CONFIG_FILES) + [p for c in kind_conf.commands for p in commands.named_paths(c)]
+        await self.blocking(sandbox.materialise, wanted)
         await self.blocking(sandbox.write, f.path, patched)
-        baseline = await self.baseline(f, sandbox)
-        return await self.blocking(
-            ruff.check, sandbox.path, f.path, f.data, patched, old, new, baseline
-        )
+        if use_ruff:
+            baseline = await self.baseline(f, sandbox)
+            diag = await self.blocking(
+                ruff.check, sandbox.path, f.path, f.data, patched, old, new, baseline
+            )
+            if diag is not None:
+                return diag
+        first = patched.count(b"\n", 0, new[0]) + 1
+        values = {
+            "file": f.path, "node": node or f.path,
+            "start_line": str(first), "end_line": str(first + patched.count(b"\n", new[0], max(new[0], new[1] - 1))),
+        }
+        for template in kind_conf.commands:
+            diag = await self.blocking(commands.run, sandbox.path, template, values)
+            if diag is not None:
+                return diag
+        return None
 
     async def baseline(self, f: FileCtx, sandbox: Sandbox) -> Any:
         """ruff's findings on the file at base, computed once per run and file."""
