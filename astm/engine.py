@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import shlex
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -287,6 +288,7 @@ class _Run(TreeWork):
         overlay = await self.blocking(
             root.commit, changes, f"astm root {self.run_id}", tuple(o.commit for o in changed)
         )
+        await self.root_tests(root, overlay, [p for p in changes if p.endswith(".py")])
         await self.blocking(runs.set_run_ref, self.repo, self.run_id, overlay)
         tree = self.repo.tree_of(overlay)
         branch, commit = await self.blocking(
@@ -314,6 +316,35 @@ class _Run(TreeWork):
                 planfile.save(Plan(intent=self.opts.intent, edits=edits), self.opts.save_plan)
             except OSError as exc:
                 self.result.notices.append(f"could not write the plan to {self.opts.save_plan}: {exc.strerror}")
+
+    async def root_tests(self, root: Sandbox, overlay: pygit2.Oid, changed: list[str]) -> None:
+        """Root level: the project's tests on the composed commit (see validate/tests.py)."""
+        from astm.validate import tests
+        from astm.workspace.git import clean_env
+
+        conf = self.settings.validate_
+        if not changed or conf.tests == "off":
+            return
+        if conf.tests == "auto":
+            files = await self.blocking(self.repo.list_files, overlay)
+            targets = await self.blocking(
+                tests.select, files, changed, lambda p: self.repo.read_blob(overlay, p)
+            )
+            if targets == []:
+                return  # the project has no tests
+            python = tests.python_of(self.repo.workdir)
+            command = [python, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *(targets or [])]
+        else:
+            command = shlex.split(conf.tests)
+        self.emit(REPO_ID, "testing", detail=" ".join(command[1:])[:60])
+        await self.blocking(root.checkout_all)
+        diag, note = await self.blocking(
+            lambda: tests.run(root.path, command, timeout=conf.test_timeout, env=clean_env())
+        )
+        if note:
+            self.result.notices.append(note)
+        if diag is not None:
+            raise ValidationFailed(f"at the root: {diag}")
 
     def message(self) -> str:
         subject = " ".join(self.opts.intent.split()) or "astm change"

@@ -16,6 +16,7 @@ sandboxes, the thread pool and the events.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
@@ -122,17 +123,23 @@ class TreeWork:
             return Outcome(res)
         box = asyncio.ensure_future(self.sandbox(self.base.id))
         try:
-            jobs: list[Awaitable[Outcome]] = []
+            jobs: list[Callable[[str], Awaitable[Outcome]]] = []
             for seq, a in enumerate(route.act):
                 child = node.child(a.node_id)
                 assert child is not None  # check_route made sure
+                todo = (a.intent or intent)
                 if self.routes(f, child, a):
-                    jobs.append(self.container(f, child, a.intent or intent, parent=node))
+                    jobs.append(lambda extra, c=child, t=todo: self.container(f, c, t + extra, parent=node))
                 else:
-                    jobs.append(self.leaf(f, node, child, a.intent or intent, rename=a.rename, seq=seq))
+                    jobs.append(
+                        lambda extra, c=child, t=todo, a=a, s=seq: self.leaf(f, node, c, t + extra, rename=a.rename, seq=s)
+                    )
             for seq, c in enumerate(route.create):
-                jobs.append(self.create(f, node, c, seq=1000 + seq))
-            kids: list[Outcome] = list(await _all(jobs))
+                jobs.append(
+                    lambda extra, c=c, s=seq: self.create(f, node, dataclasses.replace(c, intent=c.intent + extra), seq=1000 + s)
+                )
+            kids: list[Outcome] = list(await _all(job("") for job in jobs))
+            kids = await self.reset_failed(jobs, kids)
             for nid in route.delete:
                 gone = node.child(nid)
                 assert gone is not None
@@ -189,6 +196,30 @@ class TreeWork:
             return Outcome(res, patch, commit, edits, imports)
         finally:
             await asyncio.wait([box])
+
+    async def reset_failed(
+        self, jobs: list[Callable[[str], Awaitable[Outcome]]], kids: list[Outcome]
+    ) -> list[Outcome]:
+        """Healing: a child that failed all its attempts is reset once, told its last
+        diagnostic and how its siblings fared. A plan would answer the same: skip."""
+        failed = [i for i, k in enumerate(kids) if k.failed and k.result.action != "compose"]
+        if not failed or not self.settings.reset or self.provider.name == "plan":
+            return kids
+        siblings = "; ".join(f"{k.result.id}: {k.result.status}" for k in kids)
+        for i in failed:
+            self.emit(kids[i].result.id, "reset", detail=kids[i].result.diagnostic or "")
+        again = await _all(
+            jobs[i](
+                f"\n\nA first try at this node failed: {kids[i].result.diagnostic}. "
+                f"Its siblings: {siblings}. Avoid that problem."
+            )
+            for i in failed
+        )
+        out = list(kids)
+        for i, k in zip(failed, again):
+            k.result.attempts += kids[i].result.attempts
+            out[i] = k
+        return out
 
     def resolve_imports(
         self, f: FileCtx, patches: list[Patch], imports: list[bytes]

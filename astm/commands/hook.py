@@ -80,7 +80,7 @@ def _run(files: tuple[str, ...], fix: bool | None) -> int:
 
     cwd = Path.cwd()
     view = open_staged(cwd)
-    conf = settings.load(view.workdir)
+    conf = settings.load(view.workdir, fallback=view.at_head("pyproject.toml"))
     only = {view.relpath(f, cwd) for f in files} if files else None
     result = check_staged(view, conf, only)
     out = sys.stdout

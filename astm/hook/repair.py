@@ -112,8 +112,11 @@ def repair(
     try:
         settings = cfg.load(view.workdir, environ=environ)
     except AstmError as exc:
-        out.error = str(exc)
-        return out
+        # A broken pyproject.toml may be the very file to repair: use HEAD's settings.
+        settings = _settings_at_head(view, environ)
+        if settings is None:
+            out.error = str(exc)
+            return out
     if not settings.model:
         out.error = NO_MODEL  # said once, not once a file
         return out
@@ -124,6 +127,22 @@ def repair(
     for path, findings in by_file.items():
         out.files.append(_repair_file(view, result.files[path], findings, settings, environ))
     return out
+
+
+def _settings_at_head(view: StagedView, environ: Mapping[str, str] | None) -> Settings | None:
+    import tempfile
+
+    from astm import config as cfg
+
+    data = view.at_head("pyproject.toml")
+    if data is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="astm-hook-") as tmp:
+        Path(tmp, "pyproject.toml").write_bytes(data)
+        try:
+            return cfg.load(Path(tmp), environ=environ)
+        except AstmError:
+            return None
 
 
 def _repair_file(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from astm.errors import UsageError
 
@@ -25,19 +26,21 @@ class HookSettings:
     explicit_validators: bool = False  # named in the config, not the default
 
 
-def load(root: Path) -> HookSettings:
-    """The hook settings of the repository at ``root``; UsageError naming a bad key."""
-    path = root / "pyproject.toml"
+def load(root: Path, fallback: bytes | None = None) -> HookSettings:
+    """The hook settings of the repository at ``root``; UsageError naming a bad key.
+
+    A pyproject.toml that does not parse (the check reports it) gives way to ``fallback``,
+    the file as HEAD has it, so breaking the file does not switch settings off.
+    """
     try:
-        raw = path.read_bytes()
+        raw = (root / "pyproject.toml").read_bytes()
     except OSError:
         return HookSettings()
-    if b"astm" not in raw:
+    data = _parse(raw)
+    if data is None and fallback is not None:
+        data = _parse(fallback)
+    if data is None:
         return HookSettings()
-    try:
-        data = tomllib.loads(raw.decode("utf-8").removeprefix("\ufeff"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return HookSettings()  # the check itself reports a broken pyproject.toml
     section = data.get("tool", {}).get("astm", {}).get("hook", {})
     if not isinstance(section, dict):
         raise UsageError("[tool.astm.hook] must be a table", path="pyproject.toml")
@@ -58,3 +61,12 @@ def load(root: Path) -> HookSettings:
         else:
             raise UsageError(f"[tool.astm.hook] has no setting {key!r}", path="pyproject.toml")
     return out
+
+
+def _parse(raw: bytes) -> dict[str, Any] | None:
+    if b"astm" not in raw:
+        return {}
+    try:
+        return tomllib.loads(raw.decode("utf-8").removeprefix("\ufeff"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None

@@ -34,7 +34,11 @@ def _indent_of(line: bytes) -> bytes:
 
 
 def _protected_rows(text: bytes) -> set[int]:
-    """Rows that start inside a multi-line string (their bytes are string content)."""
+    """Rows that start inside a multi-line string (their bytes are string content).
+
+    Docstrings are not protected: they move with their definition, as any formatter
+    moves them, since their indentation is stripped when they are read (PEP 257).
+    """
     import textwrap
 
     tree = syntax.parse_tree(textwrap.dedent(text.decode("utf-8", "replace")).encode("utf-8"))
@@ -43,10 +47,28 @@ def _protected_rows(text: bytes) -> set[int]:
     while stack:
         n = stack.pop()
         if n.type in ("string", "concatenated_string") and n.end_point.row > n.start_point.row:
-            rows.update(range(n.start_point.row + 1, n.end_point.row + 1))
+            if not _is_docstring(n):
+                rows.update(range(n.start_point.row + 1, n.end_point.row + 1))
             continue
         stack.extend(n.children)
     return rows
+
+
+def _is_docstring(string: tree_sitter.Node) -> bool:
+    """A plain string that is the first statement of a module, class or function body."""
+    stmt = string.parent
+    if string.type != "string" or stmt is None or stmt.type != "expression_statement":
+        return False
+    body = stmt.parent
+    if body is None or stmt.named_child_count != 1:
+        return False
+    if body.type == "block":
+        if body.parent is None or body.parent.type not in _DEF_TYPES:
+            return False
+    elif body.type != "module":
+        return False
+    first = next((c for c in body.named_children if c.type != "comment"), None)
+    return first is not None and first.id == stmt.id
 
 
 def reindent(text: bytes, target: bytes, *, tabs: bool) -> bytes:
@@ -178,7 +200,8 @@ class _Python:
         if kind is not None and kind[0] == "imports" and parent.kind == "file":
             point = self.import_point(parent, base)
             nxt = base[point:].lstrip(b"\r\n")
-            blanks = 2 if re.match(rb"(@|def |async def |class )", nxt) else 1
+            code = re.sub(rb"\A(?:[ \t]*#[^\n]*\n)*", b"", nxt)  # past the comments above it
+            blanks = 2 if re.match(rb"(@|def |async def |class )", code) else 1
             return Patch(parent.path, point, point, text + eol * blanks if nxt.strip() else text, owner, seq), 0
         if before is not None and before.kind == "imports":
             raise CompositionError("a definition cannot go before the import block", node=owner)
@@ -214,11 +237,23 @@ class _Python:
                 continue
             if stmt.type == "expression_statement" and stmt.children and stmt.children[0].type == "string" and stmt.start_byte == _first_code(tree):
                 continue
-            return base.rfind(b"\n", 0, stmt.start_byte) + 1
+            point = base.rfind(b"\n", 0, stmt.start_byte) + 1
+            # The comment lines directly above a definition are its own: go above them.
+            owner = next((c for c in file.children if c.start <= point < c.end), None)
+            return owner.start if owner is not None else point
         return len(base)
 
     def delete(self, parent: Node, node: Node, base: bytes) -> Patch:
-        """Remove ``node`` and the blank lines after it (before it, for the last child)."""
+        """Remove ``node`` and the blank lines after it (before it, for the last child).
+
+        A block the node was the only statement of (a class with one method, an ``if``
+        holding one ``def``) keeps a ``pass`` in its place, so the class stays valid.
+        """
+        if _only_statement(base, node.start, node.end):
+            from astm.agents.answer import eol_of
+
+            stub = self.indent_at(node, base) + b"pass" + eol_of(base)
+            return Patch(parent.path, node.start, node.end, stub, parent.id)
         kids = list(parent.children)
         i = kids.index(node)
         if i + 1 < len(kids):
@@ -298,6 +333,22 @@ class _Python:
         if syntax.error_count(tree, new_start, new_start + len(new_text)):
             return Diagnostic("tree-sitter cannot parse the new text", "tree-sitter")
         return None
+
+
+def _only_statement(base: bytes, start: int, end: int) -> bool:
+    """Whether ``[start, end)`` holds every statement of the block around it."""
+    tree = syntax.parse_tree(base)
+    stack = [tree.root_node]
+    while stack:
+        n = stack.pop()
+        if n.end_byte <= start or n.start_byte >= end:
+            continue
+        if n.type == "block" and n.parent is not None and n.parent.start_byte < start:
+            stmts = [c for c in n.named_children if c.type != "comment"]
+            if stmts and all(start <= c.start_byte < end for c in stmts):
+                return True
+        stack.extend(n.children)
+    return False
 
 
 def _first_code(tree: tree_sitter.Tree) -> int:

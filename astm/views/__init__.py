@@ -57,8 +57,9 @@ def _view(path: str, data: bytes, kind: str) -> View:
     tree = parse_tree(data)
     lines, notes = _python.lines(path, data, tree, curated=kind == "curated")
     view = View(path, kind, tuple(lines), tuple(notes))
-    if tree.root_node.has_error and python_error(view.text.encode()):
-        # tree-sitter's recovery can leave a header that CPython still refuses.
+    if python_error(view.text.encode()):
+        # tree-sitter accepts some input CPython refuses (Python 2 code, a header its
+        # error recovery kept): the view must stay valid source, so it says so instead.
         note = "no valid view: the file is not valid Python"
         return View(path, kind, (Line(f"# astm: {note}", path, NOTE),), (*notes, note))
     return view

@@ -166,6 +166,12 @@ class StagedView:
             oid = r.create_commit(None, sig, sig, "astm hook: staged content\n", tree, parents)
         return str(oid)
 
+    def at_head(self, path: str) -> bytes | None:
+        """``path`` as HEAD has it (None: no HEAD, no such file, or not a regular file)."""
+        if self.head is None:
+            return None
+        return _blob_at(self.repo.repo, self.head.tree, path)
+
     def read_at(self, rev: str, path: str) -> bytes:
         with git.LOCK:
             commit = self.repo.repo.revparse_single(rev).peel(pygit2.Commit)

@@ -74,6 +74,26 @@ class Repo:
         with git.LOCK:
             return None if self.repo.head_is_unborn else self.repo.head.target
 
+    def list_files(self, commit: pygit2.Oid) -> list[str]:
+        """Every blob path in ``commit``'s tree (POSIX, repository-relative)."""
+        with git.LOCK:
+            tree = self.repo[commit].peel(pygit2.Tree)
+            out: list[str] = []
+            stack: list[tuple[str, pygit2.Tree]] = [("", tree)]
+            while stack:
+                prefix, t = stack.pop()
+                for e in t:
+                    if e.type_str == "tree":
+                        stack.append((f"{prefix}{e.name}/", self.repo[e.id]))  # type: ignore[arg-type]
+                    elif e.type_str == "blob":
+                        out.append(f"{prefix}{e.name}")
+            return sorted(out)
+
+    def read_blob(self, commit: pygit2.Oid, path: str) -> bytes:
+        with git.LOCK:
+            c = self.repo[commit].peel(pygit2.Commit)
+            return self.read_at(c, path)
+
     def has_branch(self, name: str) -> bool:
         with git.LOCK:
             return f"refs/heads/{name}" in self.repo.references

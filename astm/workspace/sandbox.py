@@ -85,6 +85,10 @@ class Sandbox:
         self.head = oid
         return oid
 
+    def checkout_all(self) -> None:
+        """Materialise the whole tree of the sandbox's head (root-level tests need it)."""
+        git.run_git(["reset", "--hard", "--quiet", str(self.head)], cwd=self.path)
+
     def close(self) -> None:
         """Remove the worktree and its ephemeral branch; never raises."""
         remove_worktree(self.repo, self.path)
