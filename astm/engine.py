@@ -66,6 +66,12 @@ def prepare(repo: Repo, opts: ApplyOptions) -> tuple[pygit2.Commit, dict[str, Fi
     notices: list[str] = []
     if opts.paths:
         paths = [repo.relpath(p, opts.cwd) for p in opts.paths]
+    elif opts.plan is None:
+        # A repository-wide intent: rank the tracked files, let the router pick among them.
+        from astm.agents import candidates
+
+        tracked = [p for p in repo.list_files(base.id) if p.endswith((".py", ".toml"))]
+        paths = candidates.rank(tracked, opts.intent, lambda p: repo.read_at(base, p))
     else:
         paths = repo.root_files(base, CANDIDATE_SUFFIXES)
         if opts.plan is not None:
@@ -73,7 +79,7 @@ def prepare(repo: Repo, opts: ApplyOptions) -> tuple[pygit2.Commit, dict[str, Fi
             paths += [n.split("::", 1)[0] for n in named if "::" in n or language_of(n)]
         paths = sorted(set(paths))
     if not paths:
-        raise UsageError("nothing to work on: no TOML file at the repository root; name PATHS")
+        raise UsageError("nothing to work on: no candidate file for this intent; name PATHS")
     named = set(paths) if opts.paths else _plan_files(opts.plan)
     files: dict[str, FileCtx] = {}
     for p in paths:
@@ -228,12 +234,14 @@ class _Run(TreeWork):
             return [(files[0], self.opts.intent)]
         children = tuple(
             ChildInfo(
-                f.path, "file", f.outline.splitlines()[0] if f.outline else "",
+                f.path, "file", _summary(f.outline),
                 frozenset(n.id for n in f.tree.walk()) - {f.path},
             )
             for f in files
         )
-        req = RouteRequest(self.opts.intent, REPO_ID, "repo", "repo", children, "\n".join(c.id for c in children))
+        # The repository's context: each candidate's skeleton (signatures only), by folder.
+        context = "\n\n".join(f"# {f.path}\n{_clip(f.outline, 40)}" for f in files)
+        req = RouteRequest(self.opts.intent, REPO_ID, "repo", "repo", children, context)
         self.emit(REPO_ID, "routing")
         async with self.sem:
             route, usage = await self.provider.route(req)
@@ -358,6 +366,18 @@ class _Run(TreeWork):
         intent = " ".join(self.opts.intent.split())
         lines += ["", f"Astm-Run: {self.run_id}", f"Astm-Intent: {intent}"]
         return "\n".join(lines) + "\n"
+
+def _summary(outline: str) -> str:
+    """One line for a file: its top-level names."""
+    names = [ln.strip() for ln in outline.splitlines() if ln and not ln.startswith((" ", "\t"))]
+    text = "; ".join(names)
+    return text[:200] + ("…" if len(text) > 200 else "")
+
+
+def _clip(text: str, lines: int) -> str:
+    rows = text.splitlines()
+    return "\n".join(rows[:lines] + ([f"… ({len(rows) - lines} more lines)"] if len(rows) > lines else []))
+
 
 def _plan_files(plan: Plan | None) -> set[str]:
     if plan is None:

@@ -50,7 +50,7 @@ class Progress:
             return
         if self._live is not None:
             self._live.update(self._table())
-        elif event.state in ("committed", "failed", "retry", "unchanged"):
+        elif event.state in ("committed", "retry", "reset", "testing"):  # the summary shows the rest
             extra = f" (attempt {event.attempt})" if event.attempt > 1 else ""
             detail = f": {event.detail}" if event.detail and event.state != "landed" else ""
             print(f"  {event.state:<10} {event.node}{extra}{detail}", file=self.stream, flush=True)

@@ -27,8 +27,12 @@ def command() -> None:
 
 
 @command.command("install")
-@click.option("--hooks-path", "use_hooks_path", is_flag=True,
-              help="Install into core.hooksPath when it is set (else astm refuses).")
+@click.option(
+    "--hooks-path",
+    "use_hooks_path",
+    is_flag=True,
+    help="Install into core.hooksPath when it is set (else astm refuses).",
+)
 def install(use_hooks_path: bool) -> int:
     """Install the pre-commit hook (an existing hook is kept and run first)."""
     from astm.hook import install as inst
@@ -58,8 +62,11 @@ def uninstall() -> int:
 
 @command.command("run")
 @click.argument("files", nargs=-1, type=click.Path())
-@click.option("--fix/--no-fix", default=None,
-              help="Repair failing nodes with the model (default: [tool.astm.hook] fix).")
+@click.option(
+    "--fix/--no-fix",
+    default=None,
+    help="Repair failing nodes with the model (default: [tool.astm.hook] fix).",
+)
 def run(files: tuple[str, ...], fix: bool | None) -> int:
     """Check the staged content of the staged Python and TOML files (or of FILES among
     them): only problems inside nodes this commit changed count. Exit 1 if any does.

@@ -26,7 +26,7 @@ def build(path: str, data: bytes) -> Node | None:
         from astm.syntax import python
 
         return python.build(path, data)
-    except Exception:  # a tolerant parse of broken input: no nodes beats a crash
+    except Exception:  # noqa: BLE001 - a tolerant parse of broken input: no nodes beats a crash
         return None
 
 
@@ -57,9 +57,7 @@ class NodeMap:
 
     def changed(self, node: Node) -> bool:
         qual = split_id(node.id)[1]
-        return all(
-            base is None or base.get(qual or "") != node.hash for base in self.bases
-        )
+        return all(base is None or base.get(qual or "") != node.hash for base in self.bases)
 
     def line_changed(self, line: int) -> bool:
         if self._changed_lines is None:

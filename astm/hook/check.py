@@ -97,6 +97,15 @@ def place(f: StagedFile, problems: list[Problem]) -> list[Finding]:
             syntax_nodes.add(node)
         if counts:
             out.append(
-                Finding(f.path, node, p.line, p.col, p.message, p.source, nodes.lines.text(p.line), p.hint)
+                Finding(
+                    f.path,
+                    node,
+                    p.line,
+                    p.col,
+                    p.message,
+                    p.source,
+                    nodes.lines.text(p.line),
+                    p.hint,
+                )
             )
     return out

@@ -13,7 +13,7 @@ as the hint. Until then nothing is registered by default.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from astm.hook.finding import Finding
 from astm.workspace.index import StagedFile, StagedView

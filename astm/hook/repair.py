@@ -22,9 +22,10 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from astm.errors import AstmError
 from astm.hook.changed import NodeMap
@@ -71,7 +72,9 @@ class RepairRouter:
     """A Provider whose routing goes straight to the failing nodes; generation is the
     model's (``inner``)."""
 
-    def __init__(self, inner: Provider, intents: Mapping[str, str], below: Mapping[str, set[str]]) -> None:
+    def __init__(
+        self, inner: Provider, intents: Mapping[str, str], below: Mapping[str, set[str]]
+    ) -> None:
         self.inner = inner
         self.name = inner.name
         self.intents = dict(intents)  # target node id -> its intent
@@ -182,7 +185,10 @@ def _repair_file(
         base = view.repair_base({path: base_data})
         provider = RepairRouter(make_provider(settings, None, environ), intents, below)
         opts = engine.ApplyOptions(
-            intent=first + more, cwd=view.workdir, paths=(path,), base=base,
+            intent=first + more,
+            cwd=view.workdir,
+            paths=(path,),
+            base=base,
             branch=f"{BRANCH_PREFIX}/{token}",
         )
         landed = engine.apply(opts, settings, provider)
@@ -245,7 +251,8 @@ def _intent(node: Node, data: bytes, findings: list[Finding], nodes: NodeMap) ->
     problems = [f for f in findings if f.node == node.id or _is_under(f.node, node.id)]
     diag = "; ".join(
         f"line {f.line - first_line + 1}: {' '.join(f.message.split())} ({f.source})"
-        if f.line is not None else f.short()
+        if f.line is not None
+        else f.short()
         for f in problems
     )
     text = data[node.start : node.end].decode("utf-8", "replace")
@@ -279,11 +286,18 @@ def _stub(node: Node, data: bytes, eol: bytes) -> bytes | None:
         return f"[[{node.key}]]".encode() + eol
     if node.kind in ("function", "class") and node.key:
         text = data[node.start : node.end]
-        m = re.search(rb"^([ \t]*)(?:async[ \t]+)?(?:def|class)\b", text, re.M)
+        m = re.search(rb"^([ \t]*)(?:async[ \t]+)?(?:def|class)\b", text, re.MULTILINE)
         indent = m.group(1) if m else b""
         body = indent + b"    "
         if node.kind == "function":
-            return indent + f"def {node.key}(*args, **kwargs):".encode() + eol + body + b"raise NotImplementedError" + eol
+            return (
+                indent
+                + f"def {node.key}(*args, **kwargs):".encode()
+                + eol
+                + body
+                + b"raise NotImplementedError"
+                + eol
+            )
         return indent + f"class {node.key}:".encode() + eol + body + b"pass" + eol
     return None
 

@@ -34,7 +34,9 @@ class Ruff:
 
     def __init__(self, exe: str, cwd: Path, files: dict[str, bytes]) -> None:
         self.exe, self.cwd = exe, cwd
-        self.pool = ThreadPoolExecutor(max_workers=max(1, min(8, len(files))), thread_name_prefix="ruff")
+        self.pool = ThreadPoolExecutor(
+            max_workers=max(1, min(8, len(files))), thread_name_prefix="ruff"
+        )
         self.futures: dict[str, Future[list[Problem] | str]] = {
             path: self.pool.submit(self._one, path, data) for path, data in files.items()
         }
@@ -45,12 +47,20 @@ class Ruff:
 
     def _one(self, path: str, data: bytes) -> list[Problem] | str:
         cmd = [
-            self.exe, "check", "--no-fix", "--no-cache", "--exit-zero", "--force-exclude",
-            "--output-format=json", "--stdin-filename", path, "-",
+            self.exe,
+            "check",
+            "--no-fix",
+            "--no-cache",
+            "--exit-zero",
+            "--force-exclude",
+            "--output-format=json",
+            "--stdin-filename",
+            path,
+            "-",
         ]
         try:
             proc = subprocess.run(
-                cmd, cwd=self.cwd, input=data, capture_output=True, timeout=TIMEOUT
+                cmd, cwd=self.cwd, input=data, capture_output=True, timeout=TIMEOUT, check=False
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"ruff could not run: {exc}"
@@ -67,5 +77,9 @@ class Ruff:
             if not code:  # a syntax error: compile() reports it
                 continue
             loc = item.get("location") or {}
-            out.append(Problem(loc.get("row"), loc.get("column"), f"{code} {item.get('message', '')}", "ruff"))
+            out.append(
+                Problem(
+                    loc.get("row"), loc.get("column"), f"{code} {item.get('message', '')}", "ruff"
+                )
+            )
         return out

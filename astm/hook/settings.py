@@ -49,7 +49,9 @@ def load(root: Path, fallback: bytes | None = None) -> HookSettings:
         name = key.replace("-", "_")
         if name == "fix":
             if not isinstance(value, bool):
-                raise UsageError("[tool.astm.hook] fix must be true or false", path="pyproject.toml")
+                raise UsageError(
+                    "[tool.astm.hook] fix must be true or false", path="pyproject.toml"
+                )
             out = HookSettings(value, out.validators, out.explicit_validators)
         elif name == "validators":
             if not isinstance(value, list) or not all(v in KNOWN_VALIDATORS for v in value):

@@ -81,7 +81,9 @@ def _toml_problem(message: str, data: bytes) -> Problem:
     if _AT_END.search(message):
         lines = Lines(data)
         last = max(lines.count, 1)
-        return Problem(last, len(lines.text(last)) + 1, _AT_END.sub(" at end of document", message), "tomllib")
+        return Problem(
+            last, len(lines.text(last)) + 1, _AT_END.sub(" at end of document", message), "tomllib"
+        )
     return Problem(None, None, message, "tomllib")
 
 

@@ -74,10 +74,10 @@ def update(
     commit = blobs.head() if rev is None else None
     indexed = store.get("commit")
     if commit is not None and commit == indexed:
-        return commit, 0, 0, 0
+        return commit, 0, _count(store), 0
     listing = blobs.listing(rev, SUFFIXES)
     if listing.commit is not None and listing.commit == indexed:
-        return listing.commit, 0, 0, 0
+        return listing.commit, 0, _count(store), 0
     conn = store.conn
     known = {(oid, lang): bid for bid, oid, lang in conn.execute("SELECT id, oid, lang FROM blobs")}
     wanted: dict[str, tuple[str, str]] = {}  # path -> (oid, lang)
@@ -107,6 +107,10 @@ def update(
             conn.execute("ROLLBACK")
         raise
     return listing.commit, parsed, len(wanted) - len(todo), pruned
+
+
+def _count(store: Store) -> int:
+    return int(store.conn.execute("SELECT count(*) FROM files").fetchone()[0])
 
 
 def _add(store: Store, result: _Result) -> int:
@@ -160,15 +164,14 @@ def _prune(store: Store) -> int:
 
 
 def _status(store: Store) -> tuple[int, tuple[str, ...], tuple[tuple[str, str], ...]]:
-    conn = store.conn
-    (n,) = conn.execute("SELECT count(*) FROM files").fetchone()
-    rows = conn.execute(
+    n = _count(store)
+    rows = store.conn.execute(
         "SELECT f.path, b.status, b.note FROM files f JOIN blobs b ON b.id = f.blob"
         " WHERE b.status != 'ok' ORDER BY f.path"
     ).fetchall()
     broken = tuple(p for p, s, _ in rows if s == "broken")
     skipped = tuple((p, note or s) for p, s, note in rows if s == "skipped")
-    return int(n), broken, skipped
+    return n, broken, skipped
 
 
 # -- parsing, in-process or in workers ---------------------------------------------------

@@ -27,6 +27,9 @@ from astm.validate.diagnostic import Diagnostic
 _DEF_TYPES = ("function_definition", "class_definition")
 _IMPORT_TYPES = ("import_statement", "import_from_statement", "future_import_statement")
 _KIND_OF = {"function_definition": "function", "class_definition": "class"}
+# ``astm.agents.tree`` numbers a parent's new children FIRST_NEW_CHILD, +1, ...: the first
+# one replaces a placeholder body (``pass``), the others go after it, so patches stay disjoint.
+FIRST_NEW_CHILD = 1000
 
 
 def _indent_of(line: bytes) -> bytes:
@@ -202,9 +205,18 @@ class _Python:
             nxt = base[point:].lstrip(b"\r\n")
             code = re.sub(rb"\A(?:[ \t]*#[^\n]*\n)*", b"", nxt)  # past the comments above it
             blanks = 2 if re.match(rb"(@|def |async def |class )", code) else 1
-            return Patch(parent.path, point, point, text + eol * blanks if nxt.strip() else text, owner, seq), 0
+            head = base[:point]
+            prefix = b"" if not head.strip(b"\xef\xbb\xbf") else b"" if head.endswith(b"\n") else eol
+            if head.strip(b"\xef\xbb\xbf") and not (head + prefix).endswith(eol * 2):
+                prefix += eol  # one blank line below the docstring or header comments
+            new = prefix + text + (eol * blanks if nxt.strip() else b"")
+            return Patch(parent.path, point, point, new, owner, seq), len(prefix)
         if before is not None and before.kind == "imports":
             raise CompositionError("a definition cannot go before the import block", node=owner)
+        hole = _placeholder(parent, base, eol) if seq <= FIRST_NEW_CHILD else None
+        if hole is not None:  # the body was only ``pass``: the first new child takes its place
+            start, end, prefix = hole
+            return Patch(parent.path, start, end, prefix + text, owner, seq), len(prefix)
         if position == "start":
             if defs:
                 before = defs[0]
@@ -333,6 +345,41 @@ class _Python:
         if syntax.error_count(tree, new_start, new_start + len(new_text)):
             return Diagnostic("tree-sitter cannot parse the new text", "tree-sitter")
         return None
+
+
+def _placeholder(parent: Node, base: bytes, eol: bytes) -> tuple[int, int, bytes] | None:
+    """Where a class or function body that is only ``pass`` or ``...`` stands: its line
+    range, or (``class E(Exception): pass``) the rest of the header line after the colon,
+    with the line break the new text then needs before it."""
+    if parent.kind == "file" or parent.children:
+        return None
+    stack = [syntax.parse_tree(base).root_node]
+    while stack:
+        n = stack.pop()
+        if n.end_byte <= parent.start or n.start_byte >= parent.end:
+            continue
+        if n.type in _DEF_TYPES and n.start_byte >= parent.start:
+            body = n.child_by_field_name("body")
+            stmts = [c for c in body.named_children if c.type != "comment"] if body else []
+            if len(stmts) != 1 or not _is_placeholder(stmts[0]):
+                return None
+            start = base.rfind(b"\n", 0, stmts[0].start_byte) + 1
+            end = base.find(b"\n", stmts[0].end_byte)
+            end = end + 1 if end >= 0 else len(base)
+            if not base[start : stmts[0].start_byte].strip():
+                return start, end, b""
+            colon = body.prev_sibling if body is not None else None
+            if colon is None or colon.type != ":" or base[end - 1 : end] != b"\n":
+                return None
+            return colon.end_byte, end, eol
+        stack.extend(reversed(n.children))
+    return None
+
+
+def _is_placeholder(stmt: tree_sitter.Node) -> bool:
+    if stmt.type == "pass_statement":
+        return True
+    return stmt.type == "expression_statement" and [c.type for c in stmt.named_children] == ["ellipsis"]
 
 
 def _only_statement(base: bytes, start: int, end: int) -> bool:

@@ -45,4 +45,7 @@ def run(cwd: Path, template: str, values: dict[str, str]) -> Diagnostic | None:
         return None
     lines = [ln.strip() for ln in (proc.stdout + "\n" + proc.stderr).splitlines() if ln.strip()]
     first = lines[0] if lines else f"exit code {proc.returncode}"
-    return Diagnostic(f"{Path(cmd[0]).name}: {first}", "command")
+    # Name the check by its script, not its interpreter: "no_print.py: ...", not "python: ..."
+    interpreters = ("python", "sh", "bash", "node", "uv", "env")
+    label = next((Path(t).name for t in cmd if not Path(t).name.startswith(interpreters)), cmd[0])
+    return Diagnostic(f"{label}: {first}", "command")

@@ -5,8 +5,11 @@ Pure: bytes in, a ``View`` out; nothing here reads files or touches git. See doc
 
 from __future__ import annotations
 
+import ast
+import warnings
+
 from astm.syntax import language_of
-from astm.syntax.python import parse_tree, python_error
+from astm.syntax.python import parse_tree
 from astm.views import python as _python
 from astm.views import toml as _toml
 from astm.views.context import focus
@@ -57,10 +60,24 @@ def _view(path: str, data: bytes, kind: str) -> View:
     tree = parse_tree(data)
     lines, notes = _python.lines(path, data, tree, curated=kind == "curated")
     view = View(path, kind, tuple(lines), tuple(notes))
-    if python_error(view.text.encode()):
+    if not _parses(view.text):
         # tree-sitter accepts some input CPython refuses (Python 2 code, a header its
         # error recovery kept): the view must stay valid source, so it says so instead.
         note = "no valid view: the file is not valid Python"
         return View(path, kind, (Line(f"# astm: {note}", path, NOTE),), (*notes, note))
     return view
 
+
+
+def _parses(text: str) -> bool:
+    """Whether ``text`` is Python that parses (names need not resolve: a view hides code)."""
+    # ``catch_warnings`` swaps process-global state: share the syntax layer's lock.
+    from astm.syntax.python import _warnings_lock
+
+    try:
+        with _warnings_lock, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(text, "<view>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True

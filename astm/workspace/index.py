@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
 
 import pygit2
 
@@ -140,9 +140,10 @@ class StagedView:
         out = []
         status = pygit2.enums.DeltaStatus
         for delta in diff.deltas:
-            if delta.status in (status.ADDED, status.COPIED):
-                out.append((delta.new_file.path, None, delta.new_file.id, delta.new_file.mode))
-            elif delta.status in (status.MODIFIED, status.TYPECHANGE):
+            if delta.status in (status.ADDED, status.COPIED) or delta.status in (
+                status.MODIFIED,
+                status.TYPECHANGE,
+            ):
                 out.append((delta.new_file.path, None, delta.new_file.id, delta.new_file.mode))
             elif delta.status == status.RENAMED:
                 nf, of = delta.new_file, delta.old_file
@@ -266,8 +267,13 @@ def hooks_dir(cwd: Path) -> HooksDir:
 
 def _git(args: list[str], cwd: Path, *, check: bool = True) -> str:
     proc = subprocess.run(
-        ["git", *args], cwd=cwd, env=git.clean_env(), capture_output=True, text=True,
+        ["git", *args],
+        cwd=cwd,
+        env=git.clean_env(),
+        capture_output=True,
+        text=True,
         stdin=subprocess.DEVNULL,
+        check=False,
     )
     if check and proc.returncode != 0:
         err = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
