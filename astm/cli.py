@@ -25,9 +25,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from astm.commands import apply, config, demo, gc, hook, index, runs, view
+    from astm.commands import apply, config, demo, gc, hook, index, new, runs, view
 
-    for mod in (apply, config, demo, gc, runs, hook, index, view):
+    for mod in (apply, config, demo, gc, runs, hook, index, new, view):
         cli.add_command(mod.command)
 
 

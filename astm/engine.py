@@ -272,15 +272,21 @@ class _Run(TreeWork):
             self.result.nodes.append(NodeResult(d, "would-change", 0, "delete", intent))
 
     async def work(self) -> None:
-        acting = await self.route_files()
         # The root's sandbox opens while the files work, off the critical path.
         root_box = asyncio.ensure_future(self.sandbox(self.base.id))
         try:
-            outcomes: list[Outcome] = await _all(
-                self.container(f, f.tree, intent, parent=None) for f, intent in acting
-            )
+            outcomes = await self.produce()
         finally:
             await asyncio.wait([root_box])
+        await self.land_outcomes(outcomes, root_box.result())
+
+    async def produce(self) -> list[Outcome]:
+        """Every acting file's outcome: a whole-file patch and its overlay commit."""
+        acting = await self.route_files()
+        return list(await _all(self.container(f, f.tree, intent, parent=None) for f, intent in acting))
+
+    async def land_outcomes(self, outcomes: list[Outcome], root: Sandbox) -> None:
+        """Root overlay commit, root-level tests, run ref, and the landing commit."""
         failed = [r for o in outcomes for r in o.failed_below]
         if failed:
             first = failed[0]
@@ -289,7 +295,6 @@ class _Run(TreeWork):
         changed = [o for o in outcomes if o.commit is not None and o.patch is not None]
         if not changed:
             raise ValidationFailed("nothing to change: no node's text changed for this intent")
-        root = root_box.result()
         changes = {o.patch.path: o.patch.text for o in changed if o.patch is not None}
         for path, data in changes.items():
             await self.blocking(root.write, path, data)
