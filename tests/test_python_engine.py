@@ -179,3 +179,17 @@ def test_repo_wide_intent_routes_over_files(tmp_path: Path, model_env: loopback.
     assert "src/cart.py" in prompt and "def total" in prompt  # skeletons, not bodies
     assert "sum(self.prices)" not in prompt
     assert "src/unrelated.py" not in prompt  # ranked out: no word of the intent in it
+
+
+@pytest.mark.skipif(
+    __import__("shutil").which("basedpyright") is None and __import__("shutil").which("pyright") is None,
+    reason="needs basedpyright or pyright (pip install basedpyright)",
+)
+def test_pyright_runs_at_file_level_when_configured(tmp_path: Path, astm) -> None:  # type: ignore[no-untyped-def]
+    src = "def f(x: int) -> int:\n    return x\n\n\ndef g() -> str:\n    return 'a'\n"
+    repo = make_repo(tmp_path / "r", {"m.py": src, "pyproject.toml": '[tool.pyright]\ntypeCheckingMode = "basic"\n'})
+    bad = plan(tmp_path / "bad.json", [{"op": "replace", "node": "m.py::g", "text": "def g() -> str:\n    return f(1) + 'a'\n"}])
+    res = astm("apply", "x", "m.py", "--plan", str(bad), cwd=repo)
+    assert res.code == 1 and "pyright" in res.err and "m.py" in res.err
+    good = plan(tmp_path / "good.json", [{"op": "replace", "node": "m.py::g", "text": "def g() -> str:\n    return str(f(1))\n"}])
+    assert astm("apply", "x", "m.py", "--plan", str(good), cwd=repo).code == 0

@@ -183,6 +183,8 @@ class TreeWork:
                 view_range = (new_range[0] + shift, new_range[1] + shift)
             sandbox = await box
             diag = await self.external(f, sandbox, view, (node.start, node.end), view_range, kind=node.kind, node=node.id)
+            if diag is None and node.is_file and f.lang.name == "python":
+                diag = await self.typecheck(f, sandbox, view)
             if diag is not None:
                 raise ValidationFailed(f"after composition: {diag}", node=node.id)
             parents = tuple(k.commit for k in kids if k.commit is not None)
@@ -439,6 +441,24 @@ class TreeWork:
             if diag is not None:
                 return diag
         return None
+
+    async def typecheck(self, f: FileCtx, sandbox: Sandbox, composed: bytes) -> Diagnostic | None:
+        """pyright/basedpyright on the composed file, when the project configures it."""
+        from astm.validate import pyright
+
+        mode = self.settings.validate_.pyright
+        if mode == "off":
+            return None
+        await self.blocking(sandbox.materialise, list(pyright.CONFIG_FILES))
+        if mode == "auto":
+            pyproject = sandbox.path / "pyproject.toml"
+            data = pyproject.read_bytes() if pyproject.is_file() else None
+            if not pyright.configured(data, (sandbox.path / "pyrightconfig.json").is_file()):
+                return None
+        self.emit(f.tree.id, "typecheck")
+        return await self.blocking(
+            pyright.check, sandbox.path, f.path, f.data, composed, (0, len(f.data)), (0, len(composed))
+        )
 
     async def baseline(self, f: FileCtx, sandbox: Sandbox) -> Any:
         """ruff's findings on the file at base, computed once per run and file."""
