@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import signal
 import shlex
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +45,9 @@ if TYPE_CHECKING:
     import pygit2
 
 T = TypeVar("T")
+# ASTM_CRASH_AT=<event state> kills the process with SIGKILL when that event is emitted:
+# sandbox, generating, committed, composing, landed (crash-safety tests and crashsoak).
+CRASH_AT = os.environ.get("ASTM_CRASH_AT", "")
 REPO_ID = "."  # the repository node: its children are the candidate files
 CANDIDATE_SUFFIXES = (".toml",)
 
@@ -160,6 +165,9 @@ class _Run(TreeWork):
 
     def emit(self, node: str, state: str, attempt: int = 0, detail: str = "") -> None:
         self.events(Event(node, state, attempt, detail))
+        if CRASH_AT and CRASH_AT == state:
+            # Fault injection for the crash tests (docs/cli.md): die here, as a kill would.
+            os.kill(os.getpid(), signal.SIGKILL)
 
     async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
@@ -174,7 +182,9 @@ class _Run(TreeWork):
     async def sandbox(self, fork: pygit2.Oid) -> Sandbox:
         n = next(self.counter)
         self.planned.append((sandbox_root() / f"astm-{self.run_id}-{n}", tmp_branch(self.run_id, n)))
-        return await self.blocking(open_sandbox, self.repo, self.run_id, n, fork)
+        box = await self.blocking(open_sandbox, self.repo, self.run_id, n, fork)
+        self.emit(f"sandbox {n}", "sandbox")
+        return box
 
     def cleanup(self) -> None:
         """Wait for every git thread, then remove every sandbox and ephemeral branch."""

@@ -45,6 +45,8 @@ class Progress:
             self._live = None
 
     def __call__(self, event: Event) -> None:
+        if event.state == "sandbox":
+            return  # bookkeeping, not a node
         self.states[event.node] = event
         if self.quiet:
             return
