@@ -18,20 +18,36 @@ import click
 from astm import __version__, errors
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands load on first use: a hook run must not pay for the model client or pydantic.
+COMMANDS = {
+    "apply": "astm.commands.apply",
+    "config": "astm.commands.config",
+    "demo": "astm.commands.demo",
+    "gc": "astm.commands.gc",
+    "hook": "astm.commands.hook",
+    "index": "astm.commands.index",
+    "new": "astm.commands.new",
+    "runs": "astm.commands.runs",
+    "view": "astm.commands.view",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        import importlib
+
+        return importlib.import_module(COMMANDS[name]).command  # type: ignore[no-any-return]
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(version=__version__, prog_name="astm")
 def cli() -> None:
     """AST Momentum: turn an intent into one reviewable, validated git commit."""
-
-
-def _register() -> None:
-    from astm.commands import apply, config, demo, gc, hook, index, new, runs, view
-
-    for mod in (apply, config, demo, gc, runs, hook, index, new, view):
-        cli.add_command(mod.command)
-
-
-_register()
 
 
 def crash_log(exc: BaseException) -> str:

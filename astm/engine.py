@@ -11,17 +11,18 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import signal
 import shlex
+import signal
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from astm.agents import routing
-from astm.agents.tree import FileCtx, Outcome, TreeWork, _all, _plan_key
 from astm.agents.answer import eol_of
+from astm.agents.tree import FileCtx, Outcome, TreeWork, _all, _plan_key
 from astm.config import Settings
 from astm.errors import (
     AstmError,
@@ -39,7 +40,14 @@ from astm.result import ApplyResult, Event, EventSink, NodeResult, ignore
 from astm.syntax import Node, language_of, node_id
 from astm.workspace import landing, runs
 from astm.workspace.repo import Repo
-from astm.workspace.sandbox import Sandbox, open_sandbox, remove_worktree, delete_ref, sandbox_root, tmp_branch
+from astm.workspace.sandbox import (
+    Sandbox,
+    delete_ref,
+    open_sandbox,
+    remove_worktree,
+    sandbox_root,
+    tmp_branch,
+)
 
 if TYPE_CHECKING:
     import pygit2
@@ -326,11 +334,10 @@ class _Run(TreeWork):
         )
         self.result.branch, self.result.commit = branch, str(commit)
         self.emit(REPO_ID, "landed", detail=branch)
-        if self.opts.base is None:
-            if self.repo.head_oid() != self.base.id:
-                self.result.notices.append(
-                    f"HEAD moved during the run; {branch} is based on {str(self.base.id)[:10]}"
-                )
+        if self.opts.base is None and self.repo.head_oid() != self.base.id:
+            self.result.notices.append(
+                f"HEAD moved during the run; {branch} is based on {str(self.base.id)[:10]}"
+            )
         if self.opts.save_plan is not None:
             from astm import plan as planfile
 

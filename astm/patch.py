@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from astm.errors import CompositionError
 
@@ -38,7 +39,7 @@ class Patch:
 def check_disjoint(patches: Iterable[Patch]) -> list[Patch]:
     """The patches in file order; CompositionError naming both owners if two overlap."""
     ordered = sorted(patches, key=lambda p: (p.path, p.start, p.end, p.seq))
-    for a, b in zip(ordered, ordered[1:]):
+    for a, b in itertools.pairwise(ordered):
         if a.path == b.path and a.end > b.start:
             raise CompositionError(
                 f"patches from {a.owner} [{a.start}, {a.end}) and {b.owner} "

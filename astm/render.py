@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import IO, Any
+from typing import IO, Any, Self
 
 from astm.result import ApplyResult, Event
 
@@ -30,7 +30,7 @@ class Progress:
         self.states: dict[str, Event] = {}
         self._live: Any = None
 
-    def __enter__(self) -> Progress:
+    def __enter__(self) -> Self:
         if self.live_enabled:
             from rich.console import Console
             from rich.live import Live

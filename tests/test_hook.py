@@ -52,11 +52,20 @@ def stage(repo: Path, files: dict[str, str | bytes]) -> None:
     git(repo, "add", "--", *files)
 
 
-def commit(repo: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """A real ``git commit`` (hooks run), as a user types it."""
+def commit(
+    repo: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """A real ``git commit`` (hooks run), as a user types it. git sends a hook's stdout to
+    stderr, so everything astm prints is in ``stderr``."""
     return subprocess.run(
-        ["git", "commit", "-q", *args], cwd=repo, capture_output=True, text=True,
-        env={**os.environ, **GIT_ENV, **(env or {})}, stdin=subprocess.DEVNULL, timeout=120,
+        ["git", "commit", "-q", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **GIT_ENV, **(env or {})},
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
     )
 
 
@@ -81,7 +90,13 @@ def test_only_changed_nodes_count(tmp_path: Path, astm) -> None:  # type: ignore
     old_py = "def a():\n    x = 1\n    return 2\n\n\ndef b():\n    return 3\n"
     old_toml = "[a]\nx = = 1\n\n[b]\ny = 1\n"
     repo = make_repo(tmp_path / "r", {"m.py": old_py, "c.toml": old_toml})
-    stage(repo, {"m.py": old_py.replace("return 3", "return 4"), "c.toml": old_toml.replace("y = 1", "y = 2")})
+    stage(
+        repo,
+        {
+            "m.py": old_py.replace("return 3", "return 4"),
+            "c.toml": old_toml.replace("y = 1", "y = 2"),
+        },
+    )
     res = astm("hook", "run", cwd=repo)
     assert res.code == 0, res.out + res.err
     # Touching the node that holds the problem makes it count.
@@ -92,7 +107,9 @@ def test_only_changed_nodes_count(tmp_path: Path, astm) -> None:  # type: ignore
 
 
 def test_ruff_problem_in_a_changed_method_names_the_method(repo: Path, astm) -> None:  # type: ignore[no-untyped-def]
-    stage(repo, {"svc.py": "class Svc:\n    def run(self):\n        unused = 1\n        return 2\n"})
+    stage(
+        repo, {"svc.py": "class Svc:\n    def run(self):\n        unused = 1\n        return 2\n"}
+    )
     res = astm("hook", "run", cwd=repo)
     assert res.code == 1
     assert "svc.py::Svc.run (line 3): F841 Local variable `unused`" in res.out
@@ -148,7 +165,7 @@ def test_rename_keeps_node_history(tmp_path: Path, astm) -> None:  # type: ignor
 
 
 def test_not_utf8_fails_at_the_file(repo: Path, astm) -> None:  # type: ignore[no-untyped-def]
-    stage(repo, {"pyproject.toml": PYPROJECT.encode() + b'# caf\xe9\n'})
+    stage(repo, {"pyproject.toml": PYPROJECT.encode() + b"# caf\xe9\n"})
     res = astm("hook", "run", cwd=repo)
     assert res.code == 1
     assert "pyproject.toml: not UTF-8 (byte" in res.out and "[utf-8]" in res.out
@@ -164,7 +181,9 @@ def test_merge_in_progress_counts_only_the_committers_nodes(tmp_path: Path, astm
     base = "def a():\n    return 1\n\n\ndef b():\n    return 2\n"
     repo = make_repo(tmp_path / "r", {"m.py": base, "other.py": "x = 1\n"})
     git(repo, "checkout", "-q", "-b", "topic")
-    stage(repo, {"other.py": "def h():\n    unused = 1\n    return 0\n"})  # F841, from the other side
+    stage(
+        repo, {"other.py": "def h():\n    unused = 1\n    return 0\n"}
+    )  # F841, from the other side
     git(repo, "commit", "-q", "-m", "topic")
     git(repo, "checkout", "-q", "main")
     stage(repo, {"m.py": base.replace("return 1", "return 10")})
@@ -178,24 +197,45 @@ def test_merge_in_progress_counts_only_the_committers_nodes(tmp_path: Path, astm
     assert "cannot repair: a merge is in progress" in res.err
 
 
-def test_extension_check_blocks_with_its_hint(repo: Path, astm, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_extension_check_blocks_with_its_hint(
+    repo: Path, astm, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     from astm.hook import checks
     from astm.hook.finding import Finding
 
     def stale(view: Any, files: list[Any]) -> list[Finding]:
-        return [Finding(f.path, f.path, None, None, "generated from an older spec", "spec-freshness",
-                        hint=f"astm spec refresh {f.path}") for f in files if f.path == "shop.py"]
+        return [
+            Finding(
+                f.path,
+                f.path,
+                None,
+                None,
+                "generated from an older spec",
+                "spec-freshness",
+                hint=f"astm spec refresh {f.path}",
+            )
+            for f in files
+            if f.path == "shop.py"
+        ]
 
     monkeypatch.setitem(checks.REGISTRY, "spec-freshness", stale)
     stage(repo, {"shop.py": SHOP + "\n\ndef more():\n    return 1\n"})
     res = astm("hook", "run", cwd=repo)
     assert res.code == 1
-    assert "shop.py: generated from an older spec [spec-freshness]\n  hint: astm spec refresh shop.py" in res.out
+    assert (
+        "shop.py: generated from an older spec [spec-freshness]\n  hint: astm spec refresh shop.py"
+        in res.out
+    )
 
 
 def test_config_can_switch_ruff_off(repo: Path, astm) -> None:  # type: ignore[no-untyped-def]
-    stage(repo, {"pyproject.toml": PYPROJECT + "\n[tool.astm.hook]\nvalidators = []\n",
-                 "svc.py": "def run():\n    unused = 1\n"})
+    stage(
+        repo,
+        {
+            "pyproject.toml": PYPROJECT + "\n[tool.astm.hook]\nvalidators = []\n",
+            "svc.py": "def run():\n    unused = 1\n",
+        },
+    )
     assert astm("hook", "run", cwd=repo).code == 0
     (repo / "pyproject.toml").write_text(PYPROJECT + "\n[tool.astm.hook]\nfixx = true\n")
     res = astm("hook", "run", cwd=repo)
@@ -205,8 +245,12 @@ def test_config_can_switch_ruff_off(repo: Path, astm) -> None:  # type: ignore[n
 def test_hook_path_imports_no_model_client_and_no_rich(repo: Path) -> None:
     stage(repo, {"pyproject.toml": BROKEN_TOML})
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "astm", "hook", "run"], cwd=repo,
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "-X", "importtime", "-m", "astm", "hook", "run"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 1
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
@@ -217,9 +261,11 @@ def test_hook_path_imports_no_model_client_and_no_rich(repo: Path) -> None:
 # ---- install / uninstall ---------------------------------------------------------------
 
 
-def test_install_keeps_the_old_hook_runs_it_first_and_uninstall_restores_it(repo: Path, astm) -> None:  # type: ignore[no-untyped-def]
+def test_install_keeps_the_old_hook_runs_it_first_and_uninstall_restores_it(
+    repo: Path, astm
+) -> None:  # type: ignore[no-untyped-def]
     hooks = repo / ".git" / "hooks"
-    old = b"#!/bin/sh\necho legacy-ran >> \"$(git rev-parse --git-dir)/legacy.log\"\n"
+    old = b'#!/bin/sh\necho legacy-ran >> "$(git rev-parse --git-dir)/legacy.log"\n'
     (hooks / "pre-commit").write_bytes(old)
     (hooks / "pre-commit").chmod(0o750)
     res = astm("hook", "install", cwd=repo)
@@ -232,8 +278,11 @@ def test_install_keeps_the_old_hook_runs_it_first_and_uninstall_restores_it(repo
     res = astm("hook", "install", cwd=repo)
     assert res.code == 0 and "refreshed" in res.out
     assert (hooks / "pre-commit.legacy").read_bytes() == old
-    assert sorted(p.name for p in hooks.iterdir() if p.name.startswith("pre-commit")
-                  and not p.name.endswith(".sample")) == ["pre-commit", "pre-commit.legacy"]
+    assert sorted(
+        p.name
+        for p in hooks.iterdir()
+        if p.name.startswith("pre-commit") and not p.name.endswith(".sample")
+    ) == ["pre-commit", "pre-commit.legacy"]
     # The legacy hook runs first, once per commit, and astm after it.
     stage(repo, {"pyproject.toml": PYPROJECT.replace("1.0", "1.1")})
     assert commit(repo, "-m", "ok").returncode == 0
@@ -266,7 +315,7 @@ def test_core_hooks_path_refuses_with_the_command_or_installs_there(repo: Path, 
     assert (repo / ".githooks" / "pre-commit").is_file()
     stage(repo, {"pyproject.toml": BROKEN_TOML})
     proc = commit(repo, "-m", "broken")
-    assert proc.returncode != 0 and "pyproject.toml::tool.ruff (line 6)" in proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "pyproject.toml::tool.ruff (line 6)" in proc.stderr
 
 
 # ---- real commits ----------------------------------------------------------------------
@@ -274,7 +323,9 @@ def test_core_hooks_path_refuses_with_the_command_or_installs_there(repo: Path, 
 
 @pytest.fixture
 def hooked(tmp_path: Path, astm) -> Path:  # type: ignore[no-untyped-def]
-    repo = make_repo(tmp_path / "my shop", {"pyproject.toml": PYPROJECT, "shop.py": SHOP})  # a space
+    repo = make_repo(
+        tmp_path / "my shop", {"pyproject.toml": PYPROJECT, "shop.py": SHOP}
+    )  # a space
     assert astm("hook", "install", cwd=repo).code == 0
     return repo
 
@@ -284,11 +335,13 @@ def test_commit_is_blocked_then_passes(hooked: Path) -> None:
     head = git(hooked, "rev-parse", "HEAD")
     proc = commit(hooked, "-m", "broken")
     assert proc.returncode == 1
-    assert "shop.py::total (line 5): '(' was never closed" in proc.stdout
+    assert "shop.py::total (line 5): '(' was never closed" in proc.stderr
     assert git(hooked, "rev-parse", "HEAD") == head
-    stage(hooked, {"pyproject.toml": PYPROJECT.replace("1.0", "1.1"), "shop.py": SHOP + "\nX = 1\n"})
+    stage(
+        hooked, {"pyproject.toml": PYPROJECT.replace("1.0", "1.1"), "shop.py": SHOP + "\nX = 1\n"}
+    )
     proc = commit(hooked, "-m", "fine")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == 0, proc.stderr
     assert git(hooked, "rev-parse", "HEAD^") == head
 
 
@@ -296,23 +349,63 @@ def test_commit_all_and_commit_paths_check_what_git_commits(hooked: Path) -> Non
     # `commit -a`: the index git builds (.git/index.lock) holds the broken working tree.
     (hooked / "pyproject.toml").write_text(BROKEN_TOML)
     proc = commit(hooked, "-a", "-m", "all")
-    assert proc.returncode == 1 and "pyproject.toml::tool.ruff" in proc.stdout
+    assert proc.returncode == 1 and "pyproject.toml::tool.ruff" in proc.stderr
     # `commit PATHS`: a temporary index of just those paths (next-index-*.lock).
     (hooked / "shop.py").write_text(SHOP.replace("len(items)", "len(items) + 0"))
     proc = commit(hooked, "-m", "only shop", "shop.py")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == 0, proc.stderr
     assert git(hooked, "show", "--name-only", "--format=", "HEAD") == "shop.py"
 
 
-def test_commit_from_a_linked_worktree(hooked: Path, tmp_path: Path) -> None:
+def test_commit_after_add_patch_counts_only_the_staged_hunk(hooked: Path) -> None:
+    lines = [f"k{i} = {i}" for i in range(12)]
+    toml = "[a]\n" + "\n".join(lines) + "\n"
+    stage(hooked, {"c.toml": toml})
+    assert commit(hooked, "-m", "c").returncode == 0
+    # Two hunks: a fine edit at the top, a broken one at the bottom; stage only the first.
+    (hooked / "c.toml").write_text(
+        toml.replace("k0 = 0", "k0 = 100").replace("k11 = 11", "k11 = = 11")
+    )
+    proc = subprocess.run(
+        ["git", "add", "-p", "c.toml"],
+        cwd=hooked,
+        input="y\nn\n",
+        text=True,
+        capture_output=True,
+        env={**os.environ, **GIT_ENV},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "k11 = = 11" not in git(hooked, "show", ":c.toml")
+    proc = commit(hooked, "-m", "top hunk only")
+    assert proc.returncode == 0, proc.stderr
+    # The other way round: the broken hunk staged, the fine one not.
+    git(hooked, "reset", "-q", "HEAD~1")
+    proc = subprocess.run(
+        ["git", "add", "-p", "c.toml"],
+        cwd=hooked,
+        input="n\ny\n",
+        text=True,
+        capture_output=True,
+        env={**os.environ, **GIT_ENV},
+        check=False,
+    )
+    proc = commit(hooked, "-m", "bottom hunk only")
+    assert proc.returncode == 1 and "c.toml::a (line 13): Invalid value" in proc.stderr
+
+
+def test_commit_from_a_linked_worktree(hooked: Path, tmp_path: Path, astm) -> None:  # type: ignore[no-untyped-def]
     wt = tmp_path / "linked tree"
     git(hooked, "worktree", "add", "-q", str(wt), "-b", "side")
+    # Installing from the linked worktree finds the same, shared hook.
+    res = astm("hook", "install", cwd=wt)
+    assert res.code == 0 and f"refreshed {hooked / '.git' / 'hooks' / 'pre-commit'}" in res.out
     stage(wt, {"pyproject.toml": BROKEN_TOML})
     proc = commit(wt, "-m", "broken")
-    assert proc.returncode == 1 and "pyproject.toml::tool.ruff (line 6)" in proc.stdout
+    assert proc.returncode == 1 and "pyproject.toml::tool.ruff (line 6)" in proc.stderr
     stage(wt, {"pyproject.toml": PYPROJECT.replace("shop", "shop2")})
     proc = commit(wt, "-m", "fine")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == 0, proc.stderr
     assert "side" in git(wt, "log", "-1", "--format=%D")
 
 
@@ -320,7 +413,9 @@ def test_commit_from_a_linked_worktree(hooked: Path, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def model(monkeypatch: pytest.MonkeyPatch, openai_server: loopback.LoopbackServer) -> loopback.LoopbackServer:
+def model(
+    monkeypatch: pytest.MonkeyPatch, openai_server: loopback.LoopbackServer
+) -> loopback.LoopbackServer:
     monkeypatch.setenv("ASTM_MODEL", "loop-model")
     monkeypatch.setenv("ASTM_BASE_URL", openai_server.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
@@ -342,7 +437,9 @@ def test_fix_writes_the_working_tree_only_and_prints_the_diff(repo: Path, astm, 
     # The landed branch was read and deleted; sandboxes are gone; the run ref stays for gc.
     assert git(repo, "for-each-ref", "--format=%(refname)", "refs/heads") == refs
     assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
-    assert git(repo, "for-each-ref", "--format=%(refname)", "refs/astm/runs").startswith("refs/astm/runs/")
+    assert git(repo, "for-each-ref", "--format=%(refname)", "refs/astm/runs").startswith(
+        "refs/astm/runs/"
+    )
     # The model was asked for that node, with the diagnostic and the staged text.
     gen = [r.body for r in model.requests]
     assert len(gen) == 1
@@ -364,8 +461,14 @@ def test_fix_never_overwrites_unstaged_changes(repo: Path, astm, model) -> None:
     assert "has unstaged changes, so it was left alone; the repair is saved as " in res.err
     patch = Path(res.err.split("saved as ")[1].split(" (apply")[0])
     assert patch.is_file() and patch.is_relative_to(repo / ".git")
-    check = subprocess.run(["git", "apply", "--check", "--cached", str(patch)], cwd=repo,
-                           env={**os.environ, **GIT_ENV}, capture_output=True, text=True)
+    check = subprocess.run(
+        ["git", "apply", "--check", "--cached", str(patch)],
+        cwd=repo,
+        env={**os.environ, **GIT_ENV},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert check.returncode == 0, check.stderr
 
 
@@ -381,16 +484,45 @@ def test_fix_without_a_model_says_so_and_blocks(repo: Path, astm) -> None:  # ty
 def test_fix_from_config_in_a_real_commit_runs_astm_exactly_once(hooked: Path, model) -> None:  # type: ignore[no-untyped-def]
     hooks = hooked / ".git" / "hooks"
     # A counter in front of astm: it runs once per hook invocation.
-    (hooks / "pre-commit.legacy").write_text("#!/bin/sh\necho run >> \"$(git rev-parse --git-dir)/runs.log\"\n")
+    (hooks / "pre-commit.legacy").write_text(
+        '#!/bin/sh\necho run >> "$(git rev-parse --git-dir)/runs.log"\n'
+    )
     (hooks / "pre-commit.legacy").chmod(0o755)
     config = PYPROJECT + "\n[tool.astm.hook]\nfix = true\n"
+    stage(hooked, {"pyproject.toml": config})
+    assert commit(hooked, "-m", "repair on").returncode == 0
+    # Broken, the file's own settings cannot be read: HEAD's (fix = true) apply.
     stage(hooked, {"pyproject.toml": config.replace("line-length = 100", "line-length = = 100")})
     proc = commit(hooked, "-m", "broken")
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert (hooked / ".git" / "runs.log").read_text() == "run\n"  # sandbox commits ran no hook
-    assert (hooked / "pyproject.toml").read_text() == config
+    assert proc.returncode == 1, proc.stderr
+    log = hooked / ".git" / "runs.log"
+    assert log.read_text() == "run\nrun\n", proc.stderr  # sandbox commits ran no hook
+    assert (hooked / "pyproject.toml").read_text() == config, proc.stderr
     assert "files were modified by this hook" in proc.stderr
     git(hooked, "add", "pyproject.toml")
-    proc = commit(hooked, "-m", "repaired")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert (hooked / ".git" / "runs.log").read_text() == "run\nrun\n"
+    proc = commit(hooked, "-m", "repaired", "--allow-empty")
+    assert proc.returncode == 0, proc.stderr
+    assert log.read_text() == "run\n" * 3
+
+
+def test_fix_repairs_a_broken_python_function_and_keeps_what_it_swallowed(
+    repo: Path, astm, model
+) -> None:  # type: ignore[no-untyped-def]
+    # The unclosed bracket makes tree-sitter run total() on over count(); the repair must
+    # rebuild total() alone.
+    stage(repo, {"shop.py": BROKEN_PY})
+    model.responder = lambda body: "def total(items):\n    return sum(i.price for i in items)\n"
+    res = astm("hook", "run", "--fix", cwd=repo)
+    assert res.code == 1, res.err
+    assert "files were modified by this hook: shop.py" in res.err, res.err
+    assert (repo / "shop.py").read_text() == SHOP
+    prompt = str(model.requests[0].body["messages"])
+    assert "make this node pass: line 2: '(' was never closed (compile)" in prompt
+    staged_text = prompt.split("The staged text")[1].split("Rewrite that text")[0]
+    assert "def total" in staged_text and "def count" not in staged_text
+    # Broken twice over: no stand-in parses, so nothing is written.
+    both = BROKEN_PY.replace("return len(items)", "return len(items")
+    stage(repo, {"shop.py": both})
+    res = astm("hook", "run", "--fix", cwd=repo)
+    assert res.code == 1 and "could not repair shop.py" in res.err
+    assert (repo / "shop.py").read_text() == both

@@ -37,8 +37,10 @@ class Uninstalled:
 
 
 def template_path() -> Path:
-    """``hooks/pre-commit`` of the astm source tree this package was installed from."""
-    return Path(__file__).resolve().parents[2] / "hooks" / HOOK
+    """The shim template: ``astm/hook/pre-commit`` (a link to ``hooks/pre-commit``, shipped
+    as package data), else ``hooks/pre-commit`` of the source tree astm runs from."""
+    here = Path(__file__).with_name(HOOK)
+    return here if here.is_file() else Path(__file__).resolve().parents[2] / "hooks" / HOOK
 
 
 def render(python: str) -> bytes:

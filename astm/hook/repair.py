@@ -112,6 +112,7 @@ def repair(
     from astm import config as cfg
     from astm.llm import NO_MODEL
 
+    settings: Settings | None
     try:
         settings = cfg.load(view.workdir, environ=environ)
     except AstmError as exc:
@@ -167,7 +168,10 @@ def _repair_file(
         where = f"line {outside[0].line}" if outside and outside[0].line else "the file as a whole"
         rep.error = f"the problem at {where} is outside every node; fix it by hand"
         return rep
-    targets = _outermost([tree.find(f.node) for f in findings])
+    targets = [_tighten(t, staged.data) for t in _outermost([tree.find(f.node) for f in findings])]
+    if not targets:
+        rep.error = "no node of the file holds the problems; fix them by hand"
+        return rep
     rep.nodes = [t.id for t in targets]
     base_data = _stand_ins(staged, nodes, targets)
     if base_data is None:
@@ -226,6 +230,43 @@ def _outermost(nodes: list[Node | None]) -> list[Node]:
         if not any(o != n.id and _is_under(n.id, o) for o in found):
             out.append(n)
     return sorted(out, key=lambda n: n.start)
+
+
+_PY_SIBLING = rb"(?:@|async[ \t]+def\b|def\b|class\b)"
+
+
+def _tighten(node: Node, data: bytes) -> Node:
+    """``node`` ending before the first sibling header inside it.
+
+    In a broken file tree-sitter may run a node on over its next siblings (an unclosed
+    bracket swallows the rest of the file); the repair must not rebuild those too.
+    """
+    lines = data[node.start : node.end].splitlines(keepends=True)
+    if language_of(node.path) == "toml":
+        header = next((i for i, ln in enumerate(lines) if ln.startswith(b"[")), None)
+        sibling = re.compile(rb"\[")
+    else:
+        header = next(
+            (
+                i
+                for i, ln in enumerate(lines)
+                if re.match(rb"[ \t]*(?:async[ \t]+)?(?:def|class)\b", ln)
+            ),
+            None,
+        )
+        indent = re.match(rb"[ \t]*", lines[header]).group(0) if header is not None else b""  # type: ignore[union-attr]
+        sibling = re.compile(re.escape(indent) + _PY_SIBLING)
+    if header is None:
+        return node
+    for i in range(header + 1, len(lines)):
+        if sibling.match(lines[i]):
+            cut = i
+            while cut - 1 > header and (
+                not lines[cut - 1].strip() or lines[cut - 1].lstrip().startswith(b"#")
+            ):
+                cut -= 1  # blank lines between nodes, and comments above the next one
+            return dataclasses.replace(node, end=node.start + sum(len(ln) for ln in lines[:cut]))
+    return node
 
 
 def _is_under(nid: str, ancestor: str) -> bool:

@@ -89,7 +89,7 @@ def _toml_problem(message: str, data: bytes) -> Problem:
 
 def _tree_errors(tree: Any, lines: Lines) -> list[Problem]:
     """The outermost ERROR nodes and the MISSING nodes of a tree-sitter tree, in order."""
-    found = []
+    found: list[tuple[int, str]] = []
     stack = [tree.root_node]
     while stack and len(found) < MAX_TREE_ERRORS:
         n = stack.pop()

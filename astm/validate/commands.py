@@ -34,7 +34,7 @@ def named_paths(template: str) -> list[str]:
 def run(cwd: Path, template: str, values: dict[str, str]) -> Diagnostic | None:
     cmd = argv(template, values)
     try:
-        proc = subprocess.run(
+        proc = subprocess.run(  # noqa: PLW1510 - the exit code is read below
             cmd, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL
         )
     except FileNotFoundError:

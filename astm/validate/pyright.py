@@ -45,7 +45,7 @@ def findings(cwd: Path, relpath: str, data: bytes) -> list[Finding] | None:
     target = cwd / relpath
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
-    proc = subprocess.run(
+    proc = subprocess.run(  # noqa: PLW1510 - the exit code is read below
         [*cmd, "--outputjson", relpath], cwd=cwd, capture_output=True, timeout=TIMEOUT,
         stdin=subprocess.DEVNULL,
     )

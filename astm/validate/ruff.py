@@ -45,7 +45,7 @@ def findings(cwd: Path, relpath: str, data: bytes) -> list[Finding] | None:
     cmd = ruff_command()
     if cmd is None:
         return None
-    proc = subprocess.run(
+    proc = subprocess.run(  # noqa: PLW1510 - the exit code is read below
         [*cmd, "check", "--output-format=json", "--no-cache", "--exit-zero", "--no-fix",
          "--stdin-filename", relpath, "-"],
         cwd=cwd, input=data, capture_output=True, timeout=TIMEOUT,

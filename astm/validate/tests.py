@@ -14,8 +14,8 @@ import re
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from astm.validate.diagnostic import Diagnostic
 
@@ -46,7 +46,7 @@ def select(
     alt = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
     pattern = re.compile(
         rf"^\s*(from\s+({alt})(\s|\.)|import\s+({alt})(\s|,|$|\.)|from\s+\S+\s+import\s+.*\b({alt})\b)",
-        re.M,
+        re.MULTILINE,
     )
     picked = [t for t in tests if pattern.search(read(t).decode("utf-8", "replace"))]
     return picked or None
@@ -72,7 +72,7 @@ def run(
     env = {**env, "PYTHONPATH": os.pathsep.join(paths + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
            "PYTHONDONTWRITEBYTECODE": "1"}
     try:
-        proc = subprocess.run(
+        proc = subprocess.run(  # noqa: PLW1510 - the exit code is read below
             command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
             stdin=subprocess.DEVNULL,
         )

@@ -137,13 +137,11 @@ class StagedView:
             return [(e.path, None, e.id, e.mode) for e in self.index]
         diff = self.head.tree.diff_to_index(self.index)
         diff.find_similar()  # renames: a moved file keeps its history of nodes
-        out = []
+        out: list[tuple[str, str | None, pygit2.Oid, int]] = []
         status = pygit2.enums.DeltaStatus
+        changed = (status.ADDED, status.COPIED, status.MODIFIED, status.TYPECHANGE)
         for delta in diff.deltas:
-            if delta.status in (status.ADDED, status.COPIED) or delta.status in (
-                status.MODIFIED,
-                status.TYPECHANGE,
-            ):
+            if delta.status in changed:
                 out.append((delta.new_file.path, None, delta.new_file.id, delta.new_file.mode))
             elif delta.status == status.RENAMED:
                 nf, of = delta.new_file, delta.old_file
@@ -160,7 +158,10 @@ class StagedView:
         """
         with git.LOCK:
             r = self.repo.repo
-            staged_tree = r[self.index.write_tree(r)].peel(pygit2.Tree)
+            try:
+                staged_tree = r[self.index.write_tree(r)].peel(pygit2.Tree)
+            except pygit2.GitError as exc:  # e.g. unmerged entries
+                raise git.GitError(f"cannot make a tree of the staged content: {exc}") from None
             tree = git.write_tree(r, staged_tree, dict(replace))
             sig = git.signature(r)
             parents = [self.head.id] if self.head is not None else []
