@@ -8,12 +8,11 @@ router with their skeletons. Root TOML files are always candidates.
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 MAX_CANDIDATES = 40
 _STOP = frozenset(
-    "a an and the to of in on for with by from as is are be must should add make use it its "
-    "that this into at or not new method function class file".split()
+    ["a", "an", "and", "the", "to", "of", "in", "on", "for", "with", "by", "from", "as", "is", "are", "be", "must", "should", "add", "make", "use", "it", "its", "that", "this", "into", "at", "or", "not", "new", "method", "function", "class", "file"]
 )
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import re
 from functools import cache
-from pathlib import Path
 from importlib import resources
+from pathlib import Path
 
 __all__ = ["load", "placeholders", "render"]
 

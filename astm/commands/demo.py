@@ -51,7 +51,7 @@ def command(target: str | None) -> int:
     with render.Progress() as progress:
         result = engine.apply(opts, settings, provider, progress)
     render.summary(result, out, review=f"cd {root} && git diff HEAD {result.branch}")
-    print("", file=out)
+    print(file=out)
     render.diff(scratch.diff_text(root, "HEAD", result.branch or "HEAD"), out)
     if not use_model:
         print("(the plan stood in for a model: set ASTM_MODEL, ASTM_BASE_URL and "
