@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -88,9 +89,12 @@ class TreeWork:
             )
             for c in node.children
         )
-        context = f.outline
-        if not node.is_file:
-            context += "\n\n" + f"Node text:\n{f.data[node.start:node.end].decode('utf-8', 'replace')}"
+        if node.is_file:
+            context = f.outline
+        else:
+            # A router decides from its own lines and its children's signatures: their
+            # bodies are their own agents' business (and most of the bytes).
+            context = f"Node text, children folded to their signatures:\n{folded(node, f.data)}"
         req = RouteRequest(intent, node.id, node.kind, f.lang.name, children, context)
         texts = {c.id: f.data[c.start : c.end].decode("utf-8", "replace") for c in node.children}
         self.emit(node.id, "routing")
@@ -137,7 +141,9 @@ class TreeWork:
                     )
             for seq, c in enumerate(route.create):
                 jobs.append(
-                    lambda extra, c=c, s=seq: self.create(f, node, dataclasses.replace(c, intent=c.intent + extra), seq=1000 + s)
+                    lambda extra, c=c, s=seq: self.create(
+                        f, node, dataclasses.replace(c, intent=c.intent + extra), seq=1000 + s, first=s == 0
+                    )
                 )
             kids: list[Outcome] = list(await _all(job("") for job in jobs))
             kids = await self.reset_failed(jobs, kids)
@@ -145,7 +151,8 @@ class TreeWork:
                 gone = node.child(nid)
                 assert gone is not None
                 r = NodeResult(nid, "changed", 0, "delete", intent)
-                kids.append(Outcome(r, f.lang.delete(node, gone, f.data), edits=[Delete(op="delete", node=nid)]))
+                patch = f.lang.delete(node, gone, f.data, refilled=bool(route.create))
+                kids.append(Outcome(r, patch, edits=[Delete(op="delete", node=nid)]))
             for k in kids:
                 if k.result.action != "compose":
                     self.result.nodes.append(k.result)
@@ -158,7 +165,7 @@ class TreeWork:
             patches = [k.patch for k in kids if k.patch is not None]
             edits = [e for k in kids for e in k.edits]
             if node.is_file and imports:
-                patches, extra = self.resolve_imports(f, patches, imports)
+                patches, extra = await self.resolve_imports(f, patches, imports, await box)
                 edits = [e for e in edits if not _is_imports_edit(e, f)] + extra
                 imports = []
             if not patches:
@@ -178,7 +185,7 @@ class TreeWork:
             # Validate the file as it will be: with the imports still travelling up.
             view, view_range = composed, new_range
             if imports:
-                folded, _, _ = fold_imports(f, patches, imports)
+                folded, _, _ = await self.fold(f, patches, imports, await box)
                 view = compose(f.data, folded)
                 shift = sum(len(p.text) - (p.end - p.start) for p in folded if p.end <= node.start and p not in patches)
                 view_range = (new_range[0] + shift, new_range[1] + shift)
@@ -224,25 +231,41 @@ class TreeWork:
             out[i] = k
         return out
 
-    def resolve_imports(
-        self, f: FileCtx, patches: list[Patch], imports: list[bytes]
+    async def resolve_imports(
+        self, f: FileCtx, patches: list[Patch], imports: list[bytes], sandbox: Sandbox
     ) -> tuple[list[Patch], list[Edit]]:
-        patches, edits, notes = fold_imports(f, patches, imports)
+        patches, edits, notes = await self.fold(f, patches, imports, sandbox)
         for note in notes:
             self.emit(note.id, "committed", detail="requested imports")
             self.result.nodes.append(note)
         return patches, edits
 
+    async def fold(
+        self, f: FileCtx, patches: list[Patch], imports: list[bytes], sandbox: Sandbox
+    ) -> tuple[list[Patch], list[Edit], list[NodeResult]]:
+        """fold_imports with the project's import order, in the sandbox (ruff reads its config)."""
+        from astm.validate import ruff
+
+        await self.blocking(sandbox.materialise, list(ruff.CONFIG_FILES))
+
+        def sort(original: bytes | None, new: bytes) -> bytes:
+            return ruff.sort_imports(sandbox.path, f.path, original, new)
+
+        return await self.blocking(fold_imports, f, patches, imports, sort)
+
     def verify_structure(self, f: FileCtx, composed: bytes, nodes: list[Outcome]) -> None:
         """Re-parse the composed file: every kept and created node is still there."""
-        after = f.lang.parse(f.path, composed)
-        ids = {c.id for c in after.children}
-        keys = {c.key for c in after.children}
-        deleted = {o.result.id for o in nodes if o.result.action == "delete"}
-        renamed = {o.result.id for o in nodes for e in o.edits if isinstance(e, Replace) and e.rename}
-        created = {o.result.id for o in nodes if o.result.action == "create" and o.patch is not None}
-        want = {c.id for c in f.tree.children} - deleted - renamed
-        missing = sorted((want - ids) | {c for c in created if c not in ids and c.split("::", 1)[-1] not in keys})
+        # Counted by (kind, name), not by id: deleting ``A`` renumbers ``A#2`` to ``A``.
+        after = Counter((c.kind, c.key) for c in f.lang.parse(f.path, composed).children)
+        gone = {o.result.id for o in nodes if o.result.action == "delete"}
+        gone |= {o.result.id for o in nodes for e in o.edits if isinstance(e, Replace) and e.rename}
+        want = Counter((c.kind, c.key) for c in f.tree.children if c.id not in gone)
+        for o in nodes:
+            if o.result.action == "create" and o.patch is not None:
+                found = f.lang.key_of(o.patch.text.lstrip(b"\r\n"))
+                if found is not None and found[0] != "imports":
+                    want[(found[0], found[1])] += 1
+        missing = sorted(f"{k} {n}" for (k, n), c in (want - after).items() for _ in range(c) if n)
         if missing:
             raise ValidationFailed(
                 f"after composition the file no longer has {', '.join(missing)}", path=f.path
@@ -268,7 +291,7 @@ class TreeWork:
             out.edits = [Replace(op="replace", node=node.id, text=_plain(out.patch.text), rename=rename)]
         return out
 
-    async def create(self, f: FileCtx, parent: Node, c: Create, *, seq: int) -> Outcome:
+    async def create(self, f: FileCtx, parent: Node, c: Create, *, seq: int, first: bool = False) -> Outcome:
         key = c.key or _plan_key(self.opts.plan, c, f)
         after = parent.child(c.after) if c.after else None
         before = parent.child(c.before) if c.before else None
@@ -277,7 +300,7 @@ class TreeWork:
         def place(new: bytes) -> tuple[Patch, int]:
             patch, off = f.lang.insert(
                 parent, f.data, new, after=after, before=before, position=c.position,
-                owner=node_id(f.path, qual), seq=seq,
+                owner=node_id(f.path, qual), seq=seq, first=first,
             )
             return patch, patch.start + off
 
@@ -401,7 +424,7 @@ class TreeWork:
     ) -> Diagnostic | None:
         patches = [patch]
         if imports:  # validate as the file will be: with the requested imports
-            patches, _, _ = fold_imports(f, [patch], imports)
+            patches, _, _ = await self.fold(f, [patch], imports, sandbox)
         patched = compose(f.data, patches)
         shift = sum(len(p.text) - (p.end - p.start) for p in patches if p.start < patch.start)
         start = patch.start + shift + (len(patch.text) - len(patch.text.lstrip(b"\r\n")))
@@ -474,10 +497,16 @@ class TreeWork:
         return found or []
 
 
+Sorter = Callable[[bytes | None, bytes], bytes]
+
+
 def fold_imports(
-    f: FileCtx, patches: list[Patch], imports: list[bytes]
+    f: FileCtx, patches: list[Patch], imports: list[bytes], sort: Sorter | None = None
 ) -> tuple[list[Patch], list[Edit], list[NodeResult]]:
-    """Fold requested imports into the ``(imports)`` node (made if there is none); pure."""
+    """Fold requested imports into the ``(imports)`` node (made if there is none).
+
+    ``sort(original_block, new_block)`` puts the block in the project's import order
+    (ruff's isort rules, when the block was sorted to begin with)."""
     block = next((c for c in f.tree.children if c.kind == "imports"), None)
     current = next((p for p in patches if block is not None and p.owner == block.id), None)
     text = current.text if current else (f.data[block.start : block.end] if block else b"")
@@ -495,10 +524,14 @@ def fold_imports(
     if block is not None:
         body = text if text.endswith(b"\n") or not text else text + f.eol
         new = body + add
+        if sort is not None:
+            new = sort(f.data[block.start : block.end], new)
         note = NodeResult(block.id, "changed", 0, "replace", "requested imports")
         return rest + [Patch(f.path, block.start, block.end, new, block.id)], [
             Replace(op="replace", node=block.id, text=_plain(new))
         ], [note]
+    if sort is not None:
+        add = sort(None, add)
     patch, _ = f.lang.insert(
         f.tree, f.data, add, after=None, before=None, position="start",
         owner=node_id(f.path, "(imports)"), seq=-1,
@@ -524,6 +557,29 @@ async def _all(aws: Any) -> list[Any]:
             t.cancel()
         await asyncio.wait(tasks)
         raise
+
+
+def folded(node: Node, data: bytes) -> str:
+    """``node``'s text with each child cut to its header (decorators, signature) and ``...``."""
+    from astm.syntax import python as pysyntax
+
+    text = data[node.start : node.end]
+    for child in sorted(node.children, key=lambda c: c.start, reverse=True):
+        own = data[child.start : child.end]
+        head = own
+        stack = [pysyntax.parse_tree(own).root_node]
+        while stack:  # the first definition's body starts where its header ends
+            n = stack.pop(0)
+            if n.type in ("function_definition", "class_definition"):
+                body = n.child_by_field_name("body")
+                if body is not None:
+                    cut = own.rfind(b"\n", 0, body.start_byte) + 1 or body.start_byte
+                    indent = own[cut : body.start_byte] if own[cut : body.start_byte].isspace() else b"    "
+                    head = own[:cut] + indent + b"...\n"
+                break
+            stack.extend(n.children)
+        text = text[: child.start - node.start] + head + text[child.end - node.start :]
+    return text.decode("utf-8", "replace")
 
 
 def _first_line(data: bytes) -> str:

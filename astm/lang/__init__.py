@@ -34,10 +34,10 @@ class Language(Protocol):
 
     def insert(
         self, parent: Node, base: bytes, text: bytes, *, after: Node | None, before: Node | None,
-        position: str | None, owner: str, seq: int,
+        position: str | None, owner: str, seq: int, first: bool = False,
     ) -> tuple[Patch, int]: ...
 
-    def delete(self, parent: Node, node: Node, base: bytes) -> Patch: ...
+    def delete(self, parent: Node, node: Node, base: bytes, *, refilled: bool = False) -> Patch: ...
 
 
 def language_for(path: str) -> Language:

@@ -1,20 +1,27 @@
 """Python operations: indentation, PEP 8 spacing, shape checks, import requests.
 
 * New text may come at any indentation: it is re-indented to where the node sits (a
-  method at its class's body level). Lines inside multi-line strings are never touched,
-  so string values do not change.
+  method at its class's body level), its nesting re-expressed in the file's own unit (a
+  tab, or the file's number of spaces). Lines inside multi-line strings are never
+  touched, so string values do not change; docstrings move with their definition.
 * Inserted definitions are separated per PEP 8: two blank lines at module level, one
-  between methods.
+  between methods. The end of a module is after its last definition, before trailing
+  code such as a ``__main__`` guard. A body that is only ``pass`` gives its place to the
+  first new child; a block left without statements by a delete keeps a ``pass``.
 * ``compile()`` of the whole file is the authority on validity; tree-sitter must also
   parse the new text (the node tree is rebuilt from it) and decides its shape: one
-  definition of the node's kind and name.
+  definition of the node's kind and name. A syntax error inside the new text is
+  reported before its shape, with lines counted from the node.
 * Imports an answer puts above its definition are not the node's: they become an
-  upward request that the file resolves into an edit of its ``(imports)`` node.
+  upward request that the file resolves into an edit of its ``(imports)`` node; a new
+  import block goes below the module docstring and header comments (one blank line).
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections import Counter
 
 import tree_sitter
 
@@ -27,24 +34,23 @@ from astm.validate.diagnostic import Diagnostic
 _DEF_TYPES = ("function_definition", "class_definition")
 _IMPORT_TYPES = ("import_statement", "import_from_statement", "future_import_statement")
 _KIND_OF = {"function_definition": "function", "class_definition": "class"}
-# ``astm.agents.tree`` numbers a parent's new children FIRST_NEW_CHILD, +1, ...: the first
-# one replaces a placeholder body (``pass``), the others go after it, so patches stay disjoint.
-FIRST_NEW_CHILD = 1000
+_BODIES = ("block", "module", "decorated_definition")  # their named children start lines
+_CLAUSES = (
+    "elif_clause", "else_clause", "except_clause", "except_group_clause", "finally_clause",
+    "case_clause",
+)
 
 
 def _indent_of(line: bytes) -> bytes:
     return line[: len(line) - len(line.lstrip(b" \t"))]
 
 
-def _protected_rows(text: bytes) -> set[int]:
+def _protected_rows(tree: tree_sitter.Tree) -> set[int]:
     """Rows that start inside a multi-line string (their bytes are string content).
 
     Docstrings are not protected: they move with their definition, as any formatter
     moves them, since their indentation is stripped when they are read (PEP 257).
     """
-    import textwrap
-
-    tree = syntax.parse_tree(textwrap.dedent(text.decode("utf-8", "replace")).encode("utf-8"))
     rows: set[int] = set()
     stack = [tree.root_node]
     while stack:
@@ -53,6 +59,28 @@ def _protected_rows(text: bytes) -> set[int]:
             if not _is_docstring(n):
                 rows.update(range(n.start_point.row + 1, n.end_point.row + 1))
             continue
+        stack.extend(n.children)
+    return rows
+
+
+def _line_starts(tree: tree_sitter.Tree) -> set[int]:
+    """Rows that begin a logical line: a statement, a clause, a decorator or a comment.
+
+    The other rows continue a bracketed or backslashed line; they move with it, so
+    alignment under an open bracket is kept.
+    """
+    rows: set[int] = set()
+    stack = [tree.root_node]
+    while stack:
+        n = stack.pop()
+        parent = n.parent
+        if (
+            n.type == "comment"
+            or n.type == "decorator"
+            or n.type in _CLAUSES
+            or (n.is_named and parent is not None and parent.type in _BODIES)
+        ):
+            rows.add(n.start_point.row)
         stack.extend(n.children)
     return rows
 
@@ -74,27 +102,58 @@ def _is_docstring(string: tree_sitter.Node) -> bool:
     return first is not None and first.id == stmt.id
 
 
-def reindent(text: bytes, target: bytes, *, tabs: bool) -> bytes:
-    """Shift ``text`` (LF line ends) so its first code line sits at ``target``."""
+def _dedented_tree(text: bytes) -> tree_sitter.Tree:
+    import textwrap
+
+    return syntax.parse_tree(textwrap.dedent(text.decode("utf-8", "replace")).encode("utf-8"))
+
+
+def reindent(text: bytes, target: bytes, *, tabs: bool, width: int = 4) -> bytes:
+    """Shift ``text`` (LF line ends) so its first code line sits at ``target``.
+
+    Its nesting is re-expressed in the file's unit (a tab, or ``width`` spaces): an answer
+    indented by 2 spaces lands indented by 4 in a 4-space file. Lines inside multi-line
+    strings (not docstrings) keep their bytes; continuation lines move with their line.
+    """
     lines = text.split(b"\n")
-    protected = _protected_rows(text)
-    first = next(
-        (i for i, ln in enumerate(lines) if ln.strip() and i not in protected), None
-    )
+    tree = _dedented_tree(text)
+    protected = _protected_rows(tree)
+    starts = _line_starts(tree)
+    first = next((i for i, ln in enumerate(lines) if ln.strip() and i not in protected), None)
     if first is None:
         return text
     current = _indent_of(lines[first])
-    if current == target:
-        return text
-    out = []
+    code = [i for i, ln in enumerate(lines) if ln.strip() and i not in protected]
+    rels = [
+        _indent_of(lines[i])[len(current) :]
+        for i in code
+        if i in starts and lines[i].startswith(current) and not lines[i].lstrip().startswith(b"#")
+    ]
+    spaced = [len(r) for r in rels if r and not r.strip(b" ")]
+    step = min(spaced) if spaced else width
+    unit = b"\t" if tabs else b" " * width
+
+    def moved(rel: bytes) -> bytes:
+        if not rel.strip(b"\t"):  # tabs: one level each
+            return unit * len(rel)
+        if not rel.strip(b" "):
+            return unit * (len(rel) // step) + b" " * (len(rel) % step)
+        return rel  # mixed tabs and spaces: left as it is
+
+    out: list[bytes] = []
+    last_old, last_new = b"", b""  # the indentation of the logical line being continued
     for i, ln in enumerate(lines):
         if i in protected or not ln.strip() or not ln.startswith(current):
             out.append(ln)
             continue
         rel = _indent_of(ln)[len(current) :]
-        if tabs and rel and not rel.strip(b" "):
-            rel = b"\t" * (len(rel) // 4) + b" " * (len(rel) % 4)
-        out.append(target + rel + ln.lstrip(b" \t"))
+        if i in starts or not rel.startswith(last_old):
+            new = moved(rel)
+            last_old, last_new = rel, new
+        else:
+            extra = rel[len(last_old) :]
+            new = last_new + (moved(extra) if tabs else extra)
+        out.append(target + new + ln.lstrip(b" \t"))
     return b"\n".join(out)
 
 
@@ -119,7 +178,7 @@ def _name(defn: tree_sitter.Node) -> str:
 
 def split_requests(text: bytes) -> tuple[bytes, list[bytes]]:
     """Leading import lines of an answer (above its definition) and the rest."""
-    tree, stmts = _statements(text)
+    _, stmts = _statements(text)
     imports: list[bytes] = []
     for stmt in stmts:
         if stmt.type not in _IMPORT_TYPES:
@@ -132,7 +191,7 @@ def split_requests(text: bytes) -> tuple[bytes, list[bytes]]:
     last = stmts[len(imports) - 1].end_point.row
     rest = lines[last + 1 :]
     while rest and not rest[0].strip():
-        rest.pop(0)
+        del rest[0]
     return b"\n".join(rest), imports
 
 
@@ -156,7 +215,7 @@ class _Python:
     # ---- placing text --------------------------------------------------------------
 
     def uses_tabs(self, base: bytes) -> bool:
-        return bool(re.search(rb"^\t+\S", base, re.M)) and not re.search(rb"^ {2,}\S", base, re.M)
+        return _indent_unit(base) == b"\t"
 
     def indent_at(self, node: Node, base: bytes) -> bytes:
         """The indentation of ``node``'s first code line."""
@@ -179,19 +238,20 @@ class _Python:
         for ln in lines[header + 1 :]:
             if ln.strip():
                 return _indent_of(ln)
-        return own + (b"\t" if self.uses_tabs(base) else b"    ")
+        return own + _indent_unit(base)
 
     def prepare(self, text: bytes, *, node: Node | None, parent: Node, base: bytes) -> bytes:
-        """Re-indent new text (LF line ends) to where it will stand."""
+        """Re-indent new text (LF line ends) to where it will stand, in the file's unit."""
         target = self.indent_at(node, base) if node is not None else self.body_indent(parent, base)
-        return reindent(text, target, tabs=self.uses_tabs(base))
+        unit = _indent_unit(base)
+        return reindent(text, target, tabs=unit == b"\t", width=len(unit))
 
     def _gap(self, parent: Node) -> int:
         return 2 if parent.kind == "file" else 1
 
     def insert(
         self, parent: Node, base: bytes, text: bytes, *, after: Node | None, before: Node | None,
-        position: str | None, owner: str, seq: int,
+        position: str | None, owner: str, seq: int, first: bool = False,
     ) -> tuple[Patch, int]:
         """The patch inserting definition ``text``, with PEP 8 blank lines around it."""
         from astm.agents.answer import eol_of
@@ -205,15 +265,21 @@ class _Python:
             nxt = base[point:].lstrip(b"\r\n")
             code = re.sub(rb"\A(?:[ \t]*#[^\n]*\n)*", b"", nxt)  # past the comments above it
             blanks = 2 if re.match(rb"(@|def |async def |class )", code) else 1
-            head = base[:point]
-            prefix = b"" if not head.strip(b"\xef\xbb\xbf") else b"" if head.endswith(b"\n") else eol
-            if head.strip(b"\xef\xbb\xbf") and not (head + prefix).endswith(eol * 2):
-                prefix += eol  # one blank line below the docstring or header comments
+            # Exactly one blank line below a docstring or header comments, none at the top.
+            start = point - _blank_above(base, point) if nxt.strip() else point
+            head = base[_floor(base) : start]
+            prefix = b""
+            if head.strip():
+                prefix = b"" if head.endswith(b"\n") else eol
+                if start < point or not _blank_above(base, point):
+                    prefix += eol
             new = prefix + text + (eol * blanks if nxt.strip() else b"")
-            return Patch(parent.path, point, point, new, owner, seq), len(prefix)
+            return Patch(parent.path, start, point, new, owner, seq), len(prefix)
         if before is not None and before.kind == "imports":
             raise CompositionError("a definition cannot go before the import block", node=owner)
-        hole = _placeholder(parent, base, eol) if seq <= FIRST_NEW_CHILD else None
+        # The first new child takes the place of a placeholder body (``pass``); the others
+        # go after it, so the patches stay disjoint.
+        hole = _placeholder(parent, base, eol) if first else None
         if hole is not None:  # the body was only ``pass``: the first new child takes its place
             start, end, prefix = hole
             return Patch(parent.path, start, end, prefix + text, owner, seq), len(prefix)
@@ -224,7 +290,18 @@ class _Python:
                 after = next((c for c in parent.children if c.kind == "imports"), None)
                 position = None if after else "end"
         if before is not None:
-            return Patch(parent.path, before.start, before.start, text + eol * n, owner, seq), 0
+            prefix = b""
+            if parent.kind == "file" and base[_floor(base) : before.start].strip():
+                prefix = eol * max(0, n - _blank_lines(base, before.start))  # PEP 8 above it too
+            new = prefix + text + eol * n
+            return Patch(parent.path, before.start, before.start, new, owner, seq), len(prefix)
+        if after is None and parent.kind == "file" and parent.children:
+            # The end of a module is after its last definition, before trailing code
+            # such as ``if __name__ == "__main__": main()``, which may call the new one.
+            last = parent.children[-1]
+            tail = base[last.end :].split(b"\n")
+            if any(ln.strip() and not ln.lstrip().startswith(b"#") for ln in tail):
+                after = last
         if after is None:
             point = parent.end if parent.kind != "file" else len(base)
         else:
@@ -249,19 +326,19 @@ class _Python:
                 continue
             if stmt.type == "expression_statement" and stmt.children and stmt.children[0].type == "string" and stmt.start_byte == _first_code(tree):
                 continue
-            point = base.rfind(b"\n", 0, stmt.start_byte) + 1
+            point = max(base.rfind(b"\n", 0, stmt.start_byte) + 1, _floor(base))
             # The comment lines directly above a definition are its own: go above them.
             owner = next((c for c in file.children if c.start <= point < c.end), None)
             return owner.start if owner is not None else point
         return len(base)
 
-    def delete(self, parent: Node, node: Node, base: bytes) -> Patch:
+    def delete(self, parent: Node, node: Node, base: bytes, *, refilled: bool = False) -> Patch:
         """Remove ``node`` and the blank lines after it (before it, for the last child).
 
         A block the node was the only statement of (a class with one method, an ``if``
         holding one ``def``) keeps a ``pass`` in its place, so the class stays valid.
         """
-        if _only_statement(base, node.start, node.end):
+        if _only_statement(base, node.start, node.end) and not refilled:
             from astm.agents.answer import eol_of
 
             stub = self.indent_at(node, base) + b"pass" + eol_of(base)
@@ -286,7 +363,7 @@ class _Python:
         return Diagnostic(err[0], "compile", err[1], relative=False, snippet=snippet)
 
     def check_shape(self, new_text: bytes, *, kind: str, key: str | None, rename: bool) -> Diagnostic | None:
-        tree, stmts = _statements(new_text)
+        _, stmts = _statements(new_text)
         if kind == "imports":
             bad = next((s for s in stmts if s.type not in _IMPORT_TYPES), None)
             if bad is not None:
@@ -331,20 +408,82 @@ class _Python:
         self, patched: bytes, new_start: int, new_text: bytes, *, kind: str, key: str | None,
         rename: bool, path: str,
     ) -> Diagnostic | None:
-        shape = self.check_shape(new_text, kind=kind, key=key, rename=rename)
-        if shape:
-            return shape
         first = patched.count(b"\n", 0, new_start) + 1
         last = first + new_text.count(b"\n")
         whole = self.check_file(patched, path)
+        # A syntax error in the new text speaks first: a shape read from a tree that
+        # tree-sitter had to repair (a body left unindented) would name the wrong problem.
+        if whole is not None and whole.line is not None and first <= whole.line <= last:
+            # compile's own "on line N" is a file line too: make it the node's.
+            def relative(m: re.Match[str]) -> str:
+                row = int(m.group(1))
+                return f"on line {row - first + 1}" if first <= row <= last else m.group(0)
+
+            message = re.sub(r"\bon line (\d+)", relative, whole.message)
+            return Diagnostic(message, "compile", whole.line - first + 1, True, whole.snippet)
+        shape = self.check_shape(new_text, kind=kind, key=key, rename=rename)
+        if shape:
+            return shape
         if whole is not None:
-            if whole.line is not None and first <= whole.line <= last:
-                return Diagnostic(whole.message, "compile", whole.line - first + 1, True, whole.snippet)
             return whole
         tree = syntax.parse_tree(patched)
         if syntax.error_count(tree, new_start, new_start + len(new_text)):
             return Diagnostic("tree-sitter cannot parse the new text", "tree-sitter")
         return None
+
+
+def _floor(base: bytes) -> int:
+    """Where the file's text starts: after a UTF-8 BOM, which belongs to the file."""
+    return len(syntax.BOM) if base.startswith(syntax.BOM) else 0
+
+
+def _blank_above(base: bytes, pos: int) -> int:
+    """How many bytes of blank lines end at ``pos`` (a line start)."""
+    start = pos
+    while start > _floor(base):
+        prev = base.rfind(b"\n", 0, start - 1) + 1
+        if base[prev:start].strip() or base[start - 1 : start] != b"\n":
+            break
+        start = prev
+    return pos - start
+
+
+def _blank_lines(base: bytes, pos: int) -> int:
+    """How many blank lines end at ``pos`` (a line start)."""
+    return base[pos - _blank_above(base, pos) : pos].count(b"\n")
+
+
+@functools.lru_cache(maxsize=16)
+def _indent_unit(base: bytes) -> bytes:
+    """The file's indentation step: a tab or some spaces, the one most blocks use.
+
+    Read from the code (a block's first statement against its header), never from the
+    lines of a multi-line string, whose content may be indented any way.
+    """
+    steps: Counter[bytes] = Counter()
+    stack = [syntax.parse_tree(base).root_node]
+    while stack and sum(steps.values()) < 50:
+        n = stack.pop()
+        if n.type == "block" and n.parent is not None:
+            first = next((c for c in n.named_children if c.type != "comment"), None)
+            if first is not None and first.start_point.row > n.parent.start_point.row:
+                outer, inner = _lead(base, n.parent.start_byte), _lead(base, first.start_byte)
+                if outer is not None and inner is not None and inner.startswith(outer):
+                    step = inner[len(outer) :]
+                    if step and not step.strip(b"\t"):
+                        steps[b"\t"] += 1
+                    elif step and not step.strip(b" "):
+                        steps[step] += 1
+        stack.extend(n.children)
+    if not steps:
+        return b"    "
+    return max(steps, key=lambda u: (steps[u], -len(u)))
+
+
+def _lead(base: bytes, pos: int) -> bytes | None:
+    """The whitespace before ``pos`` on its line; None if code comes before it."""
+    line = base[max(base.rfind(b"\n", 0, pos) + 1, _floor(base)) : pos]
+    return None if line.strip(b" \t") else line
 
 
 def _placeholder(parent: Node, base: bytes, eol: bytes) -> tuple[int, int, bytes] | None:
@@ -379,7 +518,8 @@ def _placeholder(parent: Node, base: bytes, eol: bytes) -> tuple[int, int, bytes
 def _is_placeholder(stmt: tree_sitter.Node) -> bool:
     if stmt.type == "pass_statement":
         return True
-    return stmt.type == "expression_statement" and [c.type for c in stmt.named_children] == ["ellipsis"]
+    kinds = [c.type for c in stmt.named_children]
+    return stmt.type == "expression_statement" and kinds == ["ellipsis"]
 
 
 def _only_statement(base: bytes, start: int, end: int) -> bool:

@@ -1,0 +1,77 @@
+"""Data-driven Python cases: fixtures/cases-python/<case>/{<file>.py, plan.json, expected.*}.
+
+Each case runs the whole pipeline on one Python file (real git repository, sandboxes,
+ruff, composition, landing) with its plan standing in for the model. The case's one input
+file is committed under its own name; ``expected.py`` is that file as it must land, byte
+for byte; ``expected.err`` holds the exit code and a piece of the one-line error. Adding a
+case is adding a folder. A case that shows a known bug outside the Python layer carries
+``expected.xfail`` (the reason): it runs as a strict xfail until that bug is fixed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES, Snapshot, git, make_repo
+
+CASES = sorted(p for p in (FIXTURES / "cases-python").iterdir() if p.is_dir())
+OWN = ("plan.json", "expected.py", "expected.err", "expected.xfail")
+
+
+def param(case: Path) -> object:
+    reason = case / "expected.xfail"
+    marks = (
+        [pytest.mark.xfail(strict=True, reason=reason.read_text().strip())]
+        if reason.exists()
+        else []
+    )
+    return pytest.param(case, id=case.name, marks=marks)
+
+
+def input_file(case: Path) -> Path:
+    files = [p for p in case.iterdir() if p.is_file() and p.name not in OWN]
+    assert len(files) == 1, f"{case.name}: want exactly one input file, have {files}"
+    return files[0]
+
+
+@pytest.mark.parametrize("case", [param(c) for c in CASES])
+def test_case(case: Path, tmp_path: Path, astm) -> None:  # type: ignore[no-untyped-def]
+    source = input_file(case)
+    repo = make_repo(tmp_path / "repo", {source.name: source.read_bytes()})
+    plan = tmp_path / "plan.json"
+    shutil.copy(case / "plan.json", plan)
+    before = Snapshot.take(repo)
+    res = astm(
+        "apply",
+        "test intent",
+        source.name,
+        "--plan",
+        str(plan),
+        "--branch",
+        "astm/case",
+        "--retries",
+        "1",
+        cwd=repo,
+    )
+    if (case / "expected.err").exists():
+        code, fragment = (case / "expected.err").read_text().split("\n", 1)
+        assert res.code == int(code), res.err
+        assert fragment.strip() in res.err
+        error_lines = [ln for ln in res.err.splitlines() if ln.startswith("astm: error")]
+        assert len(error_lines) == 1, res.err
+        before.assert_unchanged(repo)
+        assert "refs/heads/astm/case" not in Snapshot.take(repo).refs
+        return
+    assert res.code == 0, res.err
+    before.assert_unchanged(repo, new_branch="astm/case")
+    landed = show(repo, f"astm/case:{source.name}")
+    assert landed == (case / "expected.py").read_bytes(), landed.decode(errors="replace")
+    parents = git(repo, "rev-list", "--parents", "-n1", "astm/case").split()
+    assert parents[1:] == [before.head], "the landed commit's only parent is the base"
+
+
+def show(repo: Path, spec: str) -> bytes:
+    return subprocess.run(["git", "show", spec], cwd=repo, capture_output=True, check=True).stdout
