@@ -270,7 +270,8 @@ def _git(args: list[str], cwd: Path, *, check: bool = True) -> str:
     proc = subprocess.run(
         ["git", *args],
         cwd=cwd,
-        env=git.clean_env(),
+        # Read-only queries of the user's own config: the safety overrides would hide it.
+        env=git.clean_env(safe=False),
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
