@@ -33,7 +33,7 @@ from astm.errors import (
     UsageError,
     ValidationFailed,
 )
-from astm.lang import language_for
+from astm.lang import Language, language_for
 from astm.llm.base import ChildInfo, Provider, Route, RouteRequest, Usage
 from astm.plan import Insert, Plan
 from astm.result import ApplyResult, Event, EventSink, NodeResult, ignore
@@ -80,11 +80,7 @@ def prepare(repo: Repo, opts: ApplyOptions) -> tuple[pygit2.Commit, dict[str, Fi
     if opts.paths:
         paths = [repo.relpath(p, opts.cwd) for p in opts.paths]
     elif opts.plan is None:
-        # A repository-wide intent: rank the tracked files, let the router pick among them.
-        from astm.agents import candidates
-
-        tracked = [p for p in repo.list_files(base.id) if p.endswith((".py", ".toml"))]
-        paths = candidates.rank(tracked, opts.intent, lambda p: repo.read_at(base, p))
+        paths = repo_candidates(repo, base, opts, notices)
     else:
         paths = repo.root_files(base, CANDIDATE_SUFFIXES)
         if opts.plan is not None:
@@ -108,7 +104,7 @@ def prepare(repo: Repo, opts: ApplyOptions) -> tuple[pygit2.Commit, dict[str, Fi
             # A candidate nobody asked for cannot block the run; say why it sat out.
             notices.append(f"skipped {exc}")
             continue
-        files[p] = FileCtx(p, data, tree, lang, eol_of(data), lang.outline(data))
+        files[p] = FileCtx(p, data, tree, lang, eol_of(data), context_of(p, data, lang))
     if not files:
         raise UsageError("nothing to work on: no candidate file could be parsed; name PATHS")
     dirty = repo.dirty(base, list(files))
@@ -120,6 +116,40 @@ def prepare(repo: Repo, opts: ApplyOptions) -> tuple[pygit2.Commit, dict[str, Fi
     if opts.plan is not None:
         routing.check_plan(opts.plan, {p: f.tree for p, f in files.items()})
     return base, files, notices
+
+
+def repo_candidates(repo: Repo, base: pygit2.Commit, opts: ApplyOptions, notices: list[str]) -> list[str]:
+    """A repository-wide intent: the files worth routing over, from the index.
+
+    The index (``astm index``, under .git/astm/) ranks files by the intent's words in node
+    names, signatures and paths, re-parsing only blobs it has not seen. A dry run creates
+    nothing, so it ranks by reading the files instead; so does a run whose index fails.
+    """
+    from astm.agents import candidates
+
+    roots = repo.root_files(base, CANDIDATE_SUFFIXES)
+    if not opts.dry_run:
+        try:
+            from astm.index import candidates as indexed
+
+            found = indexed(repo.workdir, opts.intent, limit=candidates.MAX_CANDIDATES, rev=str(base.id))
+            return roots + [c.path for c in found if c.path not in roots]
+        except Exception as exc:  # the index is a cache: never a reason to fail a run
+            notices.append(f"index unavailable ({type(exc).__name__}); ranked files by reading them")
+    tracked = [p for p in repo.list_files(base.id) if p.endswith((".py", ".toml"))]
+    return candidates.rank(tracked, opts.intent, lambda p: repo.read_at(base, p))
+
+
+def context_of(path: str, data: bytes, lang: Language) -> str:
+    """What agents see of the rest of a file: its skeleton (signatures, bodies ``pass``)
+    for Python; table headers and keys for TOML (values are other nodes' business)."""
+    if lang.name == "python":
+        from astm.views import skeleton
+
+        view = skeleton(path, data)
+        if view.text.strip():
+            return view.text
+    return lang.outline(data)
 
 
 def apply(

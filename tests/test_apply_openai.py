@@ -83,7 +83,7 @@ def test_model_run_lands_and_records_usage(repo: Path, openai_server: loopback.L
     # nor in anything astm wrote
     for f in (repo / ".git" / "astm").rglob("*"):
         if f.is_file():
-            assert SENTINEL not in f.read_text()
+            assert SENTINEL.encode() not in f.read_bytes()
     assert SENTINEL not in git(repo, "log", "-1", "--format=%B", "m")
 
 

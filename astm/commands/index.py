@@ -11,14 +11,16 @@ import click
 
 @click.command("index")
 @click.option("--rebuild", is_flag=True, help="Start from an empty index.")
-@click.option("--jobs", "-j", type=click.IntRange(1, 64), help="Worker processes for a large build.")
+@click.option(
+    "--jobs", "-j", type=click.IntRange(1, 64), help="Worker processes for a large build."
+)
 @click.option("--query", "-q", metavar="INTENT", help="Also list the files INTENT routes to.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True,
               help="Files listed for --query.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def command(rebuild: bool, jobs: int | None, query: str | None, limit: int, as_json: bool) -> int:
-    """Index the committed Python and TOML files at HEAD under .git/astm/index/: each blob
-    is parsed once, ever; a refresh parses only blobs the index has not seen."""
+    """Index the committed Python and TOML files at HEAD under .git/astm/index/; a refresh
+    parses only the blobs the index has not seen."""
     from astm.index import candidates, refresh
 
     cwd = Path.cwd()
@@ -45,5 +47,6 @@ def command(rebuild: bool, jobs: int | None, query: str | None, limit: int, as_j
         if not found:
             click.echo(f"no files match {query!r}")
         for c in found:
-            click.echo(f"{c.score:8.2f}  {c.path}  {' '.join(n.split('::', 1)[1] for n in c.nodes)}")
+            names = " ".join(n.split("::", 1)[1] for n in c.nodes)
+            click.echo(f"{c.score:8.2f}  {c.path}  {names}")
     return 0

@@ -7,8 +7,8 @@ holds for given paths. See docs/views.md.
 
 from __future__ import annotations
 
+from astm.index.indexer import RefreshReport, refresh
 from astm.index.read import summaries
-from astm.index.refresh import RefreshReport, refresh
 from astm.index.route import Candidate, candidates
 from astm.index.summary import Entry, Summary, summarize
 

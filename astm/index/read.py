@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from astm.index.refresh import index_dir, update
+from astm.index.indexer import index_dir, update
 from astm.index.store import Store, using
 from astm.index.summary import Summary
 from astm.workspace.blobs import Blobs
 
 
-def summaries(start: Path, paths: list[str] | None = None, *, rev: str | None = None) -> dict[str, Summary]:
+def summaries(
+    start: Path, paths: list[str] | None = None, *, rev: str | None = None
+) -> dict[str, Summary]:
     """``path -> Summary`` at ``rev`` (default HEAD) for ``paths`` (default: every indexed
     file), refreshing the index first; paths the commit lacks are left out."""
     blobs = Blobs.open(start)

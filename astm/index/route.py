@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from astm.index import terms
-from astm.index.refresh import index_dir, update
+from astm.index.indexer import index_dir, update
 from astm.index.store import Store, using
 from astm.index.summary import Summary
 from astm.workspace.blobs import Blobs

@@ -10,10 +10,10 @@ grammars) is deleted and built again: ``Store.open`` says why in ``rebuilt``.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from importlib import metadata
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Self, TypeVar
 
 from astm.errors import UsageError
 
@@ -46,14 +46,18 @@ CREATE TABLE IF NOT EXISTS path_terms(
 
 
 def format_tag() -> str:
-    """What the stored summaries depend on; a different tag means a rebuild."""
-    versions = []
-    for dist in ("astm", "tree-sitter", "tree-sitter-python", "tree-sitter-toml"):
-        try:
-            versions.append(f"{dist}={metadata.version(dist)}")
-        except metadata.PackageNotFoundError:
-            versions.append(f"{dist}=?")
-    return f"schema={SCHEMA};" + ";".join(versions)
+    """What the stored summaries depend on (this schema, both grammars); a different tag
+    means a rebuild. Bump ``SCHEMA`` whenever ``summarize`` changes what it produces."""
+    import tree_sitter
+    import tree_sitter_python
+    import tree_sitter_toml
+
+    parts = [f"schema={SCHEMA}"]
+    for name, lang in (("python", tree_sitter_python), ("toml", tree_sitter_toml)):
+        g = tree_sitter.Language(lang.language())
+        version = ".".join(map(str, g.semantic_version or ()))
+        parts.append(f"{name}={version}/{g.abi_version}/{g.node_kind_count}/{g.parse_state_count}")
+    return ";".join(parts)
 
 
 def is_corruption(exc: sqlite3.DatabaseError) -> bool:
@@ -108,11 +112,23 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction (waits up to ``BUSY_SECONDS`` for another writer)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
 
     # -- meta -------------------------------------------------------------------------
 

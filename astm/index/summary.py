@@ -18,7 +18,7 @@ import tree_sitter
 from astm.index import terms
 from astm.syntax import python as pysyntax
 from astm.syntax import toml as tomlsyntax
-from astm.syntax.node import split_id
+from astm.syntax.node import Node, split_id
 
 MAX_BYTES = 8 * 1024 * 1024  # larger files are skipped with a note
 _SIG_MAX = 300
@@ -109,7 +109,9 @@ def _python(data: bytes) -> Summary:
     return Summary("python", status, note, len(data), tuple(entries))
 
 
-def _walk(data: bytes, nodes: tuple, items: list, out: list[Entry]) -> None:  # type: ignore[type-arg]
+def _walk(
+    data: bytes, nodes: tuple[Node, ...], items: list[pysyntax._Item], out: list[Entry]
+) -> None:
     for node, item in zip(nodes, items):
         qual = split_id(node.id)[1] or ""
         if item.definition is not None:

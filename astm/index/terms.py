@@ -15,12 +15,14 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*|[0-9]+")
 # camelCase and acronym boundaries: HTTPConnection -> HTTP Connection, parseArgs -> parse Args
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _ENDINGS = ("ing", "ed", "es", "s", "e")
-STOP = frozenset(
-    """a an and are as at be by can could do does for from has have in into is it its
-    make makes must of on or our please should so that the their then there these this
-    those to use using was we when where which while will with would you your
-    def class self cls none true false return async await""".split()
-)
+STOP = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "by", "can", "could", "do", "does", "for",
+    "from", "has", "have", "in", "into", "is", "it", "its", "make", "makes", "must", "of", "on",
+    "or", "our", "please", "should", "so", "that", "the", "their", "then", "there", "these",
+    "this", "those", "to", "use", "using", "was", "we", "when", "where", "which", "while",
+    "will", "with", "would", "you", "your", "def", "class", "self", "cls", "none", "true",
+    "false", "return", "async", "await",
+})
 
 
 def stem(word: str) -> str:
@@ -32,7 +34,7 @@ def stem(word: str) -> str:
 
 
 def split_identifier(name: str) -> list[str]:
-    """The parts of an identifier: ``_parse_HTTPHeader2`` -> ``parse``, ``HTTP``, ``Header``, ``2``."""
+    """The parts of an identifier: ``_parse_HTTPHeader2`` -> parse, HTTP, Header, 2."""
     parts: list[str] = []
     for chunk in name.split("_"):
         if chunk:

@@ -35,7 +35,8 @@ def focus(path: str, data: bytes, nid: str) -> View:
         i, j = _span(lines, ancestor, nested)
         if i == j:
             continue
-        stub = next((k for k in range(i, j) if lines[k].role == STUB and lines[k].node == ancestor), j)
+        stubs = [k for k in range(i, j) if lines[k].role == STUB and lines[k].node == ancestor]
+        stub = stubs[0] if stubs else j
         rest = lines[stub + 1 :] if stub < j else lines[j:]
         return View(path, "focus", tuple(lines[:stub] + own_lines + rest), view.notes)
     return View(path, "focus", tuple(own_lines), view.notes)

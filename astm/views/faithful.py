@@ -18,7 +18,10 @@ _HOT = re.compile(r"#\s*\[HOT\]")
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
-def _children(body: list[ast.stmt]) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]:
+_Def = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+
+
+def _children(body: list[ast.stmt]) -> Iterator[_Def]:
     for stmt in body:
         if isinstance(stmt, _DEFS):
             yield stmt
@@ -32,9 +35,9 @@ def _children(body: list[ast.stmt]) -> Iterator[ast.FunctionDef | ast.AsyncFunct
             yield from _children(stmt.body)
 
 
-def docstrings(source: str) -> Counter[str]:
+def docstrings(source: str | ast.Module) -> Counter[str]:
     """The docstrings of the module and of every class and function a node can name."""
-    tree = ast.parse(source)
+    tree = ast.parse(source) if isinstance(source, str) else source
     found: Counter[str] = Counter()
 
     def visit(node: ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> None:
@@ -49,6 +52,8 @@ def docstrings(source: str) -> Counter[str]:
 
 
 def _hot_lines(source: str) -> set[int]:
+    if "[HOT]" not in source:
+        return set()
     tokens = tokenize.generate_tokens(io.StringIO(source).readline)
     return {t.start[0] for t in tokens if t.type == tokenize.COMMENT and _HOT.match(t.string)}
 
@@ -84,10 +89,11 @@ def marked_bodies(source: str) -> list[str]:
     return out
 
 
-def mark(source: str, every: int = 3) -> tuple[str, list[str]]:
-    """``source`` with every ``every``-th function marked, in turns ``@core_logic`` and
-    ``# [HOT]`` (a comment line atop its body), and the marked bodies it then has."""
-    tree = ast.parse(source)
+def mark(source: str, every: int = 3, tree: ast.Module | None = None) -> tuple[str, list[str]]:
+    """``source`` (parsed: ``tree``) with every ``every``-th function marked, in turns
+    ``@core_logic`` and ``# [HOT]`` (a comment line atop its body), and the marked bodies
+    it then has."""
+    tree = tree or ast.parse(source)
     lines = source.splitlines(keepends=True)
     funcs = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
     inserts: list[tuple[int, str]] = []  # (0-based line index, line to insert before it)
@@ -104,3 +110,12 @@ def mark(source: str, every: int = 3) -> tuple[str, list[str]]:
         lines.insert(index, text)
     marked = "".join(lines)
     return marked, marked_bodies(marked)
+
+
+def keeps_body(view_text: str, body: str) -> bool:
+    """Whether ``body`` appears in ``view_text`` line for line (indentation aside: a body
+    recovered from a region tree-sitter could not parse may stand at another depth)."""
+    if body in view_text:
+        return True
+    flat = "\n".join(line.strip() for line in view_text.splitlines())
+    return "\n".join(line.strip() for line in body.splitlines()) in flat

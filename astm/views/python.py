@@ -17,7 +17,9 @@ inside a signature.
 Each line carries the id of its node, named by the rules of ``astm.syntax.python`` (the
 walk meets definitions in the order its node builder does and counts repeated names the
 same way; tests hold the two together). A statement tree-sitter could not parse is left
-out and marked ``# astm: lines A-B are not valid Python (left out)``; the walk goes on.
+out and marked ``# astm: lines A-B: could not be parsed (left out)``; the walk goes on.
+Inside a region tree-sitter could not parse (an ERROR node), the statements it still
+recognised are shown, marked ``(shown in part)``, under the id of the enclosing node.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class _Scope:
     seen: dict[str, int] = field(default_factory=dict)
     imports: frozenset[int] = frozenset()  # start bytes of the import block's statements
     assigns: frozenset[int] = frozenset()  # start bytes of assignments that are nodes
+    recovered: bool = False  # inside an ERROR node: no nodes, lines take the scope's id
 
     def name(self, simple: str) -> str:
         """The qualified name of the next child called ``simple`` (``x``, ``x#2`` ...)."""
@@ -77,16 +80,52 @@ class _Walker:
         else:
             out.append(Line(text, nid))
 
+    def verbatim(self, indent: bytes, start: int, end: int, nid: str, out: list[Line]) -> None:
+        """Lines ``start:end`` as written, moved to ``indent`` if they stand elsewhere (a
+        definition recovered from a region tree-sitter could not parse)."""
+        line_start = self.data.rfind(b"\n", 0, start) + 1
+        orig = self.data[line_start:start]
+        if orig == indent or orig.strip():
+            self.emit(indent, start, end, nid, out)
+            return
+        text = self.data[start:end].decode("utf-8").split("\n")
+        shift = orig.decode("utf-8")
+        new = indent.decode("utf-8")
+        out.append(Line(new + text[0].rstrip("\r"), nid))
+        for t in text[1:]:
+            t = t.rstrip("\r")
+            out.append(Line(new + t[len(shift):] if t.startswith(shift) else t, nid))
+
     def stub(self, indent: bytes, nid: str, out: list[Line], text: str) -> None:
         out.append(Line(indent.decode("utf-8") + text, nid, STUB))
 
-    def broken(self, node: tree_sitter.Node, indent: bytes, nid: str, out: list[Line]) -> None:
+    def broken(
+        self,
+        node: tree_sitter.Node,
+        indent: bytes,
+        nid: str,
+        out: list[Line],
+        how: str = "left out",
+    ) -> None:
         """Mark a region tree-sitter could not parse; the walk goes on after it."""
         first, last = node.start_point.row + 1, _end_row(node) + 1
-        where = f"line {first} is" if first == last else f"lines {first}-{last} are"
-        self.notes.append(f"{where} not valid Python (left out)")
-        text = f"{indent.decode('utf-8')}# astm: {where} not valid Python (left out)"
+        where = f"line {first}" if first == last else f"lines {first}-{last}"
+        self.notes.append(f"{where}: could not be parsed ({how})")
+        text = f"{indent.decode('utf-8')}# astm: {where}: could not be parsed ({how})"
         out.append(Line(text, nid, NOTE))
+
+    def recover(
+        self, error: tree_sitter.Node, indent: bytes, scope: _Scope, out: list[Line], depth: int
+    ) -> bool:
+        """A statement tree-sitter could not parse (an ERROR node, or one with an error in a
+        header): mark it and show the statements it still recognised inside (named after
+        the enclosing node: the node builder sees none of them)."""
+        buf: list[Line] = []
+        inner = _Scope(scope.id, scope.kind, scope.prefix, recovered=True)
+        kept = self.block(error.children, indent, inner, buf, depth + 1)
+        self.broken(error, indent, scope.id, out, "shown in part" if kept else "left out")
+        out.extend(buf)
+        return kept
 
     # -- walking ----------------------------------------------------------------------
 
@@ -148,7 +187,11 @@ class _Walker:
                 kept = True
                 continue
             docstring_allowed = False
-            if kind == "ERROR" or stmt.is_missing:
+            if kind == "ERROR":
+                kept = self.recover(stmt, indent, scope, out, depth) or kept
+            elif kind == "block" and scope.recovered:  # the body of a broken definition
+                kept = self.block(stmt.children, indent, scope, out, depth + 1) or kept
+            elif stmt.is_missing:
                 self.broken(stmt, indent, scope.id, out)
             elif kind == "decorated_definition" or kind in _DEFS:
                 kept = self.definition(stmt, indent, scope, out, depth) or kept
@@ -199,21 +242,23 @@ class _Walker:
     def definition(
         self, outer: tree_sitter.Node, indent: bytes, scope: _Scope, out: list[Line], depth: int
     ) -> bool:
-        d = outer.child_by_field_name("definition") if outer.type == "decorated_definition" else outer
+        d = outer
+        if outer.type == "decorated_definition":
+            d = outer.child_by_field_name("definition")
         if d is None or d.type not in _DEFS:
-            self.broken(outer, indent, scope.id, out)
-            return False
+            return self.recover(outer, indent, scope, out, depth)
         name_node = d.child_by_field_name("name")
-        qual = scope.name((name_node.text or b"").decode("utf-8") if name_node else "?")
+        qual = scope.prefix
+        if not scope.recovered:
+            qual = scope.name((name_node.text or b"").decode("utf-8") if name_node else "?")
         body = d.child_by_field_name("body")
         colon = _colon_before(body) if body is not None else None
         if body is None or colon is None or _range_broken(outer, body.start_byte):
-            self.broken(outer, indent, scope.id, out)
-            return False
-        nid = node_id(self.path, qual)
+            return self.recover(outer, indent, scope, out, depth)
+        nid = scope.id if scope.recovered else node_id(self.path, qual)
         is_class = d.type == "class_definition"
         if self.curated and not is_class and self.marked(outer, d):
-            self.emit(indent, outer.start_byte, _code_end(self.data, d), nid, out)
+            self.verbatim(indent, outer.start_byte, _code_end(self.data, d), nid, out)
             return True
         if outer is not d:
             for deco in outer.children:
@@ -222,7 +267,8 @@ class _Walker:
         self.emit(indent, d.start_byte, colon.end_byte, nid, out)
         inner_indent = _block_indent(self.data, body, indent)
         if is_class or self.curated:
-            inner = _Scope(nid, "class" if is_class else "function", qual)
+            inner = _Scope(nid, "class" if is_class else "function", qual,
+                           recovered=scope.recovered)
             shown = self.block(body.children, inner_indent, inner, out, depth + 1, opens_scope=True)
             if is_class:
                 if not shown:
@@ -245,9 +291,7 @@ class _Walker:
             block = next((c for c in part.children if c.type == "block"), None)
             colon = _colon_before(block) if block is not None else None
             if block is None or colon is None or _range_broken(part, colon.end_byte):
-                if stmt.has_error:
-                    self.broken(stmt, indent, scope.id, out)
-                return False
+                return self.recover(stmt, indent, scope, out, depth) if stmt.has_error else False
             self.emit(indent, part.start_byte, colon.end_byte, scope.id, buf)
             inner_indent = _block_indent(self.data, block, indent)
             if self.block(block.children, inner_indent, scope, buf, depth + 1):
@@ -336,7 +380,7 @@ def _error_nodes(node: tree_sitter.Node) -> list[tree_sitter.Node]:
 
 def _block_indent(data: bytes, block: tree_sitter.Node, outer: bytes) -> bytes:
     """Indentation of a block's statements; a block on its header's line gets 4 spaces."""
-    first = block.child(0)
+    first = block.child(0) if block.child_count else None
     while first is not None and first.type == "comment":
         first = first.next_sibling
     if first is not None:

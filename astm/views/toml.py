@@ -4,7 +4,7 @@ A pair that fits on one line of at most ``SHORT`` characters stays as written. A
 value is shortened and stays valid TOML: a string is cut to ``KEEP`` characters and ends
 with ``…``; an array or inline table keeps its first items up to about ``KEEP`` characters
 and a comment says how many were left out (``# … 12 more``). Comments go. A region
-tree-sitter could not parse is left out and marked ``# astm: lines A-B are not valid TOML``.
+tree-sitter could not parse is left out and marked ``# astm: lines A-B: could not be parsed``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import datetime
 import json
+import math
 import re
 import tomllib
 
@@ -51,9 +52,9 @@ def _broken(node: tree_sitter.Node, nid: str, out: list[Line], notes: list[str])
     first = node.start_point.row + 1
     row, col = node.end_point
     last = (row if col or row == node.start_point.row else row - 1) + 1
-    where = f"line {first} is" if first == last else f"lines {first}-{last} are"
-    notes.append(f"{where} not valid TOML (left out)")
-    out.append(Line(f"# astm: {where} not valid TOML (left out)", nid, NOTE))
+    where = f"line {first}" if first == last else f"lines {first}-{last}"
+    notes.append(f"{where}: could not be parsed (left out)")
+    out.append(Line(f"# astm: {where}: could not be parsed (left out)", nid, NOTE))
 
 
 def lines(path: str, data: bytes) -> tuple[list[Line], list[str]]:
@@ -153,7 +154,7 @@ def _scalar(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        if value != value:
+        if math.isnan(value):
             return "nan"
         if value in (float("inf"), float("-inf")):
             return "inf" if value > 0 else "-inf"

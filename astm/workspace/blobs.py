@@ -14,6 +14,8 @@ import pygit2
 from astm.errors import RepositoryStateError
 from astm.workspace import git
 
+_FILES = (git.FILEMODE_BLOB, pygit2.enums.FileMode.BLOB_EXECUTABLE)
+
 
 @dataclass(frozen=True)
 class Listing:
@@ -79,6 +81,5 @@ def _walk(
         mode = entry.filemode
         if mode == git.FILEMODE_TREE:
             _walk(repo, repo[entry.id], f"{prefix}{name}/", suffixes, out)  # type: ignore[arg-type]
-        elif mode in (git.FILEMODE_BLOB, pygit2.enums.FileMode.BLOB_EXECUTABLE):
-            if not suffixes or name.endswith(suffixes):
-                out.append((prefix + name, str(entry.id)))
+        elif mode in _FILES and (not suffixes or name.endswith(suffixes)):
+            out.append((prefix + name, str(entry.id)))

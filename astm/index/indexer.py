@@ -27,6 +27,7 @@ SUFFIXES = (".py", ".pyi", ".toml")
 POOL_MIN = 200  # fewer new blobs than this are parsed in-process
 CHUNK = 40
 BATCH = 500  # blobs per transaction
+PRUNE_MIN = 1000  # unreferenced summaries kept in any case
 
 
 @dataclass(frozen=True)
@@ -89,28 +90,31 @@ def update(
         wanted[path] = (oid, lang)
         if (oid, lang) not in known:
             todo[(oid, lang)] = None
-    parsed = 0
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for result in _summaries(blobs, list(todo), jobs):
-            known[(result[0], result[1])] = _add(store, result)
-            parsed += 1
-            if parsed % BATCH == 0:
-                conn.execute("COMMIT")
-                conn.execute("BEGIN IMMEDIATE")
+    # Parse outside transactions and write in short ones: another astm process may be
+    # routing (reading) or refreshing (writing) the same index meanwhile.
+    batch: list[_Result] = []
+    for result in _summaries(blobs, list(todo), jobs):
+        batch.append(result)
+        if len(batch) == BATCH:
+            _write(store, batch, known)
+            batch = []
+    _write(store, batch, known)
+    with store.transaction():
         _point_files(store, {p: known[k] for p, k in wanted.items()})
         pruned = _prune(store)
         store.set("commit", listing.commit or "")
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    return listing.commit, parsed, len(wanted) - len(todo), pruned
+    return listing.commit, len(todo), len(wanted) - len(todo), pruned
 
 
 def _count(store: Store) -> int:
     return int(store.conn.execute("SELECT count(*) FROM files").fetchone()[0])
+
+
+def _write(store: Store, batch: list[_Result], known: dict[tuple[str, str], int]) -> None:
+    if batch:
+        with store.transaction():
+            for result in batch:
+                known[(result[0], result[1])] = _add(store, result)
 
 
 def _add(store: Store, result: _Result) -> int:
@@ -153,7 +157,7 @@ def _prune(store: Store) -> int:
     conn = store.conn
     (n_files,) = conn.execute("SELECT count(*) FROM files").fetchone()
     (n_blobs,) = conn.execute("SELECT count(*) FROM blobs").fetchone()
-    if n_blobs - n_files <= max(1000, n_files):
+    if n_blobs - n_files <= max(PRUNE_MIN, n_files):
         return 0
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS live(id INTEGER PRIMARY KEY)")
     conn.execute("DELETE FROM live")
@@ -177,7 +181,7 @@ def _status(store: Store) -> tuple[int, tuple[str, ...], tuple[tuple[str, str], 
 # -- parsing, in-process or in workers ---------------------------------------------------
 
 # oid, lang, status, note, summary JSON, term weights
-_Result = tuple[str, str, str, "str | None", str, dict[str, int]]
+_Result = tuple[str, str, str, str | None, str, dict[str, int]]
 
 
 def _one(blobs: Blobs, oid: str, lang: str) -> _Result:
