@@ -57,6 +57,7 @@ import tree_sitter
 import tree_sitter_python
 
 from astm.errors import TargetError
+from astm.syntax.lines import Lines
 from astm.syntax.node import Node, node_id, text_hash
 
 IMPORTS = "(imports)"
@@ -146,46 +147,6 @@ def parse(path: str, data: bytes) -> Node:
             message = f"not valid Python: {message}"
         raise TargetError(message, path=path, line=line)
     return build(path, data)
-
-
-@dataclass(frozen=True)
-class _Lines:
-    data: bytes
-    starts: list[int]
-
-    @classmethod
-    def of(cls, data: bytes) -> _Lines:
-        starts = [0]
-        pos = data.find(b"\n")
-        while pos != -1:
-            starts.append(pos + 1)
-            pos = data.find(b"\n", pos + 1)
-        if starts[-1] == len(data) and len(starts) > 1:
-            starts.pop()  # no empty last line after a final newline
-        return cls(data, starts)
-
-    def __len__(self) -> int:
-        return len(self.starts)
-
-    def start(self, row: int) -> int:
-        """Offset of the first byte of ``row`` (after the BOM on the first row)."""
-        if row == 0 and self.data.startswith(BOM):
-            return len(BOM)  # the BOM belongs to the file, never to a node
-        return self.starts[row]
-
-    def end(self, row: int) -> int:
-        """Offset just after the newline of ``row`` (or the end of the data)."""
-        return self.starts[row + 1] if row + 1 < len(self.starts) else len(self.data)
-
-    def text(self, row: int) -> bytes:
-        return self.data[self.start(row) : self.end(row)]
-
-    def blank(self, row: int) -> bool:
-        return not self.text(row).strip()
-
-    def indent(self, row: int) -> bytes:
-        line = self.text(row)
-        return line[: len(line) - len(line.lstrip(b" \t\f"))]
 
 
 @dataclass(frozen=True)
@@ -315,7 +276,7 @@ class _Builder:
         self.path = path
         self.data = data
         self.root = tree.root_node
-        self.lines = _Lines.of(data)
+        self.lines = Lines.of(data)
 
     def is_comment_row(self, row: int) -> bool:
         """A line holding only a comment (not a ``#`` inside a multi-line string)."""

@@ -18,16 +18,15 @@ nodes, and comments separated from the first node by a blank line, belong to the
 
 from __future__ import annotations
 
-import bisect
 import re
 import threading
 import tomllib
-from dataclasses import dataclass
 
 import tree_sitter
 import tree_sitter_toml
 
 from astm.errors import TargetError
+from astm.syntax.lines import Lines
 from astm.syntax.node import Node, node_id, text_hash
 
 PREAMBLE = "(preamble)"
@@ -109,36 +108,6 @@ def render_key(parts: tuple[str, ...]) -> str:
     return ".".join(p if _BARE.match(p) else '"' + p.replace('"', '\\"') + '"' for p in parts)
 
 
-@dataclass(frozen=True)
-class _Lines:
-    data: bytes
-    starts: list[int]
-
-    @classmethod
-    def of(cls, data: bytes) -> _Lines:
-        starts = [0]
-        pos = data.find(b"\n")
-        while pos != -1:
-            starts.append(pos + 1)
-            pos = data.find(b"\n", pos + 1)
-        if starts[-1] == len(data) and len(starts) > 1:
-            starts.pop()  # no empty last line after a final newline
-        return cls(data, starts)
-
-    def row(self, byte: int) -> int:
-        return bisect.bisect_right(self.starts, byte) - 1
-
-    def start(self, row: int) -> int:
-        return self.starts[row]
-
-    def end(self, row: int) -> int:
-        """Offset just after the newline of ``row`` (or the end of the data)."""
-        return self.starts[row + 1] if row + 1 < len(self.starts) else len(self.data)
-
-    def blank(self, row: int) -> bool:
-        return not self.data[self.start(row) : self.end(row)].strip()
-
-
 def _header_key(node: tree_sitter.Node) -> str:
     for child in node.children:
         if child.type in ("bare_key", "quoted_key", "dotted_key"):
@@ -159,7 +128,7 @@ def parse(path: str, data: bytes) -> Node:
 def build(path: str, data: bytes) -> Node:
     """The node tree of ``data`` without checking validity (used on valid files)."""
     tree = parse_tree(data)
-    lines = _Lines.of(data)
+    lines = Lines.of(data)
     top = tree.root_node.children
 
     comment_rows = set()

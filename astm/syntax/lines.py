@@ -1,0 +1,53 @@
+"""Line tables over UTF-8 bytes: the whole-line ranges every node is made of."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Byte offsets of each line's start; a UTF-8 BOM belongs to the file, never to row 0."""
+
+    data: bytes
+    starts: list[int]
+
+    @classmethod
+    def of(cls, data: bytes) -> Lines:
+        starts = [0]
+        pos = data.find(b"\n")
+        while pos != -1:
+            starts.append(pos + 1)
+            pos = data.find(b"\n", pos + 1)
+        if starts[-1] == len(data) and len(starts) > 1:
+            starts.pop()  # no empty last line after a final newline
+        return cls(data, starts)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def row(self, byte: int) -> int:
+        return bisect.bisect_right(self.starts, byte) - 1
+
+    def start(self, row: int) -> int:
+        """Offset of the first byte of ``row`` (after the BOM on the first row)."""
+        if row == 0 and self.data.startswith(BOM):
+            return len(BOM)
+        return self.starts[row]
+
+    def end(self, row: int) -> int:
+        """Offset just after the newline of ``row`` (or the end of the data)."""
+        return self.starts[row + 1] if row + 1 < len(self.starts) else len(self.data)
+
+    def text(self, row: int) -> bytes:
+        return self.data[self.start(row) : self.end(row)]
+
+    def blank(self, row: int) -> bool:
+        return not self.text(row).strip()
+
+    def indent(self, row: int) -> bytes:
+        line = self.text(row)
+        return line[: len(line) - len(line.lstrip(b" \t\f"))]
