@@ -193,3 +193,39 @@ def test_pyright_runs_at_file_level_when_configured(tmp_path: Path, astm) -> Non
     assert res.code == 1 and "pyright" in res.err and "m.py" in res.err
     good = plan(tmp_path / "good.json", [{"op": "replace", "node": "m.py::g", "text": "def g() -> str:\n    return str(f(1))\n"}])
     assert astm("apply", "x", "m.py", "--plan", str(good), cwd=repo).code == 0
+
+
+def test_requests_for_a_helper_sibling_and_a_caller_change(shop: Path, model_env: loopback.LoopbackServer, astm) -> None:  # type: ignore[no-untyped-def]
+    (shop / "pyproject.toml").write_text('[tool.astm.validate]\ntests = "off"\n')
+    git(shop, "add", "-A")
+    git(shop, "commit", "-qm", "cfg")
+    routes = {
+        "src/cart.py": {"act": [{"id": "src/cart.py::Cart", "intent": "round totals"}]},
+        "src/cart.py::Cart": {"act": [{"id": "src/cart.py::Cart.total", "intent": "round to cents"}]},
+    }
+    answers = {
+        "src/cart.py::Cart.total": (
+            "def total(self) -> float:\n    return self._cents(sum(self.prices))\n\n"
+            "# astm-request: sibling _cents: round a float to cents\n"
+            "# astm-request: change add: refuse negative prices with ValueError\n"
+        ),
+        "src/cart.py::Cart._cents": "def _cents(self, x: float) -> float:\n    return round(x, 2)\n",
+        "src/cart.py::Cart.add": (
+            "def add(self, price: float) -> None:\n    if price < 0:\n"
+            "        raise ValueError(price)\n    self.prices.append(price)\n"
+        ),
+    }
+
+    def generate(body: dict[str, Any]) -> str:
+        m = re.search(r"Node: (\S+) \(", json.dumps(body["messages"]))
+        return answers[m.group(1)]  # type: ignore[union-attr]
+
+    model_env.responder = lambda body: route_or(body, routes, generate)
+    res = astm("apply", "round totals to cents", "src/cart.py", "--branch", "asks", "--json", cwd=shop)
+    assert res.code == 0, res.err
+    text = git(shop, "show", "asks:src/cart.py")
+    assert "astm-request" not in text
+    assert "    def total(self) -> float:\n        return self._cents(sum(self.prices))\n\n    def _cents(self" in text
+    assert "raise ValueError(price)" in text
+    ids = {n["id"]: n["status"] for n in json.loads(res.out)["nodes"]}
+    assert ids["src/cart.py::Cart._cents"] == "changed" and ids["src/cart.py::Cart.add"] == "changed"

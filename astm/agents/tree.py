@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from astm.agents import routing
 from astm.agents.answer import normalise
+from astm.agents.requests import Ask, take
 from astm.errors import AstmError, ValidationFailed
 from astm.lang import Language
 from astm.llm.base import Act, ChildInfo, Create, GenerateRequest, Route, RouteRequest
@@ -57,7 +58,8 @@ class Outcome:
     patch: Patch | None = None
     commit: pygit2.Oid | None = None
     edits: list[Edit] = field(default_factory=list)  # for --save-plan
-    imports: list[bytes] = field(default_factory=list)  # upward requests
+    imports: list[bytes] = field(default_factory=list)  # upward requests: imports
+    asks: list[Ask] = field(default_factory=list)  # upward requests: a sibling, a caller
     failed_below: list[NodeResult] = field(default_factory=list)
 
     @property
@@ -147,6 +149,7 @@ class TreeWork:
                 )
             kids: list[Outcome] = list(await _all(job("") for job in jobs))
             kids = await self.reset_failed(jobs, kids)
+            kids += await self.answer_asks(f, node, kids)
             for nid in route.delete:
                 gone = node.child(nid)
                 assert gone is not None
@@ -206,6 +209,34 @@ class TreeWork:
             return Outcome(res, patch, commit, edits, imports)
         finally:
             await asyncio.wait([box])
+
+    async def answer_asks(self, f: FileCtx, node: Node, kids: list[Outcome]) -> list[Outcome]:
+        """Act on the children's requests through the right child: a new sibling (after
+        the one that asked) or an existing one that has not acted yet. One round only."""
+        asks = [a for k in kids if not k.failed for a in k.asks]
+        if asks and self.provider.name == "plan":  # a plan is explicit: it has no answer for them
+            self.result.notices.append(f"requests ignored with a plan: {', '.join(a.name for a in asks)}")
+            return []
+        acted = {k.result.id for k in kids}
+        jobs: list[Awaitable[Outcome]] = []
+        for i, ask in enumerate(asks):
+            target = next((c for c in node.children if c.key == ask.name), None)
+            self.emit(ask.by, "request", detail=f"{ask.what} {ask.name}")
+            if target is None and ask.what == "sibling":
+                anchor = ask.by if node.child(ask.by) is not None else None
+                create = Create(ask.name, ask.intent, after=anchor, position=None if anchor else "end")
+                jobs.append(self.create(f, node, create, seq=2000 + i))
+            elif target is not None and target.id not in acted:
+                acted.add(target.id)
+                act = Act(target.id, ask.intent)
+                if self.routes(f, target, act):
+                    jobs.append(self.container(f, target, ask.intent, parent=node))
+                else:
+                    jobs.append(self.leaf(f, node, target, ask.intent, rename=False, seq=2000 + i))
+            else:
+                why = "it is already acting" if target is not None else f"{node.id} has no such child"
+                self.result.notices.append(f"{ask.by} asked to {ask.what} {ask.name}; not done: {why}")
+        return list(await _all(jobs))
 
     async def reset_failed(
         self, jobs: list[Callable[[str], Awaitable[Outcome]]], kids: list[Outcome]
@@ -343,6 +374,7 @@ class TreeWork:
                 hint, diag = "", None
                 patch: Patch | None = None
                 imports: list[bytes] = []
+                asks: list[Ask] = []
                 for attempt in range(1, self.settings.retries + 2):
                     res.attempts = attempt
                     self.emit(nid, "generating", attempt)
@@ -355,7 +387,10 @@ class TreeWork:
                     answer, usage = await self.provider.generate(req)
                     self.add_usage(usage)
                     self.emit(nid, "validating", attempt)
-                    patch, imports, diag = self.shape(f, answer, place, node=node, parent=parent, kind=kind, key=key, rename=rename or ref is not None)
+                    patch, imports, asks, diag = self.shape(
+                        f, answer, place, node=node, parent=parent, kind=kind, key=key,
+                        rename=rename or ref is not None, owner=nid,
+                    )
                     if diag is None and patch is not None:
                         diag = await self.external_node(f, await box, patch, imports, node)
                     if diag is None:
@@ -369,14 +404,14 @@ class TreeWork:
                     return Outcome(res)
                 if patch.text == text and not imports:
                     self.emit(nid, "unchanged", res.attempts)
-                    return Outcome(res, patch)
+                    return Outcome(res, patch, asks=asks)
                 sandbox = await box
                 patched = compose(f.data, [patch])
                 await self.blocking(sandbox.write, f.path, patched)
                 commit = await self.blocking(sandbox.commit, {f.path: patched}, f"astm node {nid}\n\n{intent}\n")
                 res.status, res.commit = "changed", str(commit)
                 self.emit(nid, "committed", res.attempts)
-                return Outcome(res, patch, commit, imports=imports)
+                return Outcome(res, patch, commit, imports=imports, asks=asks)
             finally:
                 await asyncio.wait([box])
 
@@ -395,11 +430,15 @@ class TreeWork:
         kind: str | None,
         key: str | None,
         rename: bool,
-    ) -> tuple[Patch | None, list[bytes], Diagnostic | None]:
+        owner: str = "",
+    ) -> tuple[Patch | None, list[bytes], list[Ask], Diagnostic | None]:
         """Answer -> the node's patch (re-indented, EOLs of the file) and its requests."""
         new, diag = normalise(answer, eol=b"\n", max_bytes=self.settings.max_answer_bytes)
         if diag is not None:
-            return None, [], diag
+            return None, [], [], diag
+        new, asks = take(new, owner)
+        if not new.strip():
+            return None, [], [], Diagnostic("the answer has only requests, no text for the node", "answer")
         imports: list[bytes] = []
         if kind != "imports":
             new, imports = f.lang.requests(new)
@@ -413,9 +452,9 @@ class TreeWork:
             patch, start = place(new)
             patched = compose(f.data, [patch])
         except AstmError as exc:
-            return None, [], Diagnostic(exc.message, "compose")
+            return None, [], [], Diagnostic(exc.message, "compose")
         diag = f.lang.check_node(patched, start, new, kind=kind, key=key, rename=rename, path=f.path)
-        return (patch if diag is None else None), imports, diag
+        return (patch if diag is None else None), imports, asks, diag
 
     # ---- external validators (subprocesses in the sandbox) --------------------------
 
