@@ -164,6 +164,11 @@ def apply(
         landing.check_branch_name(opts.branch)
         if not opts.dry_run and repo.has_branch(opts.branch):
             raise BranchExistsError(f"branch {opts.branch} already exists; choose another with --branch")
+    for kind, conf in settings.validate_.kinds.items():
+        if conf.prompt and not (repo.workdir / conf.prompt).is_file():
+            raise UsageError(
+                f"[tool.astm.validate.{kind}] prompt {conf.prompt!r}: no such file", path="pyproject.toml"
+            )
     if opts.save_plan is not None and not opts.save_plan.parent.is_dir():
         raise UsageError(f"--save-plan {opts.save_plan}: no such directory")
     base, files, notices = prepare(repo, opts)

@@ -21,7 +21,7 @@ _HOLE = re.compile(r"\{([a-z_]+)\}")
 @cache
 def load(name: str) -> str:
     """The text of template ``name`` (without ``.txt``), or of a project's own template
-    given as an absolute path (``[tool.astm.kinds.<kind>] prompt``)."""
+    given as an absolute path (``[tool.astm.validate.<kind>] prompt``)."""
     if os.path.isabs(name):
         return Path(name).read_text(encoding="utf-8")
     # Anchored on ``astm`` (a regular package): ``astm.agents`` may be a namespace package,
@@ -46,6 +46,11 @@ def render(name: str, **values: str) -> str:
     missing, extra = holes - values.keys(), values.keys() - holes
     if os.path.isabs(name):
         extra = set()  # a project's template may leave out what it does not need
+    if os.path.isabs(name) and missing:
+        # A project's template naming a hole astm does not fill: the user's to fix.
+        from astm.errors import UsageError
+
+        raise UsageError(f"prompt uses unknown placeholders {sorted(missing)}", path=name)
     if missing or extra:
         raise ValueError(f"prompt {name!r}: missing {sorted(missing)}, unknown {sorted(extra)}")
     return _HOLE.sub(lambda m: values[m.group(1)], template)

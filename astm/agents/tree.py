@@ -416,6 +416,7 @@ class TreeWork:
                 await asyncio.wait([box])
 
     def prompt_for(self, kind: str | None) -> str | None:
+        """The project's prompt file for this node kind (checked before the run starts)."""
         rel = self.settings.validate_.kind(kind or "").prompt
         return str(self.repo.workdir / rel) if rel else None
 
@@ -622,8 +623,10 @@ def folded(node: Node, data: bytes) -> str:
 
 
 def _first_line(data: bytes) -> str:
+    """A child's one-line summary for its router: its signature or header, not a
+    decorator or a comment above it."""
     for line in data.decode("utf-8", "replace").splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
+        if line.strip() and not line.lstrip().startswith(("#", "@")):
             return line.strip()[:120]
     return ""
 
@@ -635,7 +638,11 @@ def _plain(data: bytes) -> str:
 def _plan_key(plan: Plan | None, c: Create, f: FileCtx) -> str:
     if plan is not None and c.ref is not None:
         edit = plan.edits[c.ref]
-        found = f.lang.key_of(edit.text.encode("utf-8")) if isinstance(edit, Insert) else None
-        if found:
-            return found[1] if found[0] != "imports" else "(imports)"
+        if isinstance(edit, Insert):
+            text = edit.text.encode("utf-8")
+            body, imports = f.lang.requests(text)
+            # Imports above a definition are a request, not the node: name it by its definition.
+            found = f.lang.key_of(body if imports else text)
+            if found:
+                return found[1] if found[0] != "imports" else "(imports)"
     return c.key or "(new)"

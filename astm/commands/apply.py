@@ -43,7 +43,8 @@ def command(
     as_json: bool,
 ) -> int:
     """Turn INTENT into one commit on a new branch, touching only PATHS (default: the
-    TOML files at the repository root). Your checkout, index and branches are never changed."""
+    files the repository's index ranks for the intent, the root TOML files among them).
+    Your checkout, index and branches are never changed."""
     from astm import engine
     from astm import plan as planfile
     from astm.llm import make_provider

@@ -13,7 +13,7 @@ from astm import config as cfg
 @click.command("config")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def command(as_json: bool) -> int:
-    """Print the effective settings ([tool.astm] < environment < flags); the API key is masked."""
+    """Print the effective settings ([tool.astm] in pyproject.toml, then the environment); the API key is masked."""
     from astm.errors import NotARepository
     from astm.workspace.repo import Repo
 

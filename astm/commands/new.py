@@ -41,5 +41,6 @@ def command(
     if as_json:
         print(json.dumps(result.to_json(), indent=2))
         return errors.EXIT_OK
-    render.summary(result, sys.stdout, review=f"git diff HEAD {result.branch}" if result.branch else None)
+    against = "HEAD" if base is None else result.base[:10]
+    render.summary(result, sys.stdout, review=f"git diff {against} {result.branch}" if result.branch else None)
     return errors.EXIT_OK

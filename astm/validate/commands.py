@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 from astm.validate.diagnostic import Diagnostic
+from astm.workspace.git import clean_env  # hook-exported GIT_* must not reach validators
 
 TIMEOUT = 300
 
@@ -35,7 +36,7 @@ def run(cwd: Path, template: str, values: dict[str, str]) -> Diagnostic | None:
     cmd = argv(template, values)
     try:
         proc = subprocess.run(  # noqa: PLW1510 - the exit code is read below
-            cmd, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL
+            cmd, cwd=cwd, capture_output=True, env=clean_env(), text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL
         )
     except FileNotFoundError:
         return Diagnostic(f"validator command not found: {cmd[0]}", "command")

@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 from astm.validate.diagnostic import Diagnostic
+from astm.workspace.git import clean_env  # hook-exported GIT_* must not reach validators
 from astm.validate.ruff import Finding, _rows, new_inside
 
 CONFIG_FILES = ("pyproject.toml", "pyrightconfig.json")
@@ -46,7 +47,7 @@ def findings(cwd: Path, relpath: str, data: bytes) -> list[Finding] | None:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
     proc = subprocess.run(  # noqa: PLW1510 - the exit code is read below
-        [*cmd, "--outputjson", relpath], cwd=cwd, capture_output=True, timeout=TIMEOUT,
+        [*cmd, "--outputjson", relpath], cwd=cwd, capture_output=True, env=clean_env(), timeout=TIMEOUT,
         stdin=subprocess.DEVNULL,
     )
     try:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from astm.validate.diagnostic import Diagnostic
+from astm.workspace.git import clean_env  # hook-exported GIT_* must not reach validators
 
 CONFIG_FILES = ("pyproject.toml", "ruff.toml", ".ruff.toml")
 TIMEOUT = 60
@@ -48,7 +49,7 @@ def findings(cwd: Path, relpath: str, data: bytes) -> list[Finding] | None:
     proc = subprocess.run(  # noqa: PLW1510 - the exit code is read below
         [*cmd, "check", "--output-format=json", "--no-cache", "--exit-zero", "--no-fix",
          "--stdin-filename", relpath, "-"],
-        cwd=cwd, input=data, capture_output=True, timeout=TIMEOUT,
+        cwd=cwd, input=data, capture_output=True, env=clean_env(), timeout=TIMEOUT,
     )
     try:
         items = json.loads(proc.stdout or b"[]")
@@ -123,7 +124,7 @@ def sort_imports(cwd: Path, relpath: str, original: bytes | None, new: bytes) ->
     base = [*cmd, "check", "--select", "I", "--no-cache", "--exit-zero", "--stdin-filename", relpath]
     if original is not None:
         probe = subprocess.run(  # noqa: PLW1510 - the output is read, not the exit code
-            [*base, "--output-format=json", "-"], cwd=cwd, input=original, capture_output=True,
+            [*base, "--output-format=json", "-"], cwd=cwd, input=original, capture_output=True, env=clean_env(),
             timeout=TIMEOUT,
         )
         try:
@@ -132,7 +133,7 @@ def sort_imports(cwd: Path, relpath: str, original: bytes | None, new: bytes) ->
         except ValueError:
             return new
     fixed = subprocess.run(  # noqa: PLW1510
-        [*base, "--fix", "-"], cwd=cwd, input=new, capture_output=True, timeout=TIMEOUT
+        [*base, "--fix", "-"], cwd=cwd, input=new, capture_output=True, env=clean_env(), timeout=TIMEOUT
     )
     out = fixed.stdout
     return out if out.strip() and fixed.returncode == 0 else new
