@@ -9,6 +9,7 @@ configuration; pre-existing problems never block an edit.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -28,10 +29,13 @@ class Finding:
     code: str
     message: str
     row: int  # 1-based, in the file checked
+    column: int = 0
 
 
 def ruff_command() -> list[str] | None:
-    exe = shutil.which("ruff")
+    """ruff beside this Python first (a virtual environment), then on PATH, then -m ruff."""
+    here = os.path.dirname(sys.executable)
+    exe = shutil.which("ruff", path=os.pathsep.join([here, os.environ.get("PATH", "")]))
     if exe:
         return [exe]
     try:
@@ -41,24 +45,46 @@ def ruff_command() -> list[str] | None:
     return [sys.executable, "-m", "ruff"]
 
 
-def findings(cwd: Path, relpath: str, data: bytes) -> list[Finding] | None:
-    """ruff's findings for ``data`` as ``relpath`` under ``cwd``; None if ruff is absent."""
-    cmd = ruff_command()
+def run(cwd: Path, relpath: str, data: bytes, cmd: list[str] | None = None) -> list[Finding] | str:
+    """ruff's findings for ``data`` checked as ``relpath`` under ``cwd``, or an error line.
+
+    The text goes in on stdin, so the project's configuration (and its excludes, with
+    ``--force-exclude``) applies as if the file were on disk; nothing is written. Syntax
+    errors are left to ``compile()``, which reports them better.
+    """
+    cmd = cmd or ruff_command()
     if cmd is None:
-        return None
-    proc = subprocess.run(  # noqa: PLW1510 - the exit code is read below
-        [*cmd, "check", "--output-format=json", "--no-cache", "--exit-zero", "--no-fix",
-         "--stdin-filename", relpath, "-"],
-        cwd=cwd, input=data, capture_output=True, env=clean_env(), timeout=TIMEOUT,
-    )
+        return "ruff is not installed"
+    try:
+        proc = subprocess.run(
+            [*cmd, "check", "--output-format=json", "--no-cache", "--exit-zero", "--no-fix",
+             "--force-exclude", "--stdin-filename", relpath, "-"],
+            cwd=cwd, input=data, capture_output=True, env=clean_env(), timeout=TIMEOUT, check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"ruff could not run: {exc}"
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        return f"ruff failed on {relpath}: {err[-1] if err else f'exit {proc.returncode}'}"
     try:
         items = json.loads(proc.stdout or b"[]")
     except ValueError:
-        return None  # a broken ruff config is the project's business, not the node's
-    return [
-        Finding(str(i.get("code") or "E"), str(i.get("message", "")), int(i["location"]["row"]))
-        for i in items
-    ]
+        return f"ruff gave unreadable output on {relpath}"
+    out = []
+    for item in items:
+        if not item.get("code"):
+            continue  # a syntax error
+        loc = item.get("location") or {}
+        out.append(Finding(str(item["code"]), str(item.get("message", "")), int(loc.get("row") or 0),
+                           int(loc.get("column") or 0)))
+    return out
+
+
+def findings(cwd: Path, relpath: str, data: bytes) -> list[Finding] | None:
+    """ruff's findings, or None when ruff cannot tell (absent, or a broken configuration:
+    the project's business, not the node's)."""
+    got = run(cwd, relpath, data)
+    return None if isinstance(got, str) else got
 
 
 def new_inside(
