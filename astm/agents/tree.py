@@ -31,7 +31,7 @@ from astm.llm.base import Act, ChildInfo, Create, GenerateRequest, Route, RouteR
 from astm.patch import Patch, compose
 from astm.plan import Delete, Edit, Insert, Plan, Replace
 from astm.result import NodeResult
-from astm.syntax import Node, node_id
+from astm.syntax import Node, node_id, text_hash
 from astm.validate.diagnostic import Diagnostic
 
 if TYPE_CHECKING:
@@ -79,6 +79,7 @@ class TreeWork:
     blocking: Callable[..., Awaitable[Any]]
     add_usage: Callable[..., None]
     repo: Any
+    pool: Any
     sandbox: Callable[..., Awaitable[Sandbox]]
 
     # ---- routing ---------------------------------------------------------------------
@@ -122,14 +123,17 @@ class TreeWork:
 
     async def container(self, f: FileCtx, node: Node, intent: str, *, parent: Node | None) -> Outcome:
         """Route, run the acting children, compose, validate, commit an overlay commit."""
-        route = await self.route_node(f, node, intent)
-        if route.rewrite and parent is not None:
-            return await self.leaf(f, parent, node, intent, rename=False, seq=0)
-        res = NodeResult(node.id, "unchanged", 0, "compose", intent)
-        if route.empty:
-            return Outcome(res)
         box = asyncio.ensure_future(self.sandbox(self.base.id))
+        if node.is_file and f.lang.external and self.settings.validate_.ruff:
+            # The baseline runs while the model routes: off the critical path.
+            asyncio.ensure_future(self.prefetch(f, box))
         try:
+            route = await self.route_node(f, node, intent)
+            if route.rewrite and parent is not None:
+                return await self.leaf(f, parent, node, intent, rename=False, seq=0)
+            res = NodeResult(node.id, "unchanged", 0, "compose", intent)
+            if route.empty:
+                return Outcome(res)
             jobs: list[Callable[[str], Awaitable[Outcome]]] = []
             for seq, a in enumerate(route.act):
                 child = node.child(a.node_id)
@@ -411,9 +415,17 @@ class TreeWork:
                 commit = await self.blocking(sandbox.commit, {f.path: patched}, f"astm node {nid}\n\n{intent}\n")
                 res.status, res.commit = "changed", str(commit)
                 self.emit(nid, "committed", res.attempts)
+                self.release(sandbox)
                 return Outcome(res, patch, commit, imports=imports, asks=asks)
             finally:
                 await asyncio.wait([box])
+
+    def release(self, sandbox: Sandbox) -> None:
+        """Remove a sandbox's worktree now that its commit exists; its branch keeps the
+        commit reachable until the root's run ref does (cleanup deletes it)."""
+        from astm.workspace.sandbox import remove_worktree
+
+        self.pool.submit(remove_worktree, sandbox.repo, sandbox.path)
 
     def prompt_for(self, kind: str | None) -> str | None:
         """The project's prompt file for this node kind (checked before the run starts)."""
@@ -490,9 +502,8 @@ class TreeWork:
         await self.blocking(sandbox.write, f.path, patched)
         if use_ruff:
             baseline = await self.baseline(f, sandbox)
-            diag = await self.blocking(
-                ruff.check, sandbox.path, f.path, f.data, patched, old, new, baseline
-            )
+            after = await self.ruff_on(f, sandbox, patched)
+            diag = ruff.check(sandbox.path, f.path, f.data, patched, old, new, baseline, after or [])
             if diag is not None:
                 return diag
         first = patched.count(b"\n", 0, new[0]) + 1
@@ -524,17 +535,31 @@ class TreeWork:
             pyright.check, sandbox.path, f.path, f.data, composed, (0, len(f.data)), (0, len(composed))
         )
 
-    async def baseline(self, f: FileCtx, sandbox: Sandbox) -> Any:
-        """ruff's findings on the file at base, computed once per run and file."""
+    async def prefetch(self, f: FileCtx, box: asyncio.Future[Sandbox]) -> None:
         from astm.validate import ruff
 
-        cache: dict[str, Any] = self.__dict__.setdefault("_ruff_baseline", {})
-        if f.path not in cache:
-            cache[f.path] = asyncio.ensure_future(
-                self.blocking(ruff.findings, sandbox.path, f.path, f.data)
-            )
-        found = await cache[f.path]
-        return found or []
+        try:
+            sandbox = await box
+            # The file itself too: some rules look at it on disk (EXE001: its mode).
+            await self.blocking(sandbox.materialise, [*ruff.CONFIG_FILES, f.path])
+            await self.ruff_on(f, sandbox, f.data)
+        except Exception:  # the baseline is computed again where it is needed
+            return
+
+    async def baseline(self, f: FileCtx, sandbox: Sandbox) -> Any:
+        """ruff's findings on the file at base, computed once per run and file."""
+        return await self.ruff_on(f, sandbox, f.data) or []
+
+    def ruff_on(self, f: FileCtx, sandbox: Sandbox, data: bytes) -> asyncio.Future[Any]:
+        """ruff's findings on ``data``, once per content: a class and its file often
+        compose to the same text, and the baseline is shared by every node of a file."""
+        from astm.validate import ruff
+
+        cache: dict[tuple[str, str], asyncio.Future[Any]] = self.__dict__.setdefault("_ruff", {})
+        key = (f.path, text_hash(data))
+        if key not in cache:
+            cache[key] = asyncio.ensure_future(self.blocking(ruff.findings, sandbox.path, f.path, data))
+        return cache[key]
 
 
 Sorter = Callable[[bytes | None, bytes], bytes]

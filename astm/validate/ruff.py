@@ -112,9 +112,13 @@ def check(
     old_range: tuple[int, int],
     new_range: tuple[int, int],
     baseline: list[Finding] | None = None,
+    after: list[Finding] | None = None,
 ) -> Diagnostic | None:
-    """The first new ruff finding inside the node, as a Diagnostic (line relative to it)."""
-    after = findings(cwd, relpath, patched)
+    """The first new ruff finding inside the node, as a Diagnostic (line relative to it).
+
+    ``baseline`` and ``after`` are the findings on ``base`` and ``patched`` when the caller
+    has them already (computed once per content); missing ones are computed here."""
+    after = after if after is not None else findings(cwd, relpath, patched)
     if after is None:
         return None
     before = baseline if baseline is not None else findings(cwd, relpath, base) or []

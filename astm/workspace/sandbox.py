@@ -1,20 +1,23 @@
 """Node sandboxes: a git worktree on an ephemeral branch, materialised sparsely.
 
-A sandbox is ``git worktree add --no-checkout --lock`` of its parent's commit on
-``refs/heads/astm/tmp/<run>/<n>``: no checkout at all, so opening one costs the same in a
-repository of ten files or ten thousand. Only the files a node's validators need are
+A sandbox is what ``git worktree add --no-checkout --lock`` makes, of its parent's commit
+on ``refs/heads/astm/tmp/<run>/<n>``: no checkout at all, so opening one costs the same in
+a repository of ten files or ten thousand. Only the files a node's validators need are
 written into it. Commits are made with pygit2 from trees, never from the sandbox's index,
 so they run no hooks and never touch the user's index.
+
+The worktree is made by astm itself, not by ``git worktree add``: git writes the admin
+directory ``.git/worktrees/<name>`` file by file, and any other git process that lists
+worktrees meanwhile (the user's ``git worktree list``, ``git gc``, ``git checkout``, or
+another run) dies with "failed to read .../commondir". astm writes the admin directory
+under ``.git/astm/staging/`` and renames it into place, so others see all of it or none.
 """
 
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import tempfile
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -22,7 +25,8 @@ from typing import Mapping
 import pygit2
 
 from astm.workspace import git
-from astm.workspace.repo import Repo, check_repo_path
+from astm.workspace.git import check_repo_path
+from astm.workspace.repo import Repo
 
 TMP_PREFIX = "astm/tmp"
 
@@ -49,13 +53,24 @@ class Sandbox:
         self.head = self.fork
 
     def write(self, relpath: str, data: bytes) -> Path:
-        """Materialise one file (atomically) in the sandbox; returns its path."""
+        """Materialise one file (atomically) in the sandbox, with its mode in the fork's
+        tree (an executable stays executable: validators look at the bit)."""
         target = self.path / check_repo_path(relpath)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.astm-tmp")
         tmp.write_bytes(data)
+        if self.executable(relpath):
+            tmp.chmod(0o755)
         os.replace(tmp, target)
         return target
+
+    def executable(self, relpath: str) -> bool:
+        with git.LOCK:
+            tree = self.repo.repo[self.fork].peel(pygit2.Tree)
+            try:
+                return tree[relpath].filemode == pygit2.enums.FileMode.BLOB_EXECUTABLE
+            except KeyError:
+                return False
 
     def materialise(self, relpaths: list[str], commit: pygit2.Oid | None = None) -> None:
         """Write ``relpaths`` as they are at ``commit`` (default: the fork) into the sandbox."""
@@ -95,32 +110,47 @@ class Sandbox:
         delete_ref(self.repo, self.branch)
 
 
-# ``git worktree add`` reads every other worktree's admin directory; one being written by
-# a concurrent add makes it fail ("failed to read .../commondir"). Adds are serialised in
-# this process and retried briefly against other processes.
-_ADD_LOCK = threading.Lock()
-_ADD_ATTEMPTS = 6
+STAGING = "astm/staging"  # under the common dir: admin directories being built
 
 
 def open_sandbox(repo: Repo, run: str, n: int, fork: pygit2.Oid) -> Sandbox:
+    """A locked worktree at ``<tmp>/astm-<run>-<n>`` on a new ephemeral branch at ``fork``."""
     path = sandbox_root() / f"astm-{run}-{n}"
     branch = tmp_branch(run, n)
-    args = ["worktree", "add", "--quiet", "--no-checkout", "--lock", "-b",
-            branch.removeprefix("refs/heads/"), str(path), str(fork)]
-    for attempt in range(_ADD_ATTEMPTS):
-        with _ADD_LOCK:
-            proc = git.run_git(args, cwd=repo.workdir, check=False)
-        if proc.returncode == 0:
-            return Sandbox(repo, run, n, fork, path, branch)
-        transient = "failed to read" in proc.stderr or "could not lock" in proc.stderr.lower()
-        if not transient or attempt == _ADD_ATTEMPTS - 1:
-            break
-        # Undo a half-made add before trying again, then back off a little.
-        remove_worktree(repo, path)
-        delete_ref(repo, branch)
-        time.sleep(0.02 * (attempt + 1) + random.random() * 0.02)
-    err = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-    raise git.GitError(f"cannot open a sandbox for run {run}: {err}")
+    name = path.name
+    staging = repo.common / STAGING / name
+    admin = repo.common / "worktrees" / name
+    made_ref = made_path = False
+    try:
+        # The admin directory is written where git does not look and renamed into place
+        # last; a crash before that leaves only what ``astm gc`` finds (staging, branch).
+        staging.mkdir(parents=True)
+        gitdir = Path(os.path.realpath(path)) / ".git"
+        _write(staging / "gitdir", f"{gitdir}\n")
+        _write(staging / "commondir", "../..\n")
+        _write(staging / "HEAD", f"ref: {branch}\n")
+        _write(staging / "locked", f"astm run {run} (pid {os.getpid()})\n")
+        with git.LOCK:
+            repo.repo.create_reference(branch, fork, force=False)
+        made_ref = True
+        path.mkdir()
+        made_path = True
+        _write(path / ".git", f"gitdir: {admin}\n")
+        admin.parent.mkdir(exist_ok=True)
+        os.rename(staging, admin)
+    except (OSError, pygit2.GitError, ValueError) as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if made_path and not admin.exists():
+            shutil.rmtree(path, ignore_errors=True)
+        if made_ref:
+            delete_ref(repo, branch)
+        raise git.GitError(f"cannot open a sandbox for run {run}: {exc}") from None
+    return Sandbox(repo, run, n, fork, path, branch)
+
+
+def _write(path: Path, text: str) -> None:
+    with open(path, "x", encoding="utf-8") as f:
+        f.write(text)
 
 
 def remove_worktree(repo: Repo, path: Path) -> None:
