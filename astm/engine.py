@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from astm.agents import routing
 from astm.agents.answer import eol_of
-from astm.agents.tree import FileCtx, Outcome, TreeWork, _all, _plan_key
+from astm.agents.tree import FileCtx, Outcome, TreeWork, _all, _plan_key, settle
 from astm.config import Settings
 from astm.errors import (
     AstmError,
@@ -134,7 +134,7 @@ def repo_candidates(repo: Repo, base: pygit2.Commit, opts: ApplyOptions, notices
 
             found = indexed(repo.workdir, opts.intent, limit=candidates.MAX_CANDIDATES, rev=str(base.id))
             return roots + [c.path for c in found if c.path not in roots]
-        except Exception as exc:  # the index is a cache: never a reason to fail a run
+        except Exception as exc:  # noqa: BLE001 - the index is a cache: never a reason to fail a run
             notices.append(f"index unavailable ({type(exc).__name__}); ranked files by reading them")
     tracked = [p for p in repo.list_files(base.id) if p.endswith((".py", ".toml"))]
     return candidates.rank(tracked, opts.intent, lambda p: repo.read_at(base, p))
@@ -330,7 +330,7 @@ class _Run(TreeWork):
         try:
             outcomes = await self.produce()
         finally:
-            await asyncio.wait([root_box])
+            await settle(root_box)
         await self.land_outcomes(outcomes, root_box.result())
 
     async def produce(self) -> list[Outcome]:

@@ -19,7 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from astm.agents.answer import eol_of, normalise
-from astm.agents.tree import Outcome
+from astm.agents.tree import Outcome, settle
 from astm.config import Settings
 from astm.engine import ApplyOptions, _Run
 from astm.errors import TargetError, UsageError
@@ -224,7 +224,7 @@ class _NewRun(_Run):
                 edit = Insert(op="insert", parent=self.path, position="end", text=text.decode("utf-8"))
                 return Outcome(res, Patch(self.path, 0, 0, text, nid, i), commit, [edit], imports)
             finally:
-                await asyncio.wait([box])
+                await settle(box)
 
 
 def new_file(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -154,12 +155,14 @@ class TreeWork:
             kids: list[Outcome] = list(await _all(job("") for job in jobs))
             kids = await self.reset_failed(jobs, kids)
             kids += await self.answer_asks(f, node, kids)
+            deletes: list[Outcome] = []
             for nid in route.delete:
                 gone = node.child(nid)
                 assert gone is not None
                 r = NodeResult(nid, "changed", 0, "delete", intent)
                 patch = f.lang.delete(node, gone, f.data, refilled=bool(route.create))
-                kids.append(Outcome(r, patch, edits=[Delete(op="delete", node=nid)]))
+                deletes.append(Outcome(r, patch, edits=[Delete(op="delete", node=nid)]))
+            kids += merge_deletes(deletes)
             for k in kids:
                 if k.result.action != "compose":
                     self.result.nodes.append(k.result)
@@ -212,7 +215,7 @@ class TreeWork:
                 patch = Patch(f.path, node.start, node.end, composed[node.start : node.end + delta], node.id)
             return Outcome(res, patch, commit, edits, imports)
         finally:
-            await asyncio.wait([box])
+            await settle(box)
 
     async def answer_asks(self, f: FileCtx, node: Node, kids: list[Outcome]) -> list[Outcome]:
         """Act on the children's requests through the right child: a new sibling (after
@@ -418,7 +421,7 @@ class TreeWork:
                 self.release(sandbox)
                 return Outcome(res, patch, commit, imports=imports, asks=asks)
             finally:
-                await asyncio.wait([box])
+                await settle(box)
 
     def release(self, sandbox: Sandbox) -> None:
         """Remove a sandbox's worktree now that its commit exists; its branch keeps the
@@ -543,7 +546,7 @@ class TreeWork:
             # The file itself too: some rules look at it on disk (EXE001: its mode).
             await self.blocking(sandbox.materialise, [*ruff.CONFIG_FILES, f.path])
             await self.ruff_on(f, sandbox, f.data)
-        except Exception:  # the baseline is computed again where it is needed
+        except Exception:  # noqa: BLE001 - the baseline is computed again where it is needed
             return
 
     async def baseline(self, f: FileCtx, sandbox: Sandbox) -> Any:
@@ -608,6 +611,26 @@ def fold_imports(
 
 def _is_imports_edit(e: Edit, f: FileCtx) -> bool:
     return isinstance(e, Replace) and e.node == node_id(f.path, "(imports)")
+
+
+def merge_deletes(deletes: list[Outcome]) -> list[Outcome]:
+    """Deleting neighbours: each removal takes its separating blank lines, so two of them
+    can touch or overlap. They are one parent's removals: merge them into one patch."""
+    ordered = sorted((d for d in deletes if d.patch is not None), key=lambda d: d.patch.start)  # type: ignore[union-attr]
+    for prev, cur in itertools.pairwise(ordered):
+        a, b = prev.patch, cur.patch
+        if a is not None and b is not None and b.start <= a.end and not a.text and not b.text:
+            cur.patch = Patch(a.path, a.start, max(a.end, b.end), b"", a.owner)
+            prev.patch = None
+    return deletes
+
+
+async def settle(task: asyncio.Future[Any]) -> None:
+    """Wait for a side task (a sandbox opening) without raising: when another error is
+    already on its way, this one is retrieved and dropped, never printed by asyncio."""
+    await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()
 
 
 async def _all(aws: Any) -> list[Any]:
