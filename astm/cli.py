@@ -8,10 +8,12 @@ configuration error, 3 model error, 70 unexpected error (a crash log is written)
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 import time
 import traceback
+from pathlib import Path
 
 import click
 
@@ -50,13 +52,41 @@ def cli() -> None:
     """AST Momentum: turn an intent into one reviewable, validated git commit."""
 
 
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH", re.IGNORECASE)
+
+
+def _secrets() -> list[str]:
+    """Values that must never reach a log: the API key and any secret-looking variable."""
+    names = {n for n in os.environ if _SECRET_NAME.search(n)}
+    try:  # the key variable may have any name ([tool.astm] api_key_env)
+        from astm import config as cfg
+        from astm.workspace.repo import Repo
+
+        names.add(cfg.load(Repo.open(Path.cwd()).workdir).api_key_env)
+    except Exception:  # noqa: BLE001, S110 - a crash report must not crash
+        pass
+    values = {os.environ.get(n, "") for n in names}
+    return sorted((v for v in values if len(v) >= 6), key=len, reverse=True)
+
+
+def redact(text: str) -> str:
+    for secret in _secrets():
+        text = text.replace(secret, "***")
+    return text
+
+
 def crash_log(exc: BaseException) -> str:
-    """Write the traceback (no environment: it may hold secrets) and return the path."""
+    """Write the traceback (no environment; secrets masked) and return the path."""
     fd, path = tempfile.mkstemp(prefix=f"astm-crash-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".log")
-    with os.fdopen(fd, "w") as f:
-        f.write(f"astm crash, argv={sys.argv[1:]!r}\n")
-        f.write("".join(traceback.format_exception(exc)))
+    text = f"astm crash, argv={sys.argv[1:]!r}\n" + "".join(traceback.format_exception(exc))
+    with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as f:
+        f.write(redact(text))
     return path
+
+
+def _one_line(exc: BaseException) -> str:
+    text = redact(" ".join(str(exc).split()))
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         return errors.EXIT_USAGE
     except errors.AstmError as exc:
         if exc.exit_code == errors.EXIT_CRASH:  # an internal failure (git refused): keep details
-            print(f"astm: unexpected error: {exc} (details: {crash_log(exc)})", file=sys.stderr)
+            print(f"astm: unexpected error: {_one_line(exc)} (details: {crash_log(exc)})", file=sys.stderr)
         else:
             print(f"astm: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -80,5 +110,5 @@ def main(argv: list[str] | None = None) -> int:
         return errors.EXIT_INTERRUPTED
     except Exception as exc:  # a bug: one line and a log, never a traceback on screen
         path = crash_log(exc)
-        print(f"astm: unexpected error: {type(exc).__name__}: {exc} (details: {path})", file=sys.stderr)
+        print(f"astm: unexpected error: {type(exc).__name__}: {_one_line(exc)} (details: {path})", file=sys.stderr)
         return errors.EXIT_CRASH

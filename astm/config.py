@@ -152,8 +152,23 @@ def mask(secret: str | None) -> str:
     return f"****** (set, {len(secret)} chars)"
 
 
+def safe_url(url: str) -> str:
+    """``url`` with any ``user:password@`` part masked, for messages and ``astm config``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+
 def describe(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The settings as printable strings, the API key masked."""
+    """The settings as printable strings, the API key (and any password in a URL) masked."""
     out = {k: ("" if v is None else str(v)) for k, v in settings.model_dump(by_alias=True).items()}
+    if settings.base_url:
+        out["base_url"] = safe_url(settings.base_url)
     out["api_key"] = mask(settings.api_key(environ))
     return out

@@ -39,7 +39,7 @@ from astm.plan import Insert, Plan
 from astm.result import ApplyResult, Event, EventSink, NodeResult, ignore
 from astm.syntax import Node, language_of, node_id
 from astm.workspace import landing, runs
-from astm.workspace.repo import Repo
+from astm.workspace.repo import Repo, check_repo_path
 from astm.workspace.sandbox import (
     Sandbox,
     delete_ref,
@@ -93,6 +93,7 @@ def prepare(repo: Repo, opts: ApplyOptions) -> tuple[pygit2.Commit, dict[str, Fi
     files: dict[str, FileCtx] = {}
     for p in paths:
         try:
+            check_repo_path(p)  # a path outside the repository is that, not an unknown kind
             if language_of(p) is None:
                 raise TargetError("astm does not know this kind of file", path=p)
             lang = language_for(p)
@@ -162,8 +163,9 @@ def apply(
     repo = Repo.open(opts.cwd)
     if opts.branch is not None:
         landing.check_branch_name(opts.branch)
-        if not opts.dry_run and repo.has_branch(opts.branch):
-            raise BranchExistsError(f"branch {opts.branch} already exists; choose another with --branch")
+        conflict = None if opts.dry_run else landing.branch_conflict(repo, opts.branch)
+        if conflict is not None:  # before any model work; landing checks again (CAS)
+            raise BranchExistsError(f"{conflict}; choose another with --branch")
     for kind, conf in settings.validate_.kinds.items():
         if conf.prompt and not (repo.workdir / conf.prompt).is_file():
             raise UsageError(

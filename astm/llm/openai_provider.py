@@ -19,7 +19,7 @@ from openai.types.shared_params import ResponseFormatJSONSchema
 from pydantic import BaseModel, ValidationError
 
 from astm.agents.prompt import render
-from astm.config import Settings
+from astm.config import Settings, safe_url
 from astm.errors import ModelError, UsageError
 from astm.llm.base import (
     ChildInfo,
@@ -72,7 +72,8 @@ class OpenAIProvider:
             timeout=settings.timeout,
             max_retries=settings.http_retries,
         )
-        self.base_url: str = settings.base_url or str(self._client.base_url).rstrip("/")
+        # For messages only: any user:password@ part masked.
+        self.base_url: str = safe_url(settings.base_url or str(self._client.base_url).rstrip("/"))
         # "auto" starts with schemas and drops them for good once the server refuses one.
         self._use_schema = settings.json_schema != "off"
 
@@ -200,10 +201,14 @@ class OpenAIProvider:
             raise self._error(exc, model, node) from None
         except openai.OpenAIError as exc:
             raise self._error(exc, model, node) from None
-        except ValueError:  # a 200 whose JSON body does not decode
+        except ValueError:  # a 200 whose JSON body does not decode (or is not UTF-8)
             raise ModelError("the model server sent a body that is not JSON", node=node) from None
 
     def _content(self, completion: ChatCompletion, node: str) -> str:
+        if isinstance(completion, str):
+            # The client hands back the raw text of a 200 whose body does not decode as
+            # JSON (cut off, HTML from a proxy ...).
+            raise ModelError("the model server sent a body that is not JSON", node=node)
         # The client builds responses leniently: a bare server may omit any field.
         choices = getattr(completion, "choices", None)
         if not choices:
@@ -211,7 +216,9 @@ class OpenAIProvider:
         content = getattr(getattr(choices[0], "message", None), "content", None)
         if not isinstance(content, str):
             raise ModelError("the model sent no text", node=node)
-        size = len(content.encode("utf-8"))
+        # surrogatepass: a lone surrogate (a broken \\udcxx escape) is the answer's problem,
+        # reported by validation, not a crash here.
+        size = len(content.encode("utf-8", "surrogatepass"))
         if size > self._settings.max_answer_bytes:
             raise ModelError(
                 f"the answer is {size} bytes, over max_answer_bytes "

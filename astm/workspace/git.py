@@ -15,7 +15,7 @@ from typing import Mapping
 
 import pygit2
 
-from astm.errors import AstmError, NotARepository
+from astm.errors import AstmError, NotARepository, UsageError
 
 # Variables git exports to hooks; inherited, they would point astm's own git calls at
 # the user's index or repository instead of the sandbox's.
@@ -101,7 +101,13 @@ def discover(start: Path) -> pygit2.Repository:
         found = None
     if not found:
         raise NotARepository(f"not a git repository: {start}")
-    return pygit2.Repository(found)
+    try:
+        # Opened from ``start``, not from the git dir found: only the ``.git`` file of a
+        # separate git dir (``git init --separate-git-dir``) says where the working tree
+        # is; opened from the git dir, libgit2 guesses its parent.
+        return pygit2.Repository(str(start))
+    except pygit2.GitError:
+        return pygit2.Repository(found)
 
 
 def common_dir(repo: pygit2.Repository) -> Path:
@@ -120,6 +126,21 @@ def signature(repo: pygit2.Repository) -> pygit2.Signature:
         return pygit2.Signature("astm", "astm@localhost")
 
 
+def check_repo_path(rel: str) -> str:
+    """A repository-relative POSIX path that stays inside the work tree and out of any
+    ``.git``: no absolute path, no empty, ``.`` or ``..`` part, no backslash or NUL."""
+    parts = rel.split("/")
+    if (
+        not rel
+        or rel.startswith("/")
+        or "\\" in rel
+        or "\0" in rel
+        or any(p in ("", ".", "..") or p.lower() == ".git" for p in parts)
+    ):
+        raise UsageError(f"{rel}: not a path inside the repository")
+    return rel
+
+
 def write_tree(
     repo: pygit2.Repository, base: pygit2.Tree | None, changes: Mapping[str, bytes | None]
 ) -> pygit2.Oid:
@@ -128,6 +149,8 @@ def write_tree(
     File modes of existing entries are kept (an executable stays executable).
     """
     builder = repo.TreeBuilder(base) if base is not None else repo.TreeBuilder()
+    for path in changes:
+        check_repo_path(path)  # a tree entry named "..", ".git" or "" would corrupt history
     groups: dict[str, dict[str, bytes | None]] = {}
     for path, data in changes.items():
         head, _, rest = path.partition("/")

@@ -29,9 +29,41 @@ def slugify(intent: str) -> str:
 def check_branch_name(name: str) -> str:
     if not pygit2.reference_is_valid_name(f"refs/heads/{name}"):
         raise UsageError(f"--branch {name!r} is not a valid branch name")
-    if name == "astm/tmp" or name.startswith("astm/tmp/"):
-        raise UsageError(f"--branch {name!r}: astm/tmp/ is reserved for astm's own sandboxes")
+    if name in ("astm", "astm/tmp") or name.startswith("astm/tmp/"):
+        raise UsageError(f"--branch {name!r}: astm and astm/tmp/ are reserved for astm's sandboxes")
     return name
+
+
+def branch_conflict(repo: Repo, name: str) -> str | None:
+    """Why branch ``name`` cannot be created, or None: it exists, or a branch is in the way
+    of it as a folder (``main`` blocks ``main/x``; ``x/y`` blocks ``x``)."""
+    full = f"refs/heads/{name}"
+    with git.LOCK:
+        refs = [r for r in repo.repo.references if r.startswith("refs/heads/")]
+    for ref in refs:
+        if ref == full:
+            return f"branch {name} already exists"
+        if full.startswith(ref + "/"):
+            return f"branch {ref.removeprefix('refs/heads/')} exists, so {name} cannot"
+        if ref.startswith(full + "/"):
+            return f"branch {ref.removeprefix('refs/heads/')} exists, so {name} cannot"
+    return None
+
+
+def _create(repo: Repo, ref: str, commit: pygit2.Oid) -> str | None:
+    """Create ``ref`` at ``commit`` only if it does not exist: None, or git's reason.
+
+    ``git update-ref <ref> <new> 0000...`` checks that the ref is absent *under the ref's
+    lock*: a true compare-and-swap. libgit2's ``create_reference(force=False)`` checks
+    before it takes the lock, and two processes racing for one name can both "win" (the
+    second silently overwrites the first).
+    """
+    zero = "0" * len(str(commit))
+    args = ["update-ref", "-m", "astm: land", ref, str(commit), zero]
+    proc = git.run_git(args, repo.workdir, check=False)
+    if proc.returncode == 0:
+        return None
+    return (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
 
 
 def land(
@@ -54,20 +86,22 @@ def land(
         author = git.signature(r)
         commit = r.create_commit(None, author, author, message, tree, [base])
         if branch is not None:
-            try:
-                r.create_reference(f"refs/heads/{branch}", commit, force=False)
-            except (pygit2.AlreadyExistsError, ValueError):
-                raise BranchExistsError(
-                    f"branch {branch} already exists (another run may have just created it); "
-                    "choose another with --branch"
-                ) from None
-            return branch, commit
+            failed = _create(repo, f"refs/heads/{branch}", commit)
+            if failed is None:
+                return branch, commit
+            why = branch_conflict(repo, branch)
+            if why is None and "cannot lock" not in failed:
+                raise git.GitError(f"cannot create branch {branch}: {failed}")
+            if why is None or why.endswith("already exists"):
+                # (a lock held at that instant: another run creating the same name)
+                why = f"branch {branch} already exists (another run may have just created it)"
+            raise BranchExistsError(f"{why}; choose another with --branch")
         slug = slugify(intent)
         for i in range(1, 1000):
             name = f"astm/{slug}" if i == 1 else f"astm/{slug}-{i}"
-            try:
-                r.create_reference(f"refs/heads/{name}", commit, force=False)
+            failed = _create(repo, f"refs/heads/{name}", commit)
+            if failed is None:
                 return name, commit
-            except (pygit2.AlreadyExistsError, ValueError):
-                continue
+            if branch_conflict(repo, name) is None and "cannot lock" not in failed:
+                raise git.GitError(f"cannot create branch {name}: {failed}")
     raise BranchExistsError(f"no free branch name for astm/{slug}; pass --branch")

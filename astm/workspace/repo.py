@@ -13,6 +13,9 @@ import pygit2
 
 from astm.errors import RepositoryStateError, TargetError, UsageError
 from astm.workspace import git
+from astm.workspace.git import check_repo_path
+
+FILEMODE_COMMIT = pygit2.enums.FileMode.COMMIT  # a submodule (gitlink)
 
 _STATES = {
     "MERGE": "a merge",
@@ -45,7 +48,16 @@ class Repo:
         return cls(repo, Path(repo.workdir).resolve(), git.common_dir(repo))
 
     def check_state(self) -> None:
-        """Refuse while a merge, rebase or similar is in progress (its index is the user's)."""
+        """Refuse while a merge, rebase or similar is in progress (its index is the user's),
+        or while a branch blocks astm's own (``astm`` or ``astm/tmp``: a ref cannot be both a
+        file and a folder, so no ``astm/tmp/<run>/<n>`` sandbox branch could be made)."""
+        with git.LOCK:
+            blocking = [b for b in ("astm", "astm/tmp") if f"refs/heads/{b}" in self.repo.references]
+        if blocking:
+            raise RepositoryStateError(
+                f"the branch {blocking[0]} is in the way of astm's own branches "
+                f"(astm/tmp/...); rename it, e.g. git branch -m {blocking[0]} {blocking[0]}-work"
+            )
         state = self.repo.state()
         if state != pygit2.enums.RepositoryState.NONE:
             name = pygit2.enums.RepositoryState(state).name
@@ -118,17 +130,35 @@ class Repo:
 
     def read_at(self, commit: pygit2.Commit, path: str) -> bytes:
         """The bytes of ``path`` at ``commit``; TargetError if absent, a link or not a file."""
+        check_repo_path(path)
         try:
             entry = commit.tree[path]
         except KeyError:
-            raise TargetError(
-                f"no such file at the base commit {str(commit.id)[:10]}", path=path
-            ) from None
+            raise TargetError(self._why_missing(commit, path), path=path) from None
         if entry.filemode == git.FILEMODE_LINK:
             raise TargetError("is a symbolic link; astm never writes through links", path=path)
         if entry.type_str != "blob":
             raise TargetError("is not a file", path=path)
         return self.repo[entry.id].data  # type: ignore[attr-defined, no-any-return]
+
+    def _why_missing(self, commit: pygit2.Commit, path: str) -> str:
+        """Why ``path`` is not a file at ``commit``: a submodule or a link on the way, or absent."""
+        tree: pygit2.Tree = commit.tree
+        parts = path.split("/")
+        for i, part in enumerate(parts[:-1]):
+            if part not in tree:
+                break
+            entry = tree[part]
+            where = "/".join(parts[: i + 1])
+            if entry.filemode == FILEMODE_COMMIT:
+                return f"is inside the submodule {where}; run astm in the submodule"
+            if entry.filemode == git.FILEMODE_LINK:
+                return f"goes through the symbolic link {where}; astm never writes through links"
+            sub = self.repo[entry.id]
+            if not isinstance(sub, pygit2.Tree):
+                break
+            tree = sub
+        return f"no such file at the base commit {str(commit.id)[:10]}"
 
     def root_files(self, commit: pygit2.Commit, suffixes: tuple[str, ...]) -> list[str]:
         """Tracked regular files at the top of the tree whose names end with ``suffixes``."""
@@ -142,26 +172,32 @@ class Repo:
         )
 
     def dirty(self, commit: pygit2.Commit, paths: list[str]) -> list[str]:
-        """Which of ``paths`` differ in the working tree from ``commit`` (read-only check)."""
+        """Which of ``paths`` differ in the working tree from ``commit`` (read-only check).
+
+        The working file is hashed as git would store it (``core.autocrlf``, ``eol`` and
+        ``text`` attributes applied by libgit2, which runs no external filter), so a CRLF
+        checkout of an LF blob is clean.
+        """
         out = []
         for p in paths:
             f = self.workdir / p
             try:
-                data = f.read_bytes() if f.is_file() and not f.is_symlink() else None
-            except OSError:
-                data = None
-            try:
                 base = self.read_at(commit, p)
             except TargetError:
                 base = None
-            if data != base:
-                out.append(p)
+            try:
+                data = f.read_bytes() if f.is_file() and not f.is_symlink() else None
+            except OSError:
+                data = None
+            if data == base:
+                continue
+            if data is not None and base is not None:
+                try:
+                    with git.LOCK:
+                        same = self.repo.hashfile(str(f), as_path=p) == pygit2.hash(base)
+                except (pygit2.GitError, OSError, ValueError):
+                    same = False
+                if same:
+                    continue
+            out.append(p)
         return out
-
-
-def check_repo_path(rel: str) -> str:
-    """A repository-relative path that stays inside the work tree and out of ``.git``."""
-    parts = PurePosixPath(rel).parts
-    if not parts or rel.startswith("/") or ".." in parts or parts[0] == ".git" or "\\" in rel:
-        raise UsageError(f"{rel}: not a path inside the repository")
-    return rel

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
+import shutil
 import socket
 import time
 from dataclasses import dataclass, field
@@ -22,9 +24,10 @@ import pygit2
 
 from astm.workspace import git
 from astm.workspace.repo import Repo
-from astm.workspace.sandbox import TMP_PREFIX, delete_ref, remove_worktree
+from astm.workspace.sandbox import STAGING, TMP_PREFIX, delete_ref, remove_worktree
 
 RUN_REF_PREFIX = "refs/astm/runs/"
+RUN_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}")  # see new_run_id
 FINAL = ("landed", "failed", "interrupted", "nothing")
 
 
@@ -116,6 +119,13 @@ def _run_of_branch(name: str) -> str | None:
     return None
 
 
+def _run_of_sandbox(name: str) -> str | None:
+    """``astm-<run>-<n>`` -> ``<run>``."""
+    if not name.startswith("astm-") or "-" not in name[5:]:
+        return None
+    return name[5:].rsplit("-", 1)[0]
+
+
 def gc(repo: Repo, *, max_age_days: float, now: float | None = None) -> GcReport:
     """Remove what dead or finished runs left; keep run refs younger than ``max_age_days``."""
     now = time.time() if now is None else now
@@ -130,6 +140,12 @@ def gc(repo: Repo, *, max_age_days: float, now: float | None = None) -> GcReport
                 head = (admin / "HEAD").read_text().strip()
                 gitdir = (admin / "gitdir").read_text().strip()
             except OSError:
+                # Half removed by a run killed in an older astm (which removed it in
+                # place): only its name is left to go by.
+                run = _run_of_sandbox(admin.name)
+                if run is not None and RUN_ID.fullmatch(run) and run not in alive:
+                    shutil.rmtree(admin, ignore_errors=True)
+                    report.worktrees.append(str(admin))
                 continue
             run = _run_of_branch(head.removeprefix("ref: "))
             if run is None or run in alive:
@@ -137,6 +153,22 @@ def gc(repo: Repo, *, max_age_days: float, now: float | None = None) -> GcReport
             path = Path(os.path.dirname(gitdir))
             remove_worktree(repo, path)
             report.worktrees.append(str(path))
+
+    # Admin directories a killed run was still building (never published to git).
+    staging = repo.common / STAGING
+    if staging.is_dir():
+        for admin in sorted(staging.iterdir()):
+            run = _run_of_sandbox(admin.name)
+            if run is None or run in alive:
+                continue
+            try:
+                path: Path | None = Path(os.path.dirname((admin / "gitdir").read_text().strip()))
+            except OSError:
+                path = None
+            if path is not None and path.name == admin.name:
+                shutil.rmtree(path, ignore_errors=True)
+                report.worktrees.append(str(path))
+            shutil.rmtree(admin, ignore_errors=True)
 
     with git.LOCK:
         names = [n for n in repo.repo.references if n.startswith(f"refs/heads/{TMP_PREFIX}/")]
@@ -157,6 +189,12 @@ def gc(repo: Repo, *, max_age_days: float, now: float | None = None) -> GcReport
         if now - when >= max_age_days * 86400:
             delete_ref(repo, name)
             report.run_refs.append(name)
+
+    # A record a killed run was writing (``save`` writes a temp file, then renames it).
+    if runs_dir(repo).is_dir():
+        for tmp in runs_dir(repo).glob(".*.json.tmp"):
+            if tmp.name[1 : -len(".json.tmp")] not in alive:
+                tmp.unlink(missing_ok=True)
 
     kept_refs = {n[len(RUN_REF_PREFIX) :] for n in run_refs if n not in report.run_refs}
     for run, rec in records.items():

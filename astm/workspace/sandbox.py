@@ -155,9 +155,19 @@ def _write(path: Path, text: str) -> None:
 
 def remove_worktree(repo: Repo, path: Path) -> None:
     """Remove one worktree astm made, even if its directory is already gone."""
-    # What ``git worktree remove --force --force`` does, without its subprocess: the
-    # folder, then the admin directory (which holds the lock) of this worktree only.
+    # What ``git worktree remove --force --force`` does, without its subprocess, and safe
+    # against a kill at any point: the admin directory is first moved back to staging in
+    # one rename (git stops seeing the worktree at once), then the folder and the admin
+    # directory go. A kill midway leaves a whole staging entry, which ``astm gc`` finishes.
     admin = admin_dir_of(repo, path)
+    if admin is not None:
+        parked = repo.common / STAGING / admin.name
+        try:
+            parked.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(admin, parked)
+            admin = parked
+        except OSError:
+            pass  # removed in place below
     shutil.rmtree(path, ignore_errors=True)
     if admin is not None and admin.exists():
         shutil.rmtree(admin, ignore_errors=True)
