@@ -33,7 +33,6 @@ import os
 import pstats
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -47,6 +46,8 @@ PROJECT = Path(__file__).resolve().parents[1]
 if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))  # run as a script from anywhere
 
+from _common import GIT_ENV, git
+
 from astm.config import Settings
 from astm.engine import ApplyOptions, apply
 from astm.llm.plan_provider import PlanProvider
@@ -54,14 +55,6 @@ from astm.plan import Plan, Replace
 from astm.result import Event
 from astm.validate import ruff
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.com",
-    "GIT_COMMITTER_NAME": "Bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.com",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-}
 SIZES = (2, 8)
 FILE = "pyproject.toml"
 PY_FILE = "shop.py"
@@ -69,12 +62,6 @@ PY_CLASS = f"{PY_FILE}::Cart"
 PY_METHODS = 8
 
 
-def git(cwd: Path, *args: str) -> str:
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, env={**os.environ, **GIT_ENV},
-        capture_output=True, text=True, check=True,
-    )
-    return proc.stdout.strip()
 
 
 def commit_repo(repo: Path, files: dict[str, str]) -> Path:

@@ -37,16 +37,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import GIT_ENV
+
 PROJECT = Path(__file__).resolve().parents[1]
 STAGES = ("sandbox", "generating", "committed", "composing", "landed")
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.com",
-    "GIT_COMMITTER_NAME": "Bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.com",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-}
 TOML = "".join(f"[t{i}]\nv = {i}\n\n" for i in range(6))
 MODULE = 'def area(w, h):\n    return w * h\n\n\ndef name():\n    return "shop"\n'
 EDITS = [

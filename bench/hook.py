@@ -28,14 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.com",
-    "GIT_COMMITTER_NAME": "Bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.com",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-}
+from _common import GIT_ENV
+
 PY = 'import os\n\n\nclass C{n}:\n    def m(self, x):\n        return os.path.join(x, "{n}")\n\n\ndef f{n}(a, b):\n    return a + b\n'
 TOML = '[project]\nname = "p{n}"\nversion = "1.0"\n\n[tool.x]\nkeys = [1, 2, 3]\n'
 TXT = "plain text file {n}\n"

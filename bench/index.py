@@ -31,20 +31,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import GIT_ENV  # bench/ is on sys.path when run as a script
+
 PROJECT = Path(__file__).resolve().parents[1]
 if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))  # run as a script from anywhere
 
 INTENT = "add a timeout to the HTTP connection request"
 WORD = "timeout"
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.com",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.com",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-}
 _CHILD = """
 import json, resource, sys, time
 sys.path.insert(0, {project!r})

@@ -20,7 +20,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,25 +29,10 @@ PROJECT = Path(__file__).resolve().parents[1]
 if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))  # run as a script from anywhere
 
+from _common import GIT_ENV, git
+
 from astm.workspace.repo import Repo
 from astm.workspace.sandbox import open_sandbox
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.com",
-    "GIT_COMMITTER_NAME": "Bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.com",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-}
-
-
-def git(cwd: Path, *args: str, stdin: bytes | None = None) -> str:
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, env={**os.environ, **GIT_ENV},
-        input=stdin, capture_output=True, check=True,
-    )
-    return proc.stdout.decode().strip()
 
 
 def build_repo(root: Path, dirs: int, per_dir: int) -> tuple[Path, str, int]:

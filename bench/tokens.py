@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -36,6 +35,7 @@ for extra in (PROJECT, PROJECT / "tests"):  # run as a script from anywhere
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
+from _common import GIT_ENV, git
 from openai_server import LoopbackServer  # tests/: needs pytest importable
 
 from astm import config
@@ -44,14 +44,6 @@ from astm.engine import ApplyOptions, apply
 from astm.llm import make_provider
 from astm.syntax import python as pysyntax
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.com",
-    "GIT_COMMITTER_NAME": "Bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.com",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-}
 DEFAULT_MODULE = "argparse.py"
 DEFAULT_METHOD = "ArgumentParser.error"
 # The default intent and the one-line change the "model" makes for it.
@@ -60,12 +52,6 @@ DEFAULT_CHANGE = ("self.exit(2, ", "self.exit(3, ")
 TARGET = 0.30
 
 
-def git(cwd: Path, *args: str) -> str:
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, env={**os.environ, **GIT_ENV},
-        capture_output=True, text=True, check=True,
-    )
-    return proc.stdout.strip()
 
 
 def build_repo(root: Path, name: str, data: bytes) -> Path:

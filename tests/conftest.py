@@ -12,9 +12,9 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -172,3 +172,32 @@ def run_subprocess(*args: str, cwd: Path, env: dict[str, str] | None = None, tim
         stdin=subprocess.DEVNULL,
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_case(astm, case: Path, source: str, expected: str, tmp_path: Path, *paths: str) -> None:  # type: ignore[no-untyped-def]
+    """One data-driven case: ``source`` and ``plan.json`` in, ``expected`` (the landed
+    bytes) or ``expected.err`` (exit code, then a piece of the one-line error) out."""
+    import shutil
+
+    repo = make_repo(tmp_path / "repo", {source: (case / source).read_bytes()})
+    plan = tmp_path / "plan.json"
+    shutil.copy(case / "plan.json", plan)
+    before = Snapshot.take(repo)
+    res = astm("apply", "test intent", *paths, "--plan", str(plan), "--branch", "astm/case",
+               "--retries", "1", cwd=repo)
+    if (case / "expected.err").exists():
+        code, fragment = (case / "expected.err").read_text().split("\n", 1)
+        assert res.code == int(code), res.err
+        assert fragment.strip() in res.err
+        error_lines = [ln for ln in res.err.splitlines() if ln.startswith("astm: error")]
+        assert len(error_lines) == 1, res.err
+        before.assert_unchanged(repo)
+        assert "refs/heads/astm/case" not in Snapshot.take(repo).refs
+        return
+    assert res.code == 0, res.err
+    before.assert_unchanged(repo, new_branch="astm/case")
+    landed = subprocess.run(["git", "show", f"astm/case:{source}"], cwd=repo, capture_output=True,
+                            check=True).stdout
+    assert landed == (case / expected).read_bytes(), landed.decode(errors="replace")
+    parents = git(repo, "rev-list", "--parents", "-n1", "astm/case").split()
+    assert parents[1:] == [before.head], "the landed commit's only parent is the base"

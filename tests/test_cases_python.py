@@ -10,12 +10,10 @@ case is adding a folder. A case that shows a known bug outside the Python layer 
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, Snapshot, git, make_repo
+from conftest import FIXTURES, run_case
 
 CASES = sorted(p for p in (FIXTURES / "cases-python").iterdir() if p.is_dir())
 OWN = ("plan.json", "expected.py", "expected.err", "expected.xfail")
@@ -40,38 +38,6 @@ def input_file(case: Path) -> Path:
 @pytest.mark.parametrize("case", [param(c) for c in CASES])
 def test_case(case: Path, tmp_path: Path, astm) -> None:  # type: ignore[no-untyped-def]
     source = input_file(case)
-    repo = make_repo(tmp_path / "repo", {source.name: source.read_bytes()})
-    plan = tmp_path / "plan.json"
-    shutil.copy(case / "plan.json", plan)
-    before = Snapshot.take(repo)
-    res = astm(
-        "apply",
-        "test intent",
-        source.name,
-        "--plan",
-        str(plan),
-        "--branch",
-        "astm/case",
-        "--retries",
-        "1",
-        cwd=repo,
-    )
-    if (case / "expected.err").exists():
-        code, fragment = (case / "expected.err").read_text().split("\n", 1)
-        assert res.code == int(code), res.err
-        assert fragment.strip() in res.err
-        error_lines = [ln for ln in res.err.splitlines() if ln.startswith("astm: error")]
-        assert len(error_lines) == 1, res.err
-        before.assert_unchanged(repo)
-        assert "refs/heads/astm/case" not in Snapshot.take(repo).refs
-        return
-    assert res.code == 0, res.err
-    before.assert_unchanged(repo, new_branch="astm/case")
-    landed = show(repo, f"astm/case:{source.name}")
-    assert landed == (case / "expected.py").read_bytes(), landed.decode(errors="replace")
-    parents = git(repo, "rev-list", "--parents", "-n1", "astm/case").split()
-    assert parents[1:] == [before.head], "the landed commit's only parent is the base"
+    run_case(astm, case, source.name, "expected.py", tmp_path, source.name)
 
 
-def show(repo: Path, spec: str) -> bytes:
-    return subprocess.run(["git", "show", spec], cwd=repo, capture_output=True, check=True).stdout
