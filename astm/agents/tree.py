@@ -125,9 +125,10 @@ class TreeWork:
     async def container(self, f: FileCtx, node: Node, intent: str, *, parent: Node | None) -> Outcome:
         """Route, run the acting children, compose, validate, commit an overlay commit."""
         box = asyncio.ensure_future(self.sandbox(self.base.id))
+        prefetch: asyncio.Future[None] | None = None
         if node.is_file and f.lang.external and self.settings.validate_.ruff:
             # The baseline runs while the model routes: off the critical path.
-            asyncio.ensure_future(self.prefetch(f, box))
+            prefetch = asyncio.ensure_future(self.prefetch(f, box))
         try:
             route = await self.route_node(f, node, intent)
             if route.rewrite and parent is not None:
@@ -175,6 +176,8 @@ class TreeWork:
             patches = [k.patch for k in kids if k.patch is not None]
             edits = [e for k in kids for e in k.edits]
             if node.is_file and imports:
+                if prefetch is not None:
+                    await settle(prefetch)
                 patches, extra = await self.resolve_imports(f, patches, imports, await box)
                 edits = [e for e in edits if not _is_imports_edit(e, f)] + extra
                 imports = []
@@ -200,6 +203,8 @@ class TreeWork:
                 shift = sum(len(p.text) - (p.end - p.start) for p in folded if p.end <= node.start and p not in patches)
                 view_range = (new_range[0] + shift, new_range[1] + shift)
             sandbox = await box
+            if prefetch is not None:  # it writes the base file here: let it finish first
+                await settle(prefetch)
             diag = await self.external(f, sandbox, view, (node.start, node.end), view_range, kind=node.kind, node=node.id)
             if diag is None and node.is_file and f.lang.name == "python":
                 diag = await self.typecheck(f, sandbox, view)
@@ -215,6 +220,8 @@ class TreeWork:
                 patch = Patch(f.path, node.start, node.end, composed[node.start : node.end + delta], node.id)
             return Outcome(res, patch, commit, edits, imports)
         finally:
+            if prefetch is not None:
+                await settle(prefetch)
             await settle(box)
 
     async def answer_asks(self, f: FileCtx, node: Node, kids: list[Outcome]) -> list[Outcome]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -57,7 +58,8 @@ class Sandbox:
         tree (an executable stays executable: validators look at the bit)."""
         target = self.path / check_repo_path(relpath)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.astm-tmp")
+        # One temp name per writer: two writes to one file must never share it.
+        tmp = target.with_name(f".{target.name}.{os.getpid()}-{threading.get_ident()}.astm-tmp")
         tmp.write_bytes(data)
         if self.executable(relpath):
             tmp.chmod(0o755)
