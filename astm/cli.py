@@ -19,7 +19,6 @@ import click
 
 from astm import __version__, errors
 
-
 # Commands load on first use: a hook run must not pay for the model client or pydantic.
 COMMANDS = {
     "apply": "astm.commands.apply",
@@ -108,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("astm: interrupted; nothing was changed (run `astm gc` if a run was cut short)", file=sys.stderr)
         return errors.EXIT_INTERRUPTED
-    except Exception as exc:  # a bug: one line and a log, never a traceback on screen
+    except Exception as exc:  # noqa: BLE001 - a bug: one line and a log, never a traceback
         path = crash_log(exc)
         print(f"astm: unexpected error: {type(exc).__name__}: {_one_line(exc)} (details: {path})", file=sys.stderr)
         return errors.EXIT_CRASH

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from astm.errors import UsageError
-
 
 KIND_ALIASES = {"function_definition": "function", "class_definition": "class"}
 

@@ -28,10 +28,6 @@ class Patch:
         if not 0 <= self.start <= self.end:
             raise ValueError(f"bad patch range [{self.start}, {self.end}) from {self.owner}")
 
-    @property
-    def is_insert(self) -> bool:
-        return self.start == self.end
-
     def within(self, start: int, end: int) -> bool:
         return start <= self.start and self.end <= end
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -59,7 +59,7 @@ class Delete(_Edit):
     node: str
 
 
-Edit = Annotated[Union[Replace, Insert, Delete], Field(discriminator="op")]
+Edit = Annotated[Replace | Insert | Delete, Field(discriminator="op")]
 
 
 class Plan(BaseModel):

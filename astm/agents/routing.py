@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-from typing import Awaitable, TypeVar
+from collections.abc import Awaitable
+from typing import TypeVar
 
-from astm.errors import UnknownNodeError, ValidationFailed
-from astm.errors import PlanError
+from astm.errors import PlanError, UnknownNodeError, ValidationFailed
 from astm.llm.base import Act, ClaimRequest, Provider, Route, RouteRequest, Usage
 from astm.plan import Insert, Plan
 from astm.syntax import Node

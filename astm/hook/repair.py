@@ -331,6 +331,7 @@ def _stub(node: Node, data: bytes, eol: bytes) -> bytes | None:
         indent = m.group(1) if m else b""
         body = indent + b"    "
         if node.kind == "function":
+            # A stand-in that parses, for the node's agent to replace; never what lands.
             return (
                 indent
                 + f"def {node.key}(*args, **kwargs):".encode()

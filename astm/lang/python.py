@@ -214,9 +214,6 @@ class _Python:
 
     # ---- placing text --------------------------------------------------------------
 
-    def uses_tabs(self, base: bytes) -> bool:
-        return _indent_unit(base) == b"\t"
-
     def indent_at(self, node: Node, base: bytes) -> bytes:
         """The indentation of ``node``'s first code line."""
         for line in base[node.start : node.end].split(b"\n"):

@@ -29,10 +29,8 @@ class PlanProvider:
     def __init__(self, plan: Plan, *, latency: float = 0.0) -> None:
         self.plan = plan
         self.latency = latency
-        self.calls = 0
 
     async def _wait(self) -> None:
-        self.calls += 1
         if self.latency:
             await asyncio.sleep(self.latency)
 

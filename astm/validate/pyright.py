@@ -15,8 +15,8 @@ import subprocess
 from pathlib import Path
 
 from astm.validate.diagnostic import Diagnostic
-from astm.workspace.git import clean_env  # hook-exported GIT_* must not reach validators
 from astm.validate.ruff import Finding, _rows, new_inside
+from astm.workspace.git import clean_env  # hook-exported GIT_* must not reach validators
 
 CONFIG_FILES = ("pyproject.toml", "pyrightconfig.json")
 TIMEOUT = 300

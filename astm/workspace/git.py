@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import pygit2
 
@@ -85,7 +85,8 @@ def run_git(args: list[str], cwd: Path, *, check: bool = True) -> subprocess.Com
         cmd += ["-c", c]
     cmd += args
     proc = subprocess.run(
-        cmd, cwd=cwd, env=clean_env(), capture_output=True, text=True, stdin=subprocess.DEVNULL
+        cmd, cwd=cwd, env=clean_env(), capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        check=False,  # the caller decides: check=True raises GitError below
     )
     if check and proc.returncode != 0:
         err = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]

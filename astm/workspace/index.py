@@ -46,10 +46,6 @@ class StagedFile:
     old_path: str | None = None
     mode: int = git.FILEMODE_BLOB
 
-    @property
-    def is_new(self) -> bool:
-        return all(b is None for b in self.bases)
-
 
 @dataclass
 class Changes:

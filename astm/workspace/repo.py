@@ -106,17 +106,6 @@ class Repo:
             c = self.repo[commit].peel(pygit2.Commit)
             return self.read_at(c, path)
 
-    def has_branch(self, name: str) -> bool:
-        with git.LOCK:
-            return f"refs/heads/{name}" in self.repo.references
-
-    def head_name(self) -> str:
-        if self.repo.head_is_unborn:
-            return "(no commits)"
-        if self.repo.head_is_detached:
-            return "(detached HEAD)"
-        return self.repo.head.shorthand
-
     def relpath(self, path: str | Path, cwd: Path) -> str:
         """A user-given path as a repository-relative POSIX path; refuses escapes."""
         p = Path(path)
