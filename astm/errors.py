@@ -14,7 +14,8 @@ and line where there is one. The CLI maps the tree to exit codes in one place
     │   └── BranchExistsError        the landing branch exists (or won a race)
     ├── ApplyError           (1)   the intent could not be applied; nothing landed
     │   ├── ValidationFailed         a node failed validation after its retries
-    │   └── CompositionError         overlapping or out-of-range patches
+    │   ├── CompositionError         overlapping or out-of-range patches
+    │   └── PlanConflict             a plan's node changed at the base it is replayed onto
     ├── ModelError           (3)   model unreachable, auth, rate limit, timeout, budget
     └── Interrupted        (130)   Ctrl-C; everything the run made was removed
 
@@ -100,6 +101,15 @@ class ValidationFailed(ApplyError):
 
 class CompositionError(ApplyError):
     """Children's patches overlap or fall outside their owner's range."""
+
+
+class PlanConflict(ApplyError):
+    """Nodes a plan edits changed between the plan's base and the base it is replayed onto."""
+
+    def __init__(self, nodes: list[str], reason: str = "changed since the plan was made") -> None:
+        shown = ", ".join(nodes[:5]) + (f" (and {len(nodes) - 5} more)" if len(nodes) > 5 else "")
+        super().__init__(f"conflict: {shown} {reason}; nothing landed")
+        self.nodes = nodes
 
 
 class ModelError(AstmError):

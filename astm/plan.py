@@ -14,11 +14,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from astm.errors import PlanError
+
+if TYPE_CHECKING:
+    from astm.syntax import Node
 
 
 class _Edit(BaseModel):
@@ -32,6 +35,7 @@ class Replace(_Edit):
     node: str
     text: str
     rename: bool = False  # the new text may carry another key/name than the node's
+    base: str | None = None  # the node's text digest where the plan was made (conflict check)
 
 
 class Insert(_Edit):
@@ -57,6 +61,7 @@ class Delete(_Edit):
 
     op: Literal["delete"]
     node: str
+    base: str | None = None  # the node's text digest where the plan was made (conflict check)
 
 
 Edit = Annotated[Replace | Insert | Delete, Field(discriminator="op")]
@@ -79,6 +84,22 @@ class Plan(BaseModel):
             else:
                 out.add(e.node)
         return out
+
+
+def conflicts(plan: Plan, trees: dict[str, Node]) -> list[str]:
+    """Nodes the plan replaces or deletes whose text differs from the plan's recorded base
+    digest (moved nodes keep their digest: only their own bytes count), and inserts whose
+    key a sibling already has at this base. Plans without digests never conflict."""
+    from astm.syntax import split_id
+
+    out: list[str] = []
+    for e in plan.edits:
+        if isinstance(e, (Replace, Delete)) and e.base is not None:
+            tree = trees.get(split_id(e.node)[0])
+            node = tree.find(e.node) if tree is not None else None
+            if node is None or node.hash != e.base:  # changed, or gone, upstream
+                out.append(e.node)
+    return out
 
 
 def load(path: str | os.PathLike[str]) -> Plan:

@@ -101,6 +101,18 @@ class Repo:
                         out.append(f"{prefix}{e.name}")
             return sorted(out)
 
+    def changed_files(self, old: pygit2.Commit, new: pygit2.Commit) -> list[tuple[str, str]]:
+        """``(status, path)`` of each file that differs between two commits: ``M``odified,
+        ``A``dded, ``D``eleted (renames are a delete and an add)."""
+        with git.LOCK:
+            diff = self.repo.diff(old.tree, new.tree)
+            out: list[tuple[str, str]] = []
+            for patch in diff:
+                delta = patch.delta
+                status = {1: "A", 2: "D"}.get(int(delta.status), "M")
+                out.append((status, delta.new_file.path if status != "D" else delta.old_file.path))
+            return out
+
     def read_blob(self, commit: pygit2.Oid, path: str) -> bytes:
         with git.LOCK:
             c = self.repo[commit].peel(pygit2.Commit)

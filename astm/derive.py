@@ -1,0 +1,167 @@
+"""Derive a node plan from two versions of a file: the edits that turn ``old`` into ``new``.
+
+This is what makes any commit expressible as a plan (``astm pick``, ``bench/replay.py``).
+Pure: bytes and node trees in, plan edits out.
+
+A parent's bytes are its children's ranges and the *gaps* around them (its header, the blank
+lines and comments between children, its tail). Children are matched by id:
+
+* a child whose bytes are equal needs nothing;
+* a changed child is recursed into when its own gaps are unchanged (a class whose methods
+  changed), else replaced whole;
+* a child only in ``old`` is deleted, a child only in ``new`` is inserted after the nearest
+  kept sibling before it (or before the nearest after it); a delete and an insert of the
+  same kind in one slot are one ``replace`` with ``rename`` (the node keeps its place);
+* a gap that changed, or kept children that swapped places, cannot be said as child
+  edits: the parent is replaced whole, and for the file itself the change lies *outside
+  every node* (``Outside``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from astm.plan import Delete, Edit, Insert, Replace
+from astm.syntax import Node, text_hash
+
+
+class Outside(Exception):
+    """The change touches bytes of the file that belong to no node."""
+
+    def __init__(self, path: str, detail: str) -> None:
+        super().__init__(f"{path}: {detail}")
+        self.path = path
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class _Side:
+    node: Node
+    data: bytes
+
+    def text(self, n: Node) -> bytes:
+        return self.data[n.start : n.end]
+
+    def gaps(self) -> list[bytes]:
+        """The bytes of ``node`` around its children: len(children) + 1 pieces."""
+        out, pos = [], self.node.start
+        for c in self.node.children:
+            out.append(self.data[pos : c.start])
+            pos = c.end
+        out.append(self.data[pos : self.node.end])
+        return out
+
+
+def _code(gap: bytes) -> list[bytes]:
+    """A gap without its blank lines: what must not change around inserts and deletes."""
+    return [ln.rstrip() for ln in gap.splitlines() if ln.strip()]
+
+
+def derive(path: str, old: bytes, new: bytes, parse: Callable[[str, bytes], Node]) -> list[Edit]:
+    """The edits from ``old`` to ``new`` (both parse); ``Outside`` if none can say it."""
+    if old == new:
+        return []
+    a, b = _Side(parse(path, old), old), _Side(parse(path, new), new)
+    edits = _children(a, b)
+    if edits is None:
+        raise Outside(path, "a change lies outside every node")
+    return edits
+
+
+def _children(a: _Side, b: _Side) -> list[Edit] | None:
+    """Edits of ``a.node``'s children that make it ``b.node``; None if its gaps changed."""
+    old_ids = [c.id for c in a.node.children]
+    new_ids = [c.id for c in b.node.children]
+    common = [i for i in old_ids if i in set(new_ids)]
+    if common != [i for i in new_ids if i in set(old_ids)]:
+        return None  # kept children moved
+    old_gaps, new_gaps = a.gaps(), b.gaps()
+    # Slots: the runs between consecutive kept children (and before the first, after the last).
+    slots_a = _slots(a.node.children, set(common))
+    slots_b = _slots(b.node.children, set(common))
+    edits: list[Edit] = []
+    for (kept_a, gone, ga), (kept_b, born, gb) in zip(slots_a, slots_b, strict=True):
+        gaps_a = [old_gaps[i] for i in ga]
+        gaps_b = [new_gaps[i] for i in gb]
+        if not gone and not born:
+            if gaps_a != gaps_b:
+                return None
+        elif [x for g in gaps_a for x in _code(g)] != [x for g in gaps_b for x in _code(g)]:
+            return None
+        edits += _slot_edits(a, b, kept_a, gone, born)
+        if kept_a is not None and kept_b is not None:
+            edits += _child(a, b, kept_a, kept_b)
+    return edits
+
+
+def _slots(children: tuple[Node, ...], kept: set[str]) -> list[tuple[Node | None, list[Node], list[int]]]:
+    """Per kept child (and one leading slot): (the kept child closing the slot or None at the
+    end, the unkept children in the slot, the gap indices the slot spans)."""
+    out: list[tuple[Node | None, list[Node], list[int]]] = []
+    run: list[Node] = []
+    gaps = [0]
+    for i, c in enumerate(children):
+        if c.id in kept:
+            out.append((c, run, gaps))
+            run, gaps = [], [i + 1]
+        else:
+            run.append(c)
+            gaps.append(i + 1)
+    out.append((None, run, gaps))
+    return out
+
+
+def _slot_edits(a: _Side, b: _Side, closing: Node | None, gone: list[Node], born: list[Node]) -> list[Edit]:
+    parent = a.node.id
+    prev = _kept_before(a.node, closing, gone)
+    edits: list[Edit] = []
+    # One delete and one insert of a kind in a slot: the node was rewritten in place.
+    if len(gone) == 1 and len(born) == 1 and gone[0].kind == born[0].kind:
+        return [Replace(op="replace", node=gone[0].id, text=_plain(b.text(born[0])), rename=True)]
+    edits += [Delete(op="delete", node=g.id) for g in gone]
+    for n in born:
+        text = _plain(b.text(n))
+        if prev is not None:
+            edits.append(Insert(op="insert", parent=parent, after=prev, text=text))
+        elif closing is not None:
+            edits.append(Insert(op="insert", parent=parent, before=closing.id, text=text))
+        else:
+            edits.append(Insert(op="insert", parent=parent, position="end", text=text))
+    return edits
+
+
+def _kept_before(parent: Node, closing: Node | None, gone: list[Node]) -> str | None:
+    """The kept sibling just before this slot (the previous slot's closing child)."""
+    kids = list(parent.children)
+    first = gone[0] if gone else closing
+    if first is None:  # the trailing slot with no deletes: after the last child
+        return kids[-1].id if kids else None
+    i = kids.index(first)
+    return kids[i - 1].id if i > 0 else None
+
+
+def _child(a: _Side, b: _Side, old: Node, new: Node) -> list[Edit]:
+    before, after = a.text(old), b.text(new)
+    if before == after:
+        return []
+    if old.children and new.children:
+        inner = _children(_Side(old, a.data), _Side(new, b.data))
+        if inner is not None:
+            return inner
+    return [Replace(op="replace", node=old.id, text=_plain(after))]
+
+
+def base_digests(edits: list[Edit], tree: Node, data: bytes) -> dict[str, str]:
+    """Each replaced or deleted node's text digest at the base (``base`` of a saved plan)."""
+    out: dict[str, str] = {}
+    for e in edits:
+        if isinstance(e, (Replace, Delete)):
+            n = tree.find(e.node)
+            if n is not None:
+                out[e.node] = text_hash(data[n.start : n.end])
+    return out
+
+
+def _plain(data: bytes) -> str:
+    return data.decode("utf-8")
