@@ -32,12 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import GIT_ENV, git  # noqa: E402
+from _common import GIT_ENV, git
 
-from astm import plan as planfile  # noqa: E402
-from astm.derive import Outside, derive  # noqa: E402
-from astm.lang import language_for  # noqa: E402
-from astm.syntax import language_of  # noqa: E402
+from astm import plan as planfile
+from astm.derive import Outside, derive
+from astm.lang import language_for
+from astm.syntax import language_of
 
 DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "history" / "pre-commit.bundle"
 ASTM_CONFIG = '\n[tool.astm.validate]\ntests = "off"\n'
