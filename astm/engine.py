@@ -24,6 +24,9 @@ from astm.agents import routing
 from astm.agents.answer import eol_of
 from astm.agents.tree import FileCtx, Outcome, TreeWork, _all, _plan_key, settle
 from astm.config import Settings
+from astm.core.node import Node, node_id
+from astm.core.plan import Insert, Plan
+from astm.core.result import ApplyResult, Event, EventSink, NodeResult, ignore
 from astm.errors import (
     AstmError,
     BranchExistsError,
@@ -35,9 +38,7 @@ from astm.errors import (
 )
 from astm.lang import Language, language_for
 from astm.llm.base import ChildInfo, Provider, Route, RouteRequest, Usage
-from astm.plan import Insert, Plan
-from astm.result import ApplyResult, Event, EventSink, NodeResult, ignore
-from astm.syntax import Node, language_of, node_id
+from astm.syntax import language_of
 from astm.workspace import landing, runs
 from astm.workspace.repo import Repo, check_repo_path
 from astm.workspace.sandbox import (
@@ -376,7 +377,7 @@ class _Run(TreeWork):
                 f"HEAD moved during the run; {branch} is based on {str(self.base.id)[:10]}"
             )
         if self.opts.save_plan is not None:
-            from astm import plan as planfile
+            from astm.core import plan as planfile
 
             edits = [e for o in changed for e in o.edits]
             try:

@@ -21,14 +21,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from astm.agents.answer import eol_of, normalise
 from astm.agents.tree import Outcome, settle
 from astm.config import Settings
+from astm.core.node import Node, node_id
+from astm.core.patch import Patch
+from astm.core.plan import Insert, Plan
+from astm.core.result import ApplyResult, EventSink, NodeResult, ignore
 from astm.engine import ApplyOptions, _Run
 from astm.errors import TargetError, UsageError
 from astm.lang import language_for
 from astm.llm.base import GenerateRequest, Provider
-from astm.patch import Patch
-from astm.plan import Insert, Plan
-from astm.result import ApplyResult, EventSink, NodeResult, ignore
-from astm.syntax import Node, language_of, node_id
+from astm.syntax import language_of
 from astm.validate.diagnostic import Diagnostic
 from astm.workspace import landing
 from astm.workspace.repo import Repo

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from astm.core.node import Node, text_hash
 from astm.errors import TargetError
 from astm.syntax import parse_file
-from astm.syntax.node import Node, text_hash
 from astm.syntax.python import (
     IMPORTS,
     build,

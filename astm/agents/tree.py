@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Any
 from astm.agents import routing
 from astm.agents.answer import normalise
 from astm.agents.requests import Ask, take
+from astm.core.node import Node, node_id, text_hash
+from astm.core.patch import Patch, compose
+from astm.core.plan import Delete, Edit, Insert, Plan, Replace
+from astm.core.result import NodeResult
 from astm.errors import AstmError, ValidationFailed
 from astm.lang import Language
 from astm.llm.base import Act, ChildInfo, Create, GenerateRequest, Route, RouteRequest
-from astm.patch import Patch, compose
-from astm.plan import Delete, Edit, Insert, Plan, Replace
-from astm.result import NodeResult
-from astm.syntax import Node, node_id, text_hash
 from astm.validate.diagnostic import Diagnostic
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ def command(target: str | None) -> int:
     plan standing in for a model, or with the model configured in the environment."""
     from astm import config as cfg
     from astm import engine, render
-    from astm import plan as planfile
+    from astm.core import plan as planfile
     from astm.llm import make_provider
     from astm.workspace import scratch
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import difflib
 
+from astm.core.node import Node, split_id
 from astm.hook.finding import Lines, Problem
-from astm.syntax import Node, language_of, split_id
+from astm.syntax import language_of
 from astm.workspace.index import StagedFile
 
 

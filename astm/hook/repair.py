@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from astm.core.node import Node, split_id
 from astm.errors import AstmError
 from astm.hook.changed import NodeMap
 from astm.hook.check import CheckResult, place, problems_of
@@ -41,7 +42,7 @@ from astm.llm.base import (
     RouteRequest,
     Usage,
 )
-from astm.syntax import Node, language_of, split_id
+from astm.syntax import language_of
 from astm.workspace.index import StagedFile, StagedView, unified_diff
 
 if TYPE_CHECKING:

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import tree_sitter
 
+from astm.core.node import Node, split_id
 from astm.index import terms
 from astm.syntax import python as pysyntax
 from astm.syntax import toml as tomlsyntax
-from astm.syntax.node import Node, split_id
 
 MAX_BYTES = 8 * 1024 * 1024  # larger files are skipped with a note
 _SIG_MAX = 300

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from astm.core.node import Node
+from astm.core.patch import Patch
 from astm.errors import TargetError
-from astm.patch import Patch
-from astm.syntax import Node, language_of
+from astm.syntax import language_of
 from astm.validate.diagnostic import Diagnostic
 
 

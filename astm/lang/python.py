@@ -25,9 +25,9 @@ from collections import Counter
 
 import tree_sitter
 
+from astm.core.node import Node
+from astm.core.patch import Patch
 from astm.errors import CompositionError
-from astm.patch import Patch
-from astm.syntax import Node
 from astm.syntax import python as syntax
 from astm.validate.diagnostic import Diagnostic
 

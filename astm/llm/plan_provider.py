@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
+from astm.core.plan import Delete, Insert, Plan, Replace
 from astm.llm.base import (
     Act,
     ChildInfo,
@@ -20,7 +21,6 @@ from astm.llm.base import (
     RouteRequest,
     Usage,
 )
-from astm.plan import Delete, Insert, Plan, Replace
 
 
 class PlanProvider:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from astm.core.node import SEP, Node, node_id, split_id, text_hash
 from astm.errors import TargetError
-from astm.syntax.node import SEP, Node, node_id, split_id, text_hash
 
 __all__ = ["SEP", "Node", "language_of", "node_id", "parse_file", "split_id", "text_hash"]
 

@@ -8,9 +8,9 @@ nearest shown ancestor.
 
 from __future__ import annotations
 
+from astm.core.node import SEP, Node, split_id
 from astm.errors import UnknownNodeError
 from astm.syntax import language_of
-from astm.syntax.node import SEP, Node, split_id
 from astm.views.model import STUB, Line, View
 
 

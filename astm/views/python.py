@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import tree_sitter
 
-from astm.syntax.node import node_id
+from astm.core.node import node_id
 from astm.syntax.python import IMPORTS
 from astm.views.model import NOTE, STUB, Line
 

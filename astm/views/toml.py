@@ -18,8 +18,8 @@ import tomllib
 
 import tree_sitter
 
+from astm.core.node import Node
 from astm.syntax import toml as tomlsyntax
-from astm.syntax.node import Node
 from astm.views.model import NOTE, Line
 
 SHORT = 80

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from astm.core.node import text_hash
 from astm.errors import TargetError
 from astm.syntax import toml as ts
-from astm.syntax.node import text_hash
 from astm.validate.diagnostic import Diagnostic
 from astm.validate.toml import check_file, check_node
 
