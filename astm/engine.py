@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from astm.agents import routing
-from astm.agents.answer import eol_of
 from astm.agents.tree import FileCtx, Outcome, TreeWork, _all, _plan_key, settle
 from astm.config import Settings
+from astm.core.lines import eol_of
 from astm.core.node import Node, node_id
 from astm.core.plan import Insert, Plan
 from astm.core.result import ApplyResult, Event, EventSink, NodeResult, ignore
@@ -36,9 +36,8 @@ from astm.errors import (
     UsageError,
     ValidationFailed,
 )
-from astm.lang import Language, language_for
+from astm.lang import Language, language_for, language_of, suffixes
 from astm.llm.base import ChildInfo, Provider, Route, RouteRequest, Usage
-from astm.syntax import language_of
 from astm.workspace import landing, runs
 from astm.workspace.repo import Repo, check_repo_path
 from astm.workspace.sandbox import (
@@ -138,20 +137,13 @@ def repo_candidates(repo: Repo, base: pygit2.Commit, opts: ApplyOptions, notices
             return roots + [c.path for c in found if c.path not in roots]
         except Exception as exc:  # noqa: BLE001 - the index is a cache: never a reason to fail a run
             notices.append(f"index unavailable ({type(exc).__name__}); ranked files by reading them")
-    tracked = [p for p in repo.list_files(base.id) if p.endswith((".py", ".toml"))]
+    tracked = [p for p in repo.list_files(base.id) if p.endswith(suffixes())]
     return candidates.rank(tracked, opts.intent, lambda p: repo.read_at(base, p))
 
 
 def context_of(path: str, data: bytes, lang: Language) -> str:
-    """What agents see of the rest of a file: its skeleton (signatures, bodies ``pass``)
-    for Python; table headers and keys for TOML (values are other nodes' business)."""
-    if lang.name == "python":
-        from astm.views import skeleton
-
-        view = skeleton(path, data)
-        if view.text.strip():
-            return view.text
-    return lang.outline(data)
+    """What agents see of the rest of a file (the language decides: a skeleton, an outline)."""
+    return lang.context(path, data)
 
 
 def apply(

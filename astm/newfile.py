@@ -18,18 +18,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from astm.agents.answer import eol_of, normalise
+from astm.agents.answer import normalise
 from astm.agents.tree import Outcome, settle
 from astm.config import Settings
+from astm.core.lines import eol_of
 from astm.core.node import Node, node_id
 from astm.core.patch import Patch
 from astm.core.plan import Insert, Plan
 from astm.core.result import ApplyResult, EventSink, NodeResult, ignore
 from astm.engine import ApplyOptions, _Run
 from astm.errors import TargetError, UsageError
-from astm.lang import language_for
+from astm.lang import language_for, language_of
 from astm.llm.base import GenerateRequest, Provider
-from astm.syntax import language_of
 from astm.validate.diagnostic import Diagnostic
 from astm.workspace import landing
 from astm.workspace.repo import Repo
@@ -92,8 +92,8 @@ def template_for(path: str, templates: list[Template]) -> Template:
 def check_block(block: Block, text: bytes, language: str) -> Diagnostic | None:
     """A block alone: valid, and only what its kind allows."""
     if language == "toml":
-        from astm.syntax import toml as ts
-        from astm.validate.toml import check_file
+        from astm.lang.toml import syntax as ts
+        from astm.lang.toml.checks import check_file
 
         diag = check_file(text)
         if diag is not None:
@@ -105,7 +105,7 @@ def check_block(block: Block, text: bytes, language: str) -> Diagnostic | None:
         if not ts.table_headers(text):
             return Diagnostic("the block must hold its tables, with their headers", "shape")
         return None
-    from astm.lang.python import PYTHON
+    from astm.lang.python.edits import PYTHON
 
     diag = PYTHON.check_file(text, "<block>")
     if diag is not None:
@@ -204,7 +204,7 @@ class _NewRun(_Run):
                     self.add_usage(usage)
                     text, diag = normalise(answer, eol=b"\n", max_bytes=self.settings.max_answer_bytes)
                     if diag is None and self.template.language == "python" and b.kind != "imports":
-                        from astm.lang.python import split_requests
+                        from astm.lang.python.edits import split_requests
 
                         text, imports = split_requests(text)
                     if diag is None:

@@ -7,7 +7,7 @@ Builds the file from modules of the running Python's standard library, one after
 top-level names of every module after the first get a suffix (``Decimal__m1``), so ids
 stay unique as in one real module. Then it times, median of ``--reps``:
 
-* parse: ``astm.syntax.python.parse`` (``compile()`` of the whole file, the tree-sitter
+* parse: ``astm.lang.python.syntax.parse`` (``compile()`` of the whole file, the tree-sitter
   parse and the node tree), and ``compile()`` alone;
 * outline: the file's skeleton, computed once per file and sent with every prompt;
 * route request: what the file node does before its routing call, the engine's own
@@ -41,10 +41,10 @@ if str(PROJECT) not in sys.path:
 from astm.agents.prompt import render
 from astm.agents.tree import FileCtx, TreeWork
 from astm.config import Settings
-from astm.lang.python import PYTHON
+from astm.lang.python import syntax as pysyntax
+from astm.lang.python.edits import PYTHON
 from astm.llm.base import Route, RouteRequest, Usage
 from astm.llm.openai_provider import _children
-from astm.syntax import python as pysyntax
 
 # Large stdlib modules without ``from __future__`` (which may only open a module).
 MODULES = (

@@ -41,8 +41,8 @@ from openai_server import LoopbackServer  # tests/: needs pytest importable
 from astm import config
 from astm.agents.prompt import render
 from astm.engine import ApplyOptions, apply
+from astm.lang.python import syntax as pysyntax
 from astm.llm import make_provider
-from astm.syntax import python as pysyntax
 
 DEFAULT_MODULE = "argparse.py"
 DEFAULT_METHOD = "ArgumentParser.error"

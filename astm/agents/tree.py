@@ -206,7 +206,7 @@ class TreeWork:
             if prefetch is not None:  # it writes the base file here: let it finish first
                 await settle(prefetch)
             diag = await self.external(f, sandbox, view, (node.start, node.end), view_range, kind=node.kind, node=node.id)
-            if diag is None and node.is_file and f.lang.name == "python":
+            if diag is None and node.is_file and f.lang.typecheck:
                 diag = await self.typecheck(f, sandbox, view)
             if diag is not None:
                 raise ValidationFailed(f"after composition: {diag}", node=node.id)
@@ -656,7 +656,7 @@ async def _all(aws: Any) -> list[Any]:
 
 def folded(node: Node, data: bytes) -> str:
     """``node``'s text with each child cut to its header (decorators, signature) and ``...``."""
-    from astm.syntax import python as pysyntax
+    from astm.lang.python import syntax as pysyntax
 
     text = data[node.start : node.end]
     for child in sorted(node.children, key=lambda c: c.start, reverse=True):

@@ -13,7 +13,7 @@ import difflib
 
 from astm.core.node import Node, split_id
 from astm.hook.finding import Lines, Problem
-from astm.syntax import language_of
+from astm.lang import language_of
 from astm.workspace.index import StagedFile
 
 
@@ -21,10 +21,10 @@ def build(path: str, data: bytes) -> Node | None:
     """The node tree of possibly invalid text; None if not even tree-sitter can place it."""
     try:
         if language_of(path) == "toml":
-            from astm.syntax import toml
+            from astm.lang.toml import syntax as toml
 
             return toml.build(path, data)
-        from astm.syntax import python
+        from astm.lang.python import syntax as python
 
         return python.build(path, data)
     except Exception:  # noqa: BLE001 - a tolerant parse of broken input: no nodes beats a crash

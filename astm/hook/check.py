@@ -12,7 +12,7 @@ from astm.hook import checks, syntax
 from astm.hook.changed import NodeMap
 from astm.hook.finding import Finding, Problem
 from astm.hook.settings import HookSettings
-from astm.syntax import language_of
+from astm.lang import language_of
 from astm.workspace.index import StagedFile, StagedView
 
 # Sources that are the authority on a file's syntax; tree-sitter only adds other nodes.

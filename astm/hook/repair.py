@@ -32,6 +32,7 @@ from astm.errors import AstmError
 from astm.hook.changed import NodeMap
 from astm.hook.check import CheckResult, place, problems_of
 from astm.hook.finding import Finding
+from astm.lang import language_of
 from astm.llm.base import (
     Act,
     ClaimAnswer,
@@ -42,7 +43,6 @@ from astm.llm.base import (
     RouteRequest,
     Usage,
 )
-from astm.syntax import language_of
 from astm.workspace.index import StagedFile, StagedView, unified_diff
 
 if TYPE_CHECKING:

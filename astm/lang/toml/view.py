@@ -19,7 +19,7 @@ import tomllib
 import tree_sitter
 
 from astm.core.node import Node
-from astm.syntax import toml as tomlsyntax
+from astm.lang.toml import syntax as tomlsyntax
 from astm.views.model import NOTE, Line
 
 SHORT = 80
