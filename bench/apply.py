@@ -51,7 +51,7 @@ from _common import GIT_ENV, git
 from astm.config import Settings
 from astm.core.plan import Plan, Replace
 from astm.core.result import Event
-from astm.engine import ApplyOptions, apply
+from astm.engine.apply import ApplyOptions, apply
 from astm.llm.plan_provider import PlanProvider
 from astm.validate import ruff
 

@@ -40,7 +40,7 @@ from openai_server import LoopbackServer  # tests/: needs pytest importable
 
 from astm import config
 from astm.agents.prompt import render
-from astm.engine import ApplyOptions, apply
+from astm.engine.apply import ApplyOptions, apply
 from astm.lang.python import syntax as pysyntax
 from astm.llm import make_provider
 

@@ -157,7 +157,7 @@ def _repair_file(
     settings: Settings,
     environ: Mapping[str, str] | None,
 ) -> FileRepair:
-    from astm import engine
+    from astm.engine import apply as engine
     from astm.llm import make_provider
 
     path = staged.path
