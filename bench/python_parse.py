@@ -40,12 +40,12 @@ if str(PROJECT) not in sys.path:
 
 from astm.agents import router
 from astm.agents.context import FileCtx
-from astm.agents.prompt import render
 from astm.config import Settings
 from astm.lang.python import LANGUAGE as PYTHON
 from astm.lang.python import syntax as pysyntax
 from astm.llm.base import Route, RouteRequest, Usage
 from astm.llm.openai_provider import _children
+from astm.llm.prompt import render
 
 # Large stdlib modules without ``from __future__`` (which may only open a module).
 MODULES = (

@@ -32,7 +32,7 @@ from astm.errors import (
     UsageError,
     ValidationFailed,
 )
-from astm.lang import Language, language_for, language_of, suffixes
+from astm.lang import Language, find, language_for, language_of, suffixes
 from astm.llm.base import ChildInfo, Provider, Route, RouteRequest
 from astm.workspace import landing, runs
 from astm.workspace.repo import Repo, check_repo_path
@@ -299,7 +299,7 @@ class Run:
         overlay = await ctx.blocking(
             root.commit, changes, f"astm root {self.run_id}", tuple(o.commit for o in changed)
         )
-        await self.root_tests(ctx, root, overlay, [p for p in changes if p.endswith(".py")])
+        await self.root_tests(ctx, root, overlay, [p for p in changes if (lang := find(p)) is not None and lang.tested])
         await ctx.blocking(runs.set_run_ref, self.repo, self.run_id, overlay)
         tree = self.repo.tree_of(overlay)
         branch, commit = await ctx.blocking(

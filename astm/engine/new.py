@@ -146,10 +146,10 @@ class NewFile:
         ctx.result.nodes.extend(k.result for k in kids)
         if any(k.failed for k in kids):
             return [Outcome(NodeResult(self.path, "failed", 0, "compose"), failed_below=[k.result for k in kids if k.failed])]
-        sep = b"\n" if self.template.language == "toml" else b"\n\n"
+        sep = b"\n" * lang.block_gap
         texts = [k.patch.text for k in kids if k.patch is not None and k.patch.text.strip()]
         imports = [i for k in kids for i in k.imports]
-        if imports and self.template.language == "python":
+        if imports:  # only a language with import requests has them
             head = b"".join(i + b"\n" for i in dict.fromkeys(imports))
             if texts and kids[0].result.id.endswith("::imports") and self.template.block[0].kind == "imports":
                 texts[0] = texts[0] + head
@@ -160,7 +160,7 @@ class NewFile:
         if diag is not None:
             raise TargetError(f"the composed file is not valid: {diag}", path=self.path)
         box = await ctx.sandbox(ctx.base.id)
-        if self.template.language == "python":
+        if lang.external:
             from astm.validate import ruff
 
             await ctx.blocking(box.materialise, list(ruff.CONFIG_FILES))
@@ -205,10 +205,8 @@ class NewFile:
                     answer, usage = await ctx.provider.generate(req)
                     ctx.add_usage(usage)
                     text, diag = normalise(answer, eol=b"\n", max_bytes=ctx.settings.max_answer_bytes)
-                    if diag is None and self.template.language == "python" and b.kind != "imports":
-                        from astm.lang.python.edits import split_requests
-
-                        text, imports = split_requests(text)
+                    if diag is None and b.kind != "imports":
+                        text, imports = language_for(self.path).requests(text)
                     if diag is None:
                         diag = check_block(b, text, self.template.language)
                     if diag is None:

@@ -13,20 +13,14 @@ import difflib
 
 from astm.core.node import Node, split_id
 from astm.hook.finding import Lines, Problem
-from astm.lang import language_of
+from astm.lang import language_for
 from astm.workspace.index import StagedFile
 
 
 def build(path: str, data: bytes) -> Node | None:
     """The node tree of possibly invalid text; None if not even tree-sitter can place it."""
     try:
-        if language_of(path) == "toml":
-            from astm.lang.toml import syntax as toml
-
-            return toml.build(path, data)
-        from astm.lang.python import syntax as python
-
-        return python.build(path, data)
+        return language_for(path).build(path, data)
     except Exception:  # noqa: BLE001 - a tolerant parse of broken input: no nodes beats a crash
         return None
 

@@ -32,7 +32,7 @@ from astm.errors import AstmError
 from astm.hook.changed import NodeMap
 from astm.hook.check import CheckResult, place, problems_of
 from astm.hook.finding import Finding
-from astm.lang import language_of
+from astm.lang import find, language_of
 from astm.llm.base import (
     Act,
     ClaimAnswer,
@@ -273,7 +273,8 @@ def _tighten(node: Node, data: bytes) -> Node:
 def _is_under(nid: str, ancestor: str) -> bool:
     path, qual = split_id(nid)
     apath, aqual = split_id(ancestor)
-    if language_of(path) == "toml":
+    lang = find(path)
+    if lang is not None and not lang.nested:
         return False  # TOML nodes are all children of the file (keys hold dots)
     return path == apath and qual is not None and aqual is not None and qual.startswith(aqual + ".")
 

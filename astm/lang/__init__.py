@@ -16,8 +16,8 @@ from astm.errors import TargetError
 if TYPE_CHECKING:
     from astm.core.node import Node
     from astm.core.patch import Patch
+    from astm.core.view import View
     from astm.validate.diagnostic import Diagnostic
-    from astm.views.model import View
 
 # name, suffixes, module whose ``LANGUAGE`` implements it (imported on first use: a hook
 # that sees only TOML never loads the Python grammar).
@@ -33,6 +33,8 @@ class Language(Protocol):
     external: bool  # runs subprocess validators in the sandbox (ruff for Python)
     typecheck: bool  # a composed file is type-checked (pyright) when the project asks
     nested: bool  # a node's id nests its children's (``A.b``); TOML keys have dots but no nesting
+    block_gap: int  # line breaks joining a new file's template blocks
+    tested: bool  # a changed file of this language runs the project's tests at the root
 
     def prepare(self, text: bytes, *, node: Node | None, parent: Node, base: bytes) -> bytes: ...
 

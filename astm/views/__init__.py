@@ -5,9 +5,9 @@ Pure: bytes in, a ``View`` out; nothing here reads files or touches git. See doc
 
 from __future__ import annotations
 
+from astm.core.view import MAX_BYTES, NOTE, SOURCE, STUB, Line, View, skipped, unreadable
 from astm.lang import find
 from astm.views.context import focus
-from astm.views.model import NOTE, SOURCE, STUB, Line, View, skipped
 from astm.views.tokens import count_tokens
 
 __all__ = [
@@ -22,8 +22,6 @@ __all__ = [
     "focus",
     "skeleton",
 ]
-
-MAX_BYTES = 8 * 1024 * 1024  # larger files are skipped with a note
 
 
 def skeleton(path: str, data: bytes) -> View:
@@ -42,10 +40,4 @@ def _view(path: str, data: bytes, kind: str) -> View:
     lang = find(path)
     if lang is None:
         return skipped(path, kind, "not a Python or TOML file; skipped")
-    if len(data) > MAX_BYTES:
-        return skipped(path, kind, f"too large ({len(data)} bytes > {MAX_BYTES}); skipped")
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return skipped(path, kind, f"not UTF-8 (byte {exc.start}); skipped")
-    return lang.view(path, data, kind)
+    return unreadable(path, kind, data, MAX_BYTES) or lang.view(path, data, kind)

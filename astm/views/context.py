@@ -9,9 +9,9 @@ nearest shown ancestor.
 from __future__ import annotations
 
 from astm.core.node import SEP, Node, split_id
+from astm.core.view import STUB, Line, View
 from astm.errors import UnknownNodeError
 from astm.lang import find, language_for
-from astm.views.model import STUB, Line, View
 
 
 def focus(path: str, data: bytes, nid: str) -> View:

@@ -13,27 +13,29 @@ from astm.lang.python import syntax
 from astm.lang.python.edits import _Python
 
 if TYPE_CHECKING:
-    from astm.views.model import View
+    from astm.core.view import View
 
 
 class Python(_Python):
     suffixes = (".py", ".pyi")
     typecheck = True  # pyright/basedpyright on a composed file, when the project configures it
     nested = True
+    block_gap = 2  # line breaks joining a new file's blocks (``astm new``)
+    tested = True  # a change runs the project's tests at the root
 
     def build(self, path: str, data: bytes) -> Node:
         return syntax.build(path, data)
 
     def context(self, path: str, data: bytes) -> str:
         """What agents see of the rest of a file: its skeleton (signatures, bodies ``pass``)."""
-        from astm.views import skeleton
+        from astm.core.view import unreadable
 
-        view = skeleton(path, data)
+        view = unreadable(path, "skeleton", data) or self.view(path, data, "skeleton")
         return view.text if view.text.strip() else self.outline(data)
 
     def view(self, path: str, data: bytes, kind: str) -> View:
+        from astm.core.view import NOTE, Line, View
         from astm.lang.python import view as lines_of
-        from astm.views.model import NOTE, Line, View
 
         tree = syntax.parse_tree(data)
         lines, notes = lines_of.lines(path, data, tree, curated=kind == "curated")

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 import tree_sitter
 
 from astm.core.node import node_id
+from astm.core.view import NOTE, STUB, Line
 from astm.lang.python.syntax import IMPORTS
-from astm.views.model import NOTE, STUB, Line
 
 _IMPORTS = ("import_statement", "import_from_statement", "future_import_statement")
 _DEFS = ("function_definition", "class_definition")

@@ -11,13 +11,15 @@ from astm.lang.toml import syntax
 from astm.lang.toml.edits import _Toml
 
 if TYPE_CHECKING:
-    from astm.views.model import View
+    from astm.core.view import View
 
 
 class Toml(_Toml):
     suffixes = (".toml",)
     typecheck = False
     nested = False  # keys have dots but no nesting
+    block_gap = 1  # line breaks joining a new file's blocks (``astm new``)
+    tested = False  # a change runs the project's tests at the root
 
     def build(self, path: str, data: bytes) -> Node:
         return syntax.build(path, data)
@@ -27,8 +29,8 @@ class Toml(_Toml):
         return self.outline(data)
 
     def view(self, path: str, data: bytes, kind: str) -> View:
+        from astm.core.view import View
         from astm.lang.toml import view as lines_of
-        from astm.views.model import View
 
         lines, notes = lines_of.lines(path, data)
         return View(path, kind, tuple(lines), tuple(notes))

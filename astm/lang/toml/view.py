@@ -19,8 +19,8 @@ import tomllib
 import tree_sitter
 
 from astm.core.node import Node
+from astm.core.view import NOTE, Line
 from astm.lang.toml import syntax as tomlsyntax
-from astm.views.model import NOTE, Line
 
 SHORT = 80
 KEEP = 40
