@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import IO, Any, Self
 
-from astm.result import ApplyResult, Event
+from astm.core.result import ApplyResult, Event
 
 STATE_STYLE = {
     "routing": "cyan",

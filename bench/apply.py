@@ -49,10 +49,10 @@ if str(PROJECT) not in sys.path:
 from _common import GIT_ENV, git
 
 from astm.config import Settings
-from astm.engine import ApplyOptions, apply
+from astm.core.plan import Plan, Replace
+from astm.core.result import Event
+from astm.engine.apply import ApplyOptions, apply
 from astm.llm.plan_provider import PlanProvider
-from astm.plan import Plan, Replace
-from astm.result import Event
 from astm.validate import ruff
 
 SIZES = (2, 8)

@@ -178,8 +178,8 @@ def import_report(repo: Path) -> str:
         "pygit2",
         "astm.hook.check",
         "tree_sitter",
-        "astm.syntax.python",
-        "astm.syntax.toml",
+        "astm.lang.python.syntax",
+        "astm.lang.toml.syntax",
     ):
         if name in cumulative:
             lines.append(f"  {name:<22} {cumulative[name] / 1000:7.1f} ms")

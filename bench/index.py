@@ -92,7 +92,7 @@ def child_refresh(repo: Path, jobs: int | None) -> dict[str, float]:
 def throughput(files: list[Path]) -> tuple[float, float]:
     """MB/s of raw tree-sitter parsing and of skeleton views on ``files`` (best of three,
     the two measured file by file in turns so load on the machine hits both alike)."""
-    from astm.syntax.python import parse_tree
+    from astm.lang.python.syntax import parse_tree
     from astm.views import skeleton
 
     datas = [(f.name, f.read_bytes()) for f in files]

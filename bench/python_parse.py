@@ -7,11 +7,11 @@ Builds the file from modules of the running Python's standard library, one after
 top-level names of every module after the first get a suffix (``Decimal__m1``), so ids
 stay unique as in one real module. Then it times, median of ``--reps``:
 
-* parse: ``astm.syntax.python.parse`` (``compile()`` of the whole file, the tree-sitter
+* parse: ``astm.lang.python.syntax.parse`` (``compile()`` of the whole file, the tree-sitter
   parse and the node tree), and ``compile()`` alone;
 * outline: the file's skeleton, computed once per file and sent with every prompt;
 * route request: what the file node does before its routing call, the engine's own
-  ``TreeWork.route_node`` (children's summaries and descendants, the request, the answer's
+  ``router.route_node`` (children's summaries and descendants, the request, the answer's
   check) with a model that answers at once, plus the rendering of the prompt as the
   OpenAI provider sends it.
 
@@ -38,13 +38,14 @@ PROJECT = Path(__file__).resolve().parents[1]
 if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))  # run as a script from anywhere
 
-from astm.agents.prompt import render
-from astm.agents.tree import FileCtx, TreeWork
+from astm.agents import router
+from astm.agents.context import FileCtx
 from astm.config import Settings
-from astm.lang.python import PYTHON
+from astm.lang.python import LANGUAGE as PYTHON
+from astm.lang.python import syntax as pysyntax
 from astm.llm.base import Route, RouteRequest, Usage
 from astm.llm.openai_provider import _children
-from astm.syntax import python as pysyntax
+from astm.llm.prompt import render
 
 # Large stdlib modules without ``from __future__`` (which may only open a module).
 MODULES = (
@@ -121,12 +122,13 @@ class _AtOnce:
         return Route(), Usage()
 
 
-class _Router(TreeWork):
-    """Just enough of a run for ``TreeWork.route_node``."""
+class _Context:
+    """Just enough of a run's context for ``router.route_node``."""
 
     def __init__(self) -> None:
         self.settings = Settings()
         self.provider = _AtOnce()
+        self.sem: asyncio.Semaphore | None = None
 
     def emit(self, *args: Any, **kwargs: Any) -> None:
         pass
@@ -174,12 +176,12 @@ def main(argv: list[str] | None = None) -> int:
           f"outline {len(outline.encode())} bytes, {outline.count(chr(10)) + 1} lines")
 
     f = FileCtx(NAME, data, tree, PYTHON, b"\n", outline)
-    router = _Router()
+    ctx = _Context()
 
     async def route() -> RouteRequest | None:
-        router.sem = asyncio.Semaphore(1)
-        await router.route_node(f, tree, INTENT)
-        return router.provider.last
+        ctx.sem = asyncio.Semaphore(1)
+        await router.route_node(ctx, f, tree, INTENT)  # type: ignore[arg-type]
+        return ctx.provider.last
 
     t_route, req = timed(lambda: asyncio.run(route()), args.reps)
     assert req is not None
@@ -196,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         ("parse (compile + tree-sitter + node tree)", t_parse),
         ("  of which compile() alone", t_compile),
         ("outline (once per file)", t_outline),
-        ("route request (TreeWork.route_node, model at once)", t_route),
+        ("route request (router.route_node, model at once)", t_route),
         ("render the routing prompt", t_render),
     ):
         print(f"  {label:<52}{t.wall:>8.3f}{t.cpu:>8.3f}")

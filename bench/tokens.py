@@ -39,10 +39,10 @@ from _common import GIT_ENV, git
 from openai_server import LoopbackServer  # tests/: needs pytest importable
 
 from astm import config
-from astm.agents.prompt import render
-from astm.engine import ApplyOptions, apply
+from astm.engine.apply import ApplyOptions, apply
+from astm.lang.python import syntax as pysyntax
 from astm.llm import make_provider
-from astm.syntax import python as pysyntax
+from astm.llm.prompt import render
 
 DEFAULT_MODULE = "argparse.py"
 DEFAULT_METHOD = "ArgumentParser.error"

@@ -20,8 +20,8 @@ DEFAULT_CORPUS = PROJECT.parent / "shared" / "data" / "toml-test"
 if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))  # run as a script from anywhere
 
-ts = importlib.import_module("astm.syntax.toml")
-check_file = importlib.import_module("astm.validate.toml").check_file
+ts = importlib.import_module("astm.lang.toml.syntax")
+check_file = importlib.import_module("astm.lang.toml.checks").check_file
 
 
 def _crash(case: str, data: bytes) -> str | None:

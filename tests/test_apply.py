@@ -189,7 +189,7 @@ def test_save_plan_replays_to_the_same_tree(demo_repo: Path, tmp_path: Path, ast
     replay = astm("apply", INTENT, "--plan", str(saved), "--json", cwd=demo_repo)
     second = json.loads(replay.out)
     assert replay.code == 0, replay.err
-    tree = lambda c: git(demo_repo, "rev-parse", f"{c}^{{tree}}")  # noqa: E731
+    tree = lambda c: git(demo_repo, "rev-parse", f"{c}^{{tree}}")
     assert tree(first["commit"]) == tree(second["commit"])
     assert json.loads(saved.read_text())["version"] == 1
 
@@ -197,7 +197,7 @@ def test_save_plan_replays_to_the_same_tree(demo_repo: Path, tmp_path: Path, ast
 def test_broadcast_routing_gives_the_same_result(demo_repo: Path, astm) -> None:  # type: ignore[no-untyped-def]
     a = json.loads(astm("apply", INTENT, "--plan", str(DEMO / "plan.json"), "--json", cwd=demo_repo).out)
     b = json.loads(astm("apply", INTENT, "--plan", str(DEMO / "plan.json"), "--json", "--routing", "broadcast", cwd=demo_repo).out)
-    tree = lambda c: git(demo_repo, "rev-parse", f"{c}^{{tree}}")  # noqa: E731
+    tree = lambda c: git(demo_repo, "rev-parse", f"{c}^{{tree}}")
     assert tree(a["commit"]) == tree(b["commit"])
 
 

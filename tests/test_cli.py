@@ -32,7 +32,7 @@ def test_bad_setting_is_exit_2(tmp_path: Path, astm) -> None:  # type: ignore[no
 def test_unexpected_error_prints_one_line_and_writes_a_crash_log(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, astm  # type: ignore[no-untyped-def]
 ) -> None:
-    from astm import engine
+    from astm.engine import apply as engine
 
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("something broke")

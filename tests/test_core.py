@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from astm import config, plan
-from astm.agents.answer import eol_of, normalise
+from astm import config
+from astm.agents.answer import normalise
+from astm.core import plan
+from astm.core.lines import eol_of
+from astm.core.patch import Patch, compose
 from astm.errors import CompositionError, PlanError, TargetError, UsageError
-from astm.patch import Patch, compose
-from astm.syntax import toml
-from astm.validate.toml import check_node
-
+from astm.lang.toml import syntax as toml
+from astm.lang.toml.checks import check_node
 
 # ---- patches -------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from conftest import Snapshot, git, make_repo
 from astm.index import candidates, indexer, refresh, summaries, summarize
 from astm.index import summary as summary_mod
 from astm.index.store import FILENAME, SCHEMA
-from astm.syntax.python import build
+from astm.lang.python.syntax import build
 
 CLIENT = (
     textwrap.dedent('''

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from astm.core.node import Node, text_hash
 from astm.errors import TargetError
-from astm.syntax import parse_file
-from astm.syntax.node import Node, text_hash
-from astm.syntax.python import (
+from astm.lang import parse_file
+from astm.lang.python.syntax import (
     IMPORTS,
     build,
     error_count,

@@ -14,7 +14,7 @@ from conftest import make_repo
 
 from astm import views
 from astm.errors import UnknownNodeError
-from astm.syntax.python import build
+from astm.lang.python.syntax import build
 from astm.views import count_tokens, curated, focus, skeleton
 from astm.views.faithful import docstrings, keeps_body, mark, marked_bodies
 

@@ -9,12 +9,6 @@ from astm.validate.diagnostic import Diagnostic
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.DOTALL | re.MULTILINE)
 
 
-def eol_of(data: bytes) -> bytes:
-    """The file's line ending: CRLF when most of its lines end so, else LF."""
-    crlf = data.count(b"\r\n")
-    return b"\r\n" if crlf and crlf * 2 >= data.count(b"\n") else b"\n"
-
-
 def extract(answer: str) -> str:
     """The code inside the first fenced block, if the answer has one; else the answer."""
     blocks = [m.group(2) for m in _FENCE.finditer(answer)]

@@ -12,10 +12,10 @@ import difflib
 from collections.abc import Awaitable
 from typing import TypeVar
 
+from astm.core.node import Node
+from astm.core.plan import Insert, Plan
 from astm.errors import PlanError, UnknownNodeError, ValidationFailed
 from astm.llm.base import Act, ClaimRequest, Provider, Route, RouteRequest, Usage
-from astm.plan import Insert, Plan
-from astm.syntax import Node
 
 T = TypeVar("T")
 CONTAINERS = ("file", "class", "function")  # node kinds that can take new children

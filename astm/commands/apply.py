@@ -10,7 +10,7 @@ import click
 
 from astm import config as cfg
 from astm import errors, render
-from astm.result import ApplyResult
+from astm.core.result import ApplyResult
 
 
 @click.command("apply")
@@ -45,8 +45,8 @@ def command(
     """Turn INTENT into one commit on a new branch, touching only PATHS (default: the
     files the repository's index ranks for the intent, the root TOML files among them).
     Your checkout, index and branches are never changed."""
-    from astm import engine
-    from astm import plan as planfile
+    from astm.core import plan as planfile
+    from astm.engine import apply as engine
     from astm.llm import make_provider
     from astm.workspace.repo import Repo
 

@@ -25,8 +25,9 @@ def command(target: str | None) -> int:
     """Build a repository from fixtures/demo and run `astm apply` in it: with the bundled
     plan standing in for a model, or with the model configured in the environment."""
     from astm import config as cfg
-    from astm import engine, render
-    from astm import plan as planfile
+    from astm import render
+    from astm.core import plan as planfile
+    from astm.engine import apply as engine
     from astm.llm import make_provider
     from astm.workspace import scratch
 

@@ -26,9 +26,9 @@ def command(
 ) -> int:
     """Create PATH (absent at the base commit) from the template that matches it:
     pyproject.toml, a Python module, a test module, or a project's own under .astm/templates/."""
-    from astm import plan as planfile
+    from astm.core import plan as planfile
+    from astm.engine.new import NewOptions, new_file
     from astm.llm import make_provider
-    from astm.newfile import NewOptions, new_file
     from astm.workspace.repo import Repo
 
     repo = Repo.open(Path.cwd())

@@ -11,21 +11,16 @@ from __future__ import annotations
 
 import difflib
 
+from astm.core.node import Node, split_id
 from astm.hook.finding import Lines, Problem
-from astm.syntax import Node, language_of, split_id
+from astm.lang import language_for
 from astm.workspace.index import StagedFile
 
 
 def build(path: str, data: bytes) -> Node | None:
     """The node tree of possibly invalid text; None if not even tree-sitter can place it."""
     try:
-        if language_of(path) == "toml":
-            from astm.syntax import toml
-
-            return toml.build(path, data)
-        from astm.syntax import python
-
-        return python.build(path, data)
+        return language_for(path).build(path, data)
     except Exception:  # noqa: BLE001 - a tolerant parse of broken input: no nodes beats a crash
         return None
 

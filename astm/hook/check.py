@@ -12,7 +12,7 @@ from astm.hook import checks, syntax
 from astm.hook.changed import NodeMap
 from astm.hook.finding import Finding, Problem
 from astm.hook.settings import HookSettings
-from astm.syntax import language_of
+from astm.lang import find, language_of
 from astm.workspace.index import StagedFile, StagedView
 
 # Sources that are the authority on a file's syntax; tree-sitter only adds other nodes.
@@ -49,7 +49,7 @@ def check_staged(
     result.checked = [f.path for f in files]
 
     ruff = None
-    py = {f.path: f.data for f in files if language_of(f.path) == "python"}
+    py = {f.path: f.data for f in files if (lang := find(f.path)) is not None and lang.external}
     if py and "ruff" in settings.validators:
         from astm.hook import ruff as ruff_mod
 

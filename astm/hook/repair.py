@@ -27,10 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from astm.core.node import Node, split_id
 from astm.errors import AstmError
 from astm.hook.changed import NodeMap
 from astm.hook.check import CheckResult, place, problems_of
 from astm.hook.finding import Finding
+from astm.lang import find, language_of
 from astm.llm.base import (
     Act,
     ClaimAnswer,
@@ -41,7 +43,6 @@ from astm.llm.base import (
     RouteRequest,
     Usage,
 )
-from astm.syntax import Node, language_of, split_id
 from astm.workspace.index import StagedFile, StagedView, unified_diff
 
 if TYPE_CHECKING:
@@ -156,7 +157,7 @@ def _repair_file(
     settings: Settings,
     environ: Mapping[str, str] | None,
 ) -> FileRepair:
-    from astm import engine
+    from astm.engine import apply as engine
     from astm.llm import make_provider
 
     path = staged.path
@@ -272,7 +273,8 @@ def _tighten(node: Node, data: bytes) -> Node:
 def _is_under(nid: str, ancestor: str) -> bool:
     path, qual = split_id(nid)
     apath, aqual = split_id(ancestor)
-    if language_of(path) == "toml":
+    lang = find(path)
+    if lang is not None and not lang.nested:
         return False  # TOML nodes are all children of the file (keys hold dots)
     return path == apath and qual is not None and aqual is not None and qual.startswith(aqual + ".")
 

@@ -26,7 +26,7 @@ def python_problems(data: bytes, path: str) -> list[Problem]:
     first = _compile_problem(data, path)
     if first is None:
         return []
-    from astm.syntax import python
+    from astm.lang.python import syntax as python
 
     return [first, *_tree_errors(python.parse_tree(data), Lines(data))]
 
@@ -61,7 +61,7 @@ def toml_problems(data: bytes, path: str) -> list[Problem]:
         first = _toml_problem(str(exc), data)
     else:
         return []
-    from astm.syntax import toml
+    from astm.lang.toml import syntax as toml
 
     return [first, *_tree_errors(toml.parse_tree(data), Lines(data))]
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from astm.index import terms
 from astm.index.store import Store, using
 from astm.index.summary import summarize
-from astm.syntax import language_of
+from astm.lang import language_of
 from astm.workspace.blobs import Blobs
 
 SUFFIXES = (".py", ".pyi", ".toml")

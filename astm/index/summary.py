@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import tree_sitter
 
+from astm.core.node import Node, split_id
 from astm.index import terms
-from astm.syntax import python as pysyntax
-from astm.syntax import toml as tomlsyntax
-from astm.syntax.node import Node, split_id
+from astm.lang.python import syntax as pysyntax
+from astm.lang.toml import syntax as tomlsyntax
 
 MAX_BYTES = 8 * 1024 * 1024  # larger files are skipped with a note
 _SIG_MAX = 300
@@ -101,7 +101,7 @@ def _python(data: bytes) -> Summary:
     if root.has_error:
         status, note = "broken", "tree-sitter found syntax errors"
     # One parse for node ranges and signatures: the items below are the ones the node
-    # builder names, in the same order (astm.syntax.python.build does exactly this).
+    # builder names, in the same order (astm.lang.python.syntax.build does exactly this).
     items = pysyntax._module_items(root)
     builder = pysyntax._Builder(_PLACEHOLDER, data, tree)
     entries: list[Entry] = []

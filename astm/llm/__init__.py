@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from astm.config import Settings
+from astm.core.plan import Plan
 from astm.errors import UsageError
 from astm.llm.base import Provider
-from astm.plan import Plan
 
 NO_MODEL = (
     "no model configured: set ASTM_MODEL (plus ASTM_BASE_URL and the API key variable "

@@ -11,14 +11,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-@dataclass(frozen=True)
-class Usage:
-    prompt: int = 0
-    completion: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(self.prompt + other.prompt, self.completion + other.completion)
+from astm.core.result import Usage
 
 
 @dataclass(frozen=True)

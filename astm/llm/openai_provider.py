@@ -18,7 +18,6 @@ from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from openai.types.shared_params import ResponseFormatJSONSchema
 from pydantic import BaseModel, ValidationError
 
-from astm.agents.prompt import render
 from astm.config import Settings, safe_url
 from astm.errors import ModelError, UsageError
 from astm.llm.base import (
@@ -31,6 +30,7 @@ from astm.llm.base import (
     RouteRequest,
     Usage,
 )
+from astm.llm.prompt import render
 
 __all__ = ["OpenAIProvider"]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
+from astm.core.plan import Delete, Insert, Plan, Replace
 from astm.llm.base import (
     Act,
     ChildInfo,
@@ -20,7 +21,6 @@ from astm.llm.base import (
     RouteRequest,
     Usage,
 )
-from astm.plan import Delete, Insert, Plan, Replace
 
 
 class PlanProvider:
@@ -58,7 +58,7 @@ class PlanProvider:
             if c.id not in deleted and self.acts(c)
         )
         create = tuple(
-            Create("", self.plan.intent, e.after, e.before, e.position, ref=i)
+            Create(_new_key(req.language, e.text), self.plan.intent, e.after, e.before, e.position, ref=i)
             for i, e in enumerate(self.plan.edits)
             if isinstance(e, Insert) and e.parent == req.node_id
         )
@@ -90,3 +90,19 @@ class PlanProvider:
 
     async def aclose(self) -> None:
         return None
+
+
+def _new_key(language: str, text: str) -> str:
+    """The name a planned insert creates: its definition's, or ``(imports)``. Imports above
+    a definition are a request of it, not the node: it is named by its definition."""
+    from astm.lang import REGISTRY, by_name
+
+    if not any(name == language for name, _, _ in REGISTRY):
+        return "(new)"
+    lang = by_name(language)
+    data = text.encode("utf-8")
+    body, imports = lang.requests(data)
+    found = lang.key_of(body if imports else data)
+    if found:
+        return found[1] if found[0] != "imports" else "(imports)"
+    return "(new)"

@@ -8,10 +8,10 @@ nearest shown ancestor.
 
 from __future__ import annotations
 
+from astm.core.node import SEP, Node, split_id
+from astm.core.view import STUB, Line, View
 from astm.errors import UnknownNodeError
-from astm.syntax import language_of
-from astm.syntax.node import SEP, Node, split_id
-from astm.views.model import STUB, Line, View
+from astm.lang import find, language_for
 
 
 def focus(path: str, data: bytes, nid: str) -> View:
@@ -27,7 +27,8 @@ def focus(path: str, data: bytes, nid: str) -> View:
     if node.is_file or view.skipped:
         return View(path, "focus", tuple(own_lines), view.notes)
     lines = list(view.lines)
-    nested = language_of(path) == "python"  # TOML keys have dots but no nesting
+    lang = find(path)
+    nested = lang is not None and lang.nested  # TOML keys have dots but no nesting
     i, j = _span(lines, nid, nested)
     if i < j or not nested:
         return View(path, "focus", tuple(lines[:i] + own_lines + lines[j:]), view.notes)
@@ -43,13 +44,7 @@ def focus(path: str, data: bytes, nid: str) -> View:
 
 
 def _tree(path: str, data: bytes) -> Node:
-    if language_of(path) == "toml":
-        from astm.syntax import toml
-
-        return toml.build(path, data)
-    from astm.syntax import python
-
-    return python.build(path, data)
+    return language_for(path).build(path, data)
 
 
 def _span(lines: list[Line], nid: str, nested: bool) -> tuple[int, int]:

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from astm.core.node import text_hash
 from astm.errors import TargetError
-from astm.syntax import toml as ts
-from astm.syntax.node import text_hash
+from astm.lang.toml import syntax as ts
+from astm.lang.toml.checks import check_file, check_node
 from astm.validate.diagnostic import Diagnostic
-from astm.validate.toml import check_file, check_node
 
 PROJECT = Path(__file__).resolve().parents[2]
 CORPUS = PROJECT.parent / "shared" / "data" / "toml-test"

@@ -9,53 +9,38 @@ made. The user's HEAD, index and working tree are only ever read.
 from __future__ import annotations
 
 import asyncio
-import itertools
-import os
 import shlex
-import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
-from astm.agents import routing
-from astm.agents.answer import eol_of
-from astm.agents.tree import FileCtx, Outcome, TreeWork, _all, _plan_key, settle
+from astm.agents import router, routing
+from astm.agents.context import FileCtx, Outcome, RunContext, gather, settle
 from astm.config import Settings
+from astm.core.lines import eol_of
+from astm.core.node import Node
+from astm.core.plan import Insert, Plan
+from astm.core.result import ApplyResult, EventSink, ignore
 from astm.errors import (
     AstmError,
     BranchExistsError,
     Interrupted,
-    ModelError,
     TargetError,
     UsageError,
     ValidationFailed,
 )
-from astm.lang import Language, language_for
-from astm.llm.base import ChildInfo, Provider, Route, RouteRequest, Usage
-from astm.plan import Insert, Plan
-from astm.result import ApplyResult, Event, EventSink, NodeResult, ignore
-from astm.syntax import Node, language_of, node_id
+from astm.lang import Language, find, language_for, language_of, suffixes
+from astm.llm.base import ChildInfo, Provider, Route, RouteRequest
 from astm.workspace import landing, runs
 from astm.workspace.repo import Repo, check_repo_path
-from astm.workspace.sandbox import (
-    Sandbox,
-    delete_ref,
-    open_sandbox,
-    remove_worktree,
-    sandbox_root,
-    tmp_branch,
-)
+from astm.workspace.sandbox import Sandbox, delete_ref, remove_worktree
 
 if TYPE_CHECKING:
     import pygit2
 
-T = TypeVar("T")
-# ASTM_CRASH_AT=<event state> kills the process with SIGKILL when that event is emitted:
-# sandbox, generating, committed, composing, landed (crash-safety tests and crashsoak).
-CRASH_AT = os.environ.get("ASTM_CRASH_AT", "")
 REPO_ID = "."  # the repository node: its children are the candidate files
 CANDIDATE_SUFFIXES = (".toml",)
 
@@ -137,20 +122,13 @@ def repo_candidates(repo: Repo, base: pygit2.Commit, opts: ApplyOptions, notices
             return roots + [c.path for c in found if c.path not in roots]
         except Exception as exc:  # noqa: BLE001 - the index is a cache: never a reason to fail a run
             notices.append(f"index unavailable ({type(exc).__name__}); ranked files by reading them")
-    tracked = [p for p in repo.list_files(base.id) if p.endswith((".py", ".toml"))]
+    tracked = [p for p in repo.list_files(base.id) if p.endswith(suffixes())]
     return candidates.rank(tracked, opts.intent, lambda p: repo.read_at(base, p))
 
 
 def context_of(path: str, data: bytes, lang: Language) -> str:
-    """What agents see of the rest of a file: its skeleton (signatures, bodies ``pass``)
-    for Python; table headers and keys for TOML (values are other nodes' business)."""
-    if lang.name == "python":
-        from astm.views import skeleton
-
-        view = skeleton(path, data)
-        if view.text.strip():
-            return view.text
-    return lang.outline(data)
+    """What agents see of the rest of a file (the language decides: a skeleton, an outline)."""
+    return lang.context(path, data)
 
 
 def apply(
@@ -174,12 +152,56 @@ def apply(
     if opts.save_plan is not None and not opts.save_plan.parent.is_dir():
         raise UsageError(f"--save-plan {opts.save_plan}: no such directory")
     base, files, notices = prepare(repo, opts)
-    run = _Run(repo, opts, settings, provider, on_event, base, files)
+    run = Run(repo, opts, settings, provider, on_event, base)
     run.result.notices.extend(notices)
-    return asyncio.run(run.main())
+    work = dry_run if opts.dry_run else produce
+    return asyncio.run(run.main(lambda ctx: work(ctx, files, opts.intent)))
 
 
-class _Run(TreeWork):
+Produce = Callable[[RunContext], Awaitable[list[Outcome]]]
+
+
+async def route_files(ctx: RunContext, files: dict[str, FileCtx], intent: str) -> list[tuple[FileCtx, str]]:
+    """The repository node's decision: which files act, with what intent."""
+    targets = list(files.values())
+    if len(targets) == 1:
+        return [(targets[0], intent)]
+    children = tuple(
+        ChildInfo(
+            f.path, "file", _summary(f.outline),
+            frozenset(n.id for n in f.tree.walk()) - {f.path},
+        )
+        for f in targets
+    )
+    # The repository's context: each candidate's skeleton (signatures only), by folder.
+    context = "\n\n".join(f"# {f.path}\n{_clip(f.outline, 40)}" for f in targets)
+    req = RouteRequest(intent, REPO_ID, "repo", "repo", children, context)
+    ctx.emit(REPO_ID, "routing")
+    async with ctx.sem:
+        route, usage = await ctx.provider.route(req)
+    ctx.add_usage(usage)
+    repo_node = Node(REPO_ID, "repo", "", 0, 0, children=tuple(f.tree for f in targets))
+    route = routing.check_route(Route(route.act), repo_node)
+    return [(files[a.node_id], a.intent or intent) for a in route.act]
+
+
+async def produce(ctx: RunContext, files: dict[str, FileCtx], intent: str) -> list[Outcome]:
+    """Every acting file's outcome: a whole-file patch and its overlay commit."""
+    acting = await route_files(ctx, files, intent)
+    return list(await gather(router.run(ctx, f, f.tree, todo, parent=None) for f, todo in acting))
+
+
+async def dry_run(ctx: RunContext, files: dict[str, FileCtx], intent: str) -> list[Outcome]:
+    """Route down without generating: the result lists which nodes would act."""
+    for f, todo in await route_files(ctx, files, intent):
+        await router.plan_node(ctx, f, f.tree, todo)
+    return []
+
+
+class Run:
+    """One run's lifecycle around its agents: the run record, the root's overlay commit,
+    root-level tests, landing, and on any exit the removal of every sandbox and branch."""
+
     def __init__(
         self,
         repo: Repo,
@@ -188,10 +210,9 @@ class _Run(TreeWork):
         provider: Provider,
         events: EventSink,
         base: pygit2.Commit,
-        files: dict[str, FileCtx],
     ) -> None:
         self.repo, self.opts, self.settings, self.provider = repo, opts, settings, provider
-        self.events, self.base, self.files = events, base, files
+        self.events, self.base = events, base
         self.run_id = runs.new_run_id()
         self.result = ApplyResult(
             run=None if opts.dry_run else self.run_id,
@@ -200,62 +221,33 @@ class _Run(TreeWork):
             dry_run=opts.dry_run,
             provider=provider.name,
         )
-        self.pool = ThreadPoolExecutor(max_workers=settings.jobs + 4, thread_name_prefix="astm")
-        self.counter = itertools.count(1)
-        self.planned: list[tuple[Path, str]] = []  # every sandbox ever started, for cleanup
         self.record = runs.RunRecord(run=self.run_id, intent=opts.intent, base=str(base.id))
-        self.sem: asyncio.Semaphore
 
-    # ---- plumbing -------------------------------------------------------------------
-
-    def emit(self, node: str, state: str, attempt: int = 0, detail: str = "") -> None:
-        self.events(Event(node, state, attempt, detail))
-        if CRASH_AT and CRASH_AT == state:
-            # Fault injection for the crash tests (docs/cli.md): die here, as a kill would.
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
-
-    def add_usage(self, usage: Usage) -> None:
-        self.result.usage = self.result.usage + usage
-        budget = self.settings.token_budget
-        total = self.result.usage.prompt + self.result.usage.completion
-        if budget is not None and total > budget:
-            raise ModelError(f"token budget of {budget} exceeded ({total} tokens used)")
-
-    async def sandbox(self, fork: pygit2.Oid) -> Sandbox:
-        n = next(self.counter)
-        self.planned.append((sandbox_root() / f"astm-{self.run_id}-{n}", tmp_branch(self.run_id, n)))
-        box = await self.blocking(open_sandbox, self.repo, self.run_id, n, fork)
-        self.emit(f"sandbox {n}", "sandbox")
-        return box
-
-    def cleanup(self) -> None:
+    def cleanup(self, ctx: RunContext) -> None:
         """Wait for every git thread, then remove every sandbox and ephemeral branch."""
-        self.pool.shutdown(wait=True)
+        ctx.pool.shutdown(wait=True)
 
         def remove(item: tuple[Path, str]) -> None:
             remove_worktree(self.repo, item[0])
             delete_ref(self.repo, item[1])
 
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="astm-clean") as pool:
-            list(pool.map(remove, self.planned))
+            list(pool.map(remove, ctx.planned))
 
-    # ---- the run --------------------------------------------------------------------
-
-    async def main(self) -> ApplyResult:
-        self.sem = asyncio.Semaphore(self.settings.jobs)
+    async def main(self, work: Produce) -> ApplyResult:
+        ctx = RunContext.create(
+            self.repo, self.settings, self.provider, self.base, self.result, self.run_id, self.events
+        )
         if self.opts.dry_run:
             try:
-                await self.dry_run()
+                await work(ctx)
             finally:
-                self.pool.shutdown(wait=True)
+                ctx.pool.shutdown(wait=True)
                 await self.provider.aclose()
             return self.result
         self.record.save(self.repo)
         try:
-            await self.work()
+            await self.work(ctx, work)
             self.record.status = "landed"
             return self.result
         except asyncio.CancelledError:
@@ -272,7 +264,7 @@ class _Run(TreeWork):
             raise
         finally:
             try:
-                self.cleanup()
+                self.cleanup(ctx)
             finally:
                 self.record.finished = time.time()
                 self.record.error = self.result.error
@@ -282,65 +274,16 @@ class _Run(TreeWork):
                 self.record.save(self.repo)
                 await self.provider.aclose()
 
-    async def route_files(self) -> list[tuple[FileCtx, str]]:
-        """The repository node's decision: which files act, with what intent."""
-        files = list(self.files.values())
-        if len(files) == 1:
-            return [(files[0], self.opts.intent)]
-        children = tuple(
-            ChildInfo(
-                f.path, "file", _summary(f.outline),
-                frozenset(n.id for n in f.tree.walk()) - {f.path},
-            )
-            for f in files
-        )
-        # The repository's context: each candidate's skeleton (signatures only), by folder.
-        context = "\n\n".join(f"# {f.path}\n{_clip(f.outline, 40)}" for f in files)
-        req = RouteRequest(self.opts.intent, REPO_ID, "repo", "repo", children, context)
-        self.emit(REPO_ID, "routing")
-        async with self.sem:
-            route, usage = await self.provider.route(req)
-        self.add_usage(usage)
-        repo_node = Node(REPO_ID, "repo", "", 0, 0, children=tuple(f.tree for f in files))
-        route = routing.check_route(Route(route.act), repo_node)
-        return [(self.files[a.node_id], a.intent or self.opts.intent) for a in route.act]
-
-    async def dry_run(self) -> None:
-        for f, intent in await self.route_files():
-            await self.plan_node(f, f.tree, intent)
-
-    async def plan_node(self, f: FileCtx, node: Node, intent: str) -> None:
-        """Route down without generating: record which nodes would act."""
-        route = await self.route_node(f, node, intent)
-        for a in route.act:
-            child = node.child(a.node_id)
-            assert child is not None
-            if self.routes(f, child, a):
-                await self.plan_node(f, child, a.intent or intent)
-            else:
-                self.result.nodes.append(NodeResult(a.node_id, "would-change", 0, "replace", a.intent))
-        for c in route.create:
-            key = c.key or _plan_key(self.opts.plan, c, f)
-            qual = key if node.is_file else f"{node.id.split('::', 1)[1]}.{key}"
-            self.result.nodes.append(NodeResult(node_id(f.path, qual), "would-change", 0, "create", c.intent))
-        for d in route.delete:
-            self.result.nodes.append(NodeResult(d, "would-change", 0, "delete", intent))
-
-    async def work(self) -> None:
+    async def work(self, ctx: RunContext, produce: Produce) -> None:
         # The root's sandbox opens while the files work, off the critical path.
-        root_box = asyncio.ensure_future(self.sandbox(self.base.id))
+        root_box = asyncio.ensure_future(ctx.sandbox(self.base.id))
         try:
-            outcomes = await self.produce()
+            outcomes = await produce(ctx)
         finally:
             await settle(root_box)
-        await self.land_outcomes(outcomes, root_box.result())
+        await self.land_outcomes(ctx, outcomes, root_box.result())
 
-    async def produce(self) -> list[Outcome]:
-        """Every acting file's outcome: a whole-file patch and its overlay commit."""
-        acting = await self.route_files()
-        return list(await _all(self.container(f, f.tree, intent, parent=None) for f, intent in acting))
-
-    async def land_outcomes(self, outcomes: list[Outcome], root: Sandbox) -> None:
+    async def land_outcomes(self, ctx: RunContext, outcomes: list[Outcome], root: Sandbox) -> None:
         """Root overlay commit, root-level tests, run ref, and the landing commit."""
         failed = [r for o in outcomes for r in o.failed_below]
         if failed:
@@ -352,14 +295,14 @@ class _Run(TreeWork):
             raise ValidationFailed("nothing to change: no node's text changed for this intent")
         changes = {o.patch.path: o.patch.text for o in changed if o.patch is not None}
         for path, data in changes.items():
-            await self.blocking(root.write, path, data)
-        overlay = await self.blocking(
+            await ctx.blocking(root.write, path, data)
+        overlay = await ctx.blocking(
             root.commit, changes, f"astm root {self.run_id}", tuple(o.commit for o in changed)
         )
-        await self.root_tests(root, overlay, [p for p in changes if p.endswith(".py")])
-        await self.blocking(runs.set_run_ref, self.repo, self.run_id, overlay)
+        await self.root_tests(ctx, root, overlay, [p for p in changes if (lang := find(p)) is not None and lang.tested])
+        await ctx.blocking(runs.set_run_ref, self.repo, self.run_id, overlay)
         tree = self.repo.tree_of(overlay)
-        branch, commit = await self.blocking(
+        branch, commit = await ctx.blocking(
             lambda: landing.land(
                 self.repo,
                 tree=tree,
@@ -370,13 +313,13 @@ class _Run(TreeWork):
             )
         )
         self.result.branch, self.result.commit = branch, str(commit)
-        self.emit(REPO_ID, "landed", detail=branch)
+        ctx.emit(REPO_ID, "landed", detail=branch)
         if self.opts.base is None and self.repo.head_oid() != self.base.id:
             self.result.notices.append(
                 f"HEAD moved during the run; {branch} is based on {str(self.base.id)[:10]}"
             )
         if self.opts.save_plan is not None:
-            from astm import plan as planfile
+            from astm.core import plan as planfile
 
             edits = [e for o in changed for e in o.edits]
             try:
@@ -384,7 +327,7 @@ class _Run(TreeWork):
             except OSError as exc:
                 self.result.notices.append(f"could not write the plan to {self.opts.save_plan}: {exc.strerror}")
 
-    async def root_tests(self, root: Sandbox, overlay: pygit2.Oid, changed: list[str]) -> None:
+    async def root_tests(self, ctx: RunContext, root: Sandbox, overlay: pygit2.Oid, changed: list[str]) -> None:
         """Root level: the project's tests on the composed commit (see validate/tests.py)."""
         from astm.validate import tests
         from astm.workspace.git import clean_env
@@ -393,8 +336,8 @@ class _Run(TreeWork):
         if not changed or conf.tests == "off":
             return
         if conf.tests == "auto":
-            files = await self.blocking(self.repo.list_files, overlay)
-            targets = await self.blocking(
+            files = await ctx.blocking(self.repo.list_files, overlay)
+            targets = await ctx.blocking(
                 tests.select, files, changed, lambda p: self.repo.read_blob(overlay, p)
             )
             if targets == []:
@@ -403,9 +346,9 @@ class _Run(TreeWork):
             command = [python, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *(targets or [])]
         else:
             command = shlex.split(conf.tests)
-        self.emit(REPO_ID, "testing", detail=" ".join(command[1:])[:60])
-        await self.blocking(root.checkout_all)
-        diag, note = await self.blocking(
+        ctx.emit(REPO_ID, "testing", detail=" ".join(command[1:])[:60])
+        await ctx.blocking(root.checkout_all)
+        diag, note = await ctx.blocking(
             lambda: tests.run(root.path, command, timeout=conf.test_timeout, env=clean_env())
         )
         if note:
@@ -425,6 +368,7 @@ class _Run(TreeWork):
         intent = " ".join(self.opts.intent.split())
         lines += ["", f"Astm-Run: {self.run_id}", f"Astm-Intent: {intent}"]
         return "\n".join(lines) + "\n"
+
 
 def _summary(outline: str) -> str:
     """One line for a file: its top-level names."""

@@ -1,4 +1,4 @@
-"""Prompt templates shipped in the package (``astm/agents/prompts/*.txt``) and their filling.
+"""Prompt templates shipped in the package (``astm/llm/prompts/*.txt``) and their filling.
 
 A template names its holes as ``{name}`` (lower-case letters and underscores). Filling is
 one pass over the template, so a value that itself contains ``{...}`` (TOML inline tables,
@@ -24,9 +24,9 @@ def load(name: str) -> str:
     given as an absolute path (``[tool.astm.validate.<kind>] prompt``)."""
     if os.path.isabs(name):
         return Path(name).read_text(encoding="utf-8")
-    # Anchored on ``astm`` (a regular package): ``astm.agents`` may be a namespace package,
+    # Anchored on ``astm`` (a regular package): ``astm.llm`` may be a namespace package,
     # and this module shares its name with the template folder.
-    path = resources.files("astm") / "agents" / "prompts" / f"{name}.txt"
+    path = resources.files("astm") / "llm" / "prompts" / f"{name}.txt"
     return path.read_text(encoding="utf-8")
 
 

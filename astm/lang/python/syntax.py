@@ -56,9 +56,9 @@ from dataclasses import dataclass
 import tree_sitter
 import tree_sitter_python
 
+from astm.core.lines import Lines
+from astm.core.node import Node, node_id, text_hash
 from astm.errors import TargetError
-from astm.syntax.lines import Lines
-from astm.syntax.node import Node, node_id, text_hash
 
 IMPORTS = "(imports)"
 BOM = b"\xef\xbb\xbf"

@@ -18,9 +18,9 @@ import tomllib
 
 import tree_sitter
 
-from astm.syntax import toml as tomlsyntax
-from astm.syntax.node import Node
-from astm.views.model import NOTE, Line
+from astm.core.node import Node
+from astm.core.view import NOTE, Line
+from astm.lang.toml import syntax as tomlsyntax
 
 SHORT = 80
 KEEP = 40

@@ -25,10 +25,10 @@ from collections import Counter
 
 import tree_sitter
 
+from astm.core.node import Node
+from astm.core.patch import Patch
 from astm.errors import CompositionError
-from astm.patch import Patch
-from astm.syntax import Node
-from astm.syntax import python as syntax
+from astm.lang.python import syntax
 from astm.validate.diagnostic import Diagnostic
 
 _DEF_TYPES = ("function_definition", "class_definition")
@@ -251,7 +251,7 @@ class _Python:
         position: str | None, owner: str, seq: int, first: bool = False,
     ) -> tuple[Patch, int]:
         """The patch inserting definition ``text``, with PEP 8 blank lines around it."""
-        from astm.agents.answer import eol_of
+        from astm.core.lines import eol_of
 
         eol = eol_of(base)
         n = self._gap(parent)
@@ -336,7 +336,7 @@ class _Python:
         holding one ``def``) keeps a ``pass`` in its place, so the class stays valid.
         """
         if _only_statement(base, node.start, node.end) and not refilled:
-            from astm.agents.answer import eol_of
+            from astm.core.lines import eol_of
 
             stub = self.indent_at(node, base) + b"pass" + eol_of(base)
             return Patch(parent.path, node.start, node.end, stub, parent.id)

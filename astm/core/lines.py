@@ -51,3 +51,9 @@ class Lines:
     def indent(self, row: int) -> bytes:
         line = self.text(row)
         return line[: len(line) - len(line.lstrip(b" \t\f"))]
+
+
+def eol_of(data: bytes) -> bytes:
+    """The file's line ending: CRLF when most of its lines end so, else LF."""
+    crlf = data.count(b"\r\n")
+    return b"\r\n" if crlf and crlf * 2 >= data.count(b"\n") else b"\n"

@@ -18,17 +18,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from astm.agents.answer import eol_of, normalise
-from astm.agents.tree import Outcome, settle
+from astm.agents.answer import normalise
+from astm.agents.context import Outcome, RunContext, settle
 from astm.config import Settings
-from astm.engine import ApplyOptions, _Run
+from astm.core.node import node_id
+from astm.core.patch import Patch
+from astm.core.plan import Insert, Plan
+from astm.core.result import ApplyResult, EventSink, NodeResult, ignore
+from astm.engine.apply import ApplyOptions, Run
 from astm.errors import TargetError, UsageError
-from astm.lang import language_for
+from astm.lang import language_for, language_of
 from astm.llm.base import GenerateRequest, Provider
-from astm.patch import Patch
-from astm.plan import Insert, Plan
-from astm.result import ApplyResult, EventSink, NodeResult, ignore
-from astm.syntax import Node, language_of, node_id
 from astm.validate.diagnostic import Diagnostic
 from astm.workspace import landing
 from astm.workspace.repo import Repo
@@ -91,8 +91,8 @@ def template_for(path: str, templates: list[Template]) -> Template:
 def check_block(block: Block, text: bytes, language: str) -> Diagnostic | None:
     """A block alone: valid, and only what its kind allows."""
     if language == "toml":
-        from astm.syntax import toml as ts
-        from astm.validate.toml import check_file
+        from astm.lang.toml import syntax as ts
+        from astm.lang.toml.checks import check_file
 
         diag = check_file(text)
         if diag is not None:
@@ -104,7 +104,7 @@ def check_block(block: Block, text: bytes, language: str) -> Diagnostic | None:
         if not ts.table_headers(text):
             return Diagnostic("the block must hold its tables, with their headers", "shape")
         return None
-    from astm.lang.python import PYTHON
+    from astm.lang.python.edits import PYTHON
 
     diag = PYTHON.check_file(text, "<block>")
     if diag is not None:
@@ -125,28 +125,31 @@ class NewOptions:
     notices: list[str] = field(default_factory=list)
 
 
-class _NewRun(_Run):
-    """A run whose one file does not exist yet; its children are the template's blocks."""
+@dataclass(frozen=True)
+class NewFile:
+    """What the agents of ``astm new`` share besides the run's context: the template, the
+    new file's path, the intent and (with ``--plan``) the plan's inserts into the file."""
 
-    def __init__(self, *args: object, template: Template, path: str, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.template, self.path = template, path
+    template: Template
+    path: str
+    intent: str
+    plan: Plan | None
 
-    async def produce(self) -> list[Outcome]:
+    async def produce(self, ctx: RunContext) -> list[Outcome]:
         lang = language_for(self.path)
         refs = self.plan_refs()
         jobs = [
-            self.block(i, b, refs.get(i)) for i, b in enumerate(self.template.block)
-            if self.opts.plan is None or i in refs
+            self.block(ctx, i, b, refs.get(i)) for i, b in enumerate(self.template.block)
+            if self.plan is None or i in refs
         ]
         kids: list[Outcome] = await asyncio.gather(*jobs)
-        self.result.nodes.extend(k.result for k in kids)
+        ctx.result.nodes.extend(k.result for k in kids)
         if any(k.failed for k in kids):
             return [Outcome(NodeResult(self.path, "failed", 0, "compose"), failed_below=[k.result for k in kids if k.failed])]
-        sep = b"\n" if self.template.language == "toml" else b"\n\n"
+        sep = b"\n" * lang.block_gap
         texts = [k.patch.text for k in kids if k.patch is not None and k.patch.text.strip()]
         imports = [i for k in kids for i in k.imports]
-        if imports and self.template.language == "python":
+        if imports:  # only a language with import requests has them
             head = b"".join(i + b"\n" for i in dict.fromkeys(imports))
             if texts and kids[0].result.id.endswith("::imports") and self.template.block[0].kind == "imports":
                 texts[0] = texts[0] + head
@@ -156,71 +159,69 @@ class _NewRun(_Run):
         diag = lang.check_file(composed, self.path)
         if diag is not None:
             raise TargetError(f"the composed file is not valid: {diag}", path=self.path)
-        box = await self.sandbox(self.base.id)
-        if self.template.language == "python":
+        box = await ctx.sandbox(ctx.base.id)
+        if lang.external:
             from astm.validate import ruff
 
-            await self.blocking(box.materialise, list(ruff.CONFIG_FILES))
-            found = await self.blocking(ruff.findings, box.path, self.path, composed) or []
+            await ctx.blocking(box.materialise, list(ruff.CONFIG_FILES))
+            found = await ctx.blocking(ruff.findings, box.path, self.path, composed) or []
             bad = [x for x in found if x.code.startswith(NEW_FILE_RUFF)]
             if bad:
                 from astm.errors import ValidationFailed
 
                 raise ValidationFailed(f"line {bad[0].row}: ruff {bad[0].code}: {bad[0].message}", path=self.path)
-        await self.blocking(box.write, self.path, composed)
+        await ctx.blocking(box.write, self.path, composed)
         parents = tuple(k.commit for k in kids if k.commit is not None)
-        commit = await self.blocking(box.commit, {self.path: composed}, f"astm new {self.path}", parents)
+        commit = await ctx.blocking(box.commit, {self.path: composed}, f"astm new {self.path}", parents)
         edits = [e for k in kids for e in k.edits]
-        res = NodeResult(self.path, "changed", 0, "create", self.opts.intent, commit=str(commit))
+        res = NodeResult(self.path, "changed", 0, "create", self.intent, commit=str(commit))
         return [Outcome(res, Patch(self.path, 0, 0, composed, self.path), commit, edits)]
 
     def plan_refs(self) -> dict[int, int]:
         """Block i <- the i-th insert of the plan into PATH."""
-        if self.opts.plan is None:
+        if self.plan is None:
             return {}
-        inserts = [i for i, e in enumerate(self.opts.plan.edits) if isinstance(e, Insert) and e.parent == self.path]
+        inserts = [i for i, e in enumerate(self.plan.edits) if isinstance(e, Insert) and e.parent == self.path]
         return dict(enumerate(inserts))
 
-    async def block(self, i: int, b: Block, ref: int | None) -> Outcome:
+    async def block(self, ctx: RunContext, i: int, b: Block, ref: int | None) -> Outcome:
         nid = node_id(self.path, b.key)
         res = NodeResult(nid, "unchanged", 0, "create", b.intent)
         outline = "\n".join(f"- {x.key}: {x.intent}" for x in self.template.block)
-        async with self.sem:
-            box = asyncio.ensure_future(self.sandbox(self.base.id))
+        async with ctx.sem:
+            box = asyncio.ensure_future(ctx.sandbox(ctx.base.id))
             try:
                 hint, diag, text = "", None, b""
                 imports: list[bytes] = []
-                for attempt in range(1, self.settings.retries + 2):
+                for attempt in range(1, ctx.settings.retries + 2):
                     res.attempts = attempt
-                    self.emit(nid, "generating", attempt)
+                    ctx.emit(nid, "generating", attempt)
                     req = GenerateRequest(
-                        intent=f"{self.opts.intent}\nThis block of the new file: {b.intent}",
+                        intent=f"{self.intent}\nThis block of the new file: {b.intent}",
                         node_id=nid, node_kind="block", language=self.template.language, key=b.key,
                         text="", context=f"The new file {self.path} has these blocks, in order:\n{outline}",
                         hint=hint, attempt=attempt, ref=ref,
                     )
-                    answer, usage = await self.provider.generate(req)
-                    self.add_usage(usage)
-                    text, diag = normalise(answer, eol=b"\n", max_bytes=self.settings.max_answer_bytes)
-                    if diag is None and self.template.language == "python" and b.kind != "imports":
-                        from astm.lang.python import split_requests
-
-                        text, imports = split_requests(text)
+                    answer, usage = await ctx.provider.generate(req)
+                    ctx.add_usage(usage)
+                    text, diag = normalise(answer, eol=b"\n", max_bytes=ctx.settings.max_answer_bytes)
+                    if diag is None and b.kind != "imports":
+                        text, imports = language_for(self.path).requests(text)
                     if diag is None:
                         diag = check_block(b, text, self.template.language)
                     if diag is None:
                         break
                     hint = diag.hint()
-                    if attempt <= self.settings.retries:
-                        self.emit(nid, "retry", attempt, hint)
+                    if attempt <= ctx.settings.retries:
+                        ctx.emit(nid, "retry", attempt, hint)
                 if diag is not None:
                     res.status, res.diagnostic = "failed", str(diag)
                     return Outcome(res)
                 sandbox = await box
-                await self.blocking(sandbox.write, self.path, text)
-                commit = await self.blocking(sandbox.commit, {self.path: text}, f"astm block {nid}")
+                await ctx.blocking(sandbox.write, self.path, text)
+                commit = await ctx.blocking(sandbox.commit, {self.path: text}, f"astm block {nid}")
                 res.status, res.commit = "changed", str(commit)
-                self.emit(nid, "committed", attempt)
+                ctx.emit(nid, "committed", attempt)
                 edit = Insert(op="insert", parent=self.path, position="end", text=text.decode("utf-8"))
                 return Outcome(res, Patch(self.path, 0, 0, text, nid, i), commit, [edit], imports)
             finally:
@@ -251,13 +252,8 @@ def new_file(
         isinstance(e, Insert) and e.parent == path for e in opts.plan.edits
     ):
         raise UsageError(f"the plan has no insert into {path}: nothing to write")
-    empty = Node(path, "file", path, 0, 0)
-    lang = language_for(path)
-    from astm.agents.tree import FileCtx
-
-    files = {path: FileCtx(path, b"", empty, lang, eol_of(b""), "")}
     apply_opts = ApplyOptions(intent=opts.intent, cwd=opts.cwd, paths=(path,), plan=opts.plan,
                               branch=opts.branch, base=opts.base)
-    run = _NewRun(repo, apply_opts, settings, provider, on_event, base, files, template=template, path=path)
+    run = Run(repo, apply_opts, settings, provider, on_event, base)
     run.result.notices.append(f"template: {template.source}")
-    return asyncio.run(run.main())
+    return asyncio.run(run.main(NewFile(template, path, opts.intent, opts.plan).produce))

@@ -25,9 +25,9 @@ import tomllib
 import tree_sitter
 import tree_sitter_toml
 
+from astm.core.lines import Lines
+from astm.core.node import Node, node_id, text_hash
 from astm.errors import TargetError
-from astm.syntax.lines import Lines
-from astm.syntax.node import Node, node_id, text_hash
 
 PREAMBLE = "(preamble)"
 BOM = b"\xef\xbb\xbf"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 
-from astm.syntax import toml as ts
+from astm.lang.toml import syntax as ts
 from astm.validate.diagnostic import Diagnostic
 
 

@@ -14,7 +14,7 @@ inside a signature.
   function body becomes its docstring, its nested classes and functions (curated the same
   way) and ``...  # Hidden``.
 
-Each line carries the id of its node, named by the rules of ``astm.syntax.python`` (the
+Each line carries the id of its node, named by the rules of ``astm.lang.python.syntax`` (the
 walk meets definitions in the order its node builder does and counts repeated names the
 same way; tests hold the two together). A statement tree-sitter could not parse is left
 out and marked ``# astm: lines A-B: could not be parsed (left out)``; the walk goes on.
@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 
 import tree_sitter
 
-from astm.syntax.node import node_id
-from astm.syntax.python import IMPORTS
-from astm.views.model import NOTE, STUB, Line
+from astm.core.node import node_id
+from astm.core.view import NOTE, STUB, Line
+from astm.lang.python.syntax import IMPORTS
 
 _IMPORTS = ("import_statement", "import_from_statement", "future_import_statement")
 _DEFS = ("function_definition", "class_definition")

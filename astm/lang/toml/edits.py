@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from astm.agents.answer import eol_of
+from astm.core.lines import eol_of
+from astm.core.node import Node
+from astm.core.patch import Patch
 from astm.errors import CompositionError
-from astm.patch import Patch
-from astm.syntax import Node
-from astm.syntax import toml as syntax
-from astm.validate import toml as validate
+from astm.lang.toml import checks as validate
+from astm.lang.toml import syntax
 from astm.validate.diagnostic import Diagnostic
 
 

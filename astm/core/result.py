@@ -6,7 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from astm.llm.base import Usage
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens a model call (or a run) used."""
+
+    prompt: int = 0
+    completion: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.prompt + other.prompt, self.completion + other.completion)
 
 
 @dataclass

@@ -49,3 +49,17 @@ class View:
 
 def skipped(path: str, kind: str, note: str) -> View:
     return View(path, kind, (), (note,), skipped=True)
+
+
+MAX_BYTES = 8 * 1024 * 1024  # larger files are skipped with a note
+
+
+def unreadable(path: str, kind: str, data: bytes, limit: int = MAX_BYTES) -> View | None:
+    """A skipped view when ``data`` is too large or not UTF-8; None when it can be viewed."""
+    if len(data) > limit:
+        return skipped(path, kind, f"too large ({len(data)} bytes > {limit}); skipped")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return skipped(path, kind, f"not UTF-8 (byte {exc.start}); skipped")
+    return None

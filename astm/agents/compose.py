@@ -1,0 +1,186 @@
+"""A router's second half: compose its children's patches, validate, commit an overlay.
+
+The children's patches compose in descending byte order onto the router's base text; the
+composed text is checked at the router's level (it parses, the file keeps every node it
+should, ruff and the kinds' commands, pyright at the file), and committed in a sandbox
+with the children's commits as extra parents. Imports the children asked for are folded
+into the file's ``(imports)`` node here, in the project's import order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from astm.agents.context import FileCtx, Outcome, RunContext, plain, settle
+from astm.core.node import Node, node_id
+from astm.core.patch import Patch, compose
+from astm.core.plan import Edit, Insert, Replace
+from astm.core.result import NodeResult
+from astm.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from astm.workspace.sandbox import Sandbox
+
+
+async def compose_up(
+    ctx: RunContext, f: FileCtx, node: Node, kids: list[Outcome], res: NodeResult,
+    box: asyncio.Future[Sandbox], prefetch: asyncio.Future[None] | None,
+) -> Outcome:
+    """The children succeeded: compose their patches over ``node`` and commit the overlay."""
+    imports = [i for k in kids for i in k.imports]
+    patches = [k.patch for k in kids if k.patch is not None]
+    edits = [e for k in kids for e in k.edits]
+    if node.is_file and imports:
+        if prefetch is not None:
+            await settle(prefetch)
+        patches, extra = await resolve_imports(ctx, f, patches, imports, await box)
+        edits = [e for e in edits if not _is_imports_edit(e, f)] + extra
+        imports = []
+    if not patches:
+        return Outcome(res, imports=imports)
+    ctx.emit(node.id, "composing")
+    bounds = (0, len(f.data)) if node.is_file else (node.start, node.end)
+    composed = compose(f.data, patches, bounds=bounds)
+    delta = len(composed) - len(f.data)
+    new_range = (node.start, node.end + delta) if not node.is_file else (0, len(composed))
+    diag = f.lang.check_file(composed, f.path)
+    if diag is not None:
+        raise ValidationFailed(
+            f"the composed file is not valid: {diag.message}", node=node.id, line=diag.line
+        )
+    if node.is_file:
+        verify_structure(f, composed, kids)
+    # Validate the file as it will be: with the imports still travelling up.
+    view, view_range = composed, new_range
+    if imports:
+        folded, _, _ = await fold(ctx, f, patches, imports, await box)
+        view = compose(f.data, folded)
+        shift = sum(len(p.text) - (p.end - p.start) for p in folded if p.end <= node.start and p not in patches)
+        view_range = (new_range[0] + shift, new_range[1] + shift)
+    sandbox = await box
+    if prefetch is not None:  # it writes the base file here: let it finish first
+        await settle(prefetch)
+    diag = await ctx.checks.external(
+        f.path, f.data, sandbox, view, (node.start, node.end), view_range,
+        external=f.lang.external, kind=node.kind, node=node.id,
+    )
+    if diag is None and node.is_file and f.lang.typecheck:
+        diag = await ctx.checks.typecheck(f.path, f.data, sandbox, view)
+    if diag is not None:
+        raise ValidationFailed(f"after composition: {diag}", node=node.id)
+    parents = tuple(k.commit for k in kids if k.commit is not None)
+    commit = await ctx.blocking(sandbox.commit, {f.path: composed}, f"astm compose {node.id}", parents)
+    ctx.emit(node.id, "committed")
+    res.status, res.commit = "changed", str(commit)
+    if node.is_file:
+        patch = Patch(f.path, 0, len(f.data), composed, node.id)
+    else:
+        patch = Patch(f.path, node.start, node.end, composed[node.start : node.end + delta], node.id)
+    return Outcome(res, patch, commit, edits, imports)
+
+
+async def resolve_imports(
+    ctx: RunContext, f: FileCtx, patches: list[Patch], imports: list[bytes], sandbox: Sandbox
+) -> tuple[list[Patch], list[Edit]]:
+    patches, edits, notes = await fold(ctx, f, patches, imports, sandbox)
+    for note in notes:
+        ctx.emit(note.id, "committed", detail="requested imports")
+        ctx.result.nodes.append(note)
+    return patches, edits
+
+
+async def fold(
+    ctx: RunContext, f: FileCtx, patches: list[Patch], imports: list[bytes], sandbox: Sandbox
+) -> tuple[list[Patch], list[Edit], list[NodeResult]]:
+    """fold_imports with the project's import order, in the sandbox (ruff reads its config)."""
+    from astm.validate import ruff
+
+    await ctx.blocking(sandbox.materialise, list(ruff.CONFIG_FILES))
+
+    def sort(original: bytes | None, new: bytes) -> bytes:
+        return ruff.sort_imports(sandbox.path, f.path, original, new)
+
+    return await ctx.blocking(fold_imports, f, patches, imports, sort)
+
+
+def verify_structure(f: FileCtx, composed: bytes, nodes: list[Outcome]) -> None:
+    """Re-parse the composed file: every kept and created node is still there."""
+    # Counted by (kind, name), not by id: deleting ``A`` renumbers ``A#2`` to ``A``.
+    after = Counter((c.kind, c.key) for c in f.lang.parse(f.path, composed).children)
+    gone = {o.result.id for o in nodes if o.result.action == "delete"}
+    gone |= {o.result.id for o in nodes for e in o.edits if isinstance(e, Replace) and e.rename}
+    want = Counter((c.kind, c.key) for c in f.tree.children if c.id not in gone)
+    for o in nodes:
+        if o.result.action == "create" and o.patch is not None:
+            found = f.lang.key_of(o.patch.text.lstrip(b"\r\n"))
+            if found is not None and found[0] != "imports":
+                want[(found[0], found[1])] += 1
+    missing = sorted(f"{k} {n}" for (k, n), c in (want - after).items() for _ in range(c) if n)
+    if missing:
+        raise ValidationFailed(
+            f"after composition the file no longer has {', '.join(missing)}", path=f.path
+        )
+
+
+Sorter = Callable[[bytes | None, bytes], bytes]
+
+
+def fold_imports(
+    f: FileCtx, patches: list[Patch], imports: list[bytes], sort: Sorter | None = None
+) -> tuple[list[Patch], list[Edit], list[NodeResult]]:
+    """Fold requested imports into the ``(imports)`` node (made if there is none).
+
+    ``sort(original_block, new_block)`` puts the block in the project's import order
+    (ruff's isort rules, when the block was sorted to begin with)."""
+    block = next((c for c in f.tree.children if c.kind == "imports"), None)
+    current = next((p for p in patches if block is not None and p.owner == block.id), None)
+    text = current.text if current else (f.data[block.start : block.end] if block else b"")
+    have = {b" ".join(ln.split()) for ln in text.splitlines()}
+    wanted: list[bytes] = []
+    for imp in imports:
+        key = b" ".join(imp.split())
+        if key not in have:
+            have.add(key)
+            wanted.append(imp)
+    if not wanted:
+        return patches, [], []
+    add = b"".join(w + f.eol for w in wanted)
+    rest = [p for p in patches if p is not current]
+    if block is not None:
+        body = text if text.endswith(b"\n") or not text else text + f.eol
+        new = body + add
+        if sort is not None:
+            new = sort(f.data[block.start : block.end], new)
+        note = NodeResult(block.id, "changed", 0, "replace", "requested imports")
+        return rest + [Patch(f.path, block.start, block.end, new, block.id)], [
+            Replace(op="replace", node=block.id, text=plain(new))
+        ], [note]
+    if sort is not None:
+        add = sort(None, add)
+    patch, _ = f.lang.insert(
+        f.tree, f.data, add, after=None, before=None, position="start",
+        owner=node_id(f.path, "(imports)"), seq=-1,
+    )
+    note = NodeResult(patch.owner, "changed", 0, "create", "requested imports")
+    return rest + [patch], [Insert(op="insert", parent=f.tree.id, position="start", text=plain(add))], [note]
+
+
+
+def _is_imports_edit(e: Edit, f: FileCtx) -> bool:
+    return isinstance(e, Replace) and e.node == node_id(f.path, "(imports)")
+
+
+def merge_deletes(deletes: list[Outcome]) -> list[Outcome]:
+    """Deleting neighbours: each removal takes its separating blank lines, so two of them
+    can touch or overlap. They are one parent's removals: merge them into one patch."""
+    ordered = sorted((d for d in deletes if d.patch is not None), key=lambda d: d.patch.start)  # type: ignore[union-attr]
+    for prev, cur in itertools.pairwise(ordered):
+        a, b = prev.patch, cur.patch
+        if a is not None and b is not None and b.start <= a.end and not a.text and not b.text:
+            cur.patch = Patch(a.path, a.start, max(a.end, b.end), b"", a.owner)
+            prev.patch = None
+    return deletes

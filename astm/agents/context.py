@@ -1,0 +1,179 @@
+"""What every agent of one run shares, handed to each agent explicitly.
+
+A ``RunContext`` holds the run's repository, settings, model, base commit and result, its
+event sink, the thread pool for blocking work, the token budget, the sandbox factory, the
+bound on concurrent node agents and the validation pipeline. Routers and leaves receive it
+as an argument (``astm.agents.router``, ``astm.agents.leaf``); nothing inherits it. The
+engine (``astm.engine.apply``) builds it, runs the agents, and owns the run's lifecycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from astm.core.result import ApplyResult, Event, EventSink, NodeResult
+from astm.errors import ModelError
+from astm.validate.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    import pygit2
+
+    from astm.agents.requests import Ask
+    from astm.config import Settings
+    from astm.core.node import Node
+    from astm.core.patch import Patch
+    from astm.core.plan import Edit as PlanEdit
+    from astm.lang import Language
+    from astm.llm.base import Provider, Usage
+    from astm.workspace.repo import Repo
+    from astm.workspace.sandbox import Sandbox
+
+T = TypeVar("T")
+# ASTM_CRASH_AT=<event state> kills the process with SIGKILL when that event is emitted:
+# sandbox, generating, committed, composing, landed (crash-safety tests and crashsoak).
+CRASH_AT = os.environ.get("ASTM_CRASH_AT", "")
+
+
+@dataclass
+class FileCtx:
+    """One target file at the base commit, as every agent of the file sees it."""
+
+    path: str
+    data: bytes
+    tree: Node
+    lang: Language
+    eol: bytes
+    outline: str
+
+
+@dataclass
+class Outcome:
+    """What one node agent produced."""
+
+    result: NodeResult
+    patch: Patch | None = None
+    commit: pygit2.Oid | None = None
+    edits: list[PlanEdit] = field(default_factory=list)  # for --save-plan
+    imports: list[bytes] = field(default_factory=list)  # upward requests: imports
+    asks: list[Ask] = field(default_factory=list)  # upward requests: a sibling, a caller
+    failed_below: list[NodeResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.result.status == "failed"
+
+
+@dataclass(frozen=True)
+class RunContext:
+    repo: Repo
+    settings: Settings
+    provider: Provider
+    base: pygit2.Commit
+    result: ApplyResult
+    run_id: str
+    events: EventSink
+    pool: ThreadPoolExecutor
+    sem: asyncio.Semaphore  # node agents in flight (model calls and their validation)
+    checks: Pipeline
+    # every sandbox ever started, for cleanup: (worktree path, ephemeral branch)
+    planned: list[tuple[Path, str]] = field(default_factory=list)
+    counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    @classmethod
+    def create(
+        cls, repo: Repo, settings: Settings, provider: Provider, base: pygit2.Commit,
+        result: ApplyResult, run_id: str, events: EventSink,
+    ) -> RunContext:
+        """Call inside the run's event loop (the semaphore and the caches belong to it)."""
+        pool = ThreadPoolExecutor(max_workers=settings.jobs + 4, thread_name_prefix="astm")
+
+        def blocking(fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+            return asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+
+        def emit(node: str, state: str, attempt: int = 0, detail: str = "") -> None:
+            emit_event(events, node, state, attempt, detail)
+
+        checks = Pipeline(settings.validate_, blocking, emit)
+        return cls(repo, settings, provider, base, result, run_id, events, pool, asyncio.Semaphore(settings.jobs), checks)
+
+    def emit(self, node: str, state: str, attempt: int = 0, detail: str = "") -> None:
+        emit_event(self.events, node, state, attempt, detail)
+
+    async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+
+    def add_usage(self, usage: Usage) -> None:
+        self.result.usage = self.result.usage + usage
+        budget = self.settings.token_budget
+        total = self.result.usage.prompt + self.result.usage.completion
+        if budget is not None and total > budget:
+            raise ModelError(f"token budget of {budget} exceeded ({total} tokens used)")
+
+    async def sandbox(self, fork: pygit2.Oid) -> Sandbox:
+        from astm.workspace.sandbox import open_sandbox, sandbox_root, tmp_branch
+
+        n = next(self.counter)
+        self.planned.append((sandbox_root() / f"astm-{self.run_id}-{n}", tmp_branch(self.run_id, n)))
+        box = await self.blocking(open_sandbox, self.repo, self.run_id, n, fork)
+        self.emit(f"sandbox {n}", "sandbox")
+        return box
+
+    def release(self, sandbox: Sandbox) -> None:
+        """Remove a sandbox's worktree now that its commit exists; its branch keeps the
+        commit reachable until the root's run ref does (cleanup deletes it)."""
+        from astm.workspace.sandbox import remove_worktree
+
+        self.pool.submit(remove_worktree, sandbox.repo, sandbox.path)
+
+    def prompt_for(self, kind: str | None) -> str | None:
+        """The project's prompt file for this node kind (checked before the run starts)."""
+        rel = self.settings.validate_.kind(kind or "").prompt
+        return str(self.repo.workdir / rel) if rel else None
+
+    @property
+    def plan_mode(self) -> bool:
+        """A plan answers: it is explicit, so requests and resets have nothing to add."""
+        return self.provider.name == "plan"
+
+
+def emit_event(events: EventSink, node: str, state: str, attempt: int = 0, detail: str = "") -> None:
+    events(Event(node, state, attempt, detail))
+    if CRASH_AT and CRASH_AT == state:
+        # Fault injection for the crash tests (docs/cli.md): die here, as a kill would.
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+async def settle(task: asyncio.Future[Any]) -> None:
+    """Wait for a side task (a sandbox opening) without raising: when another error is
+    already on its way, this one is retrieved and dropped, never printed by asyncio."""
+    await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()
+
+
+async def gather(aws: Any) -> list[Any]:
+    """Run awaitables concurrently; the first error cancels the rest and is raised as is."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    if not tasks:
+        return []
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.wait(tasks)
+        raise
+
+
+def plain(data: bytes) -> str:
+    """A node's text as a plan stores it."""
+    return data.decode("utf-8").replace("\r\n", "\n")
+

@@ -1,0 +1,199 @@
+"""A leaf: one node agent that generates its own new text, validates it, commits it alone.
+
+The model (or a plan) answers with the node's text; ``shape`` turns the answer into the
+node's patch (re-indented, the file's line endings, requested imports taken off the top)
+and checks it alone (it parses, it is one definition of its kind and name); the external
+validators run on the file as it will be. A failure retries with a short hint (bounded);
+the patch is committed alone in the node's sandbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from astm.agents.answer import normalise
+from astm.agents.compose import fold
+from astm.agents.context import FileCtx, Outcome, RunContext, plain, settle
+from astm.agents.requests import Ask, take
+from astm.core.node import Node, node_id
+from astm.core.patch import Patch, compose
+from astm.core.plan import Insert, Replace
+from astm.core.result import NodeResult
+from astm.errors import AstmError
+from astm.llm.base import Create, GenerateRequest
+from astm.validate.diagnostic import Diagnostic
+
+if TYPE_CHECKING:
+    from astm.workspace.sandbox import Sandbox
+
+
+async def leaf(ctx: RunContext, f: FileCtx, parent: Node, node: Node, intent: str, *, rename: bool, seq: int) -> Outcome:
+    old = f.data[node.start : node.end]
+
+    def place(new: bytes) -> tuple[Patch, int]:
+        return Patch(f.path, node.start, node.end, new, node.id, seq), node.start
+
+    res = NodeResult(node.id, "unchanged", 0, "replace", intent)
+    out = await generate(
+        ctx, f, res, intent=intent, key=node.key, kind=node.kind, text=old, rename=rename,
+        place=place, ref=None, node=node, parent=parent,
+    )
+    if out.patch is not None and out.patch.text == old and not out.imports:
+        out.result.status = "unchanged"
+        out.patch = out.commit = None
+    elif out.patch is not None:
+        out.edits = [Replace(op="replace", node=node.id, text=plain(out.patch.text), rename=rename)]
+    return out
+
+async def create(ctx: RunContext, f: FileCtx, parent: Node, c: Create, *, seq: int, first: bool = False) -> Outcome:
+    key = c.key or "(new)"
+    after = parent.child(c.after) if c.after else None
+    before = parent.child(c.before) if c.before else None
+    qual = key if parent.is_file else f"{parent.id.split('::', 1)[1]}.{key}"
+
+    def place(new: bytes) -> tuple[Patch, int]:
+        patch, off = f.lang.insert(
+            parent, f.data, new, after=after, before=before, position=c.position,
+            owner=node_id(f.path, qual), seq=seq, first=first,
+        )
+        return patch, patch.start + off
+
+    res = NodeResult(node_id(f.path, qual), "unchanged", 0, "create", c.intent)
+    out = await generate(
+        ctx, f, res, intent=c.intent, key=key, kind=None, text=b"", rename=False, place=place,
+        ref=c.ref, node=None, parent=parent,
+    )
+    if out.patch is not None:
+        text = out.patch.text[len(out.patch.text) - len(out.patch.text.lstrip(b"\r\n")):]
+        position = c.position if not (c.after or c.before) else None
+        if not (c.after or c.before or position):
+            position = "end"
+        out.edits = [
+            Insert(op="insert", parent=parent.id, after=c.after, before=c.before,
+                   position=position, text=plain(text))  # type: ignore[arg-type]
+        ]
+    return out
+
+async def generate(
+    ctx: RunContext,
+    f: FileCtx,
+    res: NodeResult,
+    *,
+    intent: str,
+    key: str | None,
+    kind: str | None,
+    text: bytes,
+    rename: bool,
+    place: Callable[[bytes], tuple[Patch, int]],
+    ref: int | None,
+    node: Node | None,
+    parent: Node,
+) -> Outcome:
+    """Generate until the node's new text validates (bounded), then commit it alone."""
+    nid = res.id
+    async with ctx.sem:
+        box = asyncio.ensure_future(ctx.sandbox(ctx.base.id))
+        try:
+            hint, diag = "", None
+            patch: Patch | None = None
+            imports: list[bytes] = []
+            asks: list[Ask] = []
+            for attempt in range(1, ctx.settings.retries + 2):
+                res.attempts = attempt
+                ctx.emit(nid, "generating", attempt)
+                req = GenerateRequest(
+                    intent=intent, node_id=nid, node_kind=kind or "definition",
+                    language=f.lang.name, key=key, text=text.decode("utf-8", "replace"),
+                    context=f.outline, hint=hint, attempt=attempt, ref=ref,
+                    prompt=ctx.prompt_for(kind),
+                )
+                answer, usage = await ctx.provider.generate(req)
+                ctx.add_usage(usage)
+                ctx.emit(nid, "validating", attempt)
+                patch, imports, asks, diag = shape(
+                    ctx, f, answer, place, node=node, parent=parent, kind=kind, key=key,
+                    rename=rename or ref is not None, owner=nid,
+                )
+                if diag is None and patch is not None:
+                    diag = await external_node(ctx, f, await box, patch, imports, node)
+                if diag is None:
+                    break
+                hint = diag.hint()
+                if attempt <= ctx.settings.retries:
+                    ctx.emit(nid, "retry", attempt, hint)
+            if diag is not None or patch is None:
+                res.status, res.diagnostic = "failed", str(diag)
+                ctx.emit(nid, "failed", res.attempts, str(diag))
+                return Outcome(res)
+            if patch.text == text and not imports:
+                ctx.emit(nid, "unchanged", res.attempts)
+                return Outcome(res, patch, asks=asks)
+            sandbox = await box
+            patched = compose(f.data, [patch])
+            await ctx.blocking(sandbox.write, f.path, patched)
+            commit = await ctx.blocking(sandbox.commit, {f.path: patched}, f"astm node {nid}\n\n{intent}\n")
+            res.status, res.commit = "changed", str(commit)
+            ctx.emit(nid, "committed", res.attempts)
+            ctx.release(sandbox)
+            return Outcome(res, patch, commit, imports=imports, asks=asks)
+        finally:
+            await settle(box)
+
+
+def shape(
+    ctx: RunContext,
+    f: FileCtx,
+    answer: str,
+    place: Callable[[bytes], tuple[Patch, int]],
+    *,
+    node: Node | None,
+    parent: Node,
+    kind: str | None,
+    key: str | None,
+    rename: bool,
+    owner: str = "",
+) -> tuple[Patch | None, list[bytes], list[Ask], Diagnostic | None]:
+    """Answer -> the node's patch (re-indented, EOLs of the file) and its requests."""
+    new, diag = normalise(answer, eol=b"\n", max_bytes=ctx.settings.max_answer_bytes)
+    if diag is not None:
+        return None, [], [], diag
+    new, asks = take(new, owner)
+    if not new.strip():
+        return None, [], [], Diagnostic("the answer has only requests, no text for the node", "answer")
+    imports: list[bytes] = []
+    if kind != "imports":
+        new, imports = f.lang.requests(new)
+    new = f.lang.prepare(new, node=node, parent=parent, base=f.data)
+    if f.eol != b"\n":
+        new = new.replace(b"\n", f.eol)
+    if kind is None:  # a new node: its kind is read from its text
+        found = f.lang.key_of(new)
+        kind = found[0] if found else "table"
+    try:
+        patch, start = place(new)
+        patched = compose(f.data, [patch])
+    except AstmError as exc:
+        return None, [], [], Diagnostic(exc.message, "compose")
+    diag = f.lang.check_node(patched, start, new, kind=kind, key=key, rename=rename, path=f.path)
+    return (patch if diag is None else None), imports, asks, diag
+
+
+async def external_node(
+    ctx: RunContext, f: FileCtx, sandbox: Sandbox, patch: Patch, imports: list[bytes], node: Node | None
+) -> Diagnostic | None:
+    """The external validators on the file as this node's patch makes it."""
+    patches = [patch]
+    if imports:  # validate as the file will be: with the requested imports
+        patches, _, _ = await fold(ctx, f, [patch], imports, sandbox)
+    patched = compose(f.data, patches)
+    shift = sum(len(p.text) - (p.end - p.start) for p in patches if p.start < patch.start)
+    start = patch.start + shift + (len(patch.text) - len(patch.text.lstrip(b"\r\n")))
+    old = (node.start, node.end) if node is not None else (patch.start, patch.start)
+    kind = node.kind if node is not None else (f.lang.key_of(patch.text) or ("definition",))[0]
+    nid = node.id if node is not None else patch.owner
+    return await ctx.checks.external(
+        f.path, f.data, sandbox, patched, old, (start, start + len(patch.text)),
+        external=f.lang.external, kind=kind, node=nid,
+    )

@@ -1,0 +1,221 @@
+"""A router: one node agent that routes its intent to its children and composes them.
+
+A router (a file; a Python class; any node a plan edits below) asks which children act,
+runs them concurrently (routers again, or leaves: ``astm.agents.leaf``), resets a failed
+child once with its siblings' news, answers its children's requests (a new sibling, a
+sibling that has not acted), deletes what the route deletes, and composes the results
+(``astm.agents.compose``). Its result is one patch over its own range.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable
+
+from astm.agents import routing
+from astm.agents.compose import compose_up, merge_deletes
+from astm.agents.context import FileCtx, Outcome, RunContext, gather, settle
+from astm.agents.leaf import create, leaf
+from astm.core.node import Node, node_id
+from astm.core.plan import Delete
+from astm.core.result import NodeResult
+from astm.llm.base import Act, ChildInfo, Create, Route, RouteRequest
+
+
+async def route_node(ctx: RunContext, f: FileCtx, node: Node, intent: str) -> Route:
+    children = tuple(
+        ChildInfo(
+            c.id, c.kind, _first_line(f.data[c.start : c.end]),
+            frozenset(n.id for n in c.walk()) - {c.id},
+        )
+        for c in node.children
+    )
+    if node.is_file:
+        context = f.outline
+    else:
+        # A router decides from its own lines and its children's signatures: their
+        # bodies are their own agents' business (and most of the bytes).
+        context = f"Node text, children folded to their signatures:\n{folded(node, f.data)}"
+    req = RouteRequest(intent, node.id, node.kind, f.lang.name, children, context)
+    texts = {c.id: f.data[c.start : c.end].decode("utf-8", "replace") for c in node.children}
+    ctx.emit(node.id, "routing")
+    route, usage = await routing.decide(
+        ctx.provider, req, mode=ctx.settings.routing, texts=texts, limit=ctx.sem
+    )
+    ctx.add_usage(usage)
+    route = routing.check_route(route, node)
+    ctx.emit(
+        node.id, "waiting",
+        detail=f"{len(route.act)} act, {len(route.create)} new, {len(route.delete)} deleted",
+    )
+    return route
+
+
+def routes(f: FileCtx, node: Node, act: Act) -> bool:
+    if act.mode == "rewrite":
+        return False
+    if act.mode == "route":
+        return True
+    return node.kind in f.lang.routers
+
+
+async def run(ctx: RunContext, f: FileCtx, node: Node, intent: str, *, parent: Node | None) -> Outcome:
+    """Route, run the acting children, compose, validate, commit an overlay commit."""
+    box = asyncio.ensure_future(ctx.sandbox(ctx.base.id))
+    prefetch: asyncio.Future[None] | None = None
+    if node.is_file and ctx.checks.uses_ruff(f.lang.external):
+        # The baseline runs while the model routes: off the critical path.
+        prefetch = asyncio.ensure_future(ctx.checks.prefetch(f.path, f.data, box))
+    try:
+        route = await route_node(ctx, f, node, intent)
+        if route.rewrite and parent is not None:
+            return await leaf(ctx, f, parent, node, intent, rename=False, seq=0)
+        res = NodeResult(node.id, "unchanged", 0, "compose", intent)
+        if route.empty:
+            return Outcome(res)
+        jobs: list[Callable[[str], Awaitable[Outcome]]] = []
+        for seq, a in enumerate(route.act):
+            child = node.child(a.node_id)
+            assert child is not None  # check_route made sure
+            todo = (a.intent or intent)
+            if routes(f, child, a):
+                jobs.append(lambda extra, c=child, t=todo: run(ctx, f, c, t + extra, parent=node))
+            else:
+                jobs.append(
+                    lambda extra, c=child, t=todo, a=a, s=seq: leaf(ctx, f, node, c, t + extra, rename=a.rename, seq=s)
+                )
+        for seq, c in enumerate(route.create):
+            jobs.append(
+                lambda extra, c=c, s=seq: create(
+                    ctx, f, node, dataclasses.replace(c, intent=c.intent + extra), seq=1000 + s, first=s == 0
+                )
+            )
+        kids: list[Outcome] = list(await gather(job("") for job in jobs))
+        kids = await reset_failed(ctx, jobs, kids)
+        kids += await answer_asks(ctx, f, node, kids)
+        deletes: list[Outcome] = []
+        for nid in route.delete:
+            gone = node.child(nid)
+            assert gone is not None
+            r = NodeResult(nid, "changed", 0, "delete", intent)
+            patch = f.lang.delete(node, gone, f.data, refilled=bool(route.create))
+            deletes.append(Outcome(r, patch, edits=[Delete(op="delete", node=nid)]))
+        kids += merge_deletes(deletes)
+        for k in kids:
+            if k.result.action != "compose":
+                ctx.result.nodes.append(k.result)
+        failed = [k.result for k in kids if k.failed and k.result.action != "compose"]
+        failed += [r for k in kids for r in k.failed_below]
+        if failed:
+            res.status, res.diagnostic = "failed", f"{len(failed)} node(s) below failed"
+            return Outcome(res, failed_below=failed)
+        return await compose_up(ctx, f, node, kids, res, box, prefetch)
+    finally:
+        if prefetch is not None:
+            await settle(prefetch)
+        await settle(box)
+
+
+async def answer_asks(ctx: RunContext, f: FileCtx, node: Node, kids: list[Outcome]) -> list[Outcome]:
+    """Act on the children's requests through the right child: a new sibling (after
+    the one that asked) or an existing one that has not acted yet. One round only."""
+    asks = [a for k in kids if not k.failed for a in k.asks]
+    if asks and ctx.plan_mode:  # a plan is explicit: it has no answer for them
+        ctx.result.notices.append(f"requests ignored with a plan: {', '.join(a.name for a in asks)}")
+        return []
+    acted = {k.result.id for k in kids}
+    jobs: list[Awaitable[Outcome]] = []
+    for i, ask in enumerate(asks):
+        target = next((c for c in node.children if c.key == ask.name), None)
+        ctx.emit(ask.by, "request", detail=f"{ask.what} {ask.name}")
+        if target is None and ask.what == "sibling":
+            anchor = ask.by if node.child(ask.by) is not None else None
+            new = Create(ask.name, ask.intent, after=anchor, position=None if anchor else "end")
+            jobs.append(create(ctx, f, node, new, seq=2000 + i))
+        elif target is not None and target.id not in acted:
+            acted.add(target.id)
+            act = Act(target.id, ask.intent)
+            if routes(f, target, act):
+                jobs.append(run(ctx, f, target, ask.intent, parent=node))
+            else:
+                jobs.append(leaf(ctx, f, node, target, ask.intent, rename=False, seq=2000 + i))
+        else:
+            why = "it is already acting" if target is not None else f"{node.id} has no such child"
+            ctx.result.notices.append(f"{ask.by} asked to {ask.what} {ask.name}; not done: {why}")
+    return list(await gather(jobs))
+
+
+async def reset_failed(
+    ctx: RunContext, jobs: list[Callable[[str], Awaitable[Outcome]]], kids: list[Outcome]
+) -> list[Outcome]:
+    """Healing: a child that failed all its attempts is reset once, told its last
+    diagnostic and how its siblings fared. A plan would answer the same: skip."""
+    failed = [i for i, k in enumerate(kids) if k.failed and k.result.action != "compose"]
+    if not failed or not ctx.settings.reset or ctx.plan_mode:
+        return kids
+    siblings = "; ".join(f"{k.result.id}: {k.result.status}" for k in kids)
+    for i in failed:
+        ctx.emit(kids[i].result.id, "reset", detail=kids[i].result.diagnostic or "")
+    again = await gather(
+        jobs[i](
+            f"\n\nA first try at this node failed: {kids[i].result.diagnostic}. "
+            f"Its siblings: {siblings}. Avoid that problem."
+        )
+        for i in failed
+    )
+    out = list(kids)
+    for i, k in zip(failed, again):
+        k.result.attempts += kids[i].result.attempts
+        out[i] = k
+    return out
+
+
+async def plan_node(ctx: RunContext, f: FileCtx, node: Node, intent: str) -> None:
+    """Route down without generating (a dry run): record which nodes would act."""
+    route = await route_node(ctx, f, node, intent)
+    for a in route.act:
+        child = node.child(a.node_id)
+        assert child is not None
+        if routes(f, child, a):
+            await plan_node(ctx, f, child, a.intent or intent)
+        else:
+            ctx.result.nodes.append(NodeResult(a.node_id, "would-change", 0, "replace", a.intent))
+    for c in route.create:
+        key = c.key or "(new)"
+        qual = key if node.is_file else f"{node.id.split('::', 1)[1]}.{key}"
+        ctx.result.nodes.append(NodeResult(node_id(f.path, qual), "would-change", 0, "create", c.intent))
+    for d in route.delete:
+        ctx.result.nodes.append(NodeResult(d, "would-change", 0, "delete", intent))
+
+
+def folded(node: Node, data: bytes) -> str:
+    """``node``'s text with each child cut to its header (decorators, signature) and ``...``."""
+    from astm.lang.python import syntax as pysyntax
+
+    text = data[node.start : node.end]
+    for child in sorted(node.children, key=lambda c: c.start, reverse=True):
+        own = data[child.start : child.end]
+        head = own
+        stack = [pysyntax.parse_tree(own).root_node]
+        while stack:  # the first definition's body starts where its header ends
+            n = stack.pop(0)
+            if n.type in ("function_definition", "class_definition"):
+                body = n.child_by_field_name("body")
+                if body is not None:
+                    cut = own.rfind(b"\n", 0, body.start_byte) + 1 or body.start_byte
+                    indent = own[cut : body.start_byte] if own[cut : body.start_byte].isspace() else b"    "
+                    head = own[:cut] + indent + b"...\n"
+                break
+            stack.extend(n.children)
+        text = text[: child.start - node.start] + head + text[child.end - node.start :]
+    return text.decode("utf-8", "replace")
+
+
+def _first_line(data: bytes) -> str:
+    """A child's one-line summary for its router: its signature or header, not a
+    decorator or a comment above it."""
+    for line in data.decode("utf-8", "replace").splitlines():
+        if line.strip() and not line.lstrip().startswith(("#", "@")):
+            return line.strip()[:120]
+    return ""

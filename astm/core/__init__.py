@@ -1,0 +1,1 @@
+"""Pure data of a run: nodes, patches, plans, results. Imports nothing else in astm but errors."""

@@ -1,0 +1,63 @@
+"""Python: one home. ``syntax`` (tree-sitter -> nodes), ``edits`` (prepare, insert, delete,
+requests, shape checks), ``view`` (skeleton and curated lines). ``LANGUAGE`` is what the
+registry in ``astm.lang`` hands out."""
+
+from __future__ import annotations
+
+import ast
+import warnings
+from typing import TYPE_CHECKING
+
+from astm.core.node import Node
+from astm.lang.python import syntax
+from astm.lang.python.edits import _Python
+
+if TYPE_CHECKING:
+    from astm.core.view import View
+
+
+class Python(_Python):
+    suffixes = (".py", ".pyi")
+    typecheck = True  # pyright/basedpyright on a composed file, when the project configures it
+    nested = True
+    block_gap = 2  # line breaks joining a new file's blocks (``astm new``)
+    tested = True  # a change runs the project's tests at the root
+
+    def build(self, path: str, data: bytes) -> Node:
+        return syntax.build(path, data)
+
+    def context(self, path: str, data: bytes) -> str:
+        """What agents see of the rest of a file: its skeleton (signatures, bodies ``pass``)."""
+        from astm.core.view import unreadable
+
+        view = unreadable(path, "skeleton", data) or self.view(path, data, "skeleton")
+        return view.text if view.text.strip() else self.outline(data)
+
+    def view(self, path: str, data: bytes, kind: str) -> View:
+        from astm.core.view import NOTE, Line, View
+        from astm.lang.python import view as lines_of
+
+        tree = syntax.parse_tree(data)
+        lines, notes = lines_of.lines(path, data, tree, curated=kind == "curated")
+        view = View(path, kind, tuple(lines), tuple(notes))
+        if not _parses(view.text):
+            # tree-sitter accepts some input CPython refuses (Python 2 code, a header its
+            # error recovery kept): the view must stay valid source, so it says so instead.
+            note = "no valid view: the file is not valid Python"
+            return View(path, kind, (Line(f"# astm: {note}", path, NOTE),), (*notes, note))
+        return view
+
+
+def _parses(text: str) -> bool:
+    """Whether ``text`` is Python that parses (names need not resolve: a view hides code)."""
+    # ``catch_warnings`` swaps process-global state: share the syntax layer's lock.
+    try:
+        with syntax._warnings_lock, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(text, "<view>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+LANGUAGE = Python()

@@ -1,0 +1,109 @@
+"""The external validators of a run, in the sandbox: ruff, the kinds' commands, pyright.
+
+One ``Pipeline`` a run. Its callers (leaves and routers, ``astm.agents``) say which file,
+which text and which ranges; the pipeline decides what runs per the project's
+``[tool.astm.validate]`` and keeps ruff's findings once per file content (the base file's
+baseline is shared by every node of the file, and a class and its file often compose to the
+same text).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from astm.core.node import text_hash
+from astm.validate.diagnostic import Diagnostic
+
+if TYPE_CHECKING:
+    from astm.config import ValidateSettings
+    from astm.workspace.sandbox import Sandbox
+
+Blocking = Callable[..., Awaitable[Any]]
+Emit = Callable[..., None]
+
+
+class Pipeline:
+    def __init__(self, conf: ValidateSettings, blocking: Blocking, emit: Emit) -> None:
+        self.conf, self.blocking, self.emit = conf, blocking, emit
+        self._ruff: dict[tuple[str, str], asyncio.Future[Any]] = {}
+
+    def uses_ruff(self, external: bool) -> bool:
+        """Whether a file of a language with ``external`` validators gets a ruff baseline."""
+        return external and self.conf.ruff
+
+    async def external(
+        self, path: str, base: bytes, sandbox: Sandbox, patched: bytes, old: tuple[int, int],
+        new: tuple[int, int], *, external: bool, kind: str = "file", node: str = "",
+    ) -> Diagnostic | None:
+        """Subprocess validators in the sandbox: ruff, then the kind's own commands."""
+        from astm.validate import commands, ruff
+
+        conf = self.conf
+        kind_conf = conf.kind(kind)
+        use_ruff = external and (kind_conf.ruff if kind_conf.ruff is not None else conf.ruff)
+        if not use_ruff and not kind_conf.commands:
+            return None
+        wanted = list(ruff.CONFIG_FILES) + [p for c in kind_conf.commands for p in commands.named_paths(c)]
+        await self.blocking(sandbox.materialise, wanted)
+        await self.blocking(sandbox.write, path, patched)
+        if use_ruff:
+            baseline = await self.baseline(path, base, sandbox)
+            after = await self.ruff_on(path, sandbox, patched)
+            diag = ruff.check(sandbox.path, path, base, patched, old, new, baseline, after or [])
+            if diag is not None:
+                return diag
+        first = patched.count(b"\n", 0, new[0]) + 1
+        values = {
+            "file": path, "node": node or path,
+            "start_line": str(first), "end_line": str(first + patched.count(b"\n", new[0], max(new[0], new[1] - 1))),
+        }
+        for template in kind_conf.commands:
+            diag = await self.blocking(commands.run, sandbox.path, template, values)
+            if diag is not None:
+                return diag
+        return None
+
+    async def typecheck(self, path: str, base: bytes, sandbox: Sandbox, composed: bytes) -> Diagnostic | None:
+        """pyright/basedpyright on the composed file, when the project configures it."""
+        from astm.validate import pyright
+
+        mode = self.conf.pyright
+        if mode == "off":
+            return None
+        await self.blocking(sandbox.materialise, list(pyright.CONFIG_FILES))
+        if mode == "auto":
+            pyproject = sandbox.path / "pyproject.toml"
+            data = pyproject.read_bytes() if pyproject.is_file() else None
+            if not pyright.configured(data, (sandbox.path / "pyrightconfig.json").is_file()):
+                return None
+        self.emit(path, "typecheck")
+        return await self.blocking(
+            pyright.check, sandbox.path, path, base, composed, (0, len(base)), (0, len(composed))
+        )
+
+    async def prefetch(self, path: str, base: bytes, box: asyncio.Future[Sandbox]) -> None:
+        """The file's ruff baseline, computed while the model routes: off the critical path."""
+        from astm.validate import ruff
+
+        try:
+            sandbox = await box
+            # The file itself too: some rules look at it on disk (EXE001: its mode).
+            await self.blocking(sandbox.materialise, [*ruff.CONFIG_FILES, path])
+            await self.ruff_on(path, sandbox, base)
+        except Exception:  # noqa: BLE001 - the baseline is computed again where it is needed
+            return
+
+    async def baseline(self, path: str, base: bytes, sandbox: Sandbox) -> Any:
+        """ruff's findings on the file at base, computed once per run and file."""
+        return await self.ruff_on(path, sandbox, base) or []
+
+    def ruff_on(self, path: str, sandbox: Sandbox, data: bytes) -> asyncio.Future[Any]:
+        """ruff's findings on ``data``, once per content."""
+        from astm.validate import ruff
+
+        key = (path, text_hash(data))
+        if key not in self._ruff:
+            self._ruff[key] = asyncio.ensure_future(self.blocking(ruff.findings, sandbox.path, path, data))
+        return self._ruff[key]
