@@ -28,6 +28,7 @@ COMMANDS = {
     "hook": "astm.commands.hook",
     "index": "astm.commands.index",
     "new": "astm.commands.new",
+    "pick": "astm.commands.pick",
     "runs": "astm.commands.runs",
     "view": "astm.commands.view",
 }

@@ -34,10 +34,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import GIT_ENV, git
 
-from astm import plan as planfile
-from astm.derive import Outside, derive
-from astm.lang import language_for
-from astm.syntax import language_of
+from astm.core import plan as planfile
+from astm.core.derive import Outside, derive
+from astm.lang import language_for, language_of
 
 DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "history" / "pre-commit.bundle"
 ASTM_CONFIG = '\n[tool.astm.validate]\ntests = "off"\n'

@@ -157,7 +157,7 @@ def fold_imports(
             new = sort(f.data[block.start : block.end], new)
         note = NodeResult(block.id, "changed", 0, "replace", "requested imports")
         return rest + [Patch(f.path, block.start, block.end, new, block.id)], [
-            Replace(op="replace", node=block.id, text=plain(new))
+            Replace(op="replace", node=block.id, text=plain(new), base=block.hash)
         ], [note]
     if sort is not None:
         add = sort(None, add)

@@ -44,7 +44,7 @@ async def leaf(ctx: RunContext, f: FileCtx, parent: Node, node: Node, intent: st
         out.result.status = "unchanged"
         out.patch = out.commit = None
     elif out.patch is not None:
-        out.edits = [Replace(op="replace", node=node.id, text=plain(out.patch.text), rename=rename)]
+        out.edits = [Replace(op="replace", node=node.id, text=plain(out.patch.text), rename=rename, base=node.hash)]
     return out
 
 async def create(ctx: RunContext, f: FileCtx, parent: Node, c: Create, *, seq: int, first: bool = False) -> Outcome:

@@ -100,7 +100,7 @@ async def run(ctx: RunContext, f: FileCtx, node: Node, intent: str, *, parent: N
             assert gone is not None
             r = NodeResult(nid, "changed", 0, "delete", intent)
             patch = f.lang.delete(node, gone, f.data, refilled=bool(route.create))
-            deletes.append(Outcome(r, patch, edits=[Delete(op="delete", node=nid)]))
+            deletes.append(Outcome(r, patch, edits=[Delete(op="delete", node=nid, base=gone.hash)]))
         kids += merge_deletes(deletes)
         for k in kids:
             if k.result.action != "compose":

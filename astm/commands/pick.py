@@ -26,12 +26,11 @@ from astm import errors, render
 def command(rev: str, onto: str | None, branch: str | None, save_plan: str | None, as_json: bool) -> int:
     """Replay the change of commit REV onto --onto (default HEAD) as one commit on a new
     branch. Your checkout, index and branches are never changed."""
-    from astm import engine
-    from astm.derive import Outside, base_digests, derive
-    from astm.lang import language_for
+    from astm.core.derive import Outside, base_digests, derive
+    from astm.core.plan import Delete, Plan, Replace
+    from astm.engine import apply as engine
+    from astm.lang import language_for, language_of
     from astm.llm.plan_provider import PlanProvider
-    from astm.plan import Delete, Plan, Replace
-    from astm.syntax import language_of
     from astm.workspace.repo import Repo
 
     cwd = Path.cwd()
@@ -65,7 +64,7 @@ def command(rev: str, onto: str | None, branch: str | None, save_plan: str | Non
     subject = commit.message.strip().splitlines()[0] if commit.message.strip() else f"pick {rev}"
     plan = Plan(intent=subject, edits=edits)
     if save_plan:
-        from astm import plan as planfile
+        from astm.core import plan as planfile
 
         planfile.save(plan, save_plan)
     opts = engine.ApplyOptions(

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from astm.errors import PlanError
 
 if TYPE_CHECKING:
-    from astm.syntax import Node
+    from astm.core.node import Node
 
 
 class _Edit(BaseModel):
@@ -90,7 +90,7 @@ def conflicts(plan: Plan, trees: dict[str, Node]) -> list[str]:
     """Nodes the plan replaces or deletes whose text differs from the plan's recorded base
     digest (moved nodes keep their digest: only their own bytes count), and inserts whose
     key a sibling already has at this base. Plans without digests never conflict."""
-    from astm.syntax import split_id
+    from astm.core.node import split_id
 
     out: list[str] = []
     for e in plan.edits:

@@ -23,11 +23,13 @@ from astm.config import Settings
 from astm.core.lines import eol_of
 from astm.core.node import Node
 from astm.core.plan import Insert, Plan
+from astm.core.plan import conflicts as plan_conflicts
 from astm.core.result import ApplyResult, EventSink, ignore
 from astm.errors import (
     AstmError,
     BranchExistsError,
     Interrupted,
+    PlanConflict,
     TargetError,
     UsageError,
     ValidationFailed,
@@ -100,7 +102,11 @@ def prepare(repo: Repo, opts: ApplyOptions) -> tuple[pygit2.Commit, dict[str, Fi
             f"astm works from the base commit {str(base.id)[:10]}"
         )
     if opts.plan is not None:
-        routing.check_plan(opts.plan, {p: f.tree for p, f in files.items()})
+        trees = {p: f.tree for p, f in files.items()}
+        conflicting = plan_conflicts(opts.plan, trees)
+        if conflicting:  # a base-aware plan replayed onto a base where its nodes changed
+            raise PlanConflict(conflicting)
+        routing.check_plan(opts.plan, trees)
     return base, files, notices
 
 

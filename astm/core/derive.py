@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from astm.plan import Delete, Edit, Insert, Replace
-from astm.syntax import Node, text_hash
+from astm.core.node import Node, text_hash
+from astm.core.plan import Delete, Edit, Insert, Replace
 
 
 class Outside(Exception):
