@@ -14,11 +14,22 @@ from pydantic import BaseModel, ConfigDict, Field
 
 @dataclass(frozen=True)
 class Usage:
+    """Tokens spent and model requests sent (failed and cut-off ones included)."""
+
     prompt: int = 0
     completion: int = 0
+    calls: int = 0
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(self.prompt + other.prompt, self.completion + other.completion)
+        return Usage(
+            self.prompt + other.prompt,
+            self.completion + other.completion,
+            self.calls + other.calls,
+        )
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt + self.completion
 
 
 @dataclass(frozen=True)
