@@ -49,6 +49,7 @@ class ApplyResult:
             "base": self.base,
             "nodes": [n.to_json() for n in self.nodes],
             "tokens": {"prompt": self.usage.prompt, "completion": self.usage.completion},
+            "model_calls": self.usage.calls,
             "intent": self.intent,
             "dry_run": self.dry_run,
             "notices": self.notices,

@@ -16,10 +16,11 @@ sandboxes, the thread pool and the events.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import itertools
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -103,7 +104,9 @@ class TreeWork:
         texts = {c.id: f.data[c.start : c.end].decode("utf-8", "replace") for c in node.children}
         self.emit(node.id, "routing")
         route, usage = await routing.decide(
-            self.provider, req, mode=self.settings.routing, texts=texts, limit=self.sem
+            # Model calls are bounded by the provider (model_jobs), not by the CPU slots.
+            self.provider, req, mode=self.settings.routing, texts=texts,
+            limit=asyncio.Semaphore(len(children) + 1),
         )
         self.add_usage(usage)
         route = routing.check_route(route, node)
@@ -398,7 +401,8 @@ class TreeWork:
                         context=f.outline, hint=hint, attempt=attempt, ref=ref,
                         prompt=self.prompt_for(kind),
                     )
-                    answer, usage = await self.provider.generate(req)
+                    async with _released(self.sem):  # no CPU slot held while the model works
+                        answer, usage = await self.provider.generate(req)
                     self.add_usage(usage)
                     self.emit(nid, "validating", attempt)
                     patch, imports, asks, diag = self.shape(
@@ -701,3 +705,13 @@ def _plan_key(plan: Plan | None, c: Create, f: FileCtx) -> str:
             if found:
                 return found[1] if found[0] != "imports" else "(imports)"
     return c.key or "(new)"
+
+
+@contextlib.asynccontextmanager
+async def _released(sem: asyncio.Semaphore) -> AsyncIterator[None]:
+    """Give a held ``sem`` slot back for the block: model waits must not hold CPU slots."""
+    sem.release()
+    try:
+        yield
+    finally:
+        await sem.acquire()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,7 +38,13 @@ from astm.llm.base import (
     RouteRequest,
     Usage,
 )
-from astm.llm.structured import LADDER, MEMORY_FILE, EndpointMemory, extract_object, schema_instruction
+from astm.llm.structured import (
+    LADDER,
+    MEMORY_FILE,
+    EndpointMemory,
+    extract_object,
+    schema_instruction,
+)
 from astm.llm.transport import Notify, plural
 
 __all__ = ["MEMORY_FILE", "OpenAIProvider"]
@@ -57,7 +63,7 @@ class _ModeFailed(Exception):
 class _Spent:
     """What one protocol call cost so far, failed requests included."""
 
-    usage: Usage = Usage()
+    usage: Usage = field(default_factory=Usage)
 
 
 def _quiet(node: str, detail: str) -> None:

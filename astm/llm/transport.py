@@ -42,7 +42,7 @@ def retry_wait(headers: Mapping[str, str], attempt: int) -> float:
             when = email.utils.parsedate_to_datetime(after) if _is_date(after) else None
             if when is not None:
                 return max(0.0, when.timestamp() - time.time())
-    return min(0.5 * 2**attempt, 8.0) * (1 - 0.25 * random.random())  # noqa: S311 - jitter
+    return min(0.5 * 2**attempt, 8.0) * (1 - 0.25 * random.random())
 
 
 def _is_date(text: str) -> bool:
