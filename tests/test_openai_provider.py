@@ -505,3 +505,159 @@ def test_no_key_and_401_says_which_variable_to_set(openai_server: LoopbackServer
     s = settings(openai_server, api_key_env="MY_KEY")
     with pytest.raises(ModelError, match=r"wants an API key: set \$MY_KEY"):
         run(s, lambda p: p.generate(GENERATE), api_key=None)
+
+
+# ---- bounds: tokens, temperature ----
+
+
+def test_max_tokens_and_temperature_are_configurable(openai_server: LoopbackServer) -> None:
+    openai_server.enqueue(ROUTE_ANSWER)
+    openai_server.enqueue("x = 1")
+    big = GenerateRequest(**{**GENERATE.__dict__, "text": "x" * 3000})
+    s = settings(openai_server, temperature=0.2)
+    run(s, lambda p: p.route(ROUTE))
+    run(s, lambda p: p.generate(big))
+    # generation: room for the node's text to double (3 bytes a token) plus a margin
+    assert [r.body["max_tokens"] for r in openai_server.requests] == [448, 2 * 3000 // 3 + 512]
+    assert {r.body["temperature"] for r in openai_server.requests} == {0.2}
+    openai_server.enqueue(ROUTE_ANSWER)
+    openai_server.enqueue("x = 1")
+    s = settings(openai_server, max_tokens=300)  # the cap wins over every bound
+    run(s, lambda p: p.route(ROUTE))
+    run(s, lambda p: p.generate(big))
+    assert [r.body["max_tokens"] for r in openai_server.requests[2:]] == [300, 300]
+
+
+# ---- concurrency: model_jobs ----
+
+
+def test_model_jobs_bounds_requests_in_flight_for_every_caller(
+    openai_server: LoopbackServer,
+) -> None:
+    openai_server.enqueue(ROUTE_ANSWER, delay=0.3, times=6)  # generate takes any text
+
+    async def many(p: OpenAIProvider) -> None:
+        await asyncio.gather(
+            *(p.route(ROUTE) for _ in range(3)), *(p.generate(GENERATE) for _ in range(3))
+        )
+
+    run(settings(openai_server, model_jobs=2), many)
+    assert len(openai_server.requests) == 6
+    assert openai_server.max_in_flight == 2
+
+
+def test_a_local_endpoint_gets_one_request_at_a_time_by_default(
+    openai_server: LoopbackServer,
+) -> None:
+    openai_server.enqueue("x = 1", delay=0.2, times=3)
+
+    async def many(p: OpenAIProvider) -> None:
+        await asyncio.gather(*(p.generate(GENERATE) for _ in range(3)))
+
+    s = settings(openai_server, timeout=None)
+    assert (s.model_slots, s.request_timeout) == (1, 600.0)  # 127.0.0.1: local
+    run(s, many)
+    assert openai_server.max_in_flight == 1
+
+
+def test_waiting_for_a_slot_does_not_count_against_the_timeout(
+    openai_server: LoopbackServer,
+) -> None:
+    """Four calls of 0.4 s through one slot take 1.6 s; each one's own 1 s deadline
+    starts when it is sent, so none times out."""
+    openai_server.enqueue("x = 1", delay=0.4, times=4)
+
+    async def many(p: OpenAIProvider) -> list[tuple[str, Usage]]:
+        return list(await asyncio.gather(*(p.generate(GENERATE) for _ in range(4))))
+
+    answers = run(settings(openai_server, model_jobs=1, timeout=1.0), many)
+    assert [text for text, _ in answers] == ["x = 1"] * 4
+    assert openai_server.max_in_flight == 1
+
+
+# ---- deadlines: a request's whole time is bounded ----
+
+
+def test_a_trickling_server_is_cut_at_the_deadline(openai_server: LoopbackServer) -> None:
+    """A byte every 0.3 s keeps every read alive: only a whole-request deadline ends it
+    (without one, this test would outlive its 10 s limit)."""
+    openai_server.enqueue("x" * 200, trickle=0.3)
+    err = model_error(settings(openai_server, timeout=1.0, http_retries=2), lambda p: p.generate(GENERATE))
+    assert "timed out after 1s" in str(err) and err.node == GENERATE.node_id
+    assert len(openai_server.requests) == 1  # the deadline is spent: no retry
+
+
+def test_retry_after_past_the_deadline_is_not_waited(openai_server: LoopbackServer) -> None:
+    openai_server.enqueue(status=503, error={"message": "loading model"}, headers={"retry-after": "40"})
+    seen: list[str] = []
+
+    async def body(p: OpenAIProvider) -> object:
+        p.notify = lambda node, detail: seen.append(detail)
+        return await p.generate(GENERATE)
+
+    err = model_error(settings(openai_server, timeout=2.0, http_retries=2), body)
+    assert "HTTP 503: loading model" in str(err)
+    assert "not retried: a retry in 10s would pass the 2s deadline" in str(err)  # capped at 10 s
+    assert len(openai_server.requests) == 1 and seen == []
+
+
+def test_a_retry_wait_is_shown_and_capped(
+    openai_server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from astm.llm import transport
+
+    monkeypatch.setattr(transport, "MAX_RETRY_WAIT", 0.2)  # stands in for 10 s
+    openai_server.enqueue(status=503, error={"message": "busy"}, headers={"retry-after": "40"})
+    openai_server.enqueue("x = 1")
+    seen: list[tuple[str, str]] = []
+
+    async def body(p: OpenAIProvider) -> tuple[str, Usage]:
+        p.notify = lambda node, detail: seen.append((node, detail))
+        return await p.generate(GENERATE)
+
+    text, usage = run(settings(openai_server, timeout=5.0, http_retries=2), body)
+    assert text == "x = 1" and usage.calls == 2
+    assert seen == [(GENERATE.node_id, "waiting for the model (retry in 0.2s after HTTP 503)")]
+
+
+def test_retry_after_as_a_date_and_back_off() -> None:
+    import email.utils
+
+    from astm.llm.transport import retry_wait
+
+    soon = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert 25 <= retry_wait({"retry-after": soon}, 0) <= 31
+    assert retry_wait({"retry-after-ms": "250"}, 0) == 0.25
+    assert retry_wait({"retry-after": "3"}, 0) == 3.0
+    assert 0.375 <= retry_wait({}, 0) <= 0.5 and 6 <= retry_wait({}, 10) <= 8
+
+
+# ---- what reaches the terminal ----
+
+
+def test_a_url_password_echoed_by_the_server_is_masked(openai_server: LoopbackServer) -> None:
+    password = "sk-url-SENTINEL-77"
+    url = openai_server.base_url.replace("http://", f"http://user:{password}@")
+    echo = (
+        f"upstream {url} refused user:{password} with Bearer {KEY} and Bearer tok-9999 "
+        "\x1b]0;pwned\x07\x1b[2J"
+    )
+    openai_server.enqueue(status=500, error={"message": echo}, headers={"x-should-retry": "false"})
+    s = Settings(model="m", base_url=url, timeout=2.0, http_retries=0)
+    err = model_error(s, lambda p: p.generate(GENERATE))
+    text = str(err)
+    assert "HTTP 500: upstream http://***@127.0.0.1" in text
+    assert password not in text and KEY not in text and "tok-9999" not in text
+    assert "\x1b" not in text and "\x07" not in text and "\\x1b]0;pwned\\x07" in text
+    assert password not in repr(err.args)
+
+
+def test_control_characters_in_a_schema_problem_are_escaped(
+    openai_server: LoopbackServer,
+) -> None:
+    openai_server.enqueue({"act": [{"id": 1, "intent": "x"}], "\x1b[2J": 1}, times=2)
+    openai_server.enqueue({"mine": "\x1b]0;t\x07"}, times=2)
+    s = settings(openai_server, json_mode="off")
+    req = ClaimRequest("q", ChildInfo("a.toml::t", "table", "t"), "toml", "[t]\n", "[t]")
+    err = model_error(s, lambda p: p.claim(req))
+    assert "\x1b" not in str(err) and "\x07" not in str(err)

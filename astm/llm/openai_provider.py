@@ -336,11 +336,11 @@ class OpenAIProvider:
         if wait >= remaining:
             error = self._error(exc, model, node, attempt)
             raise ModelError(
-                f"{error.message}; not retried: a retry in {asked:.0f}s would pass the "
+                f"{error.message}; not retried: a retry in {_secs(wait)} would pass the "
                 f"{self._timeout:g}s deadline",
                 node=node,
             ) from None
-        self.notify(node, f"waiting for the model (retry in {wait:.0f}s after {why})")
+        self.notify(node, f"waiting for the model (retry in {_secs(wait)} after {why})")
         await asyncio.sleep(wait)
 
     def _spend(self, usage: Usage, spent: _Spent, node: str) -> None:
@@ -447,6 +447,10 @@ def _shape(language: str, kind: str) -> str:
             "file's import block. Never define anything else"
         )
     return "the whole node as it stands in the file"
+
+
+def _secs(seconds: float) -> str:
+    return f"{seconds:.0f}s" if seconds >= 1 else f"{seconds:.1f}s"
 
 
 def _first_error(exc: ValidationError) -> str:
