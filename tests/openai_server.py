@@ -85,6 +85,7 @@ class LoopbackServer:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self.responder: Callable[[dict[str, Any]], str] | None = None
+        self.responder_delay = 0.0  # seconds each responder answer waits (a slow model)
         self.reject_json_schema = False  # answer 400 to response_format json_schema
         self.schema_status: int | None = None  # answer this to response_format json_schema
         self.object_status: int | None = None  # answer this to response_format json_object
@@ -174,7 +175,7 @@ class LoopbackServer:
             if self._queue:
                 return self._queue.popleft()
         if self.responder is not None:
-            return Reply(self.responder(body))
+            return Reply(self.responder(body), delay=self.responder_delay)
         # No script left: fail loudly, and tell the client not to retry.
         return Reply(
             status=500,
