@@ -43,7 +43,7 @@ from astm.agents.tree import FileCtx, TreeWork
 from astm.config import Settings
 from astm.lang.python import PYTHON
 from astm.llm.base import Route, RouteRequest, Usage
-from astm.llm.openai_provider import _children
+from astm.llm.prompting import children_lines as _children
 from astm.syntax import python as pysyntax
 
 # Large stdlib modules without ``from __future__`` (which may only open a module).

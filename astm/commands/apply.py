@@ -19,7 +19,7 @@ from astm.result import ApplyResult
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False), help="A plan file answers instead of the model.")
 @click.option("--branch", help="Name of the branch to create (default: astm/<slug of the intent>).")
 @click.option("--base", help="Commit to start from (default: HEAD).")
-@click.option("--jobs", "-j", type=int, help="Nodes worked on at once.")
+@click.option("--jobs", "-j", type=int, help="Nodes validated at once (CPU-bound work).")
 @click.option("--routing", type=click.Choice(["structured", "broadcast"]), help="How parents pick acting children.")
 @click.option("--retries", type=int, help="Retries of a node whose answer fails validation.")
 @click.option("--model", help="Model name (overrides ASTM_MODEL and [tool.astm]).")

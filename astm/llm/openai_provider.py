@@ -29,7 +29,6 @@ from astm.config import Settings, redact, safe_url, secrets
 from astm.errors import ModelError, UsageError, printable
 from astm.llm import transport
 from astm.llm.base import (
-    ChildInfo,
     ClaimAnswer,
     ClaimRequest,
     GenerateRequest,
@@ -38,6 +37,7 @@ from astm.llm.base import (
     RouteRequest,
     Usage,
 )
+from astm.llm.prompting import children_lines, node_shape
 from astm.llm.structured import (
     LADDER,
     MEMORY_FILE,
@@ -91,7 +91,8 @@ class OpenAIProvider:
         self.router_model: str = settings.router_model or settings.model
         key = api_key or settings.api_key(environ)
         self._key = key
-        self._secrets = sorted({*secrets(settings, environ), *([key] if key else [])}, key=len, reverse=True)
+        known: set[str] = {*secrets(settings, environ), *([key] if key else [])}
+        self._secrets: list[str] = sorted(known, key=len, reverse=True)
         self._timeout = settings.request_timeout
         # Retries are astm's own (below): their waits must fit the request's deadline.
         # An explicit key (or placeholder) stops the client reading OPENAI_API_KEY itself,
@@ -129,7 +130,7 @@ class OpenAIProvider:
             node_kind=req.node_kind,
             intent=req.intent,
             context=req.context or "(none)",
-            children=_children(req.children),
+            children=children_lines(req.children),
         )
         bound = transport.route_tokens(len(req.children), self._settings.max_tokens)
         answer, usage = await self._structured(RouteAnswer, "route", prompt, req.node_id, bound)
@@ -160,7 +161,7 @@ class OpenAIProvider:
             context=req.context or "(none)",
             text=req.text.rstrip("\n"),
             hint=hint,
-            shape=_shape(req.language, req.node_kind),
+            shape=node_shape(req.language, req.node_kind),
         )
         messages: _Messages = [{"role": "user", "content": prompt}]
         cap = self._settings.max_tokens
@@ -418,35 +419,6 @@ class _Refused(Exception):
 
 
 # ---- pure helpers ----
-
-
-def _children(children: tuple[ChildInfo, ...]) -> str:
-    if not children:
-        return "(none)"
-    return "\n".join(f"- {c.id} | {c.kind} | {c.summary}" for c in children)
-
-
-def _shape(language: str, kind: str) -> str:
-    """What "the complete text of this node" means for its language and kind."""
-    if language == "toml":
-        if kind == "preamble":
-            return "its key = value lines, with no table header"
-        if kind == "file":
-            return "the whole file"
-        return (
-            "the table header line ([key] or [[key]]) and its key = value lines; "
-            "keep the comments that still apply"
-        )
-    if language == "python":
-        if kind == "imports":
-            return "the import statements only"
-        return (
-            "the whole definition with its decorators and the comments above it, "
-            "indented as the current text is. If the new code needs a module-level import, "
-            "put those import lines first, above the definition: they are moved to the "
-            "file's import block. Never define anything else"
-        )
-    return "the whole node as it stands in the file"
 
 
 def _secs(seconds: float) -> str:
