@@ -661,3 +661,42 @@ def test_control_characters_in_a_schema_problem_are_escaped(
     req = ClaimRequest("q", ChildInfo("a.toml::t", "table", "t"), "toml", "[t]\n", "[t]")
     err = model_error(s, lambda p: p.claim(req))
     assert "\x1b" not in str(err) and "\x07" not in str(err)
+
+
+def test_a_model_refusing_max_tokens_and_temperature_is_asked_without_them(
+    openai_server: LoopbackServer,
+) -> None:
+    """OpenAI's reasoning models: max_completion_tokens instead of max_tokens, no
+    temperature but their own. Adapted once, for the rest of the run."""
+    openai_server.enqueue(
+        status=400,
+        error={
+            "message": "Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead.",
+            "param": "max_tokens",
+        },
+    )
+    openai_server.enqueue(
+        status=400,
+        error={
+            "message": "Unsupported value: 'temperature' does not support 0.0 with this model.",
+            "param": "temperature",
+        },
+    )
+    openai_server.enqueue("x = 1", times=2)
+
+    async def twice(p: OpenAIProvider) -> None:
+        await p.generate(GENERATE)
+        await p.generate(GENERATE)
+
+    run(settings(openai_server, http_retries=0), twice)
+    bodies = [r.body for r in openai_server.requests]
+    assert ["max_tokens" in b for b in bodies] == [True, False, False, False]
+    assert [b.get("max_completion_tokens") for b in bodies] == [None, 1024, 1024, 1024]
+    assert ["temperature" in b for b in bodies] == [True, True, False, False]
+
+
+def test_an_unrelated_400_is_not_adapted_to(openai_server: LoopbackServer) -> None:
+    openai_server.enqueue(status=400, error={"message": "context too long", "param": "messages"})
+    err = model_error(settings(openai_server), lambda p: p.generate(GENERATE))
+    assert "HTTP 400: context too long" in str(err) and len(openai_server.requests) == 1

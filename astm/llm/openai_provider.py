@@ -14,7 +14,6 @@ characters escaped; the tokens it spent are counted all the same (``usage``).
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +105,8 @@ class OpenAIProvider:
         # For messages only: credentials masked.
         self.base_url: str = safe_url(settings.base_url or str(self._client.base_url).rstrip("/"))
         self._slots = asyncio.Semaphore(settings.model_slots)
+        self._limit_name = "max_tokens"  # or max_completion_tokens, once refused (_adapt)
+        self._temperature = True  # send one, until refused (_adapt)
         self.usage = Usage()  # every request of this provider: the run's true cost
         self.notify: Notify = notify or _quiet
         self._forced = settings.json_mode != "auto"
@@ -285,7 +286,8 @@ class OpenAIProvider:
         async with self._slots:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self._timeout
-            for attempt in itertools.count():
+            attempt = 0
+            while True:
                 remaining = deadline - loop.time()
                 self._spend(Usage(calls=1), spent, node)
                 try:
@@ -294,9 +296,8 @@ class OpenAIProvider:
                             model=model,
                             messages=messages,
                             response_format=fmt if fmt is not None else openai.omit,
-                            max_tokens=max_tokens,
-                            temperature=self._settings.temperature,
                             timeout=remaining,
+                            **self._sampling(max_tokens),
                         )
                 except (TimeoutError, openai.APITimeoutError):
                     raise ModelError(
@@ -304,6 +305,8 @@ class OpenAIProvider:
                     ) from None
                 except openai.APIStatusError as exc:
                     status, headers = exc.status_code, exc.response.headers
+                    if status == 400 and self._adapt(exc.body, node):
+                        continue  # asked again at once, without what the model refused
                     if fmt is not None and not self._forced and status in transport.MODE_STATUSES:
                         raise _Refused(status) from None
                     if not transport.should_retry(status, headers):
@@ -316,7 +319,32 @@ class OpenAIProvider:
                 else:
                     self._spend(transport.usage_of(completion), spent, node)
                     return completion
-        raise AssertionError("unreachable")  # itertools.count() never ends
+                attempt += 1
+
+    def _sampling(self, max_tokens: int) -> dict[str, Any]:
+        """The output bound and temperature, under the names this model takes."""
+        out: dict[str, Any] = {self._limit_name: max_tokens}
+        if self._temperature:
+            out["temperature"] = self._settings.temperature
+        return out
+
+    def _adapt(self, body: object, node: str) -> bool:
+        """OpenAI's reasoning models refuse ``max_tokens`` (they want
+        ``max_completion_tokens``) and any temperature but their own: adapt once, for the
+        rest of the run, when the server names the parameter it refuses."""
+        error = body if isinstance(body, dict) else {}
+        param = str(error.get("param") or "")
+        text = str(error.get("message") or "")
+        if self._limit_name == "max_tokens" and (
+            param == "max_tokens" or "max_completion_tokens" in text
+        ):
+            self._limit_name = "max_completion_tokens"
+        elif self._temperature and (param == "temperature" or "'temperature'" in text):
+            self._temperature = False
+        else:
+            return False
+        self.notify(node, f"the model refused a parameter ({printable(param or 'see server')}); asking without it")
+        return True
 
     async def _wait(
         self,
