@@ -700,3 +700,44 @@ def test_an_unrelated_400_is_not_adapted_to(openai_server: LoopbackServer) -> No
     openai_server.enqueue(status=400, error={"message": "context too long", "param": "messages"})
     err = model_error(settings(openai_server), lambda p: p.generate(GENERATE))
     assert "HTTP 400: context too long" in str(err) and len(openai_server.requests) == 1
+
+
+# ---- JSON out of loose answers (pure) ----
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"mine": true}', {"mine": True}),
+        ('```json\n{"mine": true}\n```', {"mine": True}),
+        ('Here you go:\n```\n{"mine": false, "intent": ""}\n```\nDone.', {"mine": False, "intent": ""}),
+        ('I think {"mine": true, "intent": "use } and { here"} is right.', {"mine": True, "intent": "use } and { here"}),
+        ("{'mine': True, 'intent': 'it\\'s x',}", {"mine": True, "intent": "it's x"}),
+        ('{"act": [{"id": "a", "intent": "b",},], "delete": [],}', {"act": [{"id": "a", "intent": "b"}], "delete": []}),
+        ("{'mine': true, 'intent': null}", {"mine": True, "intent": None}),
+        ('not json {broken and then {"mine": true}', {"mine": True}),
+        ('{"note": "true false null stay strings", \'k\': 1}', {"note": "true false null stay strings", "k": 1}),
+    ],
+)
+def test_extract_object_reads_loose_answers(text: str, expected: dict[str, Any]) -> None:
+    from astm.llm.structured import extract_object
+
+    assert extract_object(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "no json at all",
+        '["a", "b"]',
+        "{__import__('os').system('true')}",
+        "{'a': (1).__class__}",
+        "{" * 5000 + "}" * 5000,
+        '{"a": 1',
+    ],
+)
+def test_extract_object_refuses_what_is_not_a_safe_object(text: str) -> None:
+    from astm.llm.structured import extract_object
+
+    assert extract_object(text) is None

@@ -206,7 +206,7 @@ class OpenAIProvider:
         lower = LADDER[at + 1]  # _in_mode never fails the last mode this way
         if LADDER.index(self._mode) < at + 1:
             self._mode = lower
-            self.notify(node, f"{mode} answers failed here ({reason}); using {lower}")
+            self.notify(node, f"{mode} answers failed here ({printable(reason)}); using {lower}")
 
     async def _in_mode(
         self,

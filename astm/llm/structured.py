@@ -26,6 +26,8 @@ MEMORY_FILE = "endpoints.json"
 MEMORY_DAYS = 30.0  # servers get upgraded: re-probe the strongest mode now and then
 _FENCED = re.compile(r"```[\w+-]*[ \t]*\n(.*?)```", re.DOTALL)
 _MAX_CANDIDATES = 16  # '{' positions tried in one answer: keeps extraction near-linear
+_MAX_REPAIRS = 3  # repair attempts in one answer
+_MAX_DEPTH = 32  # structured answers nest 4 deep; deeper is not an answer
 
 
 # ---- JSON out of a loose answer ----
@@ -36,8 +38,9 @@ def extract_object(text: str) -> dict[str, Any] | None:
     ``{...}`` inside prose; single quotes, trailing commas and Python's True/False/None
     are repaired where the repair cannot change a value. None if there is none."""
     stripped = text.strip()
+    repairs = [_MAX_REPAIRS]
     for candidate in (stripped, *(m.group(1) for m in _FENCED.finditer(text))):
-        found = _as_object(candidate.strip())
+        found = _as_object(candidate.strip(), repairs)
         if found is not None:
             return found
     start = stripped.find("{")
@@ -46,23 +49,41 @@ def extract_object(text: str) -> dict[str, Any] | None:
             return None
         end = _matching_brace(stripped, start)
         if end is not None:
-            found = _as_object(stripped[start : end + 1])
+            found = _as_object(stripped[start : end + 1], repairs)
             if found is not None:
                 return found
         start = stripped.find("{", start + 1)
     return None
 
 
-def _as_object(text: str) -> dict[str, Any] | None:
-    if not text.startswith("{"):
+def _as_object(text: str, repairs: list[int]) -> dict[str, Any] | None:
+    """``text`` as a JSON object, repaired if need be; ``repairs`` counts down the repair
+    attempts left (each tokenizes the text: bounded so no answer costs much)."""
+    if not text.startswith("{") or _depth(text) > _MAX_DEPTH:
         return None
     try:
         value = json.loads(text)
     except ValueError:
+        if repairs[0] <= 0:
+            return None
+        repairs[0] -= 1
         value = _repaired(text)
     except RecursionError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def _depth(text: str) -> int:
+    """Deepest bracket nesting, strings included (an over-estimate is fine: it only
+    rejects answers nested far deeper than any structured answer is)."""
+    depth = deepest = 0
+    for c in text:
+        if c in "{[":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "}]":
+            depth -= 1
+    return deepest
 
 
 def _repaired(text: str) -> Any:
