@@ -263,8 +263,8 @@ class OpenAIProvider:
         try:
             content = self._content(completion, node)
         except ModelError as exc:
-            if "no text" not in exc.message and "no answer" not in exc.message:
-                raise  # an oversized answer or a broken body: not the model's format
+            if "no text" not in exc.message:
+                raise  # no choices, an oversized answer, a broken body: not the model's format
             return "", "the answer was empty"
         if getattr(completion.choices[0], "finish_reason", None) == "length":
             return content, "the answer was cut off at its token limit; answer shorter"
