@@ -210,6 +210,8 @@ def _completion(reply: Reply, model: object) -> dict[str, Any]:
 
 def _handler_for(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        trickle: float = 0.0  # this reply's seconds between bytes
+
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             raw = self.rfile.read(length)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -21,6 +22,7 @@ from astm.llm.base import (
     ClaimRequest,
     Create,
     GenerateRequest,
+    Route,
     RouteRequest,
     Usage,
 )
@@ -247,11 +249,11 @@ def test_http_500_on_json_schema_steps_down(openai_server: LoopbackServer) -> No
     openai_server.enqueue(ROUTE_ANSWER)
     seen: list[tuple[str, str]] = []
 
-    async def body(p: OpenAIProvider) -> object:
+    async def body(p: OpenAIProvider) -> tuple[Route, Usage]:
         p.notify = lambda node, detail: seen.append((node, detail))
         return await p.route(ROUTE)
 
-    route, _ = run(settings(openai_server, http_retries=2), body)  # type: ignore[misc]
+    route, _ = run(settings(openai_server, http_retries=2), body)
     assert len(route.act) == 1
     assert formats(openai_server) == ["json_schema", "json_object"]  # 500 not retried here
     assert seen == [(ROUTE.node_id, "json_schema answers failed here (HTTP 500); using json_object")]
@@ -353,9 +355,9 @@ def test_a_forced_mode_never_steps_down(openai_server: LoopbackServer, mode: str
 
 
 def test_old_json_schema_setting_still_works(openai_server: LoopbackServer) -> None:
-    assert Settings(json_schema="on").json_mode == "json_schema"
-    assert Settings(json_schema="off").json_mode == "off"
-    assert Settings(json_schema="auto").json_mode == "auto"
+    assert Settings.model_validate({"json_schema": "on"}).json_mode == "json_schema"
+    assert Settings.model_validate({"json_schema": "off"}).json_mode == "off"
+    assert Settings.model_validate({"json_schema": "auto"}).json_mode == "auto"
     openai_server.enqueue(ROUTE_ANSWER)
     run(settings(openai_server, json_schema="off"), lambda p: p.route(ROUTE))
     (req,) = openai_server.requests
@@ -513,7 +515,7 @@ def test_no_key_and_401_says_which_variable_to_set(openai_server: LoopbackServer
 def test_max_tokens_and_temperature_are_configurable(openai_server: LoopbackServer) -> None:
     openai_server.enqueue(ROUTE_ANSWER)
     openai_server.enqueue("x = 1")
-    big = GenerateRequest(**{**GENERATE.__dict__, "text": "x" * 3000})
+    big = dataclasses.replace(GENERATE, text="x" * 3000)
     s = settings(openai_server, temperature=0.2)
     run(s, lambda p: p.route(ROUTE))
     run(s, lambda p: p.generate(big))
