@@ -375,3 +375,17 @@ def test_documented_server_config(
     assert [e["json_mode"] for e in memory.values()] == [doc["mode"]]
     model = config.load(written, environ={}).model
     assert {r.body["model"] for r in openai_server.requests} == {model}
+
+
+def test_a_failed_demo_prints_the_token_line(
+    tmp_path: Path, openai_server: loopback.LoopbackServer, monkeypatch: pytest.MonkeyPatch, astm
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("ASTM_MODEL", "loop-model")
+    monkeypatch.setenv("ASTM_BASE_URL", openai_server.base_url.replace("http://", "http://u:pw-SENTINEL-9@"))
+    openai_server.responder = lambda body: "Sorry, I cannot answer in JSON."
+    res = astm("demo", "--dir", str(tmp_path / "demo"), cwd=tmp_path)
+    assert res.code == 3, res.err
+    assert "route answer did not match the schema" in res.err
+    assert "tokens: 66 prompt + 42 completion in 6 model calls" in res.err
+    assert "model: loop-model at http://***@127.0.0.1" in res.out
+    assert "pw-SENTINEL-9" not in res.out + res.err
