@@ -58,21 +58,24 @@ _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH", re.IGNORECA
 def _secrets() -> list[str]:
     """Values that must never reach a log: the API key and any secret-looking variable."""
     names = {n for n in os.environ if _SECRET_NAME.search(n)}
+    known: list[str] = []
     try:  # the key variable may have any name ([tool.astm] api_key_env)
         from astm import config as cfg
         from astm.workspace.repo import Repo
 
-        names.add(cfg.load(Repo.open(Path.cwd()).workdir).api_key_env)
+        settings = cfg.load(Repo.open(Path.cwd()).workdir)
+        names.add(settings.api_key_env)
+        known = cfg.secrets(settings)  # and a password in base_url, a key in its query
     except Exception:  # noqa: BLE001, S110 - a crash report must not crash
         pass
-    values = {os.environ.get(n, "") for n in names}
+    values = {os.environ.get(n, "") for n in names} | set(known)
     return sorted((v for v in values if len(v) >= 6), key=len, reverse=True)
 
 
 def redact(text: str) -> str:
-    for secret in _secrets():
-        text = text.replace(secret, "***")
-    return text
+    from astm.config import redact as mask_credentials
+
+    return mask_credentials(text, _secrets())
 
 
 def crash_log(exc: BaseException) -> str:

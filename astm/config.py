@@ -1,21 +1,31 @@
 """Settings: ``[tool.astm]`` in the repository's pyproject.toml < environment < flags.
 
 Environment: ``ASTM_MODEL``, ``ASTM_BASE_URL`` (wins over ``OPENAI_BASE_URL``),
-``ASTM_ROUTER_MODEL``, and the API key from the variable that ``api_key_env`` names
-(default ``OPENAI_API_KEY``). The key itself is never stored in files astm writes.
+``ASTM_ROUTER_MODEL``, ``ASTM_MODEL_JOBS``, ``ASTM_TIMEOUT``, ``ASTM_JSON_MODE``,
+``ASTM_MAX_TOKENS``, ``ASTM_TEMPERATURE``, and the API key from the variable that
+``api_key_env`` names (default ``OPENAI_API_KEY``). The key itself is never stored in files
+astm writes, and every credential astm knows is masked in what it prints (``secrets``).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from astm.errors import UsageError
+
+JsonMode = Literal["auto", "json_schema", "json_object", "off"]
+# ``json_schema`` is the old name of ``json_mode``: its values map onto the new ones.
+OLD_JSON_SCHEMA = {"auto": "auto", "on": "json_schema", "off": "off"}
+LOCAL_TIMEOUT, REMOTE_TIMEOUT = 600.0, 60.0
+LOCAL_MODEL_JOBS, REMOTE_MODEL_JOBS = 1, 8
 
 KIND_ALIASES = {"function_definition": "function", "class_definition": "class"}
 
@@ -61,23 +71,85 @@ class Settings(BaseModel):
     router_model: str | None = Field(default=None, description="cheaper model for routing")
     base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint")
     api_key_env: str = Field(default="OPENAI_API_KEY", description="env var holding the key")
-    timeout: float = Field(default=60.0, gt=0, description="seconds per model request")
+    timeout: float | None = Field(
+        default=None, gt=0,
+        description="seconds one model request may take, retries included; none: 600 local, 60 remote",
+    )
     http_retries: int = Field(default=2, ge=0, le=10, description="retries of a failed request")
     retries: int = Field(default=2, ge=0, le=10, description="retries of a node that fails validation")
-    jobs: int = Field(default=8, ge=1, le=64, description="nodes worked on at once")
-    routing: Literal["structured", "broadcast"] = "structured"
-    json_schema: Literal["auto", "on", "off"] = Field(
-        default="auto", description="ask for JSON-schema answers; auto falls back to instructions"
+    jobs: int = Field(default=8, ge=1, le=64, description="nodes validated at once (CPU)")
+    model_jobs: int | None = Field(
+        default=None, ge=1, le=64,
+        description="model requests in flight at once; none: 1 local, 8 remote",
     )
+    routing: Literal["structured", "broadcast"] = "structured"
+    json_mode: JsonMode = Field(
+        default="auto",
+        description="structured answers: auto (json_schema, then json_object, then instructions), "
+        "or one of them forced",
+    )
+    max_tokens: int = Field(
+        default=16384, ge=16, description="cap on one answer's tokens; each call asks for less"
+    )
+    temperature: float = Field(default=0.0, ge=0, le=2, description="sampling temperature")
     max_answer_bytes: int = Field(default=200_000, gt=0, description="longest accepted answer")
     token_budget: int | None = Field(default=None, gt=0, description="stop a run past this many tokens")
     gc_max_age_days: float = Field(default=14.0, ge=0, description="age past which gc drops run refs")
     reset: bool = Field(default=True, description="a parent resets a failed child once with context")
     validate_: ValidateSettings = Field(default_factory=ValidateSettings, alias="validate")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _old_json_schema(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "json_schema" in data:
+            data = dict(data)
+            old = data.pop("json_schema")
+            data.setdefault("json_mode", OLD_JSON_SCHEMA.get(old, old))
+        return data
+
     def api_key(self, environ: Mapping[str, str] | None = None) -> str | None:
         env = os.environ if environ is None else environ
         return env.get(self.api_key_env) or None
+
+    @property
+    def local(self) -> bool:
+        """The endpoint is on this machine (loopback): one slot, slow, CPU-bound."""
+        return is_local(self.base_url)
+
+    @property
+    def request_timeout(self) -> float:
+        """``timeout``, or the default for where the endpoint is."""
+        if self.timeout is not None:
+            return self.timeout
+        return LOCAL_TIMEOUT if self.local else REMOTE_TIMEOUT
+
+    @property
+    def model_slots(self) -> int:
+        """``model_jobs``, or the default for where the endpoint is."""
+        if self.model_jobs is not None:
+            return self.model_jobs
+        return LOCAL_MODEL_JOBS if self.local else REMOTE_MODEL_JOBS
+
+
+def is_local(url: str | None) -> bool:
+    """``url``'s host is loopback: localhost, 127.0.0.0/8, ::1 (or 0.0.0.0, which
+    clients reach as this machine). No URL means OpenAI's own endpoint: remote."""
+    from urllib.parse import urlsplit
+
+    if not url:
+        return False
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return ip.is_loopback or ip.is_unspecified
 
 
 ENV_VARS = {
@@ -85,6 +157,11 @@ ENV_VARS = {
     "ASTM_ROUTER_MODEL": "router_model",
     "OPENAI_BASE_URL": "base_url",
     "ASTM_BASE_URL": "base_url",  # after OPENAI_BASE_URL: astm's own variable wins
+    "ASTM_MODEL_JOBS": "model_jobs",
+    "ASTM_TIMEOUT": "timeout",
+    "ASTM_JSON_MODE": "json_mode",
+    "ASTM_MAX_TOKENS": "max_tokens",
+    "ASTM_TEMPERATURE": "temperature",
 }
 
 
@@ -135,7 +212,15 @@ def load(
         ("environment", from_env(env)),
         ("flags", {k: v for k, v in (flags or {}).items() if v is not None}),
     ]
-    for _, layer in layers:
+    for name, layer in layers:
+        if "json_schema" in layer:  # the old name, translated within its own layer
+            old = layer.pop("json_schema")
+            if old not in OLD_JSON_SCHEMA:
+                raise UsageError(
+                    f"bad setting 'json_schema' from {name}: it must be auto, on or off "
+                    "(json_schema is the old name of json_mode: auto, json_schema, json_object, off)"
+                )
+            layer.setdefault("json_mode", OLD_JSON_SCHEMA[old])
         merged.update(layer)
     try:
         return Settings.model_validate(merged)
@@ -152,23 +237,72 @@ def mask(secret: str | None) -> str:
     return f"****** (set, {len(secret)} chars)"
 
 
+# Query-string parameters that carry credentials (``?api-key=``, ``?token=``, ``?sig=`` ...).
+_SECRET_PARAM = re.compile(r"key|token|secret|passw|auth|sig|credential", re.IGNORECASE)
+
+
 def safe_url(url: str) -> str:
-    """``url`` with any ``user:password@`` part masked, for messages and ``astm config``."""
-    from urllib.parse import urlsplit, urlunsplit
+    """``url`` with any ``user:password@`` part and credential query values masked, for
+    messages, records and ``astm config``."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
     try:
         parts = urlsplit(url)
     except ValueError:
         return url
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+    if "@" in parts.netloc:
+        parts = parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1])
+    if parts.query:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        if any(_SECRET_PARAM.search(k) for k, _ in pairs):
+            masked = [(k, "***" if _SECRET_PARAM.search(k) else v) for k, v in pairs]
+            parts = parts._replace(query=urlencode(masked, safe="*"))
+    return urlunsplit(parts)
+
+
+def secrets(settings: Settings, environ: Mapping[str, str] | None = None) -> list[str]:
+    """Every credential astm knows for these settings, longest first: the API key, the
+    user info of ``base_url`` and its credential query values."""
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    found = {settings.api_key(environ) or ""}
+    if settings.base_url:
+        try:
+            parts = urlsplit(settings.base_url)
+            if "@" in parts.netloc:
+                info = parts.netloc.rsplit("@", 1)[0]
+                found |= {info, unquote(info)}
+                found |= {p for part in info.split(":", 1) for p in (part, unquote(part))}
+            found |= {v for k, v in parse_qsl(parts.query) if _SECRET_PARAM.search(k)}
+        except ValueError:
+            pass
+    # Short values (a user name "a") would mask half the text: only credential-sized ones.
+    return sorted((s for s in found if len(s) >= 4), key=len, reverse=True)
+
+
+# Credentials in text whatever their value: ``Bearer x``, ``scheme://user:pass@``.
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}")
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
+
+
+def redact(text: str, known: list[str]) -> str:
+    """``text`` with every known secret and every credential-shaped part masked."""
+    for secret in known:
+        text = text.replace(secret, "***")
+    text = _BEARER.sub(lambda m: f"{m.group(1)} ***", text)
+    return _USERINFO.sub(lambda m: f"{m.group(1)}***@", text)
 
 
 def describe(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The settings as printable strings, the API key (and any password in a URL) masked."""
+    """The settings as printable strings, the API key (and any password in a URL) masked;
+    ``timeout`` and ``model_jobs`` unset show the value the endpoint's place gives them."""
     out = {k: ("" if v is None else str(v)) for k, v in settings.model_dump(by_alias=True).items()}
     if settings.base_url:
         out["base_url"] = safe_url(settings.base_url)
+    where = "local endpoint" if settings.local else "remote endpoint"
+    if settings.timeout is None:
+        out["timeout"] = f"{settings.request_timeout} (default, {where})"
+    if settings.model_jobs is None:
+        out["model_jobs"] = f"{settings.model_slots} (default, {where})"
     out["api_key"] = mask(settings.api_key(environ))
     return out

@@ -122,3 +122,9 @@ class Interrupted(AstmError):
     """The run was interrupted (Ctrl-C); everything it made was removed."""
 
     exit_code = EXIT_INTERRUPTED
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: control characters (and bidi overrides) shown escaped,
+    so text from outside (a server's error message) cannot drive the user's terminal."""
+    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii") for c in text)

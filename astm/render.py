@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import IO, Any, Self
 
 from astm.core.result import ApplyResult, Event
@@ -17,6 +18,7 @@ STATE_STYLE = {
     "unchanged": "dim",
     "failed": "red",
     "landed": "bold green",
+    "model": "magenta",  # what a model call waits for (a retry, a structured mode stepped down)
 }
 
 
@@ -52,7 +54,7 @@ class Progress:
             return
         if self._live is not None:
             self._live.update(self._table())
-        elif event.state in ("committed", "retry", "reset", "testing"):  # the summary shows the rest
+        elif event.state in ("committed", "retry", "reset", "testing", "model"):  # the summary shows the rest
             extra = f" (attempt {event.attempt})" if event.attempt > 1 else ""
             detail = f": {event.detail}" if event.detail and event.state != "landed" else ""
             print(f"  {event.state:<10} {event.node}{extra}{detail}", file=self.stream, flush=True)
@@ -77,15 +79,21 @@ def summary(result: ApplyResult, out: IO[str], *, review: str | None) -> None:
         action = f" ({n.action})" if n.action != "replace" else ""
         diag = f": {n.diagnostic}" if n.diagnostic else ""
         print(f"  {label.get(n.status, n.status):<10} {n.id}{action}{diag}", file=out)
-    tokens = result.usage.prompt + result.usage.completion
-    if tokens:
-        print(f"tokens: {result.usage.prompt} prompt + {result.usage.completion} completion", file=out)
+    u = result.usage
+    if u.tokens or u.calls:
+        calls = f" in {u.calls} model call{'s' if u.calls != 1 else ''}" if u.calls else ""
+        print(f"tokens: {u.prompt} prompt + {u.completion} completion{calls}", file=out)
     if result.dry_run:
         print("dry run: nothing was created", file=out)
     elif result.branch:
         print(f"landed: {result.branch} ({(result.commit or '')[:10]}, run {result.run})", file=out)
         if review:
             print(f"review: {review}", file=out)
+
+
+def model_notice(progress: Progress) -> Callable[[str, str], None]:
+    """The provider's ``notify``: what a model call waits for, shown as a ``model`` event."""
+    return lambda node, detail: progress(Event(node, "model", detail=detail))
 
 
 def diff(text: str, out: IO[str]) -> None:

@@ -44,8 +44,8 @@ from astm.config import Settings
 from astm.lang.python import LANGUAGE as PYTHON
 from astm.lang.python import syntax as pysyntax
 from astm.llm.base import Route, RouteRequest, Usage
-from astm.llm.openai_provider import _children
 from astm.llm.prompt import render
+from astm.llm.prompting import children_lines as _children
 
 # Large stdlib modules without ``from __future__`` (which may only open a module).
 MODULES = (

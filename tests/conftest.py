@@ -37,7 +37,10 @@ def _guard(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFac
     missing_home = tmp_path_factory.getbasetemp() / "no-home" / "missing"
     monkeypatch.setenv("HOME", str(missing_home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(missing_home / ".config"))
-    for var in ("ASTM_MODEL", "ASTM_BASE_URL", "ASTM_ROUTER_MODEL", "OPENAI_BASE_URL", "OPENAI_API_KEY"):
+    for var in (
+        "ASTM_MODEL", "ASTM_BASE_URL", "ASTM_ROUTER_MODEL", "OPENAI_BASE_URL", "OPENAI_API_KEY",
+        "ASTM_MODEL_JOBS", "ASTM_TIMEOUT", "ASTM_JSON_MODE", "ASTM_MAX_TOKENS", "ASTM_TEMPERATURE",
+    ):
         monkeypatch.delenv(var, raising=False)
 
     real_connect = socket.socket.connect

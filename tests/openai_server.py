@@ -8,8 +8,14 @@ It serves ``POST /v1/chat/completions`` from a queue of scripted replies (then f
         openai_server.enqueue(status=429, headers={"retry-after-ms": "1"}, times=3)
         openai_server.enqueue("late", delay=5)                          # a hang
         openai_server.responder = lambda body: "text"                  # when the queue is empty
+        openai_server.emulate("llama-cpp-python")                      # a server flavour
         settings = Settings(model="m", base_url=openai_server.base_url)
 
+Server flavours differ in the ``response_format`` they take (``schema_status`` and
+``object_status`` answer those with an error), in how many requests they serve at once
+(``slots``: the others wait their turn, as llama.cpp's single slot makes them) and in how
+they send (``trickle``: a byte at a time). ``max_in_flight`` is the most requests the
+server ever held at once: what the client's concurrency limit let through.
 Hangs wait on an Event, so ``close()`` ends them at once; no handler sleeps unbounded.
 """
 
@@ -26,9 +32,26 @@ from typing import Any
 
 import pytest
 
-__all__ = ["LoopbackServer", "Recorded", "Reply", "openai_server"]
+__all__ = ["FLAVOURS", "LoopbackServer", "Recorded", "Reply", "openai_server", "prose"]
 
 CHAT_PATH = "/v1/chat/completions"
+
+# What each kind of server does with ``response_format`` (None: takes it).
+FLAVOURS: dict[str, dict[str, int | None]] = {
+    "openai": {"schema_status": None, "object_status": None},
+    "vllm": {"schema_status": None, "object_status": None},
+    "ollama": {"schema_status": None, "object_status": None},
+    "llama.cpp": {"schema_status": None, "object_status": None},  # llama-server (C++)
+    # llama-cpp-python[server]: HTTP 500 on json_schema, json_object (with a schema) fine
+    "llama-cpp-python": {"schema_status": 500, "object_status": None},
+    # an older or minimal server: no structured output at all
+    "plain": {"schema_status": 400, "object_status": 400},
+}
+
+
+def prose(answer: dict[str, Any] | list[Any]) -> str:
+    """``answer`` as a chatty small model writes it: prose around a fenced block."""
+    return f"Sure! Here is the answer you asked for:\n```json\n{json.dumps(answer, indent=2)}\n```\nHope this helps."
 
 
 @dataclass(frozen=True)
@@ -43,6 +66,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     usage: tuple[int, int] | None = (11, 7)  # (prompt, completion); None: no usage field
     finish_reason: str = "stop"
+    trickle: float = 0.0  # seconds between the body's bytes; 0: all at once
 
 
 @dataclass(frozen=True)
@@ -61,7 +85,13 @@ class LoopbackServer:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self.responder: Callable[[dict[str, Any]], str] | None = None
+        self.responder_delay = 0.0  # seconds each responder answer waits (a slow model)
         self.reject_json_schema = False  # answer 400 to response_format json_schema
+        self.schema_status: int | None = None  # answer this to response_format json_schema
+        self.object_status: int | None = None  # answer this to response_format json_object
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._slots: threading.Semaphore | None = None
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -77,6 +107,15 @@ class LoopbackServer:
         host, port = self._httpd.server_address[:2]
         return f"http://{host!s}:{port}/v1"
 
+    def emulate(self, flavour: str) -> None:
+        """Behave like one kind of server (``FLAVOURS``)."""
+        for name, value in FLAVOURS[flavour].items():
+            setattr(self, name, value)
+
+    def serve_one_at_a_time(self, slots: int = 1) -> None:
+        """Serve ``slots`` requests at once; the others wait in the server, unanswered."""
+        self._slots = threading.Semaphore(slots)
+
     def enqueue(
         self,
         content: str | dict[str, Any] | list[Any] | None = None,
@@ -88,12 +127,15 @@ class LoopbackServer:
         headers: dict[str, str] | None = None,
         usage: tuple[int, int] | None = (11, 7),
         finish_reason: str = "stop",
+        trickle: float = 0.0,
         times: int = 1,
     ) -> None:
         """Script the next ``times`` replies; a dict or list ``content`` is sent as JSON text."""
         if isinstance(content, (dict, list)):
             content = json.dumps(content)
-        reply = Reply(content, status, error, delay, raw, dict(headers or {}), usage, finish_reason)
+        reply = Reply(
+            content, status, error, delay, raw, dict(headers or {}), usage, finish_reason, trickle
+        )
         with self._lock:
             self._queue.extend([reply] * times)
 
@@ -113,12 +155,18 @@ class LoopbackServer:
 
     def _next(self, body: dict[str, Any]) -> Reply:
         fmt = body.get("response_format")
-        if self.reject_json_schema and isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        kind = fmt.get("type") if isinstance(fmt, dict) else None
+        status = {"json_schema": self.schema_status, "json_object": self.object_status}.get(
+            str(kind)
+        )
+        if kind == "json_schema" and self.reject_json_schema:
+            status = 400
+        if status is not None:
             return Reply(
-                status=400,
+                status=status,
                 error={
-                    "message": "response_format of type json_schema is not supported",
-                    "type": "invalid_request_error",
+                    "message": f"response_format of type {kind} is not supported",
+                    "type": "invalid_request_error" if status < 500 else "server_error",
                     "param": "response_format",
                     "code": None,
                 },
@@ -127,7 +175,7 @@ class LoopbackServer:
             if self._queue:
                 return self._queue.popleft()
         if self.responder is not None:
-            return Reply(self.responder(body))
+            return Reply(self.responder(body), delay=self.responder_delay)
         # No script left: fail loudly, and tell the client not to retry.
         return Reply(
             status=500,
@@ -162,6 +210,8 @@ def _completion(reply: Reply, model: object) -> dict[str, Any]:
 
 def _handler_for(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        trickle: float = 0.0  # this reply's seconds between bytes
+
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             raw = self.rfile.read(length)
@@ -176,7 +226,26 @@ def _handler_for(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
             if self.path != CHAT_PATH:
                 self._send(404, {"error": {"message": f"no route {self.path}"}}, {})
                 return
+            with server._lock:
+                server.in_flight += 1
+                server.max_in_flight = max(server.max_in_flight, server.in_flight)
+            try:
+                if server._slots is not None:
+                    while not server._slots.acquire(timeout=0.05):
+                        if server._stop.is_set():
+                            return
+                try:
+                    self._answer(body)
+                finally:
+                    if server._slots is not None:
+                        server._slots.release()
+            finally:
+                with server._lock:
+                    server.in_flight -= 1
+
+        def _answer(self, body: dict[str, Any]) -> None:
             reply = server._next(body)
+            self.trickle = reply.trickle
             if reply.delay and server._stop.wait(reply.delay):
                 return  # shutting down: drop the connection unanswered
             if reply.raw is not None:
@@ -199,7 +268,14 @@ def _handler_for(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
                     self.send_header(name, value)
                 self.send_header("content-length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if not getattr(self, "trickle", 0.0):
+                    self.wfile.write(data)
+                    return
+                for i in range(len(data)):  # a byte at a time: every read sees progress
+                    self.wfile.write(data[i : i + 1])
+                    self.wfile.flush()
+                    if server._stop.wait(self.trickle):
+                        return
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (timeout); nothing to tell it
 

@@ -82,6 +82,7 @@ def test_project_template_wins_and_blocks_are_checked(repo: Path, tmp_path: Path
 def test_pyproject_blocks_are_generated_concurrently(repo: Path, monkeypatch: pytest.MonkeyPatch, openai_server: loopback.LoopbackServer, astm) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("ASTM_MODEL", "m")
     monkeypatch.setenv("ASTM_BASE_URL", openai_server.base_url)
+    monkeypatch.setenv("ASTM_MODEL_JOBS", "8")  # a loopback URL is local: 1 by default
     answers = {
         "build-system": '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n',
         "project": '[project]\nname = "shop"\nversion = "0.1.0"\n\n[project.optional-dependencies]\ntest = ["pytest"]\n',

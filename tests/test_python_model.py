@@ -428,8 +428,9 @@ FIVE = "class Shape:\n" + "\n".join(
 
 
 def test_five_methods_generate_concurrently(
-    env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+    env: loopback.LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, astm: Any
 ) -> None:
+    monkeypatch.setenv("ASTM_MODEL_JOBS", "8")  # a loopback URL is local: 1 by default
     repo = make_repo(tmp_path / "shape", {"shape.py": FIVE})
     leaves = [f"shape.py::Shape.m{i}" for i in range(5)]
     router = route_to(*leaves)

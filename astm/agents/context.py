@@ -10,10 +10,11 @@ engine (``astm.engine.apply``) builds it, runs the agents, and owns the run's li
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,6 +150,17 @@ def emit_event(events: EventSink, node: str, state: str, attempt: int = 0, detai
     if CRASH_AT and CRASH_AT == state:
         # Fault injection for the crash tests (docs/cli.md): die here, as a kill would.
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextlib.asynccontextmanager
+async def released(sem: asyncio.Semaphore) -> AsyncIterator[None]:
+    """Give a held CPU slot back for the block: model calls are bounded by the provider
+    (``model_jobs``), and a model wait must not hold a slot validation needs."""
+    sem.release()
+    try:
+        yield
+    finally:
+        await sem.acquire()
 
 
 async def settle(task: asyncio.Future[Any]) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from astm.agents.answer import normalise
 from astm.agents.compose import fold
-from astm.agents.context import FileCtx, Outcome, RunContext, plain, settle
+from astm.agents.context import FileCtx, Outcome, RunContext, plain, released, settle
 from astm.agents.requests import Ask, take
 from astm.core.node import Node, node_id
 from astm.core.patch import Patch, compose
@@ -109,7 +109,8 @@ async def generate(
                     context=f.outline, hint=hint, attempt=attempt, ref=ref,
                     prompt=ctx.prompt_for(kind),
                 )
-                answer, usage = await ctx.provider.generate(req)
+                async with released(ctx.sem):  # no CPU slot held while the model works
+                    answer, usage = await ctx.provider.generate(req)
                 ctx.add_usage(usage)
                 ctx.emit(nid, "validating", attempt)
                 patch, imports, asks, diag = shape(

@@ -41,7 +41,9 @@ async def route_node(ctx: RunContext, f: FileCtx, node: Node, intent: str) -> Ro
     texts = {c.id: f.data[c.start : c.end].decode("utf-8", "replace") for c in node.children}
     ctx.emit(node.id, "routing")
     route, usage = await routing.decide(
-        ctx.provider, req, mode=ctx.settings.routing, texts=texts, limit=ctx.sem
+        # Model calls are bounded by the provider (model_jobs), not by the CPU slots.
+        ctx.provider, req, mode=ctx.settings.routing, texts=texts,
+        limit=asyncio.Semaphore(len(children) + 1),
     )
     ctx.add_usage(usage)
     route = routing.check_route(route, node)

@@ -19,11 +19,20 @@ from astm.core.result import ApplyResult
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False), help="A plan file answers instead of the model.")
 @click.option("--branch", help="Name of the branch to create (default: astm/<slug of the intent>).")
 @click.option("--base", help="Commit to start from (default: HEAD).")
-@click.option("--jobs", "-j", type=int, help="Nodes worked on at once.")
+@click.option("--jobs", "-j", type=int, help="Nodes validated at once (CPU-bound work).")
 @click.option("--routing", type=click.Choice(["structured", "broadcast"]), help="How parents pick acting children.")
 @click.option("--retries", type=int, help="Retries of a node whose answer fails validation.")
 @click.option("--model", help="Model name (overrides ASTM_MODEL and [tool.astm]).")
 @click.option("--base-url", help="OpenAI-compatible endpoint (overrides ASTM_BASE_URL).")
+@click.option("--model-jobs", type=int, help="Model requests in flight at once (default: 1 local, 8 remote).")
+@click.option("--timeout", type=float, help="Seconds one model request may take (default: 600 local, 60 remote).")
+@click.option(
+    "--json-mode",
+    type=click.Choice(["auto", "json_schema", "json_object", "off"]),
+    help="Structured answers: auto steps down json_schema > json_object > off; the others force one.",
+)
+@click.option("--max-tokens", type=int, help="Cap on the tokens of one model answer.")
+@click.option("--temperature", type=float, help="Sampling temperature (default 0).")
 @click.option("--dry-run", is_flag=True, help="Route only: print which nodes would act; create nothing.")
 @click.option("--save-plan", type=click.Path(dir_okay=False), help="Write the plan of what this run did.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object as the result.")
@@ -38,6 +47,11 @@ def command(
     retries: int | None,
     model: str | None,
     base_url: str | None,
+    model_jobs: int | None,
+    timeout: float | None,
+    json_mode: str | None,
+    max_tokens: int | None,
+    temperature: float | None,
     dry_run: bool,
     save_plan: str | None,
     as_json: bool,
@@ -47,15 +61,22 @@ def command(
     Your checkout, index and branches are never changed."""
     from astm.core import plan as planfile
     from astm.engine import apply as engine
-    from astm.llm import make_provider
+    from astm.llm import make_provider, spent
     from astm.workspace.repo import Repo
 
     cwd = Path.cwd()
     repo = Repo.open(cwd)
-    flags = {"jobs": jobs, "routing": routing, "retries": retries, "model": model, "base_url": base_url}
+    flags = {
+        "jobs": jobs, "routing": routing, "retries": retries, "model": model, "base_url": base_url,
+        "model_jobs": model_jobs, "timeout": timeout, "json_mode": json_mode,
+        "max_tokens": max_tokens, "temperature": temperature,
+    }
     settings = cfg.load(repo.workdir, flags)
     plan = planfile.load(plan_file) if plan_file else None
-    provider = make_provider(settings, plan)
+    progress = render.Progress(quiet=as_json)
+    provider = make_provider(
+        settings, plan, state=repo.common / "astm", notify=render.model_notice(progress)
+    )
     opts = engine.ApplyOptions(
         intent=intent,
         cwd=cwd,
@@ -66,18 +87,19 @@ def command(
         dry_run=dry_run,
         save_plan=Path(save_plan) if save_plan else None,
     )
-    progress = render.Progress(quiet=as_json)
     try:
         with progress:
             result = engine.apply(opts, settings, provider, progress)
     except errors.AstmError as exc:
         partial: ApplyResult | None = getattr(exc, "result", None)
         if partial is not None:
+            partial.usage = spent(provider) or partial.usage  # failed requests included
             if as_json:
                 print(json.dumps(partial.to_json(), indent=2))
             else:
                 render.summary(partial, sys.stderr, review=None)
         raise
+    result.usage = spent(provider) or result.usage
     if as_json:
         print(json.dumps(result.to_json(), indent=2))
         return errors.EXIT_OK

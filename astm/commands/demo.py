@@ -26,10 +26,13 @@ def command(target: str | None) -> int:
     plan standing in for a model, or with the model configured in the environment."""
     from astm import config as cfg
     from astm import render
+    from astm.config import safe_url
     from astm.core import plan as planfile
+    from astm.core.result import ApplyResult
     from astm.engine import apply as engine
-    from astm.llm import make_provider
+    from astm.llm import make_provider, spent
     from astm.workspace import scratch
+    from astm.workspace.repo import Repo
 
     src = fixture_dir()
     plan = planfile.load(src / "plan.json")
@@ -40,17 +43,31 @@ def command(target: str | None) -> int:
     scratch.init_repo(root, {"pyproject.toml": (src / "pyproject.toml").read_bytes()})
     settings = cfg.load(root)
     use_model = bool(settings.model)
-    provider = make_provider(settings, None if use_model else plan)
+    progress = render.Progress()
+    # What works at the endpoint is remembered in the demo repository's git directory.
+    provider = make_provider(
+        settings, None if use_model else plan,
+        state=Repo.open(root).common / "astm", notify=render.model_notice(progress),
+    )
     out = sys.stdout
     print(f"demo repository: {root}", file=out)
     print(f"intent: {plan.intent}", file=out)
     if use_model:
-        print(f"model: {settings.model} at {settings.base_url or 'the OpenAI default endpoint'}", file=out)
+        where = safe_url(settings.base_url) if settings.base_url else "the OpenAI default endpoint"
+        print(f"model: {settings.model} at {where}", file=out)
     else:
         print("model: none configured; the bundled fixtures/demo/plan.json stands in for it", file=out)
     opts = engine.ApplyOptions(intent=plan.intent, cwd=root, plan=None if use_model else plan)
-    with render.Progress() as progress:
-        result = engine.apply(opts, settings, provider, progress)
+    try:
+        with progress:
+            result = engine.apply(opts, settings, provider, progress)
+    except errors.AstmError as exc:
+        partial: ApplyResult | None = getattr(exc, "result", None)
+        if partial is not None:  # what was spent, the token line included, before the error
+            partial.usage = spent(provider) or partial.usage
+            render.summary(partial, sys.stderr, review=None)
+        raise
+    result.usage = spent(provider) or result.usage
     render.summary(result, out, review=f"cd {root} && git diff HEAD {result.branch}")
     print(file=out)
     render.diff(scratch.diff_text(root, "HEAD", result.branch or "HEAD"), out)

@@ -9,13 +9,22 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Usage:
-    """Tokens a model call (or a run) used."""
+    """Tokens spent and model requests sent (failed and cut-off ones included)."""
 
     prompt: int = 0
     completion: int = 0
+    calls: int = 0
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(self.prompt + other.prompt, self.completion + other.completion)
+        return Usage(
+            self.prompt + other.prompt,
+            self.completion + other.completion,
+            self.calls + other.calls,
+        )
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt + self.completion
 
 
 @dataclass
@@ -58,6 +67,7 @@ class ApplyResult:
             "base": self.base,
             "nodes": [n.to_json() for n in self.nodes],
             "tokens": {"prompt": self.usage.prompt, "completion": self.usage.completion},
+            "model_calls": self.usage.calls,
             "intent": self.intent,
             "dry_run": self.dry_run,
             "notices": self.notices,

@@ -183,8 +183,7 @@ async def route_files(ctx: RunContext, files: dict[str, FileCtx], intent: str) -
     context = "\n\n".join(f"# {f.path}\n{_clip(f.outline, 40)}" for f in targets)
     req = RouteRequest(intent, REPO_ID, "repo", "repo", children, context)
     ctx.emit(REPO_ID, "routing")
-    async with ctx.sem:
-        route, usage = await ctx.provider.route(req)
+    route, usage = await ctx.provider.route(req)  # bounded by the provider (model_jobs)
     ctx.add_usage(usage)
     repo_node = Node(REPO_ID, "repo", "", 0, 0, children=tuple(f.tree for f in targets))
     route = routing.check_route(Route(route.act), repo_node)

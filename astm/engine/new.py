@@ -19,7 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from astm.agents.answer import normalise
-from astm.agents.context import Outcome, RunContext, settle
+from astm.agents.context import Outcome, RunContext, released, settle
 from astm.config import Settings
 from astm.core.node import node_id
 from astm.core.patch import Patch
@@ -202,7 +202,8 @@ class NewFile:
                         text="", context=f"The new file {self.path} has these blocks, in order:\n{outline}",
                         hint=hint, attempt=attempt, ref=ref,
                     )
-                    answer, usage = await ctx.provider.generate(req)
+                    async with released(ctx.sem):  # no CPU slot held while the model works
+                        answer, usage = await ctx.provider.generate(req)
                     ctx.add_usage(usage)
                     text, diag = normalise(answer, eol=b"\n", max_bytes=ctx.settings.max_answer_bytes)
                     if diag is None and b.kind != "imports":

@@ -1,27 +1,32 @@
 """``OpenAIProvider``: the Provider protocol over any OpenAI-compatible chat endpoint.
 
-Structured answers (route, claim) ask for a JSON schema when the server allows it and fall
-back to a JSON instruction when it does not; either way the answer is validated with
-pydantic and a bad answer gets one corrective retry. Every failure leaves as a one-line
-``ModelError`` that names the node and never holds the API key.
+Structured answers (route, claim) climb down a ladder of modes (``json_schema``, then
+``json_object`` with the schema in the prompt, then the schema as an instruction with JSON
+pulled out of loose answers) on any error of a mode, and remember per endpoint what
+worked (``astm.llm.structured``). Each answer is validated with pydantic and a bad one gets
+one corrective turn. Every request is bounded: ``max_tokens`` by what its node can need, a
+deadline of ``timeout`` seconds from when it is sent (retries and their waits included),
+and at most ``model_jobs`` requests in flight, whoever calls. Every failure leaves as a
+one-line ``ModelError`` that names the node, with credentials masked and control
+characters escaped; the tokens it spent are counted all the same (``usage``).
 """
 
 from __future__ import annotations
 
-import json
-import re
+import asyncio
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
-from openai.types.shared_params import ResponseFormatJSONSchema
 from pydantic import BaseModel, ValidationError
 
-from astm.config import Settings, safe_url
-from astm.errors import ModelError, UsageError
+from astm.config import Settings, redact, safe_url, secrets
+from astm.errors import ModelError, UsageError, printable
+from astm.llm import transport
 from astm.llm.base import (
-    ChildInfo,
     ClaimAnswer,
     ClaimRequest,
     GenerateRequest,
@@ -31,18 +36,37 @@ from astm.llm.base import (
     Usage,
 )
 from astm.llm.prompt import render
+from astm.llm.prompting import children_lines, node_shape
+from astm.llm.structured import (
+    LADDER,
+    MEMORY_FILE,
+    EndpointMemory,
+    extract_object,
+    schema_instruction,
+)
+from astm.llm.transport import Notify, plural
 
-__all__ = ["OpenAIProvider"]
+__all__ = ["MEMORY_FILE", "OpenAIProvider"]
 
 NO_KEY = "not-needed"  # local servers (Ollama, llama.cpp) want no key; the client wants one
 
 _A = TypeVar("_A", bound=BaseModel)
-_FENCE = re.compile(r"\A\s*```[\w+-]*[ \t]*\n(.*?)\n?[ \t]*```\s*\Z", re.DOTALL)
 _Messages = list[ChatCompletionMessageParam]
 
 
-class _SchemaRejected(Exception):
-    """The server refused ``response_format`` json_schema (json_schema = "auto" only)."""
+class _ModeFailed(Exception):
+    """A structured mode did not work here (the server refused it, or two bad answers)."""
+
+
+@dataclass
+class _Spent:
+    """What one protocol call cost so far, failed requests included."""
+
+    usage: Usage = field(default_factory=Usage)
+
+
+def _quiet(node: str, detail: str) -> None:
+    return None
 
 
 class OpenAIProvider:
@@ -56,6 +80,8 @@ class OpenAIProvider:
         *,
         api_key: str | None,
         environ: Mapping[str, str] | None = None,
+        memory: Path | None = None,
+        notify: Notify | None = None,
     ) -> None:
         if not settings.model:
             raise UsageError("no model configured: set ASTM_MODEL, [tool.astm] model or --model")
@@ -64,18 +90,36 @@ class OpenAIProvider:
         self.router_model: str = settings.router_model or settings.model
         key = api_key or settings.api_key(environ)
         self._key = key
+        known: set[str] = {*secrets(settings, environ), *([key] if key else [])}
+        self._secrets: list[str] = sorted(known, key=len, reverse=True)
+        self._timeout = settings.request_timeout
+        # Retries are astm's own (below): their waits must fit the request's deadline.
         # An explicit key (or placeholder) stops the client reading OPENAI_API_KEY itself,
         # which would bypass ``api_key_env``.
         self._client = openai.AsyncOpenAI(
             api_key=key or NO_KEY,
             base_url=settings.base_url,
-            timeout=settings.timeout,
-            max_retries=settings.http_retries,
+            timeout=self._timeout,
+            max_retries=0,
         )
-        # For messages only: any user:password@ part masked.
+        # For messages only: credentials masked.
         self.base_url: str = safe_url(settings.base_url or str(self._client.base_url).rstrip("/"))
-        # "auto" starts with schemas and drops them for good once the server refuses one.
-        self._use_schema = settings.json_schema != "off"
+        self._slots = asyncio.Semaphore(settings.model_slots)
+        self._limit_name = "max_tokens"  # or max_completion_tokens, once refused (_adapt)
+        self._temperature = True  # send one, until refused (_adapt)
+        self.usage = Usage()  # every request of this provider: the run's true cost
+        self.notify: Notify = notify or _quiet
+        self._forced = settings.json_mode != "auto"
+        self._endpoint = f"{self.base_url} {self.router_model}"
+        self._memory = EndpointMemory(memory if not self._forced else None)
+        self._mode: str = (
+            settings.json_mode if self._forced else self._memory.get(self._endpoint) or LADDER[0]
+        )
+
+    @property
+    def json_mode(self) -> str:
+        """The structured mode calls start with now."""
+        return self._mode
 
     # ---- the protocol ----
 
@@ -87,9 +131,10 @@ class OpenAIProvider:
             node_kind=req.node_kind,
             intent=req.intent,
             context=req.context or "(none)",
-            children=_children(req.children),
+            children=children_lines(req.children),
         )
-        answer, usage = await self._structured(RouteAnswer, "route", prompt, req.node_id)
+        bound = transport.route_tokens(len(req.children), self._settings.max_tokens)
+        answer, usage = await self._structured(RouteAnswer, "route", prompt, req.node_id, bound)
         return Route.from_answer(answer), usage
 
     async def claim(self, req: ClaimRequest) -> tuple[ClaimAnswer, Usage]:
@@ -102,7 +147,8 @@ class OpenAIProvider:
             context=req.context or "(none)",
             text=req.text.rstrip("\n"),
         )
-        return await self._structured(ClaimAnswer, "claim", prompt, req.child.id)
+        bound = transport.claim_tokens(self._settings.max_tokens)
+        return await self._structured(ClaimAnswer, "claim", prompt, req.child.id, bound)
 
     async def generate(self, req: GenerateRequest) -> tuple[str, Usage]:
         hint = f"\nYour previous answer was rejected: {req.hint}\nFix that.\n" if req.hint else ""
@@ -116,15 +162,24 @@ class OpenAIProvider:
             context=req.context or "(none)",
             text=req.text.rstrip("\n"),
             hint=hint,
-            shape=_shape(req.language, req.node_kind),
+            shape=node_shape(req.language, req.node_kind),
         )
         messages: _Messages = [{"role": "user", "content": prompt}]
-        completion = await self._send(self.model, messages, req.node_id)
-        text = self._content(completion, req.node_id)
-        if getattr(completion.choices[0], "finish_reason", None) == "length":
-            # A cut-off table can still parse and silently lose its last keys.
-            raise ModelError("the answer was cut off at the model's token limit", node=req.node_id)
-        return text, _usage(completion)
+        cap = self._settings.max_tokens
+        bound = transport.generate_tokens(req.text, cap)
+        spent = _Spent()
+        for again in (False, True):
+            completion = await self._send(self.model, messages, req.node_id, bound, spent)
+            text = self._content(completion, req.node_id)
+            if getattr(completion.choices[0], "finish_reason", None) != "length":
+                return text, spent.usage
+            # A cut-off table can still parse and silently lose its last keys. The bound
+            # is a guess from the node's size: once, allow a bigger answer.
+            if bound >= cap or again:
+                break
+            bound = min(cap, 4 * bound)
+            self.notify(req.node_id, f"the answer was cut off; asking again with max_tokens {bound}")
+        raise ModelError(f"the answer was cut off at {bound} tokens (max_tokens)", node=req.node_id)
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -132,19 +187,64 @@ class OpenAIProvider:
     # ---- structured answers ----
 
     async def _structured(
-        self, answer_type: type[_A], name: str, prompt: str, node: str
+        self, answer_type: type[_A], name: str, prompt: str, node: str, bound: int
     ) -> tuple[_A, Usage]:
-        messages: _Messages = [{"role": "user", "content": prompt}]
-        usage = Usage()
-        problem = ""
-        for _ in range(2):  # the answer, then one corrective retry
-            completion = await self._ask_json(answer_type, name, messages, node)
-            usage += _usage(completion)
-            content = self._content(completion, node)
+        spent = _Spent()
+        while True:
+            mode = self._mode
             try:
-                return answer_type.model_validate_json(_unfence(content)), usage
-            except ValidationError as exc:
-                problem = _first_error(exc)
+                answer = await self._in_mode(mode, answer_type, name, prompt, node, bound, spent)
+            except _ModeFailed as exc:
+                self._step_down(mode, str(exc), node)
+                continue
+            if not self._forced and mode == self._mode:
+                self._memory.put(self._endpoint, mode)
+            return answer, spent.usage
+
+    def _step_down(self, mode: str, reason: str, node: str) -> None:
+        at = LADDER.index(mode)
+        lower = LADDER[at + 1]  # _in_mode never fails the last mode this way
+        if LADDER.index(self._mode) < at + 1:
+            self._mode = lower
+            self.notify(node, f"{mode} answers failed here ({printable(reason)}); using {lower}")
+
+    async def _in_mode(
+        self,
+        mode: str,
+        answer_type: type[_A],
+        name: str,
+        prompt: str,
+        node: str,
+        bound: int,
+        spent: _Spent,
+    ) -> _A:
+        """One answer in ``mode``, then one corrective turn; ``_ModeFailed`` to step down."""
+        schema = answer_type.model_json_schema()
+        fmt: Any
+        messages: _Messages = [{"role": "user", "content": prompt}]
+        if mode == "json_schema":
+            # strict: servers differ on strict mode; pydantic checks anyway
+            fmt = {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
+        else:
+            fmt = {"type": "json_object"} if mode == "json_object" else None
+            messages = [{"role": "system", "content": schema_instruction(schema)}, *messages]
+        last = self._forced or mode == LADDER[-1]
+        problem = ""
+        for _ in range(2):  # the answer, then one corrective turn
+            try:
+                completion = await self._send(self.router_model, messages, node, bound, spent, fmt)
+            except _Refused as exc:
+                raise _ModeFailed(f"HTTP {exc.status}") from None
+            content, problem = self._structured_content(completion, node)
+            if not problem:
+                obj = extract_object(content)
+                if obj is None:
+                    problem = "the answer holds no JSON object"
+                else:
+                    try:
+                        return answer_type.model_validate(obj)
+                    except ValidationError as exc:
+                        problem = _first_error(exc)
             messages = [
                 *messages,
                 {"role": "assistant", "content": content},
@@ -154,33 +254,21 @@ class OpenAIProvider:
                     "JSON object that matches the schema, and nothing else.",
                 },
             ]
-        raise ModelError(f"{name} answer did not match the schema: {problem}", node=node)
+        if last:
+            raise ModelError(f"{name} answer did not match the schema: {printable(problem)}", node=node)
+        raise _ModeFailed(problem)
 
-    async def _ask_json(
-        self, answer_type: type[BaseModel], name: str, messages: _Messages, node: str
-    ) -> ChatCompletion:
-        model = self.router_model
-        if self._use_schema:
-            fmt = ResponseFormatJSONSchema(
-                type="json_schema",
-                json_schema={
-                    "name": name,
-                    "schema": answer_type.model_json_schema(),
-                    "strict": False,  # servers differ on strict mode; pydantic checks anyway
-                },
-            )
-            try:
-                return await self._send(model, messages, node, fmt)
-            except _SchemaRejected:
-                pass
-        instructed: _Messages = [
-            {"role": "system", "content": _json_instruction(answer_type)},
-            *messages,
-        ]
-        completion = await self._send(model, instructed, node)
-        # Only now is it clear a 400 was about the schema (not, say, a prompt too long).
-        self._use_schema = False
-        return completion
+    def _structured_content(self, completion: ChatCompletion, node: str) -> tuple[str, str]:
+        """The answer's text and what is wrong with it before parsing ("" if nothing)."""
+        try:
+            content = self._content(completion, node)
+        except ModelError as exc:
+            if "no text" not in exc.message:
+                raise  # no choices, an oversized answer, a broken body: not the model's format
+            return "", "the answer was empty"
+        if getattr(completion.choices[0], "finish_reason", None) == "length":
+            return content, "the answer was cut off at its token limit; answer shorter"
+        return content, ""
 
     # ---- transport ----
 
@@ -189,20 +277,107 @@ class OpenAIProvider:
         model: str,
         messages: _Messages,
         node: str,
-        fmt: ResponseFormatJSONSchema | None = None,
+        max_tokens: int,
+        spent: _Spent,
+        fmt: Any = None,
     ) -> ChatCompletion:
-        try:
-            return await self._client.chat.completions.create(
-                model=model, messages=messages, response_format=fmt or openai.omit
-            )
-        except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
-            if fmt is not None and self._settings.json_schema == "auto":
-                raise _SchemaRejected from None
-            raise self._error(exc, model, node) from None
-        except openai.OpenAIError as exc:
-            raise self._error(exc, model, node) from None
-        except ValueError:  # a 200 whose JSON body does not decode (or is not UTF-8)
-            raise ModelError("the model server sent a body that is not JSON", node=node) from None
+        """One request: at most ``model_jobs`` in flight; its deadline starts once a slot
+        is free (queueing is not the server's time); retries and waits fit the deadline."""
+        async with self._slots:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self._timeout
+            attempt = 0
+            while True:
+                remaining = deadline - loop.time()
+                self._spend(Usage(calls=1), spent, node)
+                try:
+                    async with asyncio.timeout(remaining):
+                        completion = await self._client.chat.completions.create(
+                            model=model,
+                            messages=messages,
+                            response_format=fmt if fmt is not None else openai.omit,
+                            timeout=remaining,
+                            **self._sampling(max_tokens),
+                        )
+                except (TimeoutError, openai.APITimeoutError):
+                    raise ModelError(
+                        f"model request timed out after {self._timeout:g}s", node=node
+                    ) from None
+                except openai.APIStatusError as exc:
+                    status, headers = exc.status_code, exc.response.headers
+                    if status == 400 and self._adapt(exc.body, node):
+                        continue  # asked again at once, without what the model refused
+                    if fmt is not None and not self._forced and status in transport.MODE_STATUSES:
+                        raise _Refused(status) from None
+                    if not transport.should_retry(status, headers):
+                        raise self._error(exc, model, node, attempt) from None
+                    await self._wait(f"HTTP {status}", headers, attempt, deadline, node, exc, model)
+                except openai.APIConnectionError as exc:
+                    await self._wait("a connection error", {}, attempt, deadline, node, exc, model)
+                except ValueError:  # a 200 whose JSON body does not decode (or is not UTF-8)
+                    raise ModelError("the model server sent a body that is not JSON", node=node) from None
+                else:
+                    self._spend(transport.usage_of(completion), spent, node)
+                    return completion
+                attempt += 1
+
+    def _sampling(self, max_tokens: int) -> dict[str, Any]:
+        """The output bound and temperature, under the names this model takes."""
+        out: dict[str, Any] = {self._limit_name: max_tokens}
+        if self._temperature:
+            out["temperature"] = self._settings.temperature
+        return out
+
+    def _adapt(self, body: object, node: str) -> bool:
+        """OpenAI's reasoning models refuse ``max_tokens`` (they want
+        ``max_completion_tokens``) and any temperature but their own: adapt once, for the
+        rest of the run, when the server names the parameter it refuses."""
+        error = body if isinstance(body, dict) else {}
+        param = str(error.get("param") or "")
+        text = str(error.get("message") or "")
+        if self._limit_name == "max_tokens" and (
+            param == "max_tokens" or "max_completion_tokens" in text
+        ):
+            self._limit_name = "max_completion_tokens"
+        elif self._temperature and (param == "temperature" or "'temperature'" in text):
+            self._temperature = False
+        else:
+            return False
+        self.notify(node, f"the model refused a parameter ({printable(param or 'see server')}); asking without it")
+        return True
+
+    async def _wait(
+        self,
+        why: str,
+        headers: Mapping[str, str],
+        attempt: int,
+        deadline: float,
+        node: str,
+        exc: openai.OpenAIError,
+        model: str,
+    ) -> None:
+        """Wait before the next try, or raise when no try is left or no time for one."""
+        if attempt >= self._settings.http_retries:
+            raise self._error(exc, model, node, attempt) from None
+        asked = transport.retry_wait(headers, attempt)
+        wait = min(asked, transport.MAX_RETRY_WAIT)
+        remaining = deadline - asyncio.get_running_loop().time()
+        if wait >= remaining:
+            error = self._error(exc, model, node, attempt)
+            raise ModelError(
+                f"{error.message}; not retried: a retry in {_secs(wait)} would pass the "
+                f"{self._timeout:g}s deadline",
+                node=node,
+            ) from None
+        self.notify(node, f"waiting for the model (retry in {_secs(wait)} after {why})")
+        await asyncio.sleep(wait)
+
+    def _spend(self, usage: Usage, spent: _Spent, node: str) -> None:
+        self.usage += usage
+        spent.usage += usage
+        budget = self._settings.token_budget
+        if budget is not None and self.usage.tokens > budget:
+            raise ModelError(f"token budget of {budget} exceeded ({self.usage.tokens} tokens used)", node=node)
 
     def _content(self, completion: ChatCompletion, node: str) -> str:
         if isinstance(completion, str):
@@ -227,13 +402,12 @@ class OpenAIProvider:
             )
         return content
 
-    def _error(self, exc: openai.OpenAIError, model: str, node: str) -> ModelError:
-        """One line for ``exc``: no traceback, no key, the node named."""
+    def _error(self, exc: openai.OpenAIError, model: str, node: str, retried: int = 0) -> ModelError:
+        """One line for ``exc``: no traceback, no credential, the node named."""
         s = self._settings
-        retries = _plural(s.http_retries, "retry", "retries")
+        retries = plural(retried, "retry", "retries")
         if isinstance(exc, openai.APITimeoutError):  # before its base, APIConnectionError
-            extra = f" ({retries})" if s.http_retries else ""
-            msg = f"model request timed out after {s.timeout:g}s{extra}"
+            msg = f"model request timed out after {self._timeout:g}s"
         elif isinstance(exc, openai.APIConnectionError):
             msg = f"cannot reach the model at {self.base_url}"
         elif isinstance(exc, openai.AuthenticationError):
@@ -246,7 +420,7 @@ class OpenAIProvider:
         elif isinstance(exc, openai.RateLimitError):
             msg = f"rate limited by the model server (HTTP 429) after {retries}"
         elif isinstance(exc, openai.NotFoundError):
-            msg = f"model {model} not found at {self.base_url}"
+            msg = f"model {printable(model)} not found at {self.base_url}"
         elif isinstance(exc, openai.APIStatusError):
             detail = self._detail(exc.body)
             msg = f"model server error HTTP {exc.status_code}" + (f": {detail}" if detail else "")
@@ -255,59 +429,28 @@ class OpenAIProvider:
         return ModelError(msg, node=node)
 
     def _detail(self, body: object) -> str:
-        """The server's own short reason, if it gave one, without the key."""
+        """The server's own short reason, if it gave one: credentials masked, control
+        characters escaped (it reaches the terminal and the run record)."""
         text = body.get("message") if isinstance(body, dict) else None
         if not isinstance(text, str):
             return ""
-        if self._key:
-            text = text.replace(self._key, "***")
-        text = " ".join(text.split())
+        text = printable(" ".join(redact(text, self._secrets).split()))
         return text if len(text) <= 160 else text[:157] + "..."
+
+
+class _Refused(Exception):
+    """The server answered a ``response_format`` with an error status."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
 
 
 # ---- pure helpers ----
 
 
-def _children(children: tuple[ChildInfo, ...]) -> str:
-    if not children:
-        return "(none)"
-    return "\n".join(f"- {c.id} | {c.kind} | {c.summary}" for c in children)
-
-
-def _shape(language: str, kind: str) -> str:
-    """What "the complete text of this node" means for its language and kind."""
-    if language == "toml":
-        if kind == "preamble":
-            return "its key = value lines, with no table header"
-        if kind == "file":
-            return "the whole file"
-        return (
-            "the table header line ([key] or [[key]]) and its key = value lines; "
-            "keep the comments that still apply"
-        )
-    if language == "python":
-        if kind == "imports":
-            return "the import statements only"
-        return (
-            "the whole definition with its decorators and the comments above it, "
-            "indented as the current text is. If the new code needs a module-level import, "
-            "put those import lines first, above the definition: they are moved to the "
-            "file's import block. Never define anything else"
-        )
-    return "the whole node as it stands in the file"
-
-
-def _json_instruction(answer_type: type[BaseModel]) -> str:
-    schema = json.dumps(answer_type.model_json_schema(), separators=(",", ":"))
-    return (
-        "Answer with one JSON object only: no prose, no code fences. "
-        f"It must match this JSON schema:\n{schema}"
-    )
-
-
-def _unfence(text: str) -> str:
-    match = _FENCE.match(text)
-    return match.group(1) if match else text.strip()
+def _secs(seconds: float) -> str:
+    return f"{seconds:.0f}s" if seconds >= 1 else f"{seconds:.1f}s"
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -316,15 +459,3 @@ def _first_error(exc: ValidationError) -> str:
     text = f"{loc}: {err['msg']}" if loc else str(err["msg"])
     text = " ".join(text.split())
     return text if len(text) <= 120 else text[:117] + "..."
-
-
-def _usage(completion: ChatCompletion) -> Usage:
-    usage: Any = getattr(completion, "usage", None)
-    return Usage(
-        int(getattr(usage, "prompt_tokens", 0) or 0),
-        int(getattr(usage, "completion_tokens", 0) or 0),
-    )
-
-
-def _plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"

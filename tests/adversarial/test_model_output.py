@@ -20,7 +20,7 @@ from kit import assert_one_error, is_route, leftovers, node_of
 
 openai_server = loopback.openai_server
 
-SETTINGS = "\n[tool.astm]\nretries = 1\nhttp_retries = 1\ntimeout = 1.0\n"
+SETTINGS = "\n[tool.astm]\nretries = 1\nhttp_retries = 1\ntimeout = 3.0\n"  # bounded, yet above a loaded machine's loopback latency
 PYPROJECT = (
     '[project]\nname = "shop"\nversion = "1.0"\n\n[tool.ruff]\nline-length = 100\n' + SETTINGS
 )
@@ -208,14 +208,15 @@ def route_to(node: str) -> str:
 
 
 PROTOCOL = {
-    # the routing answer does not match the schema (then neither does the retry)
-    "route-schema": (lambda s: s.enqueue({"act": "everything"}, times=2), "schema", 2),
+    # the routing answer does not match the schema (then neither does the corrective
+    # turn) in any of the three structured modes: 2 requests each
+    "route-schema": (lambda s: s.enqueue({"act": "everything"}, times=6), "schema", 6),
     "route-truncated-json": (
-        lambda s: s.enqueue('{"act": [{"id": "pyproject.toml::proj', times=2),
+        lambda s: s.enqueue('{"act": [{"id": "pyproject.toml::proj', times=6),
         "schema",
-        2,
+        6,
     ),
-    "route-not-an-object": (lambda s: s.enqueue("[1, 2, 3]", times=2), "schema", 2),
+    "route-not-an-object": (lambda s: s.enqueue("[1, 2, 3]", times=6), "schema", 6),
     # the HTTP body itself is cut off / not UTF-8 / not JSON
     "body-truncated": (
         lambda s: s.enqueue(raw=b'{"id": "x", "choices": [{"message": {"content": "[pro', times=4),
@@ -242,23 +243,23 @@ PROTOCOL = {
         2,
     ),
     "no-choices": (lambda s: s.enqueue(raw=b'{"id": "x", "choices": []}', times=2), "no answer", 2),
-    "cut-off": (
+    "cut-off": (  # asked once more with a bigger max_tokens, cut off again
         lambda s: (
             s.enqueue(route_to(TOML_NODE)),
-            s.enqueue("[project]\nname = ", finish_reason="length"),
+            s.enqueue("[project]\nname = ", finish_reason="length", times=2),
         ),
         "cut off",
-        2,
+        3,
     ),
     "http-429": (
         lambda s: s.enqueue(status=429, headers={"retry-after-ms": "1"}, times=10),
         "429",
         2,
     ),
-    "http-500": (
+    "http-500": (  # json_schema, json_object (refused: steps down), then off and its retry
         lambda s: s.enqueue(status=500, headers={"retry-after-ms": "1"}, times=10),
         "HTTP 500",
-        2,
+        4,
     ),
     "hang": (lambda s: s.enqueue("late", delay=30, times=4), "timed out", 2),
 }

@@ -201,3 +201,39 @@ def test_key_under_another_variable_and_url_password(
     res = astm("apply", "x", "pyproject.toml", cwd=repo)
     assert res.code in (2, 3), res.err
     assert leaks(res.out + res.err) == [], res.err
+
+
+def test_url_password_is_masked_in_crash_logs_and_records(
+    setup: tuple[Path, Path],
+    openai_server: loopback.LoopbackServer,
+    monkeypatch: pytest.MonkeyPatch,
+    astm: Any,
+) -> None:
+    """A password in base_url (not in any secret-looking variable) is a known credential:
+    an unexpected error carrying the URL has it masked on stderr and in the crash log,
+    and a server error echoing it is masked in the output and the run record."""
+    repo, logs = setup
+    url = openai_server.base_url.replace("http://", f"http://me:{DOTENV_SECRET}@")
+    monkeypatch.setenv("ASTM_BASE_URL", url)
+    from astm.llm.openai_provider import OpenAIProvider
+
+    async def boom(self: OpenAIProvider, req: Any) -> Any:
+        raise RuntimeError(f"cannot talk to {url} as me:{DOTENV_SECRET}")
+
+    with monkeypatch.context() as m:
+        m.setattr(OpenAIProvider, "route", boom)
+        res = astm("apply", "x", "pyproject.toml", cwd=repo)
+    assert res.code == 70
+    assert leaks(res.err) == [] and "***" in res.err
+    log = Path(re.search(r"details: (\S+)\)", res.err).group(1))  # type: ignore[union-attr]
+    assert leaks(log.read_text()) == []
+    openai_server.enqueue(
+        status=500,
+        error={"message": f"proxy refused {url}, password {DOTENV_SECRET}"},
+        headers={"x-should-retry": "false"},
+    )
+    res = astm("apply", "x", "pyproject.toml", "--json", "--json-mode", "off", cwd=repo)
+    assert res.code == 3 and "HTTP 500" in res.err
+    assert leaks(res.out + res.err) == []
+    for f in files_under(repo / ".git", logs):
+        assert leaks(f.read_bytes()) == [], f"a secret in {f}"
