@@ -29,6 +29,7 @@ from astm.llm.base import (
     Route,
     RouteAnswer,
     RouteRequest,
+    S,
     Usage,
 )
 
@@ -125,6 +126,10 @@ class OpenAIProvider:
             # A cut-off table can still parse and silently lose its last keys.
             raise ModelError("the answer was cut off at the model's token limit", node=req.node_id)
         return text, _usage(completion)
+
+    async def structured(self, prompt: str, schema: type[S]) -> tuple[S, Usage]:
+        """Any schema, on the router model, with the same JSON ladder and one retry."""
+        return await self._structured(schema, schema.__name__.lower(), prompt, schema.__name__)
 
     async def aclose(self) -> None:
         await self._client.close()
