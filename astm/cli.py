@@ -29,6 +29,8 @@ COMMANDS = {
     "index": "astm.commands.index",
     "new": "astm.commands.new",
     "runs": "astm.commands.runs",
+    "track": "astm.commands.track",
+    "undo": "astm.commands.undo",
     "view": "astm.commands.view",
 }
 

@@ -142,7 +142,7 @@ class Ticket(_Model):
         if nodes:
             text += "\nTargets: " + ", ".join(nodes)
         for note in self.notes:
-            text += f"\nA previous attempt was rejected: {note}"
+            text += f"\nNote from a previous attempt: {note}"
         return text
 
 

@@ -44,6 +44,14 @@ def keep_result(repo: Repo, track: str, ticket: str, commit: str) -> None:
         repo.repo.create_reference(result_ref(track, ticket), pygit2.Oid(hex=commit), force=True)
 
 
+def drop_result(repo: Repo, track: str, ticket: str) -> None:
+    with git.LOCK:
+        try:
+            repo.repo.references.delete(result_ref(track, ticket))
+        except (KeyError, pygit2.GitError):
+            pass
+
+
 def drop_results(repo: Repo, track: str) -> list[str]:
     """Delete every result ref of ``track``; the names deleted."""
     prefix = f"{TRACK_REF_PREFIX}{track}/"
@@ -147,3 +155,23 @@ def delete_ref_if(repo: Repo, name: str, expected: str) -> bool:
     """Delete ``name`` only if it still points at ``expected`` (git's own CAS); done?"""
     proc = git.run_git(["update-ref", "-d", name, expected], repo.workdir, check=False)
     return proc.returncode == 0
+
+
+def log_text(repo: Repo, base: str, head: str) -> str:
+    """One line per commit from ``base`` (excluded) to ``head``, oldest first, with the
+    files each changed: a short ``git log --stat`` for display."""
+    out: list[str] = []
+    with git.LOCK:
+        r = repo.repo
+        oid = pygit2.Oid(hex=head)
+        stop = pygit2.Oid(hex=base)
+        while oid != stop:
+            c = r[oid].peel(pygit2.Commit)
+            parent = c.parents[0] if c.parents else None
+            diff = r.diff(parent.tree if parent else None, c.tree)
+            files = ", ".join(p.delta.new_file.path for p in diff)
+            out.append(f"{str(c.id)[:10]} {c.message.splitlines()[0]}\n           {files}")
+            if parent is None:
+                break
+            oid = parent.id
+    return "\n".join(reversed(out))

@@ -118,7 +118,9 @@ def undo_last(repo: Repo, *, skip: bool = False) -> Entry:
     UndoRefused (one line) when there is nothing to undo or it is no longer safe."""
     left = pending(repo)
     if not left:
-        raise UndoRefused("nothing to undo: the operation log is empty")
+        empty = not read(repo)
+        raise UndoRefused("nothing to undo: " + ("the operation log is empty" if empty else
+                                                 "every operation in the log is undone already"))
     last = left[-1]
     if not skip:
         _REVERSE[last.op](repo, last)

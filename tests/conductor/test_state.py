@@ -83,7 +83,7 @@ def test_ticket_validation_and_intent() -> None:
     t = tk("a", targets=["src/x.py::Foo.bar", "src/x.py", "y.py"])
     assert t.files == ["src/x.py", "y.py"]
     t.notes.append("too broad")
-    assert t.intent() == "do a\nTargets: src/x.py::Foo.bar\nA previous attempt was rejected: too broad"
+    assert t.intent() == "do a\nTargets: src/x.py::Foo.bar\nNote from a previous attempt: too broad"
     assert tk("b").intent() == "do b"
     w = WorkerContext(ticket="a", model="plan", messages=[{"role": "user", "content": "x"}])
     assert w.model_dump()["messages"][0]["content"] == "x"
