@@ -147,7 +147,11 @@ class Clutch:
         self.out.write(prompt)
         self.out.flush()
         assert self.stdin is not None
-        line = self.stdin.readline()
+        try:
+            line = self.stdin.readline()
+        except KeyboardInterrupt:
+            self.out.write("\n")  # the error line must not continue the prompt's line
+            raise
         if not line:
             raise UsageError("--step: stdin ended before an answer; nothing landed")
         if not self.tty:

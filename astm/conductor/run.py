@@ -166,8 +166,10 @@ class Runner:
                     o = f.result()
                     if o.error is None and o.commit is not None:
                         self.keep(o, reviewed=False)  # finished while stopping: not lost
+            for t in tr.tickets:  # the ticket under review, and any cut short
                 if t.status == "running":
                     t.move("ready")
+                    chain.drop_result(self.repo, tr.id, t.id)
             tr.move("interrupted")
             self.save()
             if isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)):
