@@ -9,55 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from astm.conductor.models import Ticket, Track
+from astm.conductor.models import Ticket, Track, check, find_cycle
 from astm.errors import PlanError
 
-
-def check(tickets: Sequence[Ticket]) -> None:
-    """Duplicate ids, unknown or self dependencies and cycles: PlanError naming them."""
-    seen: set[str] = set()
-    for t in tickets:
-        if t.id in seen:
-            raise PlanError(f"duplicate ticket id {t.id!r}")
-        seen.add(t.id)
-    for t in tickets:
-        for d in t.depends_on:
-            if d == t.id:
-                raise PlanError(f"ticket {t.id} depends on itself")
-            if d not in seen:
-                raise PlanError(f"ticket {t.id} depends on {d!r}, which is not a ticket of the track")
-    cycle = find_cycle(tickets)
-    if cycle:
-        raise PlanError("dependency cycle: " + " -> ".join(cycle))
-
-
-def find_cycle(tickets: Sequence[Ticket]) -> list[str] | None:
-    """One cycle as ids ``[a, b, ..., a]``, or None (iterative DFS, unknown ids ignored)."""
-    deps = {t.id: [d for d in t.depends_on] for t in tickets}
-    state: dict[str, int] = {}  # 1: on the stack, 2: finished
-    for root in deps:
-        if state.get(root):
-            continue
-        stack: list[tuple[str, int]] = [(root, 0)]
-        path: list[str] = [root]
-        state[root] = 1
-        while stack:
-            node, i = stack[-1]
-            nexts = [d for d in deps[node] if d in deps]
-            if i == len(nexts):
-                stack.pop()
-                path.pop()
-                state[node] = 2
-                continue
-            stack[-1] = (node, i + 1)
-            nxt = nexts[i]
-            if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
-            if not state.get(nxt):
-                state[nxt] = 1
-                stack.append((nxt, 0))
-                path.append(nxt)
-    return None
+__all__ = [
+    "cascade", "check", "dependents", "depth", "find_cycle", "ready", "resume", "stub_first",
+    "topo_order", "unlock",
+]
 
 
 def dependents(track: Track, tid: str) -> list[str]:

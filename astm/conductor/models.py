@@ -2,8 +2,9 @@
 
 A **track** is a small DAG of **tickets**; each ticket is one engine run on named targets.
 Status moves only along the documented transitions (docs/tracks.md); anything else raises
-``IllegalTransition``. The graph rules (which tickets are ready, cycles, cascades) live in
-``dag.py``; this module knows one ticket or one track at a time.
+``IllegalTransition``. A track's graph invariants (unique ids, known dependencies, no
+cycle) are checked here, so no invalid track can be built or loaded; the graph's rules
+(which tickets are ready, cascades, orders) live in ``dag.py``.
 
 Ticket transitions::
 
@@ -26,10 +27,12 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from astm.errors import PlanError
 from astm.plan import Plan
 
 TicketStatus = Literal["locked", "ready", "running", "done", "failed", "blocked"]
@@ -162,9 +165,7 @@ class Track(_Model):
 
     @model_validator(mode="after")
     def _graph(self) -> Track:
-        from astm.conductor import dag
-
-        dag.check(self.tickets)
+        check(self.tickets)
         return self
 
     def ticket(self, tid: str) -> Ticket:
@@ -178,3 +179,53 @@ class Track(_Model):
             raise IllegalTransition(f"track {self.id}: {self.status} -> {to} is not allowed")
         self.status = to
         self.updated = time.time()
+
+
+# ---- graph invariants of a track (dag.py holds the rest of the graph rules) ----
+
+
+def check(tickets: Sequence[Ticket]) -> None:
+    """Duplicate ids, unknown or self dependencies and cycles: PlanError naming them."""
+    seen: set[str] = set()
+    for t in tickets:
+        if t.id in seen:
+            raise PlanError(f"duplicate ticket id {t.id!r}")
+        seen.add(t.id)
+    for t in tickets:
+        for d in t.depends_on:
+            if d == t.id:
+                raise PlanError(f"ticket {t.id} depends on itself")
+            if d not in seen:
+                raise PlanError(f"ticket {t.id} depends on {d!r}, which is not a ticket of the track")
+    cycle = find_cycle(tickets)
+    if cycle:
+        raise PlanError("dependency cycle: " + " -> ".join(cycle))
+
+
+def find_cycle(tickets: Sequence[Ticket]) -> list[str] | None:
+    """One cycle as ids ``[a, b, ..., a]``, or None (iterative DFS, unknown ids ignored)."""
+    deps = {t.id: list(t.depends_on) for t in tickets}
+    state: dict[str, int] = {}  # 1: on the stack, 2: finished
+    for root in deps:
+        if state.get(root):
+            continue
+        stack: list[tuple[str, int]] = [(root, 0)]
+        path: list[str] = [root]
+        state[root] = 1
+        while stack:
+            node, i = stack[-1]
+            nexts = [d for d in deps[node] if d in deps]
+            if i == len(nexts):
+                stack.pop()
+                path.pop()
+                state[node] = 2
+                continue
+            stack[-1] = (node, i + 1)
+            nxt = nexts[i]
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if not state.get(nxt):
+                state[nxt] = 1
+                stack.append((nxt, 0))
+                path.append(nxt)
+    return None

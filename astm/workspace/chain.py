@@ -78,7 +78,7 @@ def _merge(repo: Repo, ancestor: pygit2.Oid, ours: pygit2.Oid, theirs: pygit2.Oi
     r = repo.repo
     index = r.merge_trees(ancestor, ours, theirs)
     if index.conflicts is not None:
-        paths = sorted({(e[1] or e[2] or e[0]).path for e in index.conflicts if any(e)})
+        paths = sorted({str(entry.path) for e in index.conflicts for entry in e if entry is not None})
         raise MergeConflict(f"{what} conflict in {', '.join(paths)}")
     return index.write_tree(r)
 
