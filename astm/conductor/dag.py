@@ -65,8 +65,12 @@ def resume(track: Track) -> list[str]:
     """Before a new run: failed tickets become ready again, cascaded blocks lock again
     (a manual block stays), and running ones (a killed run) are ready. Their ids."""
     moved = []
+    done = {t.id for t in track.tickets if t.status == "done"}
     for t in track.tickets:
-        if t.status in ("failed", "running"):
+        if t.status == "failed" and not set(t.depends_on) <= done:
+            t.move("locked")  # a dependency runs again first (its result was pruned)
+            moved.append(t.id)
+        elif t.status in ("failed", "running"):
             t.move("ready")
             moved.append(t.id)
         elif t.status == "blocked" and not t.manually_blocked:

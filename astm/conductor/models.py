@@ -14,6 +14,8 @@ Ticket transitions::
     running -> failed     its engine run failed (or the review rejected it too often)
     running -> ready      interrupted or rejected: it runs again
     failed  -> ready      ``astm track run`` again retries it
+    failed  -> locked     ... once a dependency that must run again is done
+    done    -> ready      its result commit is gone (pruned before the track landed)
     any but done -> blocked   with a reason (a dependency failed, or a manual block)
     blocked -> locked     unblocked: it waits for its dependencies again
 
@@ -44,9 +46,9 @@ TICKET_MOVES: dict[str, frozenset[str]] = {
     "locked": frozenset({"ready", "blocked"}),
     "ready": frozenset({"running", "blocked"}),
     "running": frozenset({"done", "failed", "ready", "blocked"}),
-    "failed": frozenset({"ready", "blocked"}),
+    "failed": frozenset({"ready", "locked", "blocked"}),
     "blocked": frozenset({"locked", "blocked"}),
-    "done": frozenset(),
+    "done": frozenset({"ready"}),
 }
 TRACK_MOVES: dict[str, frozenset[str]] = {
     "planned": frozenset({"running"}),

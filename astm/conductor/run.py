@@ -119,7 +119,7 @@ class Runner:
             raise UsageError(f"ticket {first.id} has no plan and no model is configured: set ASTM_MODEL")
         for t in tr.tickets:  # a result ref lost (gc, a user) means: run it again
             if t.status == "done" and not chain.exists(self.repo, t.commit):
-                t.status = "ready"
+                t.move("ready")
         self.repo.check_state()
         dag.resume(tr)
         tr.move("running")

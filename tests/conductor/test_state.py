@@ -187,6 +187,13 @@ def test_topo_order_depth_and_stub_first() -> None:
         dag.topo_order([tk("a", "b"), tk("b", "a")])
 
 
+def test_resume_locks_a_failed_ticket_whose_dependency_runs_again() -> None:
+    a, b = tk("a", status="ready"), tk("b", "a", status="failed")
+    tr = track(a, b)
+    assert dag.resume(tr) == ["b"]
+    assert b.status == "locked"
+
+
 def test_dependents_and_resume_of_a_killed_run() -> None:
     a, b = tk("a", status="running"), tk("b", "a")
     tr = track(a, b)

@@ -189,3 +189,21 @@ def test_insert_only_track_with_json(astm, tmp_path: Path) -> None:
     res = astm("track", "run", data["id"], "--json", cwd=repo)
     assert res.code == 0, res.err
     assert json.loads(res.out)["branch"] == "astm/track-one"
+
+
+def test_a_done_ticket_whose_result_was_pruned_runs_again(astm, tmp_path: Path) -> None:
+    repo = project(tmp_path)
+    tickets = standard_tickets()
+    tickets[3]["plan"] = replace("shop/prices.py::gross", "def gross(amount: float) -> float:\n    return (\n")
+    tid, res = plan_and_run(astm, repo, tmp_path, tickets)
+    assert res.code == 1
+    r = Repo.open(repo)
+    track = store.load(r, tid)
+    track.ticket("net").commit = "0" * 40  # as if git gc had pruned it
+    from astm import plan as planfile
+
+    track.ticket("gross").plan = planfile.parse(json.dumps(replace("shop/prices.py::gross", GROSS)))
+    store.save(r, track)
+    again = astm("track", "run", tid, cwd=repo)
+    assert again.code == 0, again.err
+    assert "running   net" in again.err and "running   stub" not in again.err
