@@ -1,12 +1,14 @@
 """How close ``astm track run`` runs to its critical path, and what tier-4 hints save.
 
-    python bench/track.py [--latency 0.5] [--reps 3] [--jobs 8]
+    python bench/track.py [--latency 0.5] [--reps 3] [--jobs 8] [--via loopback|plan]
 
 1. Scheduling. A repository of 12 Python files (``m0.py`` .. ``m11.py``, three functions
    each) and a track of 12 tickets, DAG depth 3 (4 chains of 3: each level-2 ticket
    depends on a level-1 ticket, each level-3 ticket on a level-2 one); every ticket
-   replaces the 3 functions of its file. Every model call waits L seconds
-   (``PlanProvider(plan, latency=L)``, as bench/apply.py). A ticket's model critical path
+   replaces the 3 functions of its file. Every model call waits L seconds: by default the
+   real OpenAI client against the loopback server of tests/openai_server.py, which answers
+   routes and generations from the request after a delay of L (``--via plan``:
+   ``PlanProvider(plan, latency=L)``, as bench/apply.py). A ticket's model critical path
    is 2 L (its file routes, then the 3 functions generate side by side), so the track's
    is 3 x 2 L. Printed: the median wall time of ``Runner.run()`` (planned track to landed
    branch), the critical path (3 x 2 L) and their ratio (target <= 1.15); the measured
@@ -84,10 +86,54 @@ def make_track(base: str) -> Track:
     return track
 
 
-def run_once(root: Path, base: str, latency: float, jobs: int) -> tuple[float, float]:
+class _Latent:
+    """The loopback server, answering every request from its content after ``latency``."""
+
+    def __init__(self, latency: float) -> None:
+        import openai_server as loopback
+
+        outer = self
+
+        class Server(loopback.LoopbackServer):
+            def _next(self, body: dict) -> loopback.Reply:  # type: ignore[override]
+                return loopback.Reply(outer.answer(body), delay=outer.latency)
+
+        self.latency = latency
+        self.server = Server()
+
+    @staticmethod
+    def answer(body: dict) -> str:
+        import json
+        import re
+
+        prompt = body["messages"][-1]["content"]
+        if prompt.startswith("You route"):
+            ids = re.findall(r"^- (\S+::\S+) \|", prompt, re.MULTILINE)
+            return json.dumps({"act": [{"id": i, "intent": "bump it"} for i in ids]})
+        node = re.search(r"^Node: (m(\d+)\.py::f(\d+)) ", prompt, re.MULTILINE)
+        assert node, prompt[:200]
+        i, j = int(node.group(2)), int(node.group(3))
+        return func(i, j, f"x + {i * 10 + j}")
+
+    def provider(self, _plan: Plan | None):  # type: ignore[no-untyped-def]
+        from astm.llm.openai_provider import OpenAIProvider
+
+        return OpenAIProvider(Settings(model="m", base_url=self.server.base_url, http_retries=0), api_key="k")
+
+
+def run_once(root: Path, base: str, latency: float, jobs: int, via: str) -> tuple[float, float]:
     """(wall, measured critical path) of one track run."""
     repo = Repo.open(root)
     track = make_track(base)
+    latent = _Latent(latency) if via == "loopback" else None
+    if latent is not None:
+        for t in track.tickets:
+            t.plan = None  # the model answers
+        provider_for = latent.provider
+        settings = Settings(jobs=jobs, model="m", base_url=latent.server.base_url)
+    else:
+        provider_for = lambda p: PlanProvider(p, latency=latency)  # type: ignore[arg-type]
+        settings = Settings(jobs=jobs)
     started: dict[str, float] = {}
     took: dict[str, float] = {}
 
@@ -99,10 +145,13 @@ def run_once(root: Path, base: str, latency: float, jobs: int) -> tuple[float, f
         elif e.state == "done":
             took[e.node] = time.perf_counter() - started[e.node]
 
-    runner = Runner(repo, track, Settings(jobs=jobs), lambda p: PlanProvider(p, latency=latency),  # type: ignore[arg-type]
-                    on_event=on_event)
+    runner = Runner(repo, track, settings, provider_for, on_event=on_event)
     t0 = time.perf_counter()
-    result = runner.run()
+    try:
+        result = runner.run()
+    finally:
+        if latent is not None:
+            latent.server.close()
     wall = time.perf_counter() - t0
     assert result.branch and git(root, "rev-list", "--count", f"main..{result.branch}") == str(FILES)
     git(root, "branch", "-D", result.branch)
@@ -112,16 +161,17 @@ def run_once(root: Path, base: str, latency: float, jobs: int) -> tuple[float, f
     return wall, max(chain_cost.values())
 
 
-def scheduling(latency: float, reps: int, jobs: int) -> None:
+def scheduling(latency: float, reps: int, jobs: int, via: str) -> None:
     with tempfile.TemporaryDirectory(prefix="astm-bench-track-") as tmp:
         root = Path(tmp) / "repo"
         base = make_repo(root)
         for lat in (latency, 0.0):
-            runs = [run_once(root, base, lat, jobs) for _ in range(reps)]
+            runs = [run_once(root, base, lat, jobs, via) for _ in range(reps)]
             wall = statistics.median(r[0] for r in runs)
             measured = statistics.median(r[1] for r in runs)
             critical = DEPTH * 2 * lat
-            print(f"track of {FILES} tickets, depth {DEPTH}, {FUNCS} nodes each, L = {lat:.2f}s, jobs = {jobs}:")
+            print(f"track of {FILES} tickets, depth {DEPTH}, {FUNCS} nodes each, L = {lat:.2f}s, "
+                  f"jobs = {jobs}, model via {via}:")
             ratio = f"{wall / critical:.2f}" if critical else "n/a"
             print(f"  wall {wall:.2f}s   critical path 3 x 2L = {critical:.2f}s   ratio {ratio}")
             print(f"  measured critical path (longest chain of ticket durations) {measured:.2f}s   "
@@ -180,8 +230,9 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.5)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=8)
+    ap.add_argument("--via", choices=("loopback", "plan"), default="loopback")
     args = ap.parse_args()
-    scheduling(args.latency, args.reps, args.jobs)
+    scheduling(args.latency, args.reps, args.jobs, args.via)
     tier4()
 
 
