@@ -30,6 +30,8 @@ COMMANDS = {
     "new": "astm.commands.new",
     "pick": "astm.commands.pick",
     "runs": "astm.commands.runs",
+    "track": "astm.commands.track",
+    "undo": "astm.commands.undo",
     "view": "astm.commands.view",
 }
 

@@ -57,6 +57,7 @@ class ApplyOptions:
     base: str | None = None
     dry_run: bool = False
     save_plan: Path | None = None
+    land: bool = True  # False: make the result commit but no branch (a track's ticket)
 
 
 def prepare(repo: Repo, opts: ApplyOptions) -> tuple[pygit2.Commit, dict[str, FileCtx], list[str]]:
@@ -307,6 +308,11 @@ class Run:
         await self.root_tests(ctx, root, overlay, [p for p in changes if (lang := find(p)) is not None and lang.tested])
         await ctx.blocking(runs.set_run_ref, self.repo, self.run_id, overlay)
         tree = self.repo.tree_of(overlay)
+        if not self.opts.land:  # the caller keeps the commit (refs/astm/tracks/...)
+            commit = await ctx.blocking(landing.make_commit, self.repo, tree, self.base.id, self.message())
+            self.result.commit = str(commit)
+            ctx.emit(REPO_ID, "landed", detail=str(commit)[:10])
+            return await self.after_landing(changed)
         branch, commit = await ctx.blocking(
             lambda: landing.land(
                 self.repo,
@@ -323,6 +329,9 @@ class Run:
             self.result.notices.append(
                 f"HEAD moved during the run; {branch} is based on {str(self.base.id)[:10]}"
             )
+        await self.after_landing(changed)
+
+    async def after_landing(self, changed: list[Outcome]) -> None:
         if self.opts.save_plan is not None:
             from astm.core import plan as planfile
 

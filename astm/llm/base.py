@@ -7,7 +7,7 @@ Two providers implement it: ``OpenAIProvider`` (any OpenAI-compatible endpoint) 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,6 +58,9 @@ class GenerateRequest:
     attempt: int = 1
     ref: int | None = None  # PlanProvider: index of the edit that creates this node
     prompt: str | None = None  # a prompt template file configured for this node kind
+
+
+S = TypeVar("S", bound=BaseModel)  # any structured answer (structured())
 
 
 # ---- structured answers (pydantic: these schemas are what a model must return) ----
@@ -159,5 +162,10 @@ class Provider(Protocol):
     async def claim(self, req: ClaimRequest) -> tuple[ClaimAnswer, Usage]: ...
 
     async def generate(self, req: GenerateRequest) -> tuple[str, Usage]: ...
+
+    async def structured(self, prompt: str, schema: type[S]) -> tuple[S, Usage]:
+        """One answer validated against ``schema`` (a track's tickets, a fix hint), with
+        one corrective retry; ModelError when the answer still does not match."""
+        ...
 
     async def aclose(self) -> None: ...

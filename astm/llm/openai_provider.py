@@ -33,6 +33,7 @@ from astm.llm.base import (
     Route,
     RouteAnswer,
     RouteRequest,
+    S,
     Usage,
 )
 from astm.llm.prompt import render
@@ -180,6 +181,12 @@ class OpenAIProvider:
             bound = min(cap, 4 * bound)
             self.notify(req.node_id, f"the answer was cut off; asking again with max_tokens {bound}")
         raise ModelError(f"the answer was cut off at {bound} tokens (max_tokens)", node=req.node_id)
+
+    async def structured(self, prompt: str, schema: type[S]) -> tuple[S, Usage]:
+        """Any schema, on the router model, with the same JSON ladder and one retry."""
+        # A whole track or a hint: bounded like a routing answer over a dozen children.
+        bound = transport.route_tokens(12, self._settings.max_tokens)
+        return await self._structured(schema, schema.__name__.lower(), prompt, schema.__name__, bound)
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -8,8 +8,14 @@ wait, so benchmarks can measure the pipeline under model-like delays.
 from __future__ import annotations
 
 import asyncio
+import json
+from collections import deque
+from typing import Any
+
+from pydantic import ValidationError
 
 from astm.core.plan import Delete, Insert, Plan, Replace
+from astm.errors import ModelError
 from astm.llm.base import (
     Act,
     ChildInfo,
@@ -19,6 +25,7 @@ from astm.llm.base import (
     GenerateRequest,
     Route,
     RouteRequest,
+    S,
     Usage,
 )
 
@@ -26,9 +33,14 @@ from astm.llm.base import (
 class PlanProvider:
     name = "plan"
 
-    def __init__(self, plan: Plan, *, latency: float = 0.0) -> None:
+    def __init__(
+        self, plan: Plan, *, latency: float = 0.0, answers: list[Any] | None = None
+    ) -> None:
         self.plan = plan
         self.latency = latency
+        # structured(): scripted answers, served in order (JSON text or JSON values).
+        self.answers: deque[Any] = deque(answers or [])
+        self.prompts: list[str] = []  # every structured() prompt, for tests
 
     async def _wait(self) -> None:
         if self.latency:
@@ -87,6 +99,21 @@ class PlanProvider:
 
     def _replace_for(self, nid: str) -> Replace | None:
         return next((e for e in self.plan.edits if isinstance(e, Replace) and e.node == nid), None)
+
+    async def structured(self, prompt: str, schema: type[S]) -> tuple[S, Usage]:
+        """The next scripted answer, validated against ``schema`` (no retry: a script is
+        what it is); ModelError when none is left or it does not match."""
+        await self._wait()
+        self.prompts.append(prompt)
+        if not self.answers:
+            raise ModelError("the plan has no structured answer for this question")
+        answer = self.answers.popleft()
+        text = answer if isinstance(answer, str) else json.dumps(answer)
+        try:
+            return schema.model_validate_json(text), Usage()
+        except ValidationError as exc:
+            raise ModelError(f"scripted answer does not match {schema.__name__}: "
+                             f"{exc.errors(include_url=False)[0]['msg']}") from None
 
     async def aclose(self) -> None:
         return None

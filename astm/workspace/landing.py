@@ -66,6 +66,21 @@ def _create(repo: Repo, ref: str, commit: pygit2.Oid) -> str | None:
     return (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
 
 
+def make_commit(repo: Repo, tree: pygit2.Oid, base: pygit2.Oid, message: str) -> pygit2.Oid:
+    """The landing commit alone (its base as only parent), referenced by nothing yet."""
+    with git.LOCK:
+        author = git.signature(repo.repo)
+        return repo.repo.create_commit(None, author, author, message, tree, [base])
+
+
+def _logged(repo: Repo, branch: str, commit: pygit2.Oid, intent: str) -> tuple[str, pygit2.Oid]:
+    """Record the new branch in the operation log, so ``astm undo`` can remove it."""
+    from astm.workspace import oplog
+
+    oplog.record_branch(repo, f"refs/heads/{branch}", str(commit), f"apply landed {branch}: {intent[:60]}")
+    return branch, commit
+
+
 def land(
     repo: Repo,
     *,
@@ -82,13 +97,11 @@ def land(
     two runs racing for one name cannot both win.
     """
     with git.LOCK:
-        r = repo.repo
-        author = git.signature(r)
-        commit = r.create_commit(None, author, author, message, tree, [base])
+        commit = make_commit(repo, tree, base, message)
         if branch is not None:
             failed = _create(repo, f"refs/heads/{branch}", commit)
             if failed is None:
-                return branch, commit
+                return _logged(repo, branch, commit, intent)
             why = branch_conflict(repo, branch)
             if why is None and "cannot lock" not in failed:
                 raise git.GitError(f"cannot create branch {branch}: {failed}")
@@ -101,7 +114,7 @@ def land(
             name = f"astm/{slug}" if i == 1 else f"astm/{slug}-{i}"
             failed = _create(repo, f"refs/heads/{name}", commit)
             if failed is None:
-                return name, commit
+                return _logged(repo, name, commit, intent)
             if branch_conflict(repo, name) is None and "cannot lock" not in failed:
                 raise git.GitError(f"cannot create branch {name}: {failed}")
     raise BranchExistsError(f"no free branch name for astm/{slug}; pass --branch")

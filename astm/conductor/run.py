@@ -1,0 +1,353 @@
+"""Running a track: every ready ticket is one engine run; the track lands as one branch.
+
+The scheduler lives in the calling thread: it starts each ready ticket's ``engine.apply``
+in a worker thread (each with its own event loop), and settles results one at a time as
+they finish: reviews (the clutch), state changes and saves all happen here, so the track
+file is only ever written by one thread. A ticket starts from the result of the tickets it
+depends on (their merge when there are several), so a contract stub's new signatures are
+in the files its dependents' agents parse, index and skeletonise.
+
+A ticket's result is a commit kept under ``refs/astm/tracks/<track>/<ticket>``, never a
+branch. When every ticket is done, the results are chained in dependency order onto the
+track's base, one commit per ticket, and land on ``astm/track-<slug>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from astm.conductor import dag, hints, store
+from astm.conductor.clutch import Approve, Clutch, Edit, Reject, Review
+from astm.conductor.config import TrackSettings
+from astm.conductor.models import Attempt, Ticket, Track, WorkerContext
+from astm.config import Settings
+from astm.core import plan as planfile
+from astm.core.plan import Plan
+from astm.core.result import ApplyResult, Event, EventSink, ignore
+from astm.engine import apply as engine
+from astm.errors import AstmError, Interrupted, UsageError, ValidationFailed
+from astm.llm.base import Provider
+from astm.workspace import chain, oplog
+from astm.workspace.landing import slugify
+from astm.workspace.repo import Repo
+
+ProviderFor = Callable[[Plan | None], Provider]  # a fresh provider per engine run
+
+
+class TrackFailed(ValidationFailed):
+    """Some tickets failed or are blocked; the done ones are kept for the next run."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one engine run of a ticket gave (computed in a worker thread)."""
+
+    ticket: str
+    base: str
+    commit: str | None = None
+    run: str | None = None
+    error: AstmError | None = None
+    payload: str = ""  # the plan of what it did (the clutch's edit payload)
+
+
+@dataclass
+class TrackResult:
+    track: Track
+    branch: str | None = None
+    commit: str | None = None
+    ran: list[str] = field(default_factory=list)  # tickets run this time
+    notices: list[str] = field(default_factory=list)
+
+
+class Runner:
+    def __init__(
+        self,
+        repo: Repo,
+        track: Track,
+        settings: Settings,
+        provider_for: ProviderFor,
+        *,
+        track_settings: TrackSettings | None = None,
+        step: bool = False,
+        clutch: Clutch | None = None,
+        hint_provider: Callable[[], Provider | None] = lambda: None,
+        on_event: EventSink = ignore,
+        max_rejections: int = 3,
+    ) -> None:
+        self.repo, self.track, self.settings = repo, track, settings
+        self.provider_for = provider_for
+        self.trust = track_settings or TrackSettings()
+        self.step, self.clutch = step, clutch
+        self.hint_provider = hint_provider
+        self.events = on_event
+        self.max_rejections = max_rejections
+        self.tmp = Path(tempfile.mkdtemp(prefix="astm-track-"))
+        self.result = TrackResult(track)
+
+    # ---- plumbing ----
+
+    def emit(self, ticket: str, state: str, detail: str = "", attempt: int = 0) -> None:
+        self.events(Event(ticket, state, attempt, detail))
+
+    def save(self) -> None:
+        store.save(self.repo, self.track)
+
+    def pauses(self, t: Ticket) -> bool:
+        return self.trust.pauses(t.archetype, step=self.step)
+
+    # ---- the run ----
+
+    def run(self) -> TrackResult:
+        tr = self.track
+        if tr.status == "done":
+            raise UsageError(f"track {tr.id} has already landed on {tr.branch}")
+        if tr.base is None or not chain.exists(self.repo, tr.base):
+            raise UsageError(f"track {tr.id}: its base commit {tr.base or '?'} is gone")
+        pending = [t for t in tr.tickets if t.status != "done"]
+        if any(self.pauses(t) for t in pending):
+            if self.clutch is None:
+                raise UsageError("--step (or a trust level of 'step') needs a terminal or answers on stdin")
+            self.clutch.check()
+        if not self.settings.model and any(t.plan is None for t in pending):
+            first = next(t for t in pending if t.plan is None)
+            raise UsageError(f"ticket {first.id} has no plan and no model is configured: set ASTM_MODEL")
+        for t in tr.tickets:  # a result ref lost (gc, a user) means: run it again
+            if t.status == "done" and not chain.exists(self.repo, t.commit):
+                t.move("ready")
+        self.repo.check_state()
+        dag.resume(tr)
+        tr.move("running")
+        self.save()
+        try:
+            self.schedule()
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        left = [t for t in tr.tickets if t.status != "done"]
+        if left:
+            tr.move("failed")
+            self.save()
+            raise TrackFailed(self.why(left))
+        self.land()
+        return self.result
+
+    def schedule(self) -> None:
+        tr = self.track
+        futures: dict[Future[Outcome], str] = {}
+        pool = ThreadPoolExecutor(max_workers=max(1, self.settings.jobs), thread_name_prefix="astm-ticket")
+        try:
+            while True:
+                for t in dag.ready(tr):
+                    started = self.start(pool, t)
+                    if started is not None:
+                        futures[started] = t.id
+                if not futures:
+                    return
+                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for f in done:
+                    futures.pop(f)
+                    again = self.settle(f.result())
+                    if again is not None:
+                        started = self.start(pool, tr.ticket(again), rerun=True)
+                        assert started is not None
+                        futures[started] = again
+        except BaseException as exc:  # Ctrl-C, a quit at a review, a crash: keep what is done
+            for f in futures:
+                f.cancel()
+            pool.shutdown(wait=True)
+            for f, tid in futures.items():
+                t = tr.ticket(tid)
+                if f.done() and not f.cancelled() and f.exception() is None and not self.pauses(t):
+                    o = f.result()
+                    if o.error is None and o.commit is not None:
+                        self.keep(o, reviewed=False)  # finished while stopping: not lost
+            for t in tr.tickets:  # the ticket under review, and any cut short
+                if t.status == "running":
+                    t.move("ready")
+                    chain.drop_result(self.repo, tr.id, t.id)
+            tr.move("interrupted")
+            self.save()
+            if isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)):
+                raise Interrupted(
+                    f"interrupted; track {tr.id} keeps its done tickets: `astm track run {tr.id}` resumes"
+                ) from None
+            raise
+        finally:
+            pool.shutdown(wait=True)
+
+    def start(self, pool: ThreadPoolExecutor, t: Ticket, *, rerun: bool = False) -> Future[Outcome] | None:
+        """Move ``t`` to running and submit its engine run on its dependencies' result
+        (None: its dependencies' results conflict, and it failed saying so)."""
+        if rerun:  # after a review: same base, a new attempt
+            t.move("ready")
+        else:
+            deps = [(d, self.track.ticket(d).commit or "") for d in t.depends_on]
+            try:
+                t.base = chain.merged_base(self.repo, self.track.base or "", deps, ticket=t.id)
+            except chain.MergeConflict as exc:
+                t.move("running")
+                self.fail(t, None, str(exc), str(exc))
+                return None
+        t.move("running")
+        intent = t.intent()
+        t.worker = WorkerContext(
+            ticket=t.id,
+            model="plan" if t.plan is not None else (self.settings.model or ""),
+            settings={"jobs": self.settings.jobs, "retries": self.settings.retries,
+                      "routing": self.settings.routing, "paths": t.files, "base": t.base},
+            messages=[{"role": "user", "content": intent}],
+        )
+        self.save()
+        self.emit(t.id, "running", t.title or t.prompt[:60], t.attempts)
+        self.result.ran.append(t.id)
+        return pool.submit(self.work, t.id, t.base or "", intent, t.plan, list(t.files), t.attempts)
+
+    def work(self, tid: str, base: str, intent: str, plan: Plan | None, paths: list[str],
+             attempt: int) -> Outcome:
+        """One engine run, in a worker thread: no track state is touched here."""
+        saved = self.tmp / f"{tid}-{attempt}.plan.json"
+        opts = engine.ApplyOptions(
+            intent=intent, cwd=self.repo.workdir, paths=tuple(paths), plan=plan, base=base,
+            land=False, save_plan=saved,
+        )
+
+        def forward(e: Event) -> None:
+            self.events(Event(f"{tid} {e.node}", e.state, e.attempt, e.detail))
+
+        try:
+            res: ApplyResult = engine.apply(opts, self.settings, self.provider_for(plan), forward)
+        except AstmError as exc:
+            partial: ApplyResult | None = getattr(exc, "result", None)
+            return Outcome(tid, base, run=partial.run if partial else None, error=exc)
+        payload = saved.read_text(encoding="utf-8") if saved.is_file() else ""
+        return Outcome(tid, base, commit=res.commit, run=res.run, payload=payload)
+
+    def settle(self, o: Outcome) -> str | None:
+        """Record one finished run; the ticket id when it must run again (a review)."""
+        t = self.track.ticket(o.ticket)
+        if o.error is not None or o.commit is None:
+            raw = str(o.error) if o.error else "the engine gave no commit"
+            self.fail(t, o.run, raw, self.hint(raw))
+            return None
+        chain.keep_result(self.repo, self.track.id, t.id, o.commit)  # nothing is lost from here
+        if not self.pauses(t):
+            self.keep(o, reviewed=False)
+            return None
+        return self.review(t, o)
+
+    def fail(self, t: Ticket, run: str | None, raw: str, hint: str) -> None:
+        """``t`` failed: raw and hint side by side in its record; dependents blocked."""
+        t.history.append(Attempt(run=run, outcome="failed", raw=raw, hint=hint))
+        t.notes.append(f"it failed: {hint}")  # a retry gets the hint, never the raw output
+        t.move("failed")
+        blocked = dag.cascade(self.track, t.id)
+        self.save()
+        self.emit(t.id, "failed", raw + (f" (blocks {', '.join(blocked)})" if blocked else ""))
+
+    def review(self, t: Ticket, o: Outcome) -> str | None:
+        assert self.clutch is not None and o.commit is not None
+        r = Review(t.id, chain.tree_diff(self.repo, o.base, o.commit), o.payload, "json",
+                   f"{t.archetype}: {t.title or t.prompt[:60]}")
+        self.emit(t.id, "review")
+        decision = self.clutch.review(r, _plan_problem)
+        if isinstance(decision, Approve):
+            self.keep(o, reviewed=True)
+            return None
+        if isinstance(decision, Edit):
+            t.plan = planfile.parse(decision.payload, f"edit of {t.id}")
+            t.history.append(Attempt(run=o.run, outcome="edited"))
+        elif isinstance(decision, Reject):
+            t.history.append(Attempt(run=o.run, outcome="rejected", raw=decision.reason, hint=decision.reason))
+            t.notes.append(f"a reviewer rejected it: {decision.reason}")
+            rejected = sum(1 for a in t.history if a.outcome == "rejected")
+            if rejected >= self.max_rejections:
+                t.move("failed")
+                dag.cascade(self.track, t.id)
+                self.save()
+                self.emit(t.id, "failed", f"rejected {rejected} times: {decision.reason}")
+                return None
+        else:  # Quit: this ticket's result goes; the track keeps what was approved before
+            chain.drop_result(self.repo, self.track.id, t.id)
+            raise Interrupted(
+                f"quit at the review of ticket {t.id}: nothing landed; "
+                f"`astm track run {self.track.id}` resumes"
+            )
+        self.save()
+        return t.id
+
+    def keep(self, o: Outcome, *, reviewed: bool) -> None:
+        t = self.track.ticket(o.ticket)
+        assert o.commit is not None
+        chain.keep_result(self.repo, self.track.id, t.id, o.commit)
+        t.commit = o.commit
+        t.history.append(Attempt(run=o.run, outcome="done"))
+        if t.status == "running":
+            t.move("done")
+        self.save()
+        self.emit(t.id, "done", ("approved " if reviewed else "") + o.commit[:10])
+
+    def hint(self, raw: str) -> str:
+        """The short hint of a failure (a cheap model's, or the first diagnostic)."""
+        provider = self.hint_provider()
+        hint, _ = asyncio.run(hints.compress(raw, "", provider))
+        if provider is not None:
+            asyncio.run(provider.aclose())
+        return hint.text
+
+    def why(self, left: list[Ticket]) -> str:
+        failed = [t for t in left if t.status == "failed"]
+        parts = []
+        for t in failed[:3]:
+            last = next((a.raw for a in reversed(t.history) if a.outcome in ("failed", "rejected")), "")
+            parts.append(f"ticket {t.id} failed: {last}")
+        blocked = [t.id for t in left if t.status == "blocked"]
+        if blocked:
+            parts.append(f"blocked: {', '.join(blocked)}")
+        others = [t.id for t in left if t.status not in ("failed", "blocked")]
+        if others:
+            parts.append(f"not run: {', '.join(others)}")
+        return "; ".join(parts) + f"; fix and `astm track run {self.track.id}` resumes"
+
+    # ---- landing ----
+
+    def land(self) -> None:
+        tr = self.track
+        steps = [
+            chain.Step(t.id, t.base or "", t.commit or "", message_of(tr, t))
+            for t in dag.topo_order(tr.tickets)
+        ]
+        head = chain.chain(self.repo, tr.base or "", steps)
+        branch = chain.create_branch(self.repo, f"track-{slugify(tr.title)}", head)
+        oplog.record_branch(self.repo, f"refs/heads/{branch}", head, f"track {tr.id} landed {branch}")
+        tr.branch, tr.commit = branch, head
+        tr.move("done")
+        self.save()
+        chain.drop_results(self.repo, tr.id)  # the branch holds every result now
+        self.result.branch, self.result.commit = branch, head
+        self.emit(tr.id, "landed", branch)
+
+
+def message_of(track: Track, t: Ticket) -> str:
+    subject = " ".join((t.title or t.prompt).split())
+    subject = subject[0].upper() + subject[1:] if subject else t.id
+    if len(subject) > 72:
+        subject = subject[:71].rstrip() + "…"
+    body = " ".join(t.prompt.split())
+    runs = [a.run for a in t.history if a.run and a.outcome == "done"]
+    trailers = [f"Astm-Track: {track.id}", f"Astm-Ticket: {t.id} ({t.archetype})"]
+    if runs:
+        trailers.append(f"Astm-Run: {runs[-1]}")
+    return f"{subject}\n\n{body}\n\n" + "\n".join(trailers) + "\n"
+
+
+def _plan_problem(text: str) -> str | None:
+    try:
+        planfile.parse(text, "the edited plan")
+    except AstmError as exc:
+        return str(exc)
+    return None

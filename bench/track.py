@@ -1,0 +1,240 @@
+"""How close ``astm track run`` runs to its critical path, and what tier-4 hints save.
+
+    python bench/track.py [--latency 0.5] [--reps 3] [--jobs 8] [--via loopback|plan]
+
+1. Scheduling. A repository of 12 Python files (``m0.py`` .. ``m11.py``, three functions
+   each) and a track of 12 tickets, DAG depth 3 (4 chains of 3: each level-2 ticket
+   depends on a level-1 ticket, each level-3 ticket on a level-2 one); every ticket
+   replaces the 3 functions of its file. Every model call waits L seconds: by default the
+   real OpenAI client against the loopback server of tests/openai_server.py, which answers
+   routes and generations from the request after a delay of L (``--via plan``:
+   ``PlanProvider(plan, latency=L)``, as bench/apply.py). A ticket's model critical path
+   is 2 L (its file routes, then the 3 functions generate side by side), so the track's
+   is 3 x 2 L. Printed: the median wall time of ``Runner.run()`` (planned track to landed
+   branch), the critical path (3 x 2 L) and their ratio (target <= 1.15); the measured
+   critical path (the longest chain of the tickets' own measured durations) and the
+   ratio to it, which isolates the scheduler from the per-ticket git and ruff overhead;
+   the same at L = 0 (pure overhead).
+2. Tier-4 hints. The bytes of a worker's retry request (the real OpenAI client against
+   the loopback server of tests/openai_server.py) carrying a real ~300-line pytest
+   failure raw, versus carrying its deterministic hint; and the ratio (aim <= 0.05 for
+   the failure's part of the prompt, which is also printed).
+
+It prints figures only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+for p in (PROJECT, PROJECT / "tests"):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))  # run as a script from anywhere
+
+from _common import git
+
+from astm.conductor import dag, hints
+from astm.conductor.models import Ticket, Track
+from astm.conductor.run import Runner
+from astm.config import Settings
+from astm.core.plan import Plan, Replace
+from astm.core.result import Event
+from astm.llm.plan_provider import PlanProvider
+from astm.workspace.repo import Repo
+
+FILES = 12
+FUNCS = 3
+CHAINS = 4
+DEPTH = 3
+
+
+def func(i: int, j: int, body: str) -> str:
+    return f"def f{j}(x: int) -> int:\n    return {body}\n"
+
+
+def make_repo(root: Path) -> str:
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    (root / "pyproject.toml").write_text('[project]\nname = "b"\nversion = "0"\n\n[tool.astm.validate]\ntests = "off"\n')
+    for i in range(FILES):
+        text = '"""Module."""\n' + "".join(f"\n\n{func(i, j, 'x')}" for j in range(FUNCS))
+        (root / f"m{i}.py").write_text(text)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "init")
+    return git(root, "rev-parse", "HEAD")
+
+
+def make_track(base: str) -> Track:
+    tickets = []
+    for i in range(FILES):
+        level = i // CHAINS
+        deps = [f"t{i - CHAINS}"] if level else []
+        plan = Plan(intent=f"t{i}", edits=[
+            Replace(op="replace", node=f"m{i}.py::f{j}", text=func(i, j, f"x + {i * 10 + j}")) for j in range(FUNCS)])
+        tickets.append(Ticket(id=f"t{i}", targets=[f"m{i}.py::f{j}" for j in range(FUNCS)],
+                              prompt=f"bump m{i}", depends_on=deps, plan=plan))
+    track = Track(id=f"bench-{time.time_ns()}", title=f"bench {time.time_ns()}", tickets=tickets, base=base)
+    assert dag.depth(track.tickets) == DEPTH
+    return track
+
+
+class _Latent:
+    """The loopback server, answering every request from its content after ``latency``."""
+
+    def __init__(self, latency: float) -> None:
+        import openai_server as loopback
+
+        outer = self
+
+        class Server(loopback.LoopbackServer):
+            def _next(self, body: dict) -> loopback.Reply:  # type: ignore[override]
+                return loopback.Reply(outer.answer(body), delay=outer.latency)
+
+        self.latency = latency
+        self.server = Server()
+
+    @staticmethod
+    def answer(body: dict) -> str:
+        import json
+        import re
+
+        prompt = body["messages"][-1]["content"]
+        if prompt.startswith("You route"):
+            ids = re.findall(r"^- (\S+::\S+) \|", prompt, re.MULTILINE)
+            return json.dumps({"act": [{"id": i, "intent": "bump it"} for i in ids]})
+        node = re.search(r"^Node: (m(\d+)\.py::f(\d+)) ", prompt, re.MULTILINE)
+        assert node, prompt[:200]
+        i, j = int(node.group(2)), int(node.group(3))
+        return func(i, j, f"x + {i * 10 + j}")
+
+    def provider(self, _plan: Plan | None):  # type: ignore[no-untyped-def]
+        from astm.llm.openai_provider import OpenAIProvider
+
+        return OpenAIProvider(Settings(model="m", base_url=self.server.base_url, http_retries=0), api_key="k")
+
+
+def run_once(root: Path, base: str, latency: float, jobs: int, via: str) -> tuple[float, float]:
+    """(wall, measured critical path) of one track run."""
+    repo = Repo.open(root)
+    track = make_track(base)
+    latent = _Latent(latency) if via == "loopback" else None
+    if latent is not None:
+        for t in track.tickets:
+            t.plan = None  # the model answers
+        provider_for = latent.provider
+        settings = Settings(jobs=jobs, model="m", base_url=latent.server.base_url)
+    else:
+        provider_for = lambda p: PlanProvider(p, latency=latency)  # type: ignore[arg-type]
+        settings = Settings(jobs=jobs)
+    started: dict[str, float] = {}
+    took: dict[str, float] = {}
+
+    def on_event(e: Event) -> None:
+        if " " in e.node:
+            return
+        if e.state == "running":
+            started[e.node] = time.perf_counter()
+        elif e.state == "done":
+            took[e.node] = time.perf_counter() - started[e.node]
+
+    runner = Runner(repo, track, settings, provider_for, on_event=on_event)
+    t0 = time.perf_counter()
+    try:
+        result = runner.run()
+    finally:
+        if latent is not None:
+            latent.server.close()
+    wall = time.perf_counter() - t0
+    assert result.branch and git(root, "rev-list", "--count", f"main..{result.branch}") == str(FILES)
+    git(root, "branch", "-D", result.branch)
+    chain_cost: dict[str, float] = {}
+    for t in dag.topo_order(track.tickets):
+        chain_cost[t.id] = took[t.id] + max((chain_cost[d] for d in t.depends_on), default=0.0)
+    return wall, max(chain_cost.values())
+
+
+def scheduling(latency: float, reps: int, jobs: int, via: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="astm-bench-track-") as tmp:
+        root = Path(tmp) / "repo"
+        base = make_repo(root)
+        for lat in (latency, 0.0):
+            runs = [run_once(root, base, lat, jobs, via) for _ in range(reps)]
+            wall = statistics.median(r[0] for r in runs)
+            measured = statistics.median(r[1] for r in runs)
+            critical = DEPTH * 2 * lat
+            print(f"track of {FILES} tickets, depth {DEPTH}, {FUNCS} nodes each, L = {lat:.2f}s, "
+                  f"jobs = {jobs}, model via {via}:")
+            ratio = f"{wall / critical:.2f}" if critical else "n/a"
+            print(f"  wall {wall:.2f}s   critical path 3 x 2L = {critical:.2f}s   ratio {ratio}")
+            print(f"  measured critical path (longest chain of ticket durations) {measured:.2f}s   "
+                  f"ratio {wall / measured:.2f}   per ticket {measured / DEPTH:.2f}s")
+
+
+DEEP_TEST = '''def total(items, depth):
+    if depth:
+        return total(items, depth - 1)
+    assert sum(items) == 7, "the cart total is off"
+    return sum(items)
+
+
+def test_cart_total():
+    assert total([1, 2, 3], 28) == 7
+'''
+
+
+def tier4() -> None:
+    import openai_server as loopback
+
+    from astm.llm.base import GenerateRequest
+    from astm.llm.openai_provider import OpenAIProvider
+
+    with tempfile.TemporaryDirectory(prefix="astm-bench-hint-") as tmp:
+        (Path(tmp) / "test_deep.py").write_text(DEEP_TEST)
+        raw = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--tb=long",
+                              "test_deep.py"], cwd=tmp, capture_output=True, text=True, check=False).stdout
+    hint = hints.deterministic(raw)
+    server = loopback.LoopbackServer()
+    try:
+        server.responder = lambda body: "def total(items, depth):\n    return 7\n"
+        settings = Settings(model="worker", base_url=server.base_url, http_retries=0)
+
+        async def ask() -> None:
+            provider = OpenAIProvider(settings, api_key="k")
+            req = GenerateRequest("make the cart total right", "cart.py::total", "function", "python", "total",
+                                  "def total(items, depth):\n    return sum(items)\n", "", attempt=2)
+            for h in (hint, raw, ""):
+                await provider.generate(GenerateRequest(**{**req.__dict__, "hint": h}))
+            await provider.aclose()
+
+        asyncio.run(ask())
+        hinted, rawsize, none = (len(r.raw) for r in server.requests)
+    finally:
+        server.close()
+    print(f"tier-4: a {len(raw.splitlines())}-line pytest failure ({len(raw.encode())} bytes) -> hint "
+          f"{len(hint.split())} words: {hint!r}")
+    print(f"  worker retry request bytes: hinted {hinted}, raw {rawsize}, ratio {hinted / rawsize:.3f}")
+    print(f"  the failure's own bytes in the request: hinted {hinted - none}, raw {rawsize - none}, "
+          f"ratio {(hinted - none) / (rawsize - none):.3f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--latency", type=float, default=0.5)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--jobs", type=int, default=8)
+    ap.add_argument("--via", choices=("loopback", "plan"), default="loopback")
+    args = ap.parse_args()
+    scheduling(args.latency, args.reps, args.jobs, args.via)
+    tier4()
+
+
+if __name__ == "__main__":
+    main()
