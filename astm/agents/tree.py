@@ -465,7 +465,10 @@ class TreeWork:
         imports: list[bytes] = []
         if kind != "imports":
             new, imports = f.lang.requests(new)
-        new = f.lang.prepare(new, node=node, parent=parent, base=f.data)
+        try:  # deep text is refused here, before validation walks it
+            new = f.lang.prepare(new, node=node, parent=parent, base=f.data)
+        except AstmError as exc:
+            return None, [], [], Diagnostic(exc.message, "answer")
         if f.eol != b"\n":
             new = new.replace(b"\n", f.eol)
         if kind is None:  # a new node: its kind is read from its text

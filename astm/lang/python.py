@@ -52,14 +52,17 @@ def _protected_rows(tree: tree_sitter.Tree) -> set[int]:
     moves them, since their indentation is stripped when they are read (PEP 257).
     """
     rows: set[int] = set()
-    stack = [tree.root_node]
+    # Each node travels with its three nearest ancestors: ``Node.parent`` walks down from
+    # the root, so asking it per node would be quadratic in the nesting depth.
+    stack: list[_Chain] = [(tree.root_node, None, None, None)]
     while stack:
-        n = stack.pop()
+        chain = stack.pop()
+        n = chain[0]
         if n.type in ("string", "concatenated_string") and n.end_point.row > n.start_point.row:
-            if not _is_docstring(n):
+            if not _is_docstring(chain):
                 rows.update(range(n.start_point.row + 1, n.end_point.row + 1))
             continue
-        stack.extend(n.children)
+        stack.extend((c, n, chain[1], chain[2]) for c in n.children)
     return rows
 
 
@@ -70,31 +73,35 @@ def _line_starts(tree: tree_sitter.Tree) -> set[int]:
     alignment under an open bracket is kept.
     """
     rows: set[int] = set()
-    stack = [tree.root_node]
+    stack: list[tuple[tree_sitter.Node, str]] = [(tree.root_node, "")]
     while stack:
-        n = stack.pop()
-        parent = n.parent
+        n, parent = stack.pop()
         if (
             n.type == "comment"
             or n.type == "decorator"
             or n.type in _CLAUSES
-            or (n.is_named and parent is not None and parent.type in _BODIES)
+            or (n.is_named and parent in _BODIES)
         ):
             rows.add(n.start_point.row)
-        stack.extend(n.children)
+        stack.extend((c, n.type) for c in n.children)
     return rows
 
 
-def _is_docstring(string: tree_sitter.Node) -> bool:
+# A node and its parent, grandparent and great-grandparent (None above the root).
+_Chain = tuple[
+    tree_sitter.Node, tree_sitter.Node | None, tree_sitter.Node | None, tree_sitter.Node | None
+]
+
+
+def _is_docstring(chain: _Chain) -> bool:
     """A plain string that is the first statement of a module, class or function body."""
-    stmt = string.parent
+    string, stmt, body, owner = chain
     if string.type != "string" or stmt is None or stmt.type != "expression_statement":
         return False
-    body = stmt.parent
     if body is None or stmt.named_child_count != 1:
         return False
     if body.type == "block":
-        if body.parent is None or body.parent.type not in _DEF_TYPES:
+        if owner is None or owner.type not in _DEF_TYPES:
             return False
     elif body.type != "module":
         return False
@@ -238,7 +245,12 @@ class _Python:
         return own + _indent_unit(base)
 
     def prepare(self, text: bytes, *, node: Node | None, parent: Node, base: bytes) -> bytes:
-        """Re-indent new text (LF line ends) to where it will stand, in the file's unit."""
+        """Re-indent new text (LF line ends) to where it will stand, in the file's unit.
+
+        Text nested deeper than ``syntax.MAX_DEPTH`` is refused first (ValidationFailed):
+        the steps after it may take time and stack in proportion to the depth.
+        """
+        syntax.refuse_deep(text)
         target = self.indent_at(node, base) if node is not None else self.body_indent(parent, base)
         unit = _indent_unit(base)
         return reindent(text, target, tabs=unit == b"\t", width=len(unit))

@@ -17,6 +17,8 @@ class _Toml:
     external = False  # tomllib validates in-process
 
     def prepare(self, text: bytes, *, node: Node | None, parent: Node, base: bytes) -> bytes:
+        """The text as it is; ValidationFailed if it nests too deep for ``tomllib``."""
+        syntax.refuse_deep(text)
         return text
 
     def requests(self, text: bytes) -> tuple[bytes, list[bytes]]:

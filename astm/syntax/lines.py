@@ -1,9 +1,12 @@
-"""Line tables over UTF-8 bytes: the whole-line ranges every node is made of."""
+"""Line tables over UTF-8 bytes (the whole-line ranges every node is made of) and the
+nesting depth of a syntax tree (how deep input is refused before any other work)."""
 
 from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+
+import tree_sitter
 
 BOM = b"\xef\xbb\xbf"
 
@@ -51,3 +54,26 @@ class Lines:
     def indent(self, row: int) -> bytes:
         line = self.text(row)
         return line[: len(line) - len(line.lstrip(b" \t\f"))]
+
+
+def tree_depth(tree: tree_sitter.Tree, limit: int) -> int:
+    """How deep the syntax ``tree`` nests, counted up to ``limit + 1``.
+
+    One cursor walk, no recursion and no ``Node.parent`` (tree-sitter finds a parent by
+    walking down from the root, so calling it per node is quadratic in the depth). It stops
+    as soon as the depth passes ``limit``: the cost is linear in the nodes seen.
+    """
+    cursor = tree.walk()
+    depth = deepest = 0
+    while True:
+        if cursor.goto_first_child():
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    return deepest
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return deepest
+            depth -= 1

@@ -56,11 +56,16 @@ from dataclasses import dataclass
 import tree_sitter
 import tree_sitter_python
 
-from astm.errors import TargetError
-from astm.syntax.lines import Lines
+from astm.errors import TargetError, ValidationFailed
+from astm.syntax.lines import Lines, tree_depth
 from astm.syntax.node import Node, node_id, text_hash
 
 IMPORTS = "(imports)"
+# How deep a new text's syntax tree may nest. CPython's own limits are lower for brackets
+# (200) and blocks (100 levels, 2 tree levels each); chains of operators (``- - - 1``,
+# ``a if b else ...``) have none of their own before its parser runs out of memory.
+# Real code stays far below: the standard library's deepest module nests about 60 levels.
+MAX_DEPTH = 1000
 BOM = b"\xef\xbb\xbf"
 
 _LANGUAGE = tree_sitter.Language(tree_sitter_python.language())
@@ -133,9 +138,21 @@ def python_error(data: bytes, path: str = "<text>") -> tuple[str, int | None] | 
         if line is None and nul >= 0:
             line = data[:nul].count(b"\n") + 1
         return message or "invalid syntax", line
-    except RecursionError:
+    except (RecursionError, MemoryError):
+        # CPython's parser gives MemoryError on deep operator chains (``not not ... x``).
         return "too deeply nested", None
     return None
+
+
+def refuse_deep(text: bytes) -> None:
+    """Raise ValidationFailed if ``text`` nests deeper than ``MAX_DEPTH`` syntax levels.
+
+    One linear walk of tree-sitter's tree (which parses deep input without recursion),
+    done before any other work on an answer, so nothing after it meets unbounded depth.
+    """
+    depth = tree_depth(parse_tree(text), MAX_DEPTH)
+    if depth > MAX_DEPTH:
+        raise ValidationFailed(f"the text nests more than {MAX_DEPTH} levels deep; refused")
 
 
 def parse(path: str, data: bytes) -> Node:

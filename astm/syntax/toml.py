@@ -25,11 +25,15 @@ import tomllib
 import tree_sitter
 import tree_sitter_toml
 
-from astm.errors import TargetError
-from astm.syntax.lines import Lines
+from astm.errors import TargetError, ValidationFailed
+from astm.syntax.lines import Lines, tree_depth
 from astm.syntax.node import Node, node_id, text_hash
 
 PREAMBLE = "(preamble)"
+# How deep a new text's syntax tree may nest: an array is one level, an inline table two.
+# ``tomllib`` recurses once per level and fails near 400 inline tables; real files nest
+# a handful of levels.
+MAX_DEPTH = 200
 BOM = b"\xef\xbb\xbf"
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
 _LANGUAGE = tree_sitter.Language(tree_sitter_toml.language())
@@ -66,6 +70,8 @@ def toml_error(data: bytes, path: str = "<text>") -> tuple[str, int | None] | No
         tomllib.loads(decode(data, path))
     except TargetError as exc:
         return exc.message, None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        return "too deeply nested", None
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         line = getattr(exc, "lineno", None)
@@ -76,6 +82,14 @@ def toml_error(data: bytes, path: str = "<text>") -> tuple[str, int | None] | No
         msg = re.sub(r"\s*\(at end of document\)", " at end of document", msg)
         return msg, line
     return None
+
+
+def refuse_deep(text: bytes) -> None:
+    """Raise ValidationFailed if ``text`` nests deeper than ``MAX_DEPTH`` syntax levels
+    (one linear walk, before anything that recurses reads the text)."""
+    depth = tree_depth(parse_tree(text), MAX_DEPTH)
+    if depth > MAX_DEPTH:
+        raise ValidationFailed(f"the text nests more than {MAX_DEPTH} levels deep; refused")
 
 
 def error_count(tree: tree_sitter.Tree, start: int = 0, end: int | None = None) -> int:
