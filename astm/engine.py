@@ -321,7 +321,7 @@ class _Run(TreeWork):
                 self.result.nodes.append(NodeResult(a.node_id, "would-change", 0, "replace", a.intent))
         for c in route.create:
             key = c.key or _plan_key(self.opts.plan, c, f)
-            qual = key if node.is_file else f"{node.id.split('::', 1)[1]}.{key}"
+            qual = key if node.is_file or node.kind == "block" else f"{node.id.split('::', 1)[1]}.{key}"
             self.result.nodes.append(NodeResult(node_id(f.path, qual), "would-change", 0, "create", c.intent))
         for d in route.delete:
             self.result.nodes.append(NodeResult(d, "would-change", 0, "delete", intent))

@@ -340,7 +340,8 @@ class TreeWork:
         key = c.key or _plan_key(self.opts.plan, c, f)
         after = parent.child(c.after) if c.after else None
         before = parent.child(c.before) if c.before else None
-        qual = key if parent.is_file else f"{parent.id.split('::', 1)[1]}.{key}"
+        # A block (a top-level if/try/with) is no scope: its definitions are named as the file's.
+        qual = key if parent.is_file or parent.kind == "block" else f"{parent.id.split('::', 1)[1]}.{key}"
 
         def place(new: bytes) -> tuple[Patch, int]:
             patch, off = f.lang.insert(

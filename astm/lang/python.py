@@ -204,7 +204,9 @@ def split_requests(text: bytes) -> tuple[bytes, list[bytes]]:
 
 class _Python:
     name = "python"
-    routers = ("file", "class")  # kinds that route to children; the rest generate whole
+    # Kinds that route to their children; the rest generate whole. A block is a top-level
+    # ``if``/``try``/``with`` holding definitions.
+    routers = ("file", "class", "block")
     external = True  # ruff runs in the sandbox
 
     def requests(self, text: bytes) -> tuple[bytes, list[bytes]]:
@@ -267,7 +269,8 @@ class _Python:
 
         eol = eol_of(base)
         n = self._gap(parent)
-        defs = [c for c in parent.children if c.kind != "imports"]
+        head = _head(parent)
+        defs = list(parent.children[len(head) :])
         kind = self.key_of(text)
         if kind is not None and kind[0] == "imports" and parent.kind == "file":
             point = self.import_point(parent, base)
@@ -284,8 +287,8 @@ class _Python:
                     prefix += eol
             new = prefix + text + (eol * blanks if nxt.strip() else b"")
             return Patch(parent.path, start, point, new, owner, seq), len(prefix)
-        if before is not None and before.kind == "imports":
-            raise CompositionError("a definition cannot go before the import block", node=owner)
+        if before is not None and before.kind in ("imports", "docstring"):
+            raise CompositionError(f"a definition cannot go before the {before.kind} node", node=owner)
         # The first new child takes the place of a placeholder body (``pass``); the others
         # go after it, so the patches stay disjoint.
         hole = _placeholder(parent, base, eol) if first else None
@@ -296,7 +299,7 @@ class _Python:
             if defs:
                 before = defs[0]
             else:
-                after = next((c for c in parent.children if c.kind == "imports"), None)
+                after = head[-1] if head else None
                 position = None if after else "end"
         if before is not None:
             prefix = b""
@@ -307,10 +310,10 @@ class _Python:
         if after is None and parent.kind == "file" and parent.children:
             # The end of a module is after its last definition, before trailing code
             # such as ``if __name__ == "__main__": main()``, which may call the new one.
-            last = parent.children[-1]
-            tail = base[last.end :].split(b"\n")
-            if any(ln.strip() and not ln.lstrip().startswith(b"#") for ln in tail):
-                after = last
+            kids = parent.children
+            last = max((i for i, c in enumerate(kids) if c.kind in _DEFINING), default=None)
+            if last is not None and any(c.kind in ("statement", "block") for c in kids[last + 1 :]):
+                after = kids[last]
         if after is None:
             point = parent.end if parent.kind != "file" else len(base)
         else:
@@ -373,6 +376,8 @@ class _Python:
 
     def check_shape(self, new_text: bytes, *, kind: str, key: str | None, rename: bool) -> Diagnostic | None:
         _, stmts = _statements(new_text)
+        if kind in _STATEMENT_KINDS:
+            return _statement_shape(new_text, stmts, kind=kind, key=key, rename=rename)
         if kind == "imports":
             bad = next((s for s in stmts if s.type not in _IMPORT_TYPES), None)
             if bad is not None:
@@ -439,6 +444,62 @@ class _Python:
         if syntax.error_count(tree, new_start, new_start + len(new_text)):
             return Diagnostic("tree-sitter cannot parse the new text", "tree-sitter")
         return None
+
+
+_STATEMENT_KINDS = ("docstring", "statement", "block", "comment")
+_DEFINING = ("function", "class", "assignment", "imports", "docstring")
+
+
+def _head(parent: Node) -> tuple[Node, ...]:
+    """The children that open a module: a header comment, the docstring, the imports
+    (and the comments above those two). ``position: start`` goes after them."""
+    kids = parent.children
+    i = 0
+    while i < len(kids):
+        c = kids[i]
+        nxt = kids[i + 1].kind if i + 1 < len(kids) else None
+        if c.kind in ("docstring", "imports") or (
+            c.kind == "comment" and (i == 0 or nxt in ("docstring", "imports"))
+        ):
+            i += 1
+        else:
+            break
+    return kids[:i]
+
+
+def _statement_shape(
+    new_text: bytes, stmts: list[tree_sitter.Node], *, kind: str, key: str | None, rename: bool
+) -> Diagnostic | None:
+    """A docstring stays one string, a comment only comments; a statement or block holds
+    no definition of its own (definitions are nodes) and keeps its name unless renamed."""
+    if kind == "comment":
+        if stmts:
+            return Diagnostic(
+                "a comment node holds only comment lines", "shape", stmts[0].start_point.row + 1
+            )
+        return None
+    if not stmts:
+        return Diagnostic(f"the answer has no statement; give the whole new text of {key}", "shape")
+    got = syntax.key_of(new_text)
+    if kind == "docstring":
+        if got is None or got[0] != "docstring" or len(stmts) != 1:
+            return Diagnostic("the module docstring must stay one string literal", "shape")
+        return None
+    defs = [s for s in stmts if _definition(s) is not None]
+    if defs:
+        return Diagnostic(
+            f"the answer defines {_name(_definition(defs[0]))} outside a block; "  # type: ignore[arg-type]
+            "a definition is a node of its own",
+            "shape", defs[0].start_point.row + 1,
+        )
+    first_row = stmts[0].end_point.row
+    if any(s.start_point.row > first_row for s in stmts[1:]):
+        return Diagnostic(f"expected one statement ({key}), found {len(stmts)}", "shape")
+    # An import outside the import block is a statement named ``(import x)``.
+    name = syntax.statement_name(stmts[0]) if stmts[0].type in _IMPORT_TYPES else got and got[1]
+    if name and key is not None and name != key and not rename:
+        return Diagnostic(f"the answer is {name} but this node is {key}; keep it", "shape")
+    return None
 
 
 def _floor(base: bytes) -> int:

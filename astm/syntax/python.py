@@ -61,6 +61,9 @@ from astm.syntax.lines import Lines, tree_depth
 from astm.syntax.node import Node, node_id, text_hash
 
 IMPORTS = "(imports)"
+DOCSTRING = "(docstring)"
+COMMENT = "(comment"  # ``(comment before NAME)``, ``(comment end)``
+_NAME_MAX = 60  # longer statement names are cut
 # How deep a new text's syntax tree may nest. CPython's own limits are lower for brackets
 # (200) and blocks (100 levels, 2 tree levels each); chains of operators (``- - - 1``,
 # ``a if b else ...``) have none of their own before its parser runs out of memory.
@@ -84,6 +87,9 @@ _CLAUSES = (
     "except_group_clause",
     "finally_clause",
 )
+# Top-level compound statements: nodes of kind ``block`` when definitions stand in them
+# (``if``/``try``/``with`` are looked through), else ``statement``.
+_COMPOUND = (*_LOOK_THROUGH, "for_statement", "while_statement", "match_statement")
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*[-\w.]+")
 _KINDS = {"function_definition": "function", "class_definition": "class"}
 
@@ -252,25 +258,98 @@ def _alone(spans: list[tuple[int, int]], i: int) -> bool:
 
 
 def _module_items(root: tree_sitter.Node) -> list[_Item]:
+    """The children of a module, in source order: every top-level statement is in one."""
     statements = [c for c in root.children if c.is_named and c.type != "comment"]
     spans = _spans(statements)
     items: list[_Item] = []
     i = 0
-    if statements and _is_docstring(statements[0]):
+    if statements and _is_docstring(statements[0]) and _alone(spans, 0):
+        items.append(_Item("docstring", DOCSTRING, spans[0][0], spans[0][1], None))
         i = 1
     first_import = i
     while i < len(statements) and statements[i].type in _IMPORT_TYPES and _alone(spans, i):
         i += 1
     if i > first_import:
         items.append(_Item("imports", IMPORTS, spans[first_import][0], spans[i - 1][1], None))
-    for j in range(i, len(statements)):
-        stmt = statements[j]
-        name = _assignment_name(stmt)
-        if name is not None and _alone(spans, j):
-            items.append(_Item("assignment", name, spans[j][0], spans[j][1], None))
-        else:
-            items.extend(_def_item(o, d) for o, d in _definitions([stmt]))
+    while i < len(statements):
+        # Statements sharing a line (``p = 1; q = 2``) cannot be split by whole lines:
+        # they make one node, named after the first.
+        j = i
+        while j + 1 < len(statements) and spans[j + 1][0] <= spans[j][1]:
+            j += 1
+        items.append(_statement_item(statements[i], spans[i][0], spans[j][1], alone=i == j))
+        i = j + 1
     return items
+
+
+def _statement_item(stmt: tree_sitter.Node, first: int, last: int, *, alone: bool) -> _Item:
+    """The node a top-level statement (or a line of several) makes."""
+    if alone:
+        name = _assignment_name(stmt)
+        if name is not None:
+            return _Item("assignment", name, first, last, None)
+        definition = _definition_of(stmt)
+        if definition is not None:
+            return _def_item(stmt, definition)
+        if stmt.type in _COMPOUND:
+            kind = "block" if any(_definitions([stmt])) else "statement"
+            return _Item(kind, statement_name(stmt), first, last, stmt if kind == "block" else None)
+    return _Item("statement", statement_name(stmt), first, last, None)
+
+
+def statement_name(stmt: tree_sitter.Node) -> str:
+    """The name of a top-level statement that is no definition, import block or assignment.
+
+    Named by what it does, never by where it stands, so the id survives lines shifting
+    above it: ``(call setup)`` for an expression calling ``setup`` (``(call app.run)``),
+    ``(set X.attr)`` for an assignment to an attribute, a subscript or augmented
+    (``X += 1``), ``(import os)`` / ``(from pkg)`` for an import outside the import block,
+    ``(if COND)``, ``(while COND)``, ``(for TARGET in ITER)``, ``(with ITEMS)``,
+    ``(match SUBJECT)``, ``(try)`` for a compound statement (its header as written,
+    whitespace collapsed), ``(expr)`` for another expression, and ``(assert)``,
+    ``(delete)``, ``(raise)`` ... (the statement's own keyword) for the rest. Names longer
+    than ``_NAME_MAX`` characters are cut and end with ``…``.
+    """
+    kind = stmt.type
+    if kind == "decorated_definition":  # only when it shares a line with others
+        definition = _definition_of(stmt)
+        return _def_item(stmt, definition).name if definition is not None else "(def)"
+    if kind in _COMPOUND:
+        word = kind.removesuffix("_statement")
+        colon = next((c for c in stmt.children if c.type == ":"), None)
+        keyword = stmt.children[0] if stmt.children else stmt
+        end = colon.start_byte if colon is not None else keyword.end_byte
+        header = _collapse(stmt, keyword.end_byte, end)
+        return _short(f"({word} {header})" if header else f"({word})")
+    if kind == "expression_statement" and stmt.named_child_count >= 1:
+        expr = stmt.named_children[0]
+        if expr.type == "call":
+            callee = expr.child_by_field_name("function")
+            if callee is not None and callee.type in ("identifier", "attribute"):
+                return _short(f"(call {_collapse(callee, callee.start_byte, callee.end_byte)})")
+            return "(call)"
+        if expr.type in ("assignment", "augmented_assignment"):
+            left = expr.child_by_field_name("left")
+            if left is not None:
+                return _short(f"(set {_collapse(left, left.start_byte, left.end_byte)})")
+        return "(expr)"
+    if kind in _IMPORT_TYPES:
+        module = stmt.child_by_field_name("module_name") or stmt.child_by_field_name("name")
+        word = "import" if kind == "import_statement" else "from"
+        if module is None:
+            return f"({word})"
+        return _short(f"({word} {_collapse(module, module.start_byte, module.end_byte)})")
+    return f"({kind.removesuffix('_statement')})"
+
+
+def _collapse(node: tree_sitter.Node, start: int, end: int) -> str:
+    """The source of ``node`` between ``start`` and ``end``, whitespace collapsed."""
+    text = (node.text or b"")[start - node.start_byte : end - node.start_byte]
+    return " ".join(text.decode("utf-8", "replace").split())
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= _NAME_MAX else name[: _NAME_MAX - 2] + "…)"
 
 
 def _is_docstring(stmt: tree_sitter.Node) -> bool:
@@ -282,6 +361,10 @@ def _is_docstring(stmt: tree_sitter.Node) -> bool:
 
 
 def _body_items(definition: tree_sitter.Node) -> list[_Item]:
+    """The children of a def or class (its methods, nested definitions), or of a
+    top-level block (the definitions standing in it, at any depth)."""
+    if definition.type in _COMPOUND:
+        return [_def_item(o, d) for o, d in _definitions([definition])]
     body = definition.child_by_field_name("body")
     if body is None:
         return []
@@ -333,8 +416,12 @@ class _Builder:
             row += 1
         return first, last
 
-    def nodes(self, items: list[_Item], prefix: str, floor: int) -> tuple[Node, ...]:
-        seen: dict[str, int] = {}
+    def nodes(
+        self, items: list[_Item], prefix: str, floor: int, seen: dict[str, int] | None = None
+    ) -> tuple[Node, ...]:
+        """One node per item, in order. ``seen`` counts the names used in the scope so far:
+        a block shares its scope's (a block is no scope: ``if X: def f`` is ``F::f``)."""
+        seen = {} if seen is None else seen
         out: list[Node] = []
         for item in items:
             count = seen[item.name] = seen.get(item.name, 0) + 1
@@ -343,7 +430,9 @@ class _Builder:
             first, last = self.span(item, floor)
             floor = last + 1
             children: tuple[Node, ...] = ()
-            if item.definition is not None:
+            if item.kind == "block" and item.definition is not None:
+                children = self.nodes(_body_items(item.definition), prefix, item.first + 1, seen)
+            elif item.definition is not None:
                 children = self.nodes(_body_items(item.definition), qual, item.first + 1)
             start, end = self.lines.start(first), self.lines.end(last)
             out.append(
@@ -360,6 +449,37 @@ class _Builder:
             )
         return tuple(out)
 
+    def comments(self, children: tuple[Node, ...]) -> tuple[Node, ...]:
+        """``children`` with the lines between them that no node holds made nodes too.
+
+        Those are comment lines separated by a blank line from the node below (or with no
+        node below), a shebang and an encoding cookie: each run of them between two nodes
+        is one node of kind ``comment``, ``(comment before NAME)`` after the node it
+        stands above or ``(comment end)`` at the end of the file. Blank lines around it
+        stay the file's.
+        """
+        out: list[Node] = []
+        pos = self.lines.start(0) if self.data else 0
+        for child in (*children, None):
+            stop = child.start if child is not None else len(self.data)
+            gap = self.data[pos:stop]
+            if gap.strip():
+                first = self.lines.row(pos + len(gap) - len(gap.lstrip()))
+                last = self.lines.row(pos + len(gap.rstrip()) - 1)
+                start, end = self.lines.start(first), self.lines.end(last)
+                after = child.id.split("::", 1)[1] if child is not None else ""
+                qual = f"{COMMENT} before {after})" if child is not None else f"{COMMENT} end)"
+                out.append(
+                    Node(
+                        id=node_id(self.path, qual), kind="comment", path=self.path,
+                        start=start, end=end, key=None, hash=text_hash(self.data[start:end]),
+                    )
+                )
+            if child is not None:
+                out.append(child)
+                pos = child.end
+        return tuple(out)
+
 
 def build(path: str, data: bytes) -> Node:
     """The node tree of ``data`` without checking validity (used on valid files)."""
@@ -373,19 +493,31 @@ def build(path: str, data: bytes) -> Node:
         end=len(data),
         key=None,
         hash=text_hash(data),
-        children=builder.nodes(_module_items(tree.root_node), "", 0),
+        children=builder.comments(builder.nodes(_module_items(tree.root_node), "", 0)),
     )
 
 
 def key_of(text: bytes) -> tuple[str, str] | None:
-    """``(kind, name)`` of the first node-forming statement in ``text``, e.g. a new
-    method's text ``@property\\n    def x(self): ...`` -> ``('function', 'x')``.
+    """``(kind, name)`` of the node ``text`` makes, read from its first statement, e.g. a
+    new method's text ``@property\n    def x(self): ...`` -> ``('function', 'x')``,
+    ``setup()`` -> ``('statement', '(call setup)')``.
 
-    The text may be indented (a method taken out of its class); ``None`` if it defines
-    nothing a node could be named after.
+    The text may be indented (a method taken out of its class); ``None`` if it holds no
+    statement (only comments). A text tree-sitter cannot place is searched for the first
+    definition, assignment or import inside it.
     """
     source = textwrap.dedent(text.decode("utf-8", "replace").removeprefix("\ufeff"))
     root = parse_tree(source.encode("utf-8")).root_node
+    statements = [c for c in root.children if c.is_named and c.type != "comment"]
+    if statements and statements[0].type != "ERROR":
+        first = statements[0]
+        if first.type in _IMPORT_TYPES:
+            return "imports", IMPORTS
+        alone = len(statements) == 1 or statements[1].start_point.row > _last_row(first)
+        if alone and _is_docstring(first):
+            return "docstring", DOCSTRING
+        item = _statement_item(first, 0, 0, alone=alone)
+        return item.kind, item.name
     stack = list(reversed(root.children))
     while stack:
         stmt = stack.pop()
