@@ -321,7 +321,7 @@ def test_conditional_definitions_are_named_in_the_enclosing_scope() -> None:
     kinds = {c.key: (c.kind, [k.id for k in c.children]) for c in tree.children}
     assert kinds["(if TYPE_CHECKING)"] == ("block", [f"{PATH}::Proto"])
     assert kinds["(try)"] == ("block", [f"{PATH}::speedup"])
-    assert kinds["(if sys.version_info >= (3, 12))"] == ("statement", [])
+    assert kinds["(if sys.version_info >= (3, 12))"] == ("block", [])
 
 
 def test_top_level_assignments() -> None:
@@ -487,7 +487,8 @@ def test_key_of() -> None:
     assert key_of(b"# nothing here\nprint(1)\n") == ("statement", "(call print)")
     assert key_of(b'"""Doc."""\n') == ("docstring", "(docstring)")
     assert key_of(b"if TYPE_CHECKING:\n    def f(): ...\n") == ("block", "(if TYPE_CHECKING)")
-    assert key_of(b"if  x  and y:\n    pass\n") == ("statement", "(if x and y)")
+    assert key_of(b"if  x  and y:\n    pass\n") == ("block", "(if x and y)")
+    assert key_of(b"for i in  range(3):\n    pass\n") == ("statement", "(for i in range(3))")
     assert key_of(b"p = 1; q = 2\n") == ("statement", "(set p)")
     assert key_of(b"# nothing here\n") is None
     assert key_of(b"") is None

@@ -18,7 +18,7 @@ from astm.plan import Insert, Plan
 from astm.syntax import Node
 
 T = TypeVar("T")
-CONTAINERS = ("file", "class", "function")  # node kinds that can take new children
+CONTAINERS = ("file", "class", "function", "block")  # node kinds that can take new children
 
 
 def closest(nid: str, known: list[str]) -> str:

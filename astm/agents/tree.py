@@ -150,7 +150,8 @@ class TreeWork:
             for seq, c in enumerate(route.create):
                 jobs.append(
                     lambda extra, c=c, s=seq: self.create(
-                        f, node, dataclasses.replace(c, intent=c.intent + extra), seq=1000 + s, first=s == 0
+                        f, node, dataclasses.replace(c, intent=c.intent + extra), seq=1000 + s, first=s == 0,
+                        deleted=frozenset(route.delete),
                     )
                 )
             kids: list[Outcome] = list(await _all(job("") for job in jobs))
@@ -161,7 +162,9 @@ class TreeWork:
                 gone = node.child(nid)
                 assert gone is not None
                 r = NodeResult(nid, "changed", 0, "delete", intent)
-                patch = f.lang.delete(node, gone, f.data, refilled=bool(route.create))
+                patch = f.lang.delete(
+                    node, gone, f.data, refilled=bool(route.create), deleted=frozenset(route.delete)
+                )
                 deletes.append(Outcome(r, patch, edits=[Delete(op="delete", node=nid)]))
             kids += merge_deletes(deletes)
             for k in kids:
@@ -336,7 +339,10 @@ class TreeWork:
             out.edits = [Replace(op="replace", node=node.id, text=_plain(out.patch.text), rename=rename)]
         return out
 
-    async def create(self, f: FileCtx, parent: Node, c: Create, *, seq: int, first: bool = False) -> Outcome:
+    async def create(
+        self, f: FileCtx, parent: Node, c: Create, *, seq: int, first: bool = False,
+        deleted: frozenset[str] = frozenset(),
+    ) -> Outcome:
         key = c.key or _plan_key(self.opts.plan, c, f)
         after = parent.child(c.after) if c.after else None
         before = parent.child(c.before) if c.before else None
@@ -346,7 +352,7 @@ class TreeWork:
         def place(new: bytes) -> tuple[Patch, int]:
             patch, off = f.lang.insert(
                 parent, f.data, new, after=after, before=before, position=c.position,
-                owner=node_id(f.path, qual), seq=seq, first=first,
+                owner=node_id(f.path, qual), seq=seq, first=first, deleted=deleted,
             )
             return patch, patch.start + off
 

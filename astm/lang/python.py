@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections import Counter
 
@@ -263,6 +264,7 @@ class _Python:
     def insert(
         self, parent: Node, base: bytes, text: bytes, *, after: Node | None, before: Node | None,
         position: str | None, owner: str, seq: int, first: bool = False,
+        deleted: frozenset[str] = frozenset(),
     ) -> tuple[Patch, int]:
         """The patch inserting definition ``text``, with PEP 8 blank lines around it."""
         from astm.agents.answer import eol_of
@@ -301,11 +303,17 @@ class _Python:
             else:
                 after = head[-1] if head else None
                 position = None if after else "end"
+        new_kind = kind[0] if kind is not None else "function"
+        kept = [c for c in parent.children if c.id not in deleted]
         if before is not None:
-            prefix = b""
-            if parent.kind == "file" and base[_floor(base) : before.start].strip():
-                prefix = eol * max(0, n - _blank_lines(base, before.start))  # PEP 8 above it too
-            new = prefix + text + eol * n
+            i = kept.index(before) if before in kept else 0
+            prev = kept[i - 1] if i > 0 else None
+            above = self._spacing(parent, base, kept, prev, new_kind, before) if prev else 0
+            if prev is None and parent.kind == "file" and base[_floor(base) : before.start].strip():
+                above = n
+            prefix = eol * max(0, above - _blank_lines(base, before.start))
+            below = self._spacing(parent, base, kept, None, new_kind, before)
+            new = prefix + text + eol * below
             return Patch(parent.path, before.start, before.start, new, owner, seq), len(prefix)
         if after is None and parent.kind == "file" and parent.children:
             # The end of a module is after its last definition, before trailing code
@@ -316,19 +324,63 @@ class _Python:
                 after = kids[last]
         if after is None:
             point = parent.end if parent.kind != "file" else len(base)
+            prev = kept[-1] if kept else None
+            nxt = None
         else:
             point = after.end
+            prev = after
+            i = kept.index(after) if after in kept else len(kept)
+            nxt = kept[i + 1] if i + 1 < len(kept) else None
         head = base[:point]
         prefix = b""
         if head and not head.endswith(b"\n"):
             prefix += eol
-        have = 0
         probe = head + prefix
-        while have < n and probe.endswith(eol * (have + 2)):
+        if prev is not None:
+            want = self._spacing(parent, base, kept, prev, new_kind, nxt)
+        elif parent.kind == "file" or _has_code(
+            base, _body_start(parent, base), point,
+            [(c.start, c.end) for c in parent.children if c.id in deleted],
+        ):
+            want = n  # only the file's or the class's own lines above it: PEP 8
+        else:
+            want = 0  # right below the class header
+        have = 0
+        while have < want and probe.endswith(eol * (have + 2)):
             have += 1
         if probe.strip():
-            prefix += eol * (n - have)
-        return Patch(parent.path, point, point, prefix + text, owner, seq), len(prefix)
+            prefix += eol * (want - have)
+        suffix = b""
+        if nxt is not None:
+            gap = _blank_lines(base, nxt.start) if not base[point : nxt.start].strip() else 0
+            suffix = eol * max(0, self._spacing(parent, base, kept, None, new_kind, nxt) - gap)
+        return Patch(parent.path, point, point, prefix + text + suffix, owner, seq), len(prefix)
+
+    def _spacing(
+        self, parent: Node, base: bytes, kept: list[Node], a: Node | None, new_kind: str,
+        b: Node | None,
+    ) -> int:
+        """Blank lines between a new node of ``new_kind`` and its neighbour: after ``a``
+        (when given) or before ``b`` (``a`` None). The file's own example decides: the
+        gap between the two neighbours when all three are alike (``X = 1`` / ``Z = 3`` /
+        ``Y = 2`` stay together), else the most common gap between siblings of the same
+        two kinds; PEP 8 (two lines at module level, one in a class) only where the file
+        has no such pair and a definition is involved; otherwise none between statements
+        of one kind and one line between different ones."""
+        left, right = (a.kind, new_kind) if a is not None else (new_kind, b.kind if b else new_kind)
+        alike = a is not None and b is not None and _group(a.kind) == _group(new_kind) == _group(b.kind)
+        if alike and a is not None and b is not None and not base[a.end : b.start].strip():
+            return _blank_lines(base, b.start)
+        examples: Counter[int] = Counter()
+        for p, q in itertools.pairwise(kept):
+            same = (_group(p.kind), _group(q.kind)) == (_group(left), _group(right))
+            if same and not base[p.end : q.start].strip():
+                examples[_blank_lines(base, q.start)] += 1
+        if examples:
+            return max(examples, key=lambda g: (examples[g], g))
+        if "def" in (_group(left), _group(right)):
+            return self._gap(parent)
+        return 0 if left == right else 1
 
     def import_point(self, file: Node, base: bytes) -> int:
         """Where a new import block goes: after the module docstring and header comments."""
@@ -344,8 +396,15 @@ class _Python:
             return owner.start if owner is not None else point
         return len(base)
 
-    def delete(self, parent: Node, node: Node, base: bytes, *, refilled: bool = False) -> Patch:
-        """Remove ``node`` and the blank lines after it (before it, for the last child).
+    def delete(
+        self, parent: Node, node: Node, base: bytes, *, refilled: bool = False,
+        deleted: frozenset[str] = frozenset(),
+    ) -> Patch:
+        """Remove ``node`` and the blank lines on one side of it, so its neighbours keep
+        the spacing they had with it: the wider of its two gaps stays. At the end of its
+        parent (nothing kept after it) the blank lines above it go, at the start of the
+        file those below it: no blank lines are left doubled, leading or trailing.
+        ``deleted`` names the siblings deleted in the same step (their patches merge).
 
         A block the node was the only statement of (a class with one method, an ``if``
         holding one ``def``) keeps a ``pass`` in its place, so the class stays valid.
@@ -355,14 +414,16 @@ class _Python:
 
             stub = self.indent_at(node, base) + b"pass" + eol_of(base)
             return Patch(parent.path, node.start, node.end, stub, parent.id)
-        kids = list(parent.children)
-        i = kids.index(node)
-        if i + 1 < len(kids):
-            return Patch(parent.path, node.start, kids[i + 1].start, b"", parent.id)
-        start = node.start
-        while start > 0 and base[:start].endswith((b"\n\n", b"\r\n\r\n")):
-            start -= 2 if base[:start].endswith(b"\r\n") else 1
-        return Patch(parent.path, start, node.end, b"", parent.id)
+        lo, hi = (_floor(base), len(base)) if parent.is_file else (parent.start, parent.end)
+        above = _blank_above(base, node.start)
+        below = _blank_below(base, node.end, hi)
+        gone = [(c.start, c.end) for c in parent.children if c.id in deleted or c.id == node.id]
+        kept_before = _has_code(base, lo, node.start - above, gone)
+        kept_after = _has_code(base, node.end + below, hi, gone)
+        if not kept_after or (kept_before and _lines(base, node.end, below) >= _lines(base, node.start - above, above)):
+            end = node.end if kept_after else node.end + below
+            return Patch(parent.path, node.start - above, end, b"", parent.id)
+        return Patch(parent.path, node.start, node.end + below, b"", parent.id)
 
     # ---- checks ----------------------------------------------------------------------
 
@@ -447,6 +508,7 @@ class _Python:
 
 
 _STATEMENT_KINDS = ("docstring", "statement", "block", "comment")
+_BLOCK_TYPES = ("if_statement", "try_statement", "with_statement")
 _DEFINING = ("function", "class", "assignment", "imports", "docstring")
 
 
@@ -516,6 +578,56 @@ def _blank_above(base: bytes, pos: int) -> int:
             break
         start = prev
     return pos - start
+
+
+def _group(kind: str) -> str:
+    """Functions and classes space alike; every other kind spaces by itself."""
+    return "def" if kind in ("function", "class") else kind
+
+
+def _body_start(parent: Node, base: bytes) -> int:
+    """Where the body of ``parent`` (a class, a function, a top-level block) starts: the
+    end of its header."""
+    stack = [syntax.parse_tree(base).root_node]
+    while stack:
+        n = stack.pop(0)
+        if n.end_byte <= parent.start or n.start_byte >= parent.end:
+            continue
+        if n.start_byte >= parent.start and n.type in (*_DEF_TYPES, *_BLOCK_TYPES):
+            body = n.child_by_field_name("body") or next(
+                (c for c in n.children if c.type == "block"), None
+            )
+            return body.start_byte if body is not None else n.end_byte
+        stack.extend(n.children)
+    return parent.start
+
+
+def _blank_below(base: bytes, pos: int, limit: int) -> int:
+    """How many bytes of blank lines start at ``pos`` (a line start), up to ``limit``."""
+    end = pos
+    while end < limit:
+        nxt = base.find(b"\n", end)
+        nxt = limit if nxt < 0 or nxt >= limit else nxt + 1
+        if base[end:nxt].strip():
+            break
+        end = nxt
+    return end - pos
+
+
+def _lines(base: bytes, start: int, size: int) -> int:
+    return base.count(b"\n", start, start + size)
+
+
+def _has_code(base: bytes, start: int, end: int, gone: list[tuple[int, int]]) -> bool:
+    """Whether ``[start, end)`` holds anything but whitespace outside the ``gone`` ranges."""
+    pos = start
+    for a, b in sorted(gone):
+        if b <= pos or a >= end:
+            continue
+        if base[pos:a].strip():
+            return True
+        pos = max(pos, b)
+    return bool(base[pos:end].strip())
 
 
 def _blank_lines(base: bytes, pos: int) -> int:

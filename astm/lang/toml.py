@@ -47,6 +47,7 @@ class _Toml:
     def insert(
         self, parent: Node, base: bytes, text: bytes, *, after: Node | None, before: Node | None,
         position: str | None, owner: str, seq: int, first: bool = False,
+        deleted: frozenset[str] = frozenset(),
     ) -> tuple[Patch, int]:
         """The patch that inserts table ``text`` and the offset of the text inside it."""
         eol = eol_of(base)
@@ -74,7 +75,10 @@ class _Toml:
             prefix += eol  # one blank line between tables
         return Patch(parent.path, point, point, prefix + text, owner, seq), len(prefix)
 
-    def delete(self, parent: Node, node: Node, base: bytes, *, refilled: bool = False) -> Patch:
+    def delete(
+        self, parent: Node, node: Node, base: bytes, *, refilled: bool = False,
+        deleted: frozenset[str] = frozenset(),
+    ) -> Patch:
         """Remove ``node`` and the blank lines after it (before it, for the last node)."""
         kids = list(parent.children)
         i = kids.index(node)

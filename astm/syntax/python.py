@@ -87,8 +87,8 @@ _CLAUSES = (
     "except_group_clause",
     "finally_clause",
 )
-# Top-level compound statements: nodes of kind ``block`` when definitions stand in them
-# (``if``/``try``/``with`` are looked through), else ``statement``.
+# Top-level compound statements: ``if``/``try``/``with`` make nodes of kind ``block`` (the
+# definitions in them are their children), loops and ``match`` nodes of kind ``statement``.
 _COMPOUND = (*_LOOK_THROUGH, "for_statement", "while_statement", "match_statement")
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*[-\w.]+")
 _KINDS = {"function_definition": "function", "class_definition": "class"}
@@ -291,9 +291,8 @@ def _statement_item(stmt: tree_sitter.Node, first: int, last: int, *, alone: boo
         definition = _definition_of(stmt)
         if definition is not None:
             return _def_item(stmt, definition)
-        if stmt.type in _COMPOUND:
-            kind = "block" if any(_definitions([stmt])) else "statement"
-            return _Item(kind, statement_name(stmt), first, last, stmt if kind == "block" else None)
+        if stmt.type in _LOOK_THROUGH:  # a block: the definitions in it are its children
+            return _Item("block", statement_name(stmt), first, last, stmt)
     return _Item("statement", statement_name(stmt), first, last, None)
 
 
