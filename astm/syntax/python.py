@@ -480,9 +480,10 @@ class _Builder:
         return tuple(out)
 
 
-def build(path: str, data: bytes) -> Node:
-    """The node tree of ``data`` without checking validity (used on valid files)."""
-    tree = parse_tree(data)
+def build(path: str, data: bytes, tree: tree_sitter.Tree | None = None) -> Node:
+    """The node tree of ``data`` without checking validity (used on valid files);
+    ``tree`` is its tree-sitter tree when the caller has parsed it already."""
+    tree = tree if tree is not None else parse_tree(data)
     builder = _Builder(path, data, tree)
     return Node(
         id=node_id(path),
