@@ -1,13 +1,16 @@
-"""Python operations: indentation, PEP 8 spacing, shape checks, import requests.
+"""Python operations: indentation, spacing, shape checks, import requests.
 
 * New text may come at any indentation: it is re-indented to where the node sits (a
   method at its class's body level), its nesting re-expressed in the file's own unit (a
   tab, or the file's number of spaces). Lines inside multi-line strings are never
   touched, so string values do not change; docstrings move with their definition.
-* Inserted definitions are separated per PEP 8: two blank lines at module level, one
-  between methods. The end of a module is after its last definition, before trailing
-  code such as a ``__main__`` guard. A body that is only ``pass`` gives its place to the
-  first new child; a block left without statements by a delete keeps a ``pass``.
+* Spacing follows the neighbours: an inserted node gets the gap its siblings use (the
+  neighbours' own gap when all three are alike, else the file's most common gap between
+  siblings of the same two kinds, PEP 8 only where the file has no example); a delete
+  keeps the wider of the node's two gaps and leaves no leading or trailing blank lines.
+  The end of a module is after its last definition, before trailing code such as a
+  ``__main__`` guard. A body that is only ``pass`` gives its place to the first new
+  child; a block left without statements by a delete keeps a ``pass``.
 * ``compile()`` of the whole file is the authority on validity; tree-sitter must also
   parse the new text (the node tree is rebuilt from it) and decides its shape: one
   definition of the node's kind and name. A syntax error inside the new text is
@@ -266,7 +269,7 @@ class _Python:
         position: str | None, owner: str, seq: int, first: bool = False,
         deleted: frozenset[str] = frozenset(),
     ) -> tuple[Patch, int]:
-        """The patch inserting definition ``text``, with PEP 8 blank lines around it."""
+        """The patch inserting ``text`` as a new child, spaced like its neighbours."""
         from astm.agents.answer import eol_of
 
         eol = eol_of(base)

@@ -1,44 +1,57 @@
 """Python files as node trees (tree-sitter-python), with ``compile`` as the authority on validity.
 
-Node ids below a Python file ``F`` (``F`` itself is the ``file`` node, its range the whole file):
+Every byte of a file belongs to a node below the file, except blank lines between nodes
+and a UTF-8 BOM: any change of a file is a replace, insert or delete of nodes. Node ids
+below a Python file ``F`` (``F`` itself is the ``file`` node, its range the whole file):
 
+* ``F::(docstring)`` (kind ``docstring``): the module docstring, the first statement
+  when it is a string alone on its lines.
 * ``F::(imports)`` (kind ``imports``, key ``None``): the import block, i.e. the run of
   consecutive ``import``/``from ... import`` statements (``from __future__`` included) that
   opens the module, after an optional module docstring. Comments and blank lines between
-  the imports belong to the block; the first other statement ends it. Imports elsewhere
-  (later in the module, under ``if TYPE_CHECKING:``, in ``try: import x``) stay with the file.
+  the imports belong to the block; the first other statement ends it.
 * ``F::name`` for a top-level ``def``/``async def`` (kind ``function``), ``class`` (kind
   ``class``) or assignment (kind ``assignment``: ``X = 1``, ``X: int = 1``, ``X: int``;
-  ``a, b = ...`` and ``a = b = ...`` are named by their first name). Augmented assignments,
-  assignments to attributes or subscripts, and every other statement belong to the file.
+  ``a, b = ...`` and ``a = b = ...`` are named by their first name).
+* ``F::(if COND)``, ``F::(try)``, ``F::(with ITEMS)`` (kind ``block``): a top-level
+  ``if``/``try``/``with`` statement, its header as written with whitespace collapsed
+  (``F::(if TYPE_CHECKING)``, ``F::(if __name__ == "__main__")``). The ``def``s and
+  ``class``es standing in its branches, at any depth, are its children, named as in the
+  module (a block is no scope in Python): ``if TYPE_CHECKING: class A`` is ``F::A`` below
+  ``F::(if TYPE_CHECKING)``; ``try: def f() ... except ImportError: def f()`` gives
+  ``F::f`` and ``F::f#2``. Its other lines (imports, assignments) are its own.
+* ``F::(NAME)`` (kind ``statement``) for every other top-level statement, named by what it
+  does, never by where it stands, so the id survives lines shifting above it (see
+  ``statement_name``): ``(call setup)``, ``(set X.attr)``, ``(set X)`` for ``X += 1``,
+  ``(import late)`` / ``(from pkg)`` for an import after the import block,
+  ``(for i in range(3))``, ``(while COND)``, ``(match x)``, ``(expr)``, ``(assert)`` ...
+  Statements sharing a line (``p = 1; q = 2``) cannot be split by whole lines: they make
+  one statement node named after the first (``(set p)``).
+* ``F::(comment before NAME)`` (kind ``comment``, key ``None``): a run of comment lines no
+  other node holds, i.e. separated by a blank line from the node below it (section
+  comments, a file header, a shebang and an encoding cookie), named after the next node;
+  ``F::(comment end)`` after the last node.
 * ``F::Class.method``, ``F::Class.Inner``, ``F::outer.inner``: a class's children are its
-  methods and nested classes; a function's children are its nested functions and classes.
-  Class attributes and assignments inside functions are not nodes.
-* Conditional definitions: a scope (module, class or function) looks through the blocks of
-  ``if``/``elif``/``else``, ``try``/``except``/``except*``/``else``/``finally`` and ``with``
-  statements, at any depth, for ``def``s and ``class``es. ``if TYPE_CHECKING: class A`` is
-  ``F::A``; ``try: def f() ... except ImportError: def f()`` gives ``F::f`` and ``F::f#2``.
-  Loops and ``match`` are not looked through. Assignments count only directly at module
-  level, never inside such blocks.
+  methods and nested classes (looking through ``if``/``try``/``with`` blocks in its body,
+  which stay the class's own lines, as do class attributes); a function's children are
+  its nested functions and classes. Loops and ``match`` are not looked through.
 * A name repeated among siblings (whatever their kinds) gets ``#2``, ``#3`` ... in source
   order: a property getter and setter are ``x`` and ``x#2``; three ``@overload``s and the
   implementation are ``f`` ... ``f#4``; children of a repeated node hang below the suffixed
-  name (``F::A#2.method``).
+  name (``F::A#2.method``); a second ``if __name__ == "__main__":`` is ``...#2``.
 
 A node covers whole lines, from column 0 of its first line to just after the newline of its
 last line (or the end of the file):
 
 * it starts at its first decorator, or at the comment lines directly above that (no blank
   line between), not reaching into its previous sibling; a shebang line and an encoding
-  cookie on the first two lines stay with the file;
+  cookie on the first two lines are never a node's leading comments;
 * it ends on its last line of code, extended over the comment lines that follow it when they
   are indented deeper than its own first line (a commented-out tail of its body);
 * blank lines between nodes belong to no child; a UTF-8 BOM belongs to the file.
 
-Statements sharing a line (``x = 1; y = 2``) cannot be split by whole lines, so such an
-assignment stays with the file, and the import block stops before such an import.
-
-``key`` is the simple name (``method``, not ``Class.method``); ``hash`` is the
+``key`` is the simple name (``method``, not ``Class.method``; the whole ``(...)`` name of a
+statement, block or docstring; ``None`` for the import block and comments); ``hash`` is the
 ``text_hash`` of the node's bytes; all offsets are UTF-8 byte offsets. CRLF line ends and
 tab indentation need no special case: ``\\r\\n`` ends with ``\\n`` and indentation is compared
 as a byte prefix.
