@@ -22,6 +22,7 @@ from astm.syntax.python import (
     parse,
     parse_tree,
     python_error,
+    top_level,
 )
 
 PATH = "pkg/mod.py"
@@ -554,3 +555,12 @@ def test_stdlib_sweep() -> None:
         else:  # lib2to3 test data and the like: still no crash
             tree = build(name, data)
         check_tree(tree, data)
+        # Every byte but blank lines and a BOM is in a child of the file.
+        rest = bytearray(data)
+        for child in tree.children:
+            rest[child.start : child.end] = b" " * (child.end - child.start)
+        assert not bytes(rest).removeprefix(b"\xef\xbb\xbf").strip(), name
+        light = top_level(name, data, parse_tree(data))
+        assert [(c.id, c.start, c.end) for c in light] == [
+            (c.id, c.start, c.end) for c in tree.children
+        ], name

@@ -429,10 +429,12 @@ class _Builder:
         return first, last
 
     def nodes(
-        self, items: list[_Item], prefix: str, floor: int, seen: dict[str, int] | None = None
+        self, items: list[_Item], prefix: str, floor: int, seen: dict[str, int] | None = None,
+        *, deep: bool = True,
     ) -> tuple[Node, ...]:
         """One node per item, in order. ``seen`` counts the names used in the scope so far:
-        a block shares its scope's (a block is no scope: ``if X: def f`` is ``F::f``)."""
+        a block shares its scope's (a block is no scope: ``if X: def f`` is ``F::f``).
+        ``deep=False``: no children and no hashes (ids and ranges of this level only)."""
         seen = {} if seen is None else seen
         out: list[Node] = []
         for item in items:
@@ -443,8 +445,13 @@ class _Builder:
             floor = last + 1
             children: tuple[Node, ...] = ()
             if item.kind == "block" and item.definition is not None:
-                children = self.nodes(_body_items(item.definition), prefix, item.first + 1, seen)
-            elif item.definition is not None:
+                inner = _body_items(item.definition)
+                if deep:
+                    children = self.nodes(inner, prefix, item.first + 1, seen)
+                else:  # the names still count: a later sibling may repeat one
+                    for sub in inner:
+                        seen[sub.name] = seen.get(sub.name, 0) + 1
+            elif deep and item.definition is not None:
                 children = self.nodes(_body_items(item.definition), qual, item.first + 1)
             start, end = self.lines.start(first), self.lines.end(last)
             out.append(
@@ -455,7 +462,7 @@ class _Builder:
                     start=start,
                     end=end,
                     key=None if item.kind == "imports" else item.name,
-                    hash=text_hash(self.data[start:end]),
+                    hash=text_hash(self.data[start:end]) if deep else "",
                     children=children,
                 )
             )
@@ -491,6 +498,13 @@ class _Builder:
                 out.append(child)
                 pos = child.end
         return tuple(out)
+
+
+def top_level(path: str, data: bytes, tree: tree_sitter.Tree) -> tuple[Node, ...]:
+    """The file's children as ``build`` makes them, without their own children or hashes:
+    cheap ids and ranges for labelling a view's top-level lines."""
+    builder = _Builder(path, data, tree)
+    return builder.comments(builder.nodes(_module_items(tree.root_node), "", 0, deep=False))
 
 
 def build(path: str, data: bytes, tree: tree_sitter.Tree | None = None) -> Node:

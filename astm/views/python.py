@@ -78,8 +78,8 @@ class _Walker:
         # whose nodes the builder does not promise.
         self.tops: list[tuple[int, int, str, str]] = []
         if not self.root.has_error:
-            file = pysyntax.build(path, data, tree)
-            self.tops = [(c.start, c.end, c.id, c.kind) for c in file.children]
+            top = pysyntax.top_level(path, data, tree)
+            self.tops = [(c.start, c.end, c.id, c.kind) for c in top]
         self.shown: set[str] = set()  # top-level ids met
         self.stubbed: set[str] = set()  # top-level ids given a stub line
 
