@@ -200,10 +200,15 @@ def _last_row(node: tree_sitter.Node) -> int:
     """Row of the last token of ``node`` that is not a comment."""
     # tree-sitter puts comments that follow a block's last statement inside the block.
     while True:
-        inner = [c for c in node.children if c.type != "comment"]
-        if not inner:
+        # From the last child backwards: asking for every child is costly on long blocks.
+        i = node.child_count - 1
+        child = node.child(i) if i >= 0 else None
+        while child is not None and child.type == "comment":
+            i -= 1
+            child = node.child(i) if i >= 0 else None
+        if child is None:
             break
-        node = inner[-1]
+        node = child
     row, col = node.end_point
     return row - 1 if col == 0 and node.end_byte > node.start_byte else row
 
