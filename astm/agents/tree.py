@@ -118,7 +118,8 @@ class TreeWork:
             return False
         if act.mode == "route":
             return True
-        return node.kind in f.lang.routers
+        # A block with no definitions in it has nothing to route to: it generates whole.
+        return node.kind in f.lang.routers and (node.kind != "block" or bool(node.children))
 
     # ---- routers ---------------------------------------------------------------------
 

@@ -356,3 +356,36 @@ def test_deeply_nested_plan_file_is_refused(repo: Path, tmp_path: Path, astm: An
     assert res.code == 2, res.err
     assert_one_error(res.err, "deep.json", "nested too deeply")
     before.assert_unchanged(repo)
+
+
+def test_model_edits_top_level_statement_and_main_guard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, openai_server: loopback.LoopbackServer, astm: Any
+) -> None:
+    """Issue 9.1 through the model: a top-level call and an ``if __name__`` block (a block
+    with no definitions: it generates whole) are nodes a model can change; nothing else
+    moves."""
+    monkeypatch.setenv("ASTM_MODEL", "loop-model")
+    monkeypatch.setenv("ASTM_BASE_URL", openai_server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    app = (
+        '"""App."""\n\nimport sys\n\nX = 1\nprint(X)\n\n\ndef main() -> int:\n    return X\n\n\n'
+        'if __name__ == "__main__":\n    sys.exit(main())\n'
+    )
+    repo = make_repo(tmp_path / "app", {"pyproject.toml": PYPROJECT, "app.py": app})
+    call, guard = "app.py::(call print)", 'app.py::(if __name__ == "__main__")'
+
+    def respond(body: dict[str, Any]) -> str:
+        if is_route(body):
+            return json.dumps({"act": [{"id": call, "intent": "x"}, {"id": guard, "intent": "x"}]})
+        text = json.dumps(body.get("messages", []))
+        if "(call print)" in text:
+            return "print(X + 1)\n"
+        return '```python\n    if __name__ == "__main__":\n        sys.exit(main() or 0)\n```\n'
+
+    openai_server.responder = respond
+    res = astm("apply", "change them", "app.py", "--branch", "b", cwd=repo)
+    assert res.code == 0, res.err
+    landed = git(repo, "show", "b:app.py") + "\n"
+    assert landed == app.replace("print(X)", "print(X + 1)").replace(
+        "sys.exit(main())", "sys.exit(main() or 0)"
+    )
