@@ -168,13 +168,14 @@ def test_toml_ids_and_whole_line_ranges() -> None:
     tree = toml.parse("pyproject.toml", data)
     got = {c.id: data[c.start : c.end].decode() for c in tree.children}
     assert got == {
+        "pyproject.toml::(comment before (preamble))": "# licence header\n",
         "pyproject.toml::(preamble)": '# about the name\nname = "x"\n',
         "pyproject.toml::project": '# project\n[project]\nversion = "1"\n\n# trailing comment inside project\n',
         "pyproject.toml::tool.pytest.ini_options": "[ tool . \"pytest\" . 'ini_options' ]\naddopts = \"-q\"\n",
         "pyproject.toml::tool.mypy.overrides[0]": '[[tool.mypy.overrides]]\nmodule = "a"\n',
         "pyproject.toml::tool.mypy.overrides[1]": '[[tool.mypy.overrides]]\nmodule = "b"\n',
     }
-    # blank lines between nodes and the detached header comment belong to the file
+    # only blank lines between nodes belong to the file; the detached header is a node
     covered = sum(c.end - c.start for c in tree.children)
     assert data.count(b"\n\n") >= 3 and covered < len(data)
 

@@ -22,6 +22,7 @@ from astm.lang.python.syntax import (
     parse,
     parse_tree,
     python_error,
+    top_level,
 )
 
 PATH = "pkg/mod.py"
@@ -50,10 +51,14 @@ def check_tree(tree: Node, data: bytes) -> None:
         pos = node.start
         for child in node.children:
             assert pos <= child.start < child.end <= node.end, (node.id, child.id)
-            assert child.id.startswith(node.id + ("::" if node.is_file else "."))
+            # A block is no scope: the definitions in it are named as in the module.
+            scope = node.path if node.kind == "block" else node.id
+            assert child.id.startswith(scope + ("::" if node.kind in ("file", "block") else "."))
             assert child.start in (0, 3) or data[child.start - 1 : child.start] == b"\n"
             assert child.end == len(data) or data[child.end - 1 : child.end] == b"\n"
-            if child.kind != "imports":
+            # key_of is read without context: an import outside the block reads as imports.
+            late_import = child.kind == "statement" and (child.key or "").startswith(("(import", "(from"))
+            if child.kind not in ("imports", "comment") and not late_import:
                 assert key_of(data[child.start : child.end]) == (child.kind, child.key)
             pos = child.end
 
@@ -73,12 +78,15 @@ def test_imports_block_after_docstring_and_future() -> None:
         import late
     ''')
     tree = parse(PATH, data)
-    imports = tree.children[0]
+    imports = tree.children[2]
     assert (imports.id, imports.kind, imports.key) == (f"{PATH}::{IMPORTS}", "imports", None)
     assert texts(data) == {
+        "(comment before (docstring))": b"#!/usr/bin/env python\n",
+        "(docstring)": b'"""Module doc."""\n',
         "(imports)": b"from __future__ import annotations\n\nimport os\n"
         b"# a comment between imports\nfrom typing import (\n    Any,\n)\n",
         "X": b"X = 1\n",
+        "(import late)": b"import late\n",
     }
 
 
@@ -89,7 +97,10 @@ def test_comment_directly_above_imports_belongs_to_them_but_shebang_does_not() -
         # stdlib
         import os
     """)
-    assert texts(data) == {"(imports)": b"# stdlib\nimport os\n"}
+    assert texts(data) == {
+        "(comment before (imports))": b"#!/usr/bin/env python\n# -*- coding: utf-8 -*-\n",
+        "(imports)": b"# stdlib\nimport os\n",
+    }
 
 
 def test_no_imports_block_when_the_module_opens_with_code() -> None:
@@ -97,7 +108,7 @@ def test_no_imports_block_when_the_module_opens_with_code() -> None:
         X = 1
         import os
     """)
-    assert texts(data) == {"X": b"X = 1\n"}
+    assert texts(data) == {"X": b"X = 1\n", "(import os)": b"import os\n"}
 
 
 def test_class_with_methods() -> None:
@@ -253,7 +264,10 @@ def test_class_defined_twice() -> None:
     assert ids == [PATH, f"{PATH}::Name", f"{PATH}::Name.a", f"{PATH}::Name#2", f"{PATH}::Name#2.a"]
 
 
-def test_conditional_definitions_are_children_of_the_enclosing_scope() -> None:
+def test_conditional_definitions_are_named_in_the_enclosing_scope() -> None:
+    """A top-level if/try/with is a node (kind ``block`` when definitions stand in it, its
+    children); the definitions keep the names they have in the module, as Python scopes
+    them. Inside a class the blocks are the class's own lines."""
     data = src("""
         import sys
         from typing import TYPE_CHECKING
@@ -289,8 +303,11 @@ def test_conditional_definitions_are_children_of_the_enclosing_scope() -> None:
     found = texts(data)
     assert list(found) == [
         "(imports)",
+        "(if TYPE_CHECKING)",
         "Proto",
+        "(try)",
         "speedup",
+        "(if sys.version_info >= (3, 12))",
         "Box",
         "Box.path",
         "Box.path#2",
@@ -301,6 +318,11 @@ def test_conditional_definitions_are_children_of_the_enclosing_scope() -> None:
         found["speedup"] == b"    # pure-Python fallback\n    def speedup(x):\n        return x\n"
     )
     assert found["Box.path#2"] == b'            def path(self): return "/Users"\n'
+    tree = parse(PATH, data)
+    kinds = {c.key: (c.kind, [k.id for k in c.children]) for c in tree.children}
+    assert kinds["(if TYPE_CHECKING)"] == ("block", [f"{PATH}::Proto"])
+    assert kinds["(try)"] == ("block", [f"{PATH}::speedup"])
+    assert kinds["(if sys.version_info >= (3, 12))"] == ("block", [])
 
 
 def test_top_level_assignments() -> None:
@@ -322,7 +344,7 @@ def test_top_level_assignments() -> None:
         print(X)
     """)
     tree = parse(PATH, data)
-    assert {c.kind for c in tree.children} == {"assignment"}
+    assert {c.kind for c in tree.children} == {"assignment", "statement"}
     assert texts(data) == {
         "X": b"X = 1\n",
         "LIMIT": b"# The limit.\nLIMIT: int = 10\n",
@@ -330,7 +352,12 @@ def test_top_level_assignments() -> None:
         "a": b"a, *b = 1, 2\n",
         "c": b"(c, d) = 3, 4\n",
         "e": b"e = f = 5\n",
+        "(set X)": b"X += 1\n",
+        "(set obj.attr)": b"obj.attr = 6\n",
+        '(set table["k"])': b'table["k"] = 7\n',
+        "(set p)": b"p = 1; q = 2\n",
         "X#2": b'X = {\n    "k": 1,\n}\n',
+        "(call print)": b"print(X)\n",
     }
 
 
@@ -365,12 +392,13 @@ def test_non_ascii_text_before_a_node_counts_in_bytes() -> None:
             def café(self): ...
     ''')
     assert texts(data) == {
+        "(docstring)": '"""Größe — 日本語 ✓."""\n'.encode(),
         "GRÜSSE": 'GRÜSSE = "héllo wörld ✓"\n'.encode(),
         "größe": 'def größe(x="日本"):\n    return x\n'.encode(),
         "Ñandú": "class Ñandú:\n    def café(self): ...\n".encode(),
         "Ñandú.café": "    def café(self): ...\n".encode(),
     }
-    assert parse(PATH, data).children[1].start == data.index("def größe".encode())
+    assert parse(PATH, data).children[2].start == data.index("def größe".encode())
 
 
 def test_bom_belongs_to_the_file() -> None:
@@ -396,9 +424,12 @@ def test_empty_file_and_file_with_only_comments() -> None:
         0,
         (),
     )
-    comments = b"# just a comment\n\n# another\n"
+    comments = b"# just a comment\n\n# another\n\n"
     tree = parse(PATH, comments)
-    assert (tree.end, tree.children) == (len(comments), ())
+    assert tree.end == len(comments)
+    assert [(c.id, c.kind, c.start, c.end) for c in tree.children] == [
+        (f"{PATH}::(comment end)", "comment", 0, len(comments) - 1)
+    ]
 
 
 def test_syntax_error_names_its_line() -> None:
@@ -454,7 +485,13 @@ def test_key_of() -> None:
     assert key_of(b"\tclass Inner:\n\t\tpass\n") == ("class", "Inner")
     assert key_of(b"LIMIT: int = 3\n") == ("assignment", "LIMIT")
     assert key_of(b"import os\n") == ("imports", IMPORTS)
-    assert key_of(b"# nothing here\nprint(1)\n") is None
+    assert key_of(b"# nothing here\nprint(1)\n") == ("statement", "(call print)")
+    assert key_of(b'"""Doc."""\n') == ("docstring", "(docstring)")
+    assert key_of(b"if TYPE_CHECKING:\n    def f(): ...\n") == ("block", "(if TYPE_CHECKING)")
+    assert key_of(b"if  x  and y:\n    pass\n") == ("block", "(if x and y)")
+    assert key_of(b"for i in  range(3):\n    pass\n") == ("statement", "(for i in range(3))")
+    assert key_of(b"p = 1; q = 2\n") == ("statement", "(set p)")
+    assert key_of(b"# nothing here\n") is None
     assert key_of(b"") is None
 
 
@@ -518,3 +555,12 @@ def test_stdlib_sweep() -> None:
         else:  # lib2to3 test data and the like: still no crash
             tree = build(name, data)
         check_tree(tree, data)
+        # Every byte but blank lines and a BOM is in a child of the file.
+        rest = bytearray(data)
+        for child in tree.children:
+            rest[child.start : child.end] = b" " * (child.end - child.start)
+        assert not bytes(rest).removeprefix(b"\xef\xbb\xbf").strip(), name
+        light = top_level(name, data, parse_tree(data))
+        assert [(c.id, c.start, c.end) for c in light] == [
+            (c.id, c.start, c.end) for c in tree.children
+        ], name

@@ -140,7 +140,11 @@ def test_skeleton_maps_each_line_to_its_node() -> None:
     view = skeleton(PATH, SAMPLE)
     by_text = {line.text.strip(): line.node for line in view.lines}
     assert by_text["import os, sys"] == f"{PATH}::(imports)"
-    assert by_text["import nt"] == PATH  # an import outside the import block stays with the file
+    # A top-level if/try/with is a node: its header and its imports carry its id.
+    block = f'{PATH}::(if sys.platform == "win32")'
+    assert by_text["import nt"] == block
+    assert by_text['if sys.platform == "win32":'] == block
+    assert by_text["else:"] == block
     assert by_text["TABLE = ..."] == f"{PATH}::TABLE"
     assert by_text["class A(Base, metaclass=M):"] == f"{PATH}::A"
     assert by_text["x: int = 0"] == f"{PATH}::A"
@@ -150,9 +154,17 @@ def test_skeleton_maps_each_line_to_its_node() -> None:
         f"{PATH}::plat",
         f"{PATH}::plat#2",
     ]
-    assert (
-        view.with_ids().splitlines()[0] == f"{PATH}::(imports) | from __future__ import annotations"
-    )
+    # Every node of the file appears once with --ids; nodes the view keeps nothing of (the
+    # docstring, a statement) show their first line after ``:``, never in the text.
+    ids = view.with_ids().splitlines()
+    assert ids[0].startswith(f"{PATH}::(docstring) ") and ids[0].endswith(': """Module doc."""')
+    assert ids[1].startswith(f"{PATH}::(imports)") and ids[1].endswith("| from __future__ import annotations")
+    main = f'{PATH}::(if __name__ == "__main__")'
+    assert ids[-1].startswith(main) and ids[-1].endswith(': if __name__ == "__main__":')
+    from astm.lang.python.syntax import parse
+
+    assert {n.id for n in parse(PATH, SAMPLE).children} <= set(view.ids())
+    assert '"""Module doc."""' not in view.text and "__main__" not in view.text
 
 
 def test_curated_keeps_docstrings_and_marked_bodies() -> None:
@@ -480,7 +492,7 @@ def test_cli_view_skeleton_and_curated(tmp_path: Path, astm) -> None:  # type: i
     )
     res = astm("view", "skeleton", "--ids", "mod.py", cwd=repo / "pkg")
     assert res.code == 0
-    assert res.out.splitlines()[0] == "pkg/mod.py::(imports) | from __future__ import annotations"
+    assert res.out.splitlines()[1].endswith("| from __future__ import annotations")
     res = astm("view", "curated", "pkg", cwd=repo)
     assert res.code == 0
     assert "# == pkg/mod.py ==" in res.out and '"""Module doc."""' in res.out

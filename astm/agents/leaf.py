@@ -47,16 +47,20 @@ async def leaf(ctx: RunContext, f: FileCtx, parent: Node, node: Node, intent: st
         out.edits = [Replace(op="replace", node=node.id, text=plain(out.patch.text), rename=rename, base=node.hash)]
     return out
 
-async def create(ctx: RunContext, f: FileCtx, parent: Node, c: Create, *, seq: int, first: bool = False) -> Outcome:
+async def create(
+    ctx: RunContext, f: FileCtx, parent: Node, c: Create, *, seq: int, first: bool = False,
+    deleted: frozenset[str] = frozenset(),
+) -> Outcome:
     key = c.key or "(new)"
     after = parent.child(c.after) if c.after else None
     before = parent.child(c.before) if c.before else None
-    qual = key if parent.is_file else f"{parent.id.split('::', 1)[1]}.{key}"
+    # A block (a top-level if/try/with) is no scope: its definitions are named as the file's.
+    qual = key if parent.is_file or parent.kind == "block" else f"{parent.id.split('::', 1)[1]}.{key}"
 
     def place(new: bytes) -> tuple[Patch, int]:
         patch, off = f.lang.insert(
             parent, f.data, new, after=after, before=before, position=c.position,
-            owner=node_id(f.path, qual), seq=seq, first=first,
+            owner=node_id(f.path, qual), seq=seq, first=first, deleted=deleted,
         )
         return patch, patch.start + off
 
@@ -166,7 +170,10 @@ def shape(
     imports: list[bytes] = []
     if kind != "imports":
         new, imports = f.lang.requests(new)
-    new = f.lang.prepare(new, node=node, parent=parent, base=f.data)
+    try:  # deep text is refused here, before validation walks it
+        new = f.lang.prepare(new, node=node, parent=parent, base=f.data)
+    except AstmError as exc:
+        return None, [], [], Diagnostic(exc.message, "answer")
     if f.eol != b"\n":
         new = new.replace(b"\n", f.eol)
     if kind is None:  # a new node: its kind is read from its text

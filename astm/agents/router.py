@@ -59,7 +59,8 @@ def routes(f: FileCtx, node: Node, act: Act) -> bool:
         return False
     if act.mode == "route":
         return True
-    return node.kind in f.lang.routers
+    # A block with no definitions in it has nothing to route to: it generates whole.
+    return node.kind in f.lang.routers and (node.kind != "block" or bool(node.children))
 
 
 async def run(ctx: RunContext, f: FileCtx, node: Node, intent: str, *, parent: Node | None) -> Outcome:
@@ -90,7 +91,8 @@ async def run(ctx: RunContext, f: FileCtx, node: Node, intent: str, *, parent: N
         for seq, c in enumerate(route.create):
             jobs.append(
                 lambda extra, c=c, s=seq: create(
-                    ctx, f, node, dataclasses.replace(c, intent=c.intent + extra), seq=1000 + s, first=s == 0
+                    ctx, f, node, dataclasses.replace(c, intent=c.intent + extra), seq=1000 + s, first=s == 0,
+                    deleted=frozenset(route.delete),
                 )
             )
         kids: list[Outcome] = list(await gather(job("") for job in jobs))
@@ -101,7 +103,9 @@ async def run(ctx: RunContext, f: FileCtx, node: Node, intent: str, *, parent: N
             gone = node.child(nid)
             assert gone is not None
             r = NodeResult(nid, "changed", 0, "delete", intent)
-            patch = f.lang.delete(node, gone, f.data, refilled=bool(route.create))
+            patch = f.lang.delete(
+                node, gone, f.data, refilled=bool(route.create), deleted=frozenset(route.delete)
+            )
             deletes.append(Outcome(r, patch, edits=[Delete(op="delete", node=nid, base=gone.hash)]))
         kids += merge_deletes(deletes)
         for k in kids:
@@ -185,7 +189,7 @@ async def plan_node(ctx: RunContext, f: FileCtx, node: Node, intent: str) -> Non
             ctx.result.nodes.append(NodeResult(a.node_id, "would-change", 0, "replace", a.intent))
     for c in route.create:
         key = c.key or "(new)"
-        qual = key if node.is_file else f"{node.id.split('::', 1)[1]}.{key}"
+        qual = key if node.is_file or node.kind == "block" else f"{node.id.split('::', 1)[1]}.{key}"
         ctx.result.nodes.append(NodeResult(node_id(f.path, qual), "would-change", 0, "create", c.intent))
     for d in route.delete:
         ctx.result.nodes.append(NodeResult(d, "would-change", 0, "delete", intent))

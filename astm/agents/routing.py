@@ -18,7 +18,7 @@ from astm.errors import PlanError, UnknownNodeError, ValidationFailed
 from astm.llm.base import Act, ClaimRequest, Provider, Route, RouteRequest, Usage
 
 T = TypeVar("T")
-CONTAINERS = ("file", "class", "function")  # node kinds that can take new children
+CONTAINERS = ("file", "class", "function", "block")  # node kinds that can take new children
 
 
 def closest(nid: str, known: list[str]) -> str:

@@ -119,6 +119,8 @@ def parse(raw: str, where: str = "<plan>") -> Plan:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise PlanError(f"not JSON: {exc.msg}", path=where, line=exc.lineno) from None
+    except RecursionError:
+        raise PlanError("not a plan: JSON nested too deeply", path=where) from None
     if isinstance(data, dict) and data.get("version") not in (None, 1):
         raise PlanError(f"unsupported plan version {data.get('version')!r} (expected 1)", path=where)
     try:

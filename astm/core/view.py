@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Line roles: a line of the file as written, a stand-in for hidden code, a note from astm.
+# Line roles: a line of the file as written, a stand-in for hidden code, a note from astm,
+# and a node the view keeps nothing of (shown by ``with_ids`` only, never in ``text``).
 SOURCE = "source"
 STUB = "stub"
 NOTE = "note"
+ID = "id"
 
 
 @dataclass(frozen=True)
@@ -35,12 +37,15 @@ class View:
 
     @property
     def text(self) -> str:
-        return "".join(line.text + "\n" for line in self.lines)
+        return "".join(line.text + "\n" for line in self.lines if line.role != ID)
 
     def with_ids(self, width: int = 48) -> str:
-        """Each line prefixed by its node id: ``id | text``."""
+        """Each line prefixed by its node id: ``id | text``; a node the view keeps nothing
+        of shows its first line as written after ``id : ``."""
         w = min(width, max((len(line.node) for line in self.lines), default=0))
-        return "".join(f"{line.node:<{w}} | {line.text}\n" for line in self.lines)
+        return "".join(
+            f"{line.node:<{w}} {':' if line.role == ID else '|'} {line.text}\n" for line in self.lines
+        )
 
     def ids(self) -> list[str]:
         """The distinct node ids of the view, in order of first appearance."""

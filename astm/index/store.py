@@ -18,7 +18,7 @@ from typing import Self, TypeVar
 from astm.errors import UsageError
 
 T = TypeVar("T")
-SCHEMA = 1
+SCHEMA = 2  # 2: every top-level statement of a Python file is a node
 FILENAME = "index.sqlite"
 BUSY_SECONDS = 30.0
 

@@ -79,7 +79,7 @@ class Summary:
 
 
 def summarize(lang: str, data: bytes) -> Summary:
-    """The summary of ``data`` read as ``lang`` (see ``astm.syntax.language_of``)."""
+    """The summary of ``data`` read as ``lang`` (see ``astm.lang.language_of``)."""
     if len(data) > MAX_BYTES:
         return Summary(lang, "skipped", f"too large ({len(data)} bytes)", len(data), ())
     try:
@@ -114,11 +114,11 @@ def _walk(
 ) -> None:
     for node, item in zip(nodes, items):
         qual = split_id(node.id)[1] or ""
-        if item.definition is not None:
+        if item.definition is not None and item.kind != "block":
             sig = _def_signature(data, item.definition)
         elif item.kind == "imports":
             sig = _fold(data[node.start : node.end])
-        else:  # an assignment: its first line of code
+        else:  # an assignment, a statement, a block header: its first line of code
             lines = data[node.start : node.end].split(b"\n")
             sig = _fold(next((x for x in lines if not x.lstrip().startswith(b"#")), b""))
         out.append(Entry(qual, node.kind, node.key, node.start, node.end, sig[:_SIG_MAX]))

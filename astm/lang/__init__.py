@@ -62,9 +62,13 @@ class Language(Protocol):
     def insert(
         self, parent: Node, base: bytes, text: bytes, *, after: Node | None, before: Node | None,
         position: str | None, owner: str, seq: int, first: bool = False,
+        deleted: frozenset[str] = frozenset(),
     ) -> tuple[Patch, int]: ...
 
-    def delete(self, parent: Node, node: Node, base: bytes, *, refilled: bool = False) -> Patch: ...
+    def delete(
+        self, parent: Node, node: Node, base: bytes, *, refilled: bool = False,
+        deleted: frozenset[str] = frozenset(),
+    ) -> Patch: ...
 
 
 def language_of(path: str) -> str | None:

@@ -100,6 +100,28 @@ REJECTED = [
         1,
         "outside the definition",
     ),
+    # Issue 11.4 and 11.5: deep input is refused in linear time, before validation.
+    (
+        "deep-python-30000-parens",
+        PY_NODE,
+        "def area(w, h):\n    return " + "(" * 30_000 + "w" + ")" * 30_000 + " * h\n",
+        1,
+        "nests more than 1000 levels deep",
+    ),
+    (
+        "deep-toml-5000-arrays",
+        TOML_NODE,
+        '[project]\nname = "shop"\nx = ' + "[" * 5_000 + "]" * 5_000 + "\n",
+        1,
+        "nests more than 200 levels deep",
+    ),
+    (
+        "deep-toml-inline-tables",
+        TOML_NODE,
+        '[project]\nname = "shop"\nx = ' + "{a = " * 500 + "1" + "}" * 500 + "\n",
+        1,
+        "nests more than 200 levels deep",
+    ),
     (
         "huge-5mb",
         TOML_NODE,
@@ -294,3 +316,77 @@ def test_routing_answer_deleting_the_last_two_tables_lands(
     res = astm("apply", "drop the tool tables", "pyproject.toml", "--branch", "b", cwd=repo)
     assert res.code == 0, res.err
     assert "[tool.black]" not in git(repo, "show", "b:pyproject.toml")
+
+
+@pytest.mark.parametrize(
+    "edit, code, needle",
+    [
+        (
+            {"op": "replace", "node": PY_NODE, "text": "def area(w, h):\n    return " + "[" * 30_000 + "]" * 30_000 + "\n"},
+            1,
+            f"astm: error: {PY_NODE}: ",
+        ),
+        (
+            {"op": "replace", "node": TOML_NODE, "text": '[project]\nname = "shop"\nx = ' + "[" * 5_000 + "]" * 5_000 + "\n"},
+            1,
+            f"astm: error: {TOML_NODE}: ",
+        ),
+    ],
+    ids=["python", "toml"],
+)
+def test_deep_plan_text_is_refused_before_validation(
+    repo: Path, tmp_path: Path, astm: Any, edit: dict[str, str], code: int, needle: str
+) -> None:
+    """Issue 11.4/11.5 through a plan: the same refusal, one line, nothing landed."""
+    plan = tmp_path / "deep.json"
+    plan.write_text(json.dumps({"intent": "deep", "edits": [edit]}))
+    before = Snapshot.take(repo)
+    res = astm("apply", "--plan", str(plan), path_of(edit["node"]), cwd=repo)
+    assert res.code == code, res.err
+    assert_one_error(res.err, needle, "levels deep; refused")
+    before.assert_unchanged(repo)
+    assert leftovers(repo) == []
+
+
+def test_deeply_nested_plan_file_is_refused(repo: Path, tmp_path: Path, astm: Any) -> None:
+    """A plan file whose JSON nests past the parser's recursion: exit 2, one line."""
+    plan = tmp_path / "deep.json"
+    plan.write_text('{"edits": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    before = Snapshot.take(repo)
+    res = astm("apply", "--plan", str(plan), "shop.py", cwd=repo)
+    assert res.code == 2, res.err
+    assert_one_error(res.err, "deep.json", "nested too deeply")
+    before.assert_unchanged(repo)
+
+
+def test_model_edits_top_level_statement_and_main_guard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, openai_server: loopback.LoopbackServer, astm: Any
+) -> None:
+    """Issue 9.1 through the model: a top-level call and an ``if __name__`` block (a block
+    with no definitions: it generates whole) are nodes a model can change; nothing else
+    moves."""
+    monkeypatch.setenv("ASTM_MODEL", "loop-model")
+    monkeypatch.setenv("ASTM_BASE_URL", openai_server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    app = (
+        '"""App."""\n\nimport sys\n\nX = 1\nprint(X)\n\n\ndef main() -> int:\n    return X\n\n\n'
+        'if __name__ == "__main__":\n    sys.exit(main())\n'
+    )
+    repo = make_repo(tmp_path / "app", {"pyproject.toml": PYPROJECT, "app.py": app})
+    call, guard = "app.py::(call print)", 'app.py::(if __name__ == "__main__")'
+
+    def respond(body: dict[str, Any]) -> str:
+        if is_route(body):
+            return json.dumps({"act": [{"id": call, "intent": "x"}, {"id": guard, "intent": "x"}]})
+        text = json.dumps(body.get("messages", []))
+        if "(call print)" in text:
+            return "print(X + 1)\n"
+        return '```python\n    if __name__ == "__main__":\n        sys.exit(main() or 0)\n```\n'
+
+    openai_server.responder = respond
+    res = astm("apply", "change them", "app.py", "--branch", "b", cwd=repo)
+    assert res.code == 0, res.err
+    landed = git(repo, "show", "b:app.py") + "\n"
+    assert landed == app.replace("print(X)", "print(X + 1)").replace(
+        "sys.exit(main())", "sys.exit(main() or 0)"
+    )

@@ -106,8 +106,11 @@ def test_valid_node_tree_is_well_formed(case: str) -> None:
     prev_end = body
     for i, child in enumerate(root.children):
         assert child.id.startswith(case + "::"), child.id
-        assert child.kind in ("preamble", "table", "array_table"), child.kind
-        assert child.kind != "preamble" or i == 0, "the preamble comes first"
+        assert child.kind in ("comment", "preamble", "table", "array_table"), child.kind
+        # A header comment (separated by a blank line) may come before the preamble.
+        first = 1 if root.children[0].kind == "comment" else 0
+        assert child.kind != "preamble" or i == first, "the preamble comes first"
+        assert child.kind != "comment" or i == 0, "a comment node is the file's header"
         assert prev_end <= child.start < child.end <= len(data), (child.id, child.start, child.end)
         assert child.start == body or data[child.start - 1 : child.start] == b"\n", (
             f"{child.id} does not start at a line start ({child.start})"

@@ -1,13 +1,16 @@
-"""Python operations: indentation, PEP 8 spacing, shape checks, import requests.
+"""Python operations: indentation, spacing, shape checks, import requests.
 
 * New text may come at any indentation: it is re-indented to where the node sits (a
   method at its class's body level), its nesting re-expressed in the file's own unit (a
   tab, or the file's number of spaces). Lines inside multi-line strings are never
   touched, so string values do not change; docstrings move with their definition.
-* Inserted definitions are separated per PEP 8: two blank lines at module level, one
-  between methods. The end of a module is after its last definition, before trailing
-  code such as a ``__main__`` guard. A body that is only ``pass`` gives its place to the
-  first new child; a block left without statements by a delete keeps a ``pass``.
+* Spacing follows the neighbours: an inserted node gets the gap its siblings use (the
+  neighbours' own gap when all three are alike, else the file's most common gap between
+  siblings of the same two kinds, PEP 8 only where the file has no example); a delete
+  keeps the wider of the node's two gaps and leaves no leading or trailing blank lines.
+  The end of a module is after its last definition, before trailing code such as a
+  ``__main__`` guard. A body that is only ``pass`` gives its place to the first new
+  child; a block left without statements by a delete keeps a ``pass``.
 * ``compile()`` of the whole file is the authority on validity; tree-sitter must also
   parse the new text (the node tree is rebuilt from it) and decides its shape: one
   definition of the node's kind and name. A syntax error inside the new text is
@@ -20,6 +23,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections import Counter
 
@@ -52,14 +56,17 @@ def _protected_rows(tree: tree_sitter.Tree) -> set[int]:
     moves them, since their indentation is stripped when they are read (PEP 257).
     """
     rows: set[int] = set()
-    stack = [tree.root_node]
+    # Each node travels with its three nearest ancestors: ``Node.parent`` walks down from
+    # the root, so asking it per node would be quadratic in the nesting depth.
+    stack: list[_Chain] = [(tree.root_node, None, None, None)]
     while stack:
-        n = stack.pop()
+        chain = stack.pop()
+        n = chain[0]
         if n.type in ("string", "concatenated_string") and n.end_point.row > n.start_point.row:
-            if not _is_docstring(n):
+            if not _is_docstring(chain):
                 rows.update(range(n.start_point.row + 1, n.end_point.row + 1))
             continue
-        stack.extend(n.children)
+        stack.extend((c, n, chain[1], chain[2]) for c in n.children)
     return rows
 
 
@@ -70,31 +77,35 @@ def _line_starts(tree: tree_sitter.Tree) -> set[int]:
     alignment under an open bracket is kept.
     """
     rows: set[int] = set()
-    stack = [tree.root_node]
+    stack: list[tuple[tree_sitter.Node, str]] = [(tree.root_node, "")]
     while stack:
-        n = stack.pop()
-        parent = n.parent
+        n, parent = stack.pop()
         if (
             n.type == "comment"
             or n.type == "decorator"
             or n.type in _CLAUSES
-            or (n.is_named and parent is not None and parent.type in _BODIES)
+            or (n.is_named and parent in _BODIES)
         ):
             rows.add(n.start_point.row)
-        stack.extend(n.children)
+        stack.extend((c, n.type) for c in n.children)
     return rows
 
 
-def _is_docstring(string: tree_sitter.Node) -> bool:
+# A node and its parent, grandparent and great-grandparent (None above the root).
+_Chain = tuple[
+    tree_sitter.Node, tree_sitter.Node | None, tree_sitter.Node | None, tree_sitter.Node | None
+]
+
+
+def _is_docstring(chain: _Chain) -> bool:
     """A plain string that is the first statement of a module, class or function body."""
-    stmt = string.parent
+    string, stmt, body, owner = chain
     if string.type != "string" or stmt is None or stmt.type != "expression_statement":
         return False
-    body = stmt.parent
     if body is None or stmt.named_child_count != 1:
         return False
     if body.type == "block":
-        if body.parent is None or body.parent.type not in _DEF_TYPES:
+        if owner is None or owner.type not in _DEF_TYPES:
             return False
     elif body.type != "module":
         return False
@@ -197,7 +208,9 @@ def split_requests(text: bytes) -> tuple[bytes, list[bytes]]:
 
 class _Python:
     name = "python"
-    routers = ("file", "class")  # kinds that route to children; the rest generate whole
+    # Kinds that route to their children; the rest generate whole. A block is a top-level
+    # ``if``/``try``/``with`` holding definitions.
+    routers = ("file", "class", "block")
     external = True  # ruff runs in the sandbox
 
     def requests(self, text: bytes) -> tuple[bytes, list[bytes]]:
@@ -238,7 +251,12 @@ class _Python:
         return own + _indent_unit(base)
 
     def prepare(self, text: bytes, *, node: Node | None, parent: Node, base: bytes) -> bytes:
-        """Re-indent new text (LF line ends) to where it will stand, in the file's unit."""
+        """Re-indent new text (LF line ends) to where it will stand, in the file's unit.
+
+        Text nested deeper than ``syntax.MAX_DEPTH`` is refused first (ValidationFailed):
+        the steps after it may take time and stack in proportion to the depth.
+        """
+        syntax.refuse_deep(text)
         target = self.indent_at(node, base) if node is not None else self.body_indent(parent, base)
         unit = _indent_unit(base)
         return reindent(text, target, tabs=unit == b"\t", width=len(unit))
@@ -249,13 +267,15 @@ class _Python:
     def insert(
         self, parent: Node, base: bytes, text: bytes, *, after: Node | None, before: Node | None,
         position: str | None, owner: str, seq: int, first: bool = False,
+        deleted: frozenset[str] = frozenset(),
     ) -> tuple[Patch, int]:
-        """The patch inserting definition ``text``, with PEP 8 blank lines around it."""
+        """The patch inserting ``text`` as a new child, spaced like its neighbours."""
         from astm.core.lines import eol_of
 
         eol = eol_of(base)
         n = self._gap(parent)
-        defs = [c for c in parent.children if c.kind != "imports"]
+        head = _head(parent)
+        defs = list(parent.children[len(head) :])
         kind = self.key_of(text)
         if kind is not None and kind[0] == "imports" and parent.kind == "file":
             point = self.import_point(parent, base)
@@ -272,8 +292,8 @@ class _Python:
                     prefix += eol
             new = prefix + text + (eol * blanks if nxt.strip() else b"")
             return Patch(parent.path, start, point, new, owner, seq), len(prefix)
-        if before is not None and before.kind == "imports":
-            raise CompositionError("a definition cannot go before the import block", node=owner)
+        if before is not None and before.kind in ("imports", "docstring"):
+            raise CompositionError(f"a definition cannot go before the {before.kind} node", node=owner)
         # The first new child takes the place of a placeholder body (``pass``); the others
         # go after it, so the patches stay disjoint.
         hole = _placeholder(parent, base, eol) if first else None
@@ -284,36 +304,86 @@ class _Python:
             if defs:
                 before = defs[0]
             else:
-                after = next((c for c in parent.children if c.kind == "imports"), None)
+                after = head[-1] if head else None
                 position = None if after else "end"
+        new_kind = kind[0] if kind is not None else "function"
+        kept = [c for c in parent.children if c.id not in deleted]
         if before is not None:
-            prefix = b""
-            if parent.kind == "file" and base[_floor(base) : before.start].strip():
-                prefix = eol * max(0, n - _blank_lines(base, before.start))  # PEP 8 above it too
-            new = prefix + text + eol * n
+            i = kept.index(before) if before in kept else 0
+            prev = kept[i - 1] if i > 0 else None
+            above = self._spacing(parent, base, kept, prev, new_kind, before) if prev else 0
+            if prev is None and parent.kind == "file" and base[_floor(base) : before.start].strip():
+                above = n
+            prefix = eol * max(0, above - _blank_lines(base, before.start))
+            below = self._spacing(parent, base, kept, None, new_kind, before)
+            new = prefix + text + eol * below
             return Patch(parent.path, before.start, before.start, new, owner, seq), len(prefix)
         if after is None and parent.kind == "file" and parent.children:
             # The end of a module is after its last definition, before trailing code
             # such as ``if __name__ == "__main__": main()``, which may call the new one.
-            last = parent.children[-1]
-            tail = base[last.end :].split(b"\n")
-            if any(ln.strip() and not ln.lstrip().startswith(b"#") for ln in tail):
-                after = last
+            kids = parent.children
+            last = max((i for i, c in enumerate(kids) if c.kind in _DEFINING), default=None)
+            if last is not None and any(c.kind in ("statement", "block") for c in kids[last + 1 :]):
+                after = kids[last]
         if after is None:
             point = parent.end if parent.kind != "file" else len(base)
+            prev = kept[-1] if kept else None
+            nxt = None
         else:
             point = after.end
+            prev = after
+            i = kept.index(after) if after in kept else len(kept)
+            nxt = kept[i + 1] if i + 1 < len(kept) else None
         head = base[:point]
         prefix = b""
         if head and not head.endswith(b"\n"):
             prefix += eol
-        have = 0
         probe = head + prefix
-        while have < n and probe.endswith(eol * (have + 2)):
+        if prev is not None:
+            want = self._spacing(parent, base, kept, prev, new_kind, nxt)
+        elif parent.kind == "file" or _has_code(
+            base, _body_start(parent, base), point,
+            [(c.start, c.end) for c in parent.children if c.id in deleted],
+        ):
+            want = n  # only the file's or the class's own lines above it: PEP 8
+        else:
+            want = 0  # right below the class header
+        have = 0
+        while have < want and probe.endswith(eol * (have + 2)):
             have += 1
         if probe.strip():
-            prefix += eol * (n - have)
-        return Patch(parent.path, point, point, prefix + text, owner, seq), len(prefix)
+            prefix += eol * (want - have)
+        suffix = b""
+        if nxt is not None:
+            gap = _blank_lines(base, nxt.start) if not base[point : nxt.start].strip() else 0
+            suffix = eol * max(0, self._spacing(parent, base, kept, None, new_kind, nxt) - gap)
+        return Patch(parent.path, point, point, prefix + text + suffix, owner, seq), len(prefix)
+
+    def _spacing(
+        self, parent: Node, base: bytes, kept: list[Node], a: Node | None, new_kind: str,
+        b: Node | None,
+    ) -> int:
+        """Blank lines between a new node of ``new_kind`` and its neighbour: after ``a``
+        (when given) or before ``b`` (``a`` None). The file's own example decides: the
+        gap between the two neighbours when all three are alike (``X = 1`` / ``Z = 3`` /
+        ``Y = 2`` stay together), else the most common gap between siblings of the same
+        two kinds; PEP 8 (two lines at module level, one in a class) only where the file
+        has no such pair and a definition is involved; otherwise none between statements
+        of one kind and one line between different ones."""
+        left, right = (a.kind, new_kind) if a is not None else (new_kind, b.kind if b else new_kind)
+        alike = a is not None and b is not None and _group(a.kind) == _group(new_kind) == _group(b.kind)
+        if alike and a is not None and b is not None and not base[a.end : b.start].strip():
+            return _blank_lines(base, b.start)
+        examples: Counter[int] = Counter()
+        for p, q in itertools.pairwise(kept):
+            same = (_group(p.kind), _group(q.kind)) == (_group(left), _group(right))
+            if same and not base[p.end : q.start].strip():
+                examples[_blank_lines(base, q.start)] += 1
+        if examples:
+            return max(examples, key=lambda g: (examples[g], g))
+        if "def" in (_group(left), _group(right)):
+            return self._gap(parent)
+        return 0 if left == right else 1
 
     def import_point(self, file: Node, base: bytes) -> int:
         """Where a new import block goes: after the module docstring and header comments."""
@@ -329,8 +399,15 @@ class _Python:
             return owner.start if owner is not None else point
         return len(base)
 
-    def delete(self, parent: Node, node: Node, base: bytes, *, refilled: bool = False) -> Patch:
-        """Remove ``node`` and the blank lines after it (before it, for the last child).
+    def delete(
+        self, parent: Node, node: Node, base: bytes, *, refilled: bool = False,
+        deleted: frozenset[str] = frozenset(),
+    ) -> Patch:
+        """Remove ``node`` and the blank lines on one side of it, so its neighbours keep
+        the spacing they had with it: the wider of its two gaps stays. At the end of its
+        parent (nothing kept after it) the blank lines above it go, at the start of the
+        file those below it: no blank lines are left doubled, leading or trailing.
+        ``deleted`` names the siblings deleted in the same step (their patches merge).
 
         A block the node was the only statement of (a class with one method, an ``if``
         holding one ``def``) keeps a ``pass`` in its place, so the class stays valid.
@@ -340,14 +417,16 @@ class _Python:
 
             stub = self.indent_at(node, base) + b"pass" + eol_of(base)
             return Patch(parent.path, node.start, node.end, stub, parent.id)
-        kids = list(parent.children)
-        i = kids.index(node)
-        if i + 1 < len(kids):
-            return Patch(parent.path, node.start, kids[i + 1].start, b"", parent.id)
-        start = node.start
-        while start > 0 and base[:start].endswith((b"\n\n", b"\r\n\r\n")):
-            start -= 2 if base[:start].endswith(b"\r\n") else 1
-        return Patch(parent.path, start, node.end, b"", parent.id)
+        lo, hi = (_floor(base), len(base)) if parent.is_file else (parent.start, parent.end)
+        above = _blank_above(base, node.start)
+        below = _blank_below(base, node.end, hi)
+        gone = [(c.start, c.end) for c in parent.children if c.id in deleted or c.id == node.id]
+        kept_before = _has_code(base, lo, node.start - above, gone)
+        kept_after = _has_code(base, node.end + below, hi, gone)
+        if not kept_after or (kept_before and _lines(base, node.end, below) >= _lines(base, node.start - above, above)):
+            end = node.end if kept_after else node.end + below
+            return Patch(parent.path, node.start - above, end, b"", parent.id)
+        return Patch(parent.path, node.start, node.end + below, b"", parent.id)
 
     # ---- checks ----------------------------------------------------------------------
 
@@ -361,6 +440,8 @@ class _Python:
 
     def check_shape(self, new_text: bytes, *, kind: str, key: str | None, rename: bool) -> Diagnostic | None:
         _, stmts = _statements(new_text)
+        if kind in _STATEMENT_KINDS:
+            return _statement_shape(new_text, stmts, kind=kind, key=key, rename=rename)
         if kind == "imports":
             bad = next((s for s in stmts if s.type not in _IMPORT_TYPES), None)
             if bad is not None:
@@ -429,6 +510,63 @@ class _Python:
         return None
 
 
+_STATEMENT_KINDS = ("docstring", "statement", "block", "comment")
+_BLOCK_TYPES = ("if_statement", "try_statement", "with_statement")
+_DEFINING = ("function", "class", "assignment", "imports", "docstring")
+
+
+def _head(parent: Node) -> tuple[Node, ...]:
+    """The children that open a module: a header comment, the docstring, the imports
+    (and the comments above those two). ``position: start`` goes after them."""
+    kids = parent.children
+    i = 0
+    while i < len(kids):
+        c = kids[i]
+        nxt = kids[i + 1].kind if i + 1 < len(kids) else None
+        if c.kind in ("docstring", "imports") or (
+            c.kind == "comment" and (i == 0 or nxt in ("docstring", "imports"))
+        ):
+            i += 1
+        else:
+            break
+    return kids[:i]
+
+
+def _statement_shape(
+    new_text: bytes, stmts: list[tree_sitter.Node], *, kind: str, key: str | None, rename: bool
+) -> Diagnostic | None:
+    """A docstring stays one string, a comment only comments; a statement or block holds
+    no definition of its own (definitions are nodes) and keeps its name unless renamed."""
+    if kind == "comment":
+        if stmts:
+            return Diagnostic(
+                "a comment node holds only comment lines", "shape", stmts[0].start_point.row + 1
+            )
+        return None
+    if not stmts:
+        return Diagnostic(f"the answer has no statement; give the whole new text of {key}", "shape")
+    got = syntax.key_of(new_text)
+    if kind == "docstring":
+        if got is None or got[0] != "docstring" or len(stmts) != 1:
+            return Diagnostic("the module docstring must stay one string literal", "shape")
+        return None
+    defs = [s for s in stmts if _definition(s) is not None]
+    if defs:
+        return Diagnostic(
+            f"the answer defines {_name(_definition(defs[0]))} outside a block; "  # type: ignore[arg-type]
+            "a definition is a node of its own",
+            "shape", defs[0].start_point.row + 1,
+        )
+    first_row = stmts[0].end_point.row
+    if any(s.start_point.row > first_row for s in stmts[1:]):
+        return Diagnostic(f"expected one statement ({key}), found {len(stmts)}", "shape")
+    # An import outside the import block is a statement named ``(import x)``.
+    name = syntax.statement_name(stmts[0]) if stmts[0].type in _IMPORT_TYPES else got and got[1]
+    if name and key is not None and name != key and not rename:
+        return Diagnostic(f"the answer is {name} but this node is {key}; keep it", "shape")
+    return None
+
+
 def _floor(base: bytes) -> int:
     """Where the file's text starts: after a UTF-8 BOM, which belongs to the file."""
     return len(syntax.BOM) if base.startswith(syntax.BOM) else 0
@@ -443,6 +581,56 @@ def _blank_above(base: bytes, pos: int) -> int:
             break
         start = prev
     return pos - start
+
+
+def _group(kind: str) -> str:
+    """Functions and classes space alike; every other kind spaces by itself."""
+    return "def" if kind in ("function", "class") else kind
+
+
+def _body_start(parent: Node, base: bytes) -> int:
+    """Where the body of ``parent`` (a class, a function, a top-level block) starts: the
+    end of its header."""
+    stack = [syntax.parse_tree(base).root_node]
+    while stack:
+        n = stack.pop(0)
+        if n.end_byte <= parent.start or n.start_byte >= parent.end:
+            continue
+        if n.start_byte >= parent.start and n.type in (*_DEF_TYPES, *_BLOCK_TYPES):
+            body = n.child_by_field_name("body") or next(
+                (c for c in n.children if c.type == "block"), None
+            )
+            return body.start_byte if body is not None else n.end_byte
+        stack.extend(n.children)
+    return parent.start
+
+
+def _blank_below(base: bytes, pos: int, limit: int) -> int:
+    """How many bytes of blank lines start at ``pos`` (a line start), up to ``limit``."""
+    end = pos
+    while end < limit:
+        nxt = base.find(b"\n", end)
+        nxt = limit if nxt < 0 or nxt >= limit else nxt + 1
+        if base[end:nxt].strip():
+            break
+        end = nxt
+    return end - pos
+
+
+def _lines(base: bytes, start: int, size: int) -> int:
+    return base.count(b"\n", start, start + size)
+
+
+def _has_code(base: bytes, start: int, end: int, gone: list[tuple[int, int]]) -> bool:
+    """Whether ``[start, end)`` holds anything but whitespace outside the ``gone`` ranges."""
+    pos = start
+    for a, b in sorted(gone):
+        if b <= pos or a >= end:
+            continue
+        if base[pos:a].strip():
+            return True
+        pos = max(pos, b)
+    return bool(base[pos:end].strip())
 
 
 def _blank_lines(base: bytes, pos: int) -> int:

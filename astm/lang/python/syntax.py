@@ -1,44 +1,57 @@
 """Python files as node trees (tree-sitter-python), with ``compile`` as the authority on validity.
 
-Node ids below a Python file ``F`` (``F`` itself is the ``file`` node, its range the whole file):
+Every byte of a file belongs to a node below the file, except blank lines between nodes
+and a UTF-8 BOM: any change of a file is a replace, insert or delete of nodes. Node ids
+below a Python file ``F`` (``F`` itself is the ``file`` node, its range the whole file):
 
+* ``F::(docstring)`` (kind ``docstring``): the module docstring, the first statement
+  when it is a string alone on its lines.
 * ``F::(imports)`` (kind ``imports``, key ``None``): the import block, i.e. the run of
   consecutive ``import``/``from ... import`` statements (``from __future__`` included) that
   opens the module, after an optional module docstring. Comments and blank lines between
-  the imports belong to the block; the first other statement ends it. Imports elsewhere
-  (later in the module, under ``if TYPE_CHECKING:``, in ``try: import x``) stay with the file.
+  the imports belong to the block; the first other statement ends it.
 * ``F::name`` for a top-level ``def``/``async def`` (kind ``function``), ``class`` (kind
   ``class``) or assignment (kind ``assignment``: ``X = 1``, ``X: int = 1``, ``X: int``;
-  ``a, b = ...`` and ``a = b = ...`` are named by their first name). Augmented assignments,
-  assignments to attributes or subscripts, and every other statement belong to the file.
+  ``a, b = ...`` and ``a = b = ...`` are named by their first name).
+* ``F::(if COND)``, ``F::(try)``, ``F::(with ITEMS)`` (kind ``block``): a top-level
+  ``if``/``try``/``with`` statement, its header as written with whitespace collapsed
+  (``F::(if TYPE_CHECKING)``, ``F::(if __name__ == "__main__")``). The ``def``s and
+  ``class``es standing in its branches, at any depth, are its children, named as in the
+  module (a block is no scope in Python): ``if TYPE_CHECKING: class A`` is ``F::A`` below
+  ``F::(if TYPE_CHECKING)``; ``try: def f() ... except ImportError: def f()`` gives
+  ``F::f`` and ``F::f#2``. Its other lines (imports, assignments) are its own.
+* ``F::(NAME)`` (kind ``statement``) for every other top-level statement, named by what it
+  does, never by where it stands, so the id survives lines shifting above it (see
+  ``statement_name``): ``(call setup)``, ``(set X.attr)``, ``(set X)`` for ``X += 1``,
+  ``(import late)`` / ``(from pkg)`` for an import after the import block,
+  ``(for i in range(3))``, ``(while COND)``, ``(match x)``, ``(expr)``, ``(assert)`` ...
+  Statements sharing a line (``p = 1; q = 2``) cannot be split by whole lines: they make
+  one statement node named after the first (``(set p)``).
+* ``F::(comment before NAME)`` (kind ``comment``, key ``None``): a run of comment lines no
+  other node holds, i.e. separated by a blank line from the node below it (section
+  comments, a file header, a shebang and an encoding cookie), named after the next node;
+  ``F::(comment end)`` after the last node.
 * ``F::Class.method``, ``F::Class.Inner``, ``F::outer.inner``: a class's children are its
-  methods and nested classes; a function's children are its nested functions and classes.
-  Class attributes and assignments inside functions are not nodes.
-* Conditional definitions: a scope (module, class or function) looks through the blocks of
-  ``if``/``elif``/``else``, ``try``/``except``/``except*``/``else``/``finally`` and ``with``
-  statements, at any depth, for ``def``s and ``class``es. ``if TYPE_CHECKING: class A`` is
-  ``F::A``; ``try: def f() ... except ImportError: def f()`` gives ``F::f`` and ``F::f#2``.
-  Loops and ``match`` are not looked through. Assignments count only directly at module
-  level, never inside such blocks.
+  methods and nested classes (looking through ``if``/``try``/``with`` blocks in its body,
+  which stay the class's own lines, as do class attributes); a function's children are
+  its nested functions and classes. Loops and ``match`` are not looked through.
 * A name repeated among siblings (whatever their kinds) gets ``#2``, ``#3`` ... in source
   order: a property getter and setter are ``x`` and ``x#2``; three ``@overload``s and the
   implementation are ``f`` ... ``f#4``; children of a repeated node hang below the suffixed
-  name (``F::A#2.method``).
+  name (``F::A#2.method``); a second ``if __name__ == "__main__":`` is ``...#2``.
 
 A node covers whole lines, from column 0 of its first line to just after the newline of its
 last line (or the end of the file):
 
 * it starts at its first decorator, or at the comment lines directly above that (no blank
   line between), not reaching into its previous sibling; a shebang line and an encoding
-  cookie on the first two lines stay with the file;
+  cookie on the first two lines are never a node's leading comments;
 * it ends on its last line of code, extended over the comment lines that follow it when they
   are indented deeper than its own first line (a commented-out tail of its body);
 * blank lines between nodes belong to no child; a UTF-8 BOM belongs to the file.
 
-Statements sharing a line (``x = 1; y = 2``) cannot be split by whole lines, so such an
-assignment stays with the file, and the import block stops before such an import.
-
-``key`` is the simple name (``method``, not ``Class.method``); ``hash`` is the
+``key`` is the simple name (``method``, not ``Class.method``; the whole ``(...)`` name of a
+statement, block or docstring; ``None`` for the import block and comments); ``hash`` is the
 ``text_hash`` of the node's bytes; all offsets are UTF-8 byte offsets. CRLF line ends and
 tab indentation need no special case: ``\\r\\n`` ends with ``\\n`` and indentation is compared
 as a byte prefix.
@@ -56,11 +69,19 @@ from dataclasses import dataclass
 import tree_sitter
 import tree_sitter_python
 
-from astm.core.lines import Lines
+from astm.core.lines import Lines, tree_depth
 from astm.core.node import Node, node_id, text_hash
-from astm.errors import TargetError
+from astm.errors import TargetError, ValidationFailed
 
 IMPORTS = "(imports)"
+DOCSTRING = "(docstring)"
+COMMENT = "(comment"  # ``(comment before NAME)``, ``(comment end)``
+_NAME_MAX = 60  # longer statement names are cut
+# How deep a new text's syntax tree may nest. CPython's own limits are lower for brackets
+# (200) and blocks (100 levels, 2 tree levels each); chains of operators (``- - - 1``,
+# ``a if b else ...``) have none of their own before its parser runs out of memory.
+# Real code stays far below: the standard library's deepest module nests about 60 levels.
+MAX_DEPTH = 1000
 BOM = b"\xef\xbb\xbf"
 
 _LANGUAGE = tree_sitter.Language(tree_sitter_python.language())
@@ -79,6 +100,9 @@ _CLAUSES = (
     "except_group_clause",
     "finally_clause",
 )
+# Top-level compound statements: ``if``/``try``/``with`` make nodes of kind ``block`` (the
+# definitions in them are their children), loops and ``match`` nodes of kind ``statement``.
+_COMPOUND = (*_LOOK_THROUGH, "for_statement", "while_statement", "match_statement")
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*[-\w.]+")
 _KINDS = {"function_definition": "function", "class_definition": "class"}
 
@@ -133,9 +157,21 @@ def python_error(data: bytes, path: str = "<text>") -> tuple[str, int | None] | 
         if line is None and nul >= 0:
             line = data[:nul].count(b"\n") + 1
         return message or "invalid syntax", line
-    except RecursionError:
+    except (RecursionError, MemoryError):
+        # CPython's parser gives MemoryError on deep operator chains (``not not ... x``).
         return "too deeply nested", None
     return None
+
+
+def refuse_deep(text: bytes) -> None:
+    """Raise ValidationFailed if ``text`` nests deeper than ``MAX_DEPTH`` syntax levels.
+
+    One linear walk of tree-sitter's tree (which parses deep input without recursion),
+    done before any other work on an answer, so nothing after it meets unbounded depth.
+    """
+    depth = tree_depth(parse_tree(text), MAX_DEPTH)
+    if depth > MAX_DEPTH:
+        raise ValidationFailed(f"the text nests more than {MAX_DEPTH} levels deep; refused")
 
 
 def parse(path: str, data: bytes) -> Node:
@@ -164,10 +200,15 @@ def _last_row(node: tree_sitter.Node) -> int:
     """Row of the last token of ``node`` that is not a comment."""
     # tree-sitter puts comments that follow a block's last statement inside the block.
     while True:
-        inner = [c for c in node.children if c.type != "comment"]
-        if not inner:
+        # From the last child backwards: asking for every child is costly on long blocks.
+        i = node.child_count - 1
+        child = node.child(i) if i >= 0 else None
+        while child is not None and child.type == "comment":
+            i -= 1
+            child = node.child(i) if i >= 0 else None
+        if child is None:
             break
-        node = inner[-1]
+        node = child
     row, col = node.end_point
     return row - 1 if col == 0 and node.end_byte > node.start_byte else row
 
@@ -235,25 +276,97 @@ def _alone(spans: list[tuple[int, int]], i: int) -> bool:
 
 
 def _module_items(root: tree_sitter.Node) -> list[_Item]:
+    """The children of a module, in source order: every top-level statement is in one."""
     statements = [c for c in root.children if c.is_named and c.type != "comment"]
     spans = _spans(statements)
     items: list[_Item] = []
     i = 0
-    if statements and _is_docstring(statements[0]):
+    if statements and _is_docstring(statements[0]) and _alone(spans, 0):
+        items.append(_Item("docstring", DOCSTRING, spans[0][0], spans[0][1], None))
         i = 1
     first_import = i
     while i < len(statements) and statements[i].type in _IMPORT_TYPES and _alone(spans, i):
         i += 1
     if i > first_import:
         items.append(_Item("imports", IMPORTS, spans[first_import][0], spans[i - 1][1], None))
-    for j in range(i, len(statements)):
-        stmt = statements[j]
-        name = _assignment_name(stmt)
-        if name is not None and _alone(spans, j):
-            items.append(_Item("assignment", name, spans[j][0], spans[j][1], None))
-        else:
-            items.extend(_def_item(o, d) for o, d in _definitions([stmt]))
+    while i < len(statements):
+        # Statements sharing a line (``p = 1; q = 2``) cannot be split by whole lines:
+        # they make one node, named after the first.
+        j = i
+        while j + 1 < len(statements) and spans[j + 1][0] <= spans[j][1]:
+            j += 1
+        items.append(_statement_item(statements[i], spans[i][0], spans[j][1], alone=i == j))
+        i = j + 1
     return items
+
+
+def _statement_item(stmt: tree_sitter.Node, first: int, last: int, *, alone: bool) -> _Item:
+    """The node a top-level statement (or a line of several) makes."""
+    if alone:
+        name = _assignment_name(stmt)
+        if name is not None:
+            return _Item("assignment", name, first, last, None)
+        definition = _definition_of(stmt)
+        if definition is not None:
+            return _def_item(stmt, definition)
+        if stmt.type in _LOOK_THROUGH:  # a block: the definitions in it are its children
+            return _Item("block", statement_name(stmt), first, last, stmt)
+    return _Item("statement", statement_name(stmt), first, last, None)
+
+
+def statement_name(stmt: tree_sitter.Node) -> str:
+    """The name of a top-level statement that is no definition, import block or assignment.
+
+    Named by what it does, never by where it stands, so the id survives lines shifting
+    above it: ``(call setup)`` for an expression calling ``setup`` (``(call app.run)``),
+    ``(set X.attr)`` for an assignment to an attribute, a subscript or augmented
+    (``X += 1``), ``(import os)`` / ``(from pkg)`` for an import outside the import block,
+    ``(if COND)``, ``(while COND)``, ``(for TARGET in ITER)``, ``(with ITEMS)``,
+    ``(match SUBJECT)``, ``(try)`` for a compound statement (its header as written,
+    whitespace collapsed), ``(expr)`` for another expression, and ``(assert)``,
+    ``(delete)``, ``(raise)`` ... (the statement's own keyword) for the rest. Names longer
+    than ``_NAME_MAX`` characters are cut and end with ``…``.
+    """
+    kind = stmt.type
+    if kind == "decorated_definition":  # only when it shares a line with others
+        definition = _definition_of(stmt)
+        return _def_item(stmt, definition).name if definition is not None else "(def)"
+    if kind in _COMPOUND:
+        word = kind.removesuffix("_statement")
+        colon = next((c for c in stmt.children if c.type == ":"), None)
+        keyword = stmt.children[0] if stmt.children else stmt
+        end = colon.start_byte if colon is not None else keyword.end_byte
+        header = _collapse(stmt, keyword.end_byte, end)
+        return _short(f"({word} {header})" if header else f"({word})")
+    if kind == "expression_statement" and stmt.named_child_count >= 1:
+        expr = stmt.named_children[0]
+        if expr.type == "call":
+            callee = expr.child_by_field_name("function")
+            if callee is not None and callee.type in ("identifier", "attribute"):
+                return _short(f"(call {_collapse(callee, callee.start_byte, callee.end_byte)})")
+            return "(call)"
+        if expr.type in ("assignment", "augmented_assignment"):
+            left = expr.child_by_field_name("left")
+            if left is not None:
+                return _short(f"(set {_collapse(left, left.start_byte, left.end_byte)})")
+        return "(expr)"
+    if kind in _IMPORT_TYPES:
+        module = stmt.child_by_field_name("module_name") or stmt.child_by_field_name("name")
+        word = "import" if kind == "import_statement" else "from"
+        if module is None:
+            return f"({word})"
+        return _short(f"({word} {_collapse(module, module.start_byte, module.end_byte)})")
+    return f"({kind.removesuffix('_statement')})"
+
+
+def _collapse(node: tree_sitter.Node, start: int, end: int) -> str:
+    """The source of ``node`` between ``start`` and ``end``, whitespace collapsed."""
+    text = (node.text or b"")[start - node.start_byte : end - node.start_byte]
+    return " ".join(text.decode("utf-8", "replace").split())
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= _NAME_MAX else name[: _NAME_MAX - 2] + "…)"
 
 
 def _is_docstring(stmt: tree_sitter.Node) -> bool:
@@ -265,6 +378,10 @@ def _is_docstring(stmt: tree_sitter.Node) -> bool:
 
 
 def _body_items(definition: tree_sitter.Node) -> list[_Item]:
+    """The children of a def or class (its methods, nested definitions), or of a
+    top-level block (the definitions standing in it, at any depth)."""
+    if definition.type in _COMPOUND:
+        return [_def_item(o, d) for o, d in _definitions([definition])]
     body = definition.child_by_field_name("body")
     if body is None:
         return []
@@ -316,8 +433,14 @@ class _Builder:
             row += 1
         return first, last
 
-    def nodes(self, items: list[_Item], prefix: str, floor: int) -> tuple[Node, ...]:
-        seen: dict[str, int] = {}
+    def nodes(
+        self, items: list[_Item], prefix: str, floor: int, seen: dict[str, int] | None = None,
+        *, deep: bool = True,
+    ) -> tuple[Node, ...]:
+        """One node per item, in order. ``seen`` counts the names used in the scope so far:
+        a block shares its scope's (a block is no scope: ``if X: def f`` is ``F::f``).
+        ``deep=False``: no children and no hashes (ids and ranges of this level only)."""
+        seen = {} if seen is None else seen
         out: list[Node] = []
         for item in items:
             count = seen[item.name] = seen.get(item.name, 0) + 1
@@ -326,7 +449,14 @@ class _Builder:
             first, last = self.span(item, floor)
             floor = last + 1
             children: tuple[Node, ...] = ()
-            if item.definition is not None:
+            if item.kind == "block" and item.definition is not None:
+                inner = _body_items(item.definition)
+                if deep:
+                    children = self.nodes(inner, prefix, item.first + 1, seen)
+                else:  # the names still count: a later sibling may repeat one
+                    for sub in inner:
+                        seen[sub.name] = seen.get(sub.name, 0) + 1
+            elif deep and item.definition is not None:
                 children = self.nodes(_body_items(item.definition), qual, item.first + 1)
             start, end = self.lines.start(first), self.lines.end(last)
             out.append(
@@ -337,16 +467,55 @@ class _Builder:
                     start=start,
                     end=end,
                     key=None if item.kind == "imports" else item.name,
-                    hash=text_hash(self.data[start:end]),
+                    hash=text_hash(self.data[start:end]) if deep else "",
                     children=children,
                 )
             )
         return tuple(out)
 
+    def comments(self, children: tuple[Node, ...]) -> tuple[Node, ...]:
+        """``children`` with the lines between them that no node holds made nodes too.
 
-def build(path: str, data: bytes) -> Node:
-    """The node tree of ``data`` without checking validity (used on valid files)."""
-    tree = parse_tree(data)
+        Those are comment lines separated by a blank line from the node below (or with no
+        node below), a shebang and an encoding cookie: each run of them between two nodes
+        is one node of kind ``comment``, ``(comment before NAME)`` after the node it
+        stands above or ``(comment end)`` at the end of the file. Blank lines around it
+        stay the file's.
+        """
+        out: list[Node] = []
+        pos = self.lines.start(0) if self.data else 0
+        for child in (*children, None):
+            stop = child.start if child is not None else len(self.data)
+            gap = self.data[pos:stop]
+            if gap.strip():
+                first = self.lines.row(pos + len(gap) - len(gap.lstrip()))
+                last = self.lines.row(pos + len(gap.rstrip()) - 1)
+                start, end = self.lines.start(first), self.lines.end(last)
+                after = child.id.split("::", 1)[1] if child is not None else ""
+                qual = f"{COMMENT} before {after})" if child is not None else f"{COMMENT} end)"
+                out.append(
+                    Node(
+                        id=node_id(self.path, qual), kind="comment", path=self.path,
+                        start=start, end=end, key=None, hash=text_hash(self.data[start:end]),
+                    )
+                )
+            if child is not None:
+                out.append(child)
+                pos = child.end
+        return tuple(out)
+
+
+def top_level(path: str, data: bytes, tree: tree_sitter.Tree) -> tuple[Node, ...]:
+    """The file's children as ``build`` makes them, without their own children or hashes:
+    cheap ids and ranges for labelling a view's top-level lines."""
+    builder = _Builder(path, data, tree)
+    return builder.comments(builder.nodes(_module_items(tree.root_node), "", 0, deep=False))
+
+
+def build(path: str, data: bytes, tree: tree_sitter.Tree | None = None) -> Node:
+    """The node tree of ``data`` without checking validity (used on valid files);
+    ``tree`` is its tree-sitter tree when the caller has parsed it already."""
+    tree = tree if tree is not None else parse_tree(data)
     builder = _Builder(path, data, tree)
     return Node(
         id=node_id(path),
@@ -356,19 +525,31 @@ def build(path: str, data: bytes) -> Node:
         end=len(data),
         key=None,
         hash=text_hash(data),
-        children=builder.nodes(_module_items(tree.root_node), "", 0),
+        children=builder.comments(builder.nodes(_module_items(tree.root_node), "", 0)),
     )
 
 
 def key_of(text: bytes) -> tuple[str, str] | None:
-    """``(kind, name)`` of the first node-forming statement in ``text``, e.g. a new
-    method's text ``@property\\n    def x(self): ...`` -> ``('function', 'x')``.
+    """``(kind, name)`` of the node ``text`` makes, read from its first statement, e.g. a
+    new method's text ``@property\n    def x(self): ...`` -> ``('function', 'x')``,
+    ``setup()`` -> ``('statement', '(call setup)')``.
 
-    The text may be indented (a method taken out of its class); ``None`` if it defines
-    nothing a node could be named after.
+    The text may be indented (a method taken out of its class); ``None`` if it holds no
+    statement (only comments). A text tree-sitter cannot place is searched for the first
+    definition, assignment or import inside it.
     """
     source = textwrap.dedent(text.decode("utf-8", "replace").removeprefix("\ufeff"))
     root = parse_tree(source.encode("utf-8")).root_node
+    statements = [c for c in root.children if c.is_named and c.type != "comment"]
+    if statements and statements[0].type != "ERROR":
+        first = statements[0]
+        if first.type in _IMPORT_TYPES:
+            return "imports", IMPORTS
+        alone = len(statements) == 1 or statements[1].start_point.row > _last_row(first)
+        if alone and _is_docstring(first):
+            return "docstring", DOCSTRING
+        item = _statement_item(first, 0, 0, alone=alone)
+        return item.kind, item.name
     stack = list(reversed(root.children))
     while stack:
         stmt = stack.pop()

@@ -24,13 +24,16 @@ recognised are shown, marked ``(shown in part)``, under the id of the enclosing 
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
 import tree_sitter
 
 from astm.core.node import node_id
-from astm.core.view import NOTE, STUB, Line
+from astm.core.view import ID, NOTE, STUB, Line
+from astm.lang.python import syntax as pysyntax
 from astm.lang.python.syntax import IMPORTS
 
 _IMPORTS = ("import_statement", "import_from_statement", "future_import_statement")
@@ -70,8 +73,24 @@ class _Walker:
         self.root = tree.root_node
         self.curated = curated
         self.notes: list[str] = []
+        # The module's children as the node builder makes them (start, end, id, kind): a
+        # top-level line takes the id of the node it stands in. Not for a broken file,
+        # whose nodes the builder does not promise.
+        self.tops: list[tuple[int, int, str, str]] = []
+        if not self.root.has_error:
+            top = pysyntax.top_level(path, data, tree)
+            self.tops = [(c.start, c.end, c.id, c.kind) for c in top]
+        self.shown: set[str] = set()  # top-level ids met
+        self.stubbed: set[str] = set()  # top-level ids given a stub line
 
     # -- output -----------------------------------------------------------------------
+
+    def top(self, pos: int) -> tuple[str, str] | None:
+        """``(id, kind)`` of the module's child holding byte ``pos``."""
+        i = bisect.bisect_right(self.tops, (pos, len(self.data) + 1)) - 1
+        if i >= 0 and self.tops[i][0] <= pos < self.tops[i][1]:
+            return self.tops[i][2], self.tops[i][3]
+        return None
 
     def emit(self, indent: bytes, start: int, end: int, nid: str, out: list[Line]) -> None:
         text = (indent + self.data[start:end]).decode("utf-8")
@@ -178,8 +197,13 @@ class _Walker:
             return False
         kept = False
         docstring_allowed = self.curated and opens_scope
+        top_level = scope.kind == "module" and depth == 0 and not scope.recovered
+        outer = scope
         for stmt in stmts:
             kind = stmt.type
+            scope = outer
+            if top_level and stmt.is_named:
+                scope = self.top_scope(stmt, indent, outer, out, docstring_allowed)
             if kind == "comment" or not stmt.is_named:
                 continue
             if docstring_allowed and _is_docstring(stmt):
@@ -187,6 +211,7 @@ class _Walker:
                 kept = True
                 continue
             docstring_allowed = False
+            before = len(out)
             if kind == "ERROR":
                 kept = self.recover(stmt, indent, scope, out, depth) or kept
             elif kind == "block" and scope.recovered:  # the body of a broken definition
@@ -209,7 +234,35 @@ class _Walker:
                 kept = self.assignment(stmt, indent, scope, out) or kept
             elif stmt.has_error:
                 self.broken(stmt, indent, scope.id, out)
+            if top_level and len(out) == before and scope.id not in self.stubbed:
+                self.id_line(scope.id, stmt.start_byte, out)
         return kept
+
+    def top_scope(
+        self, stmt: tree_sitter.Node, indent: bytes, module: _Scope, out: list[Line],
+        docstring_allowed: bool,
+    ) -> _Scope:
+        """The scope a top-level statement's lines are labelled in: the module's, with the
+        id of the node the statement stands in. A node the view would show nothing of (a
+        docstring in the skeleton, a comment; a statement after it is walked) gets one
+        line of role ``id``."""
+        top = self.top(stmt.start_byte)
+        if top is None:
+            return module
+        nid, kind = top
+        if nid not in self.shown:
+            self.shown.add(nid)
+            if kind == "comment" or (kind == "docstring" and not docstring_allowed):
+                self.id_line(nid, stmt.start_byte, out)
+        return dataclasses.replace(module, id=nid)
+
+    def id_line(self, nid: str, pos: int, out: list[Line]) -> None:
+        """A top-level node the view keeps nothing of: a line that only ``--ids`` shows
+        (role ``id``), its first line as written, so every id of the file appears."""
+        self.stubbed.add(nid)
+        end = self.data.find(b"\n", pos)
+        first = self.data[pos : end if end >= 0 else len(self.data)].decode("utf-8").rstrip()
+        out.append(Line(first if len(first) <= 80 else first[:79] + "…", nid, ID))
 
     def assignment(
         self, stmt: tree_sitter.Node, indent: bytes, scope: _Scope, out: list[Line]

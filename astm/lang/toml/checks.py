@@ -52,6 +52,10 @@ def check_shape(new_text: bytes, *, kind: str, key: str | None, rename: bool) ->
     """The new text is one table of the node's kind and key (or only pairs, for the preamble)."""
     tree = ts.parse_tree(new_text)
     top = [n for n in tree.root_node.children if n.type != "comment"]
+    if kind == "comment":
+        if top:
+            return Diagnostic("a comment node holds only comment lines", "shape", top[0].start_point.row + 1)
+        return None
     tables = [n for n in top if n.type in ("table", "table_array_element")]
     if kind == "preamble":
         if tables:

@@ -11,9 +11,13 @@ Node ids below a TOML file ``F``:
   ``F::arr[1].sub`` (the first keeps ``F::<key>``, so appending elements renames nothing);
 * ``F::(preamble)`` for the key/value pairs before the first table, taken as one node.
 
+* ``F::(comment before NAME)``: comment lines above the first node, separated from it by a
+  blank line (a file header); ``F::(comment end)`` for a file holding only comments.
+
 A node covers whole lines: the comment lines directly above it (no blank line between)
-belong to it; it ends after the newline of its last non-blank line. Blank lines between
-nodes, and comments separated from the first node by a blank line, belong to the file.
+belong to it; it ends after the newline of its last non-blank line, so comments between
+tables belong to the table above them. Blank lines between nodes and a UTF-8 BOM belong to
+the file: every other byte belongs to a node.
 """
 
 from __future__ import annotations
@@ -25,11 +29,15 @@ import tomllib
 import tree_sitter
 import tree_sitter_toml
 
-from astm.core.lines import Lines
+from astm.core.lines import Lines, tree_depth
 from astm.core.node import Node, node_id, text_hash
-from astm.errors import TargetError
+from astm.errors import TargetError, ValidationFailed
 
 PREAMBLE = "(preamble)"
+# How deep a new text's syntax tree may nest: an array is one level, an inline table two.
+# ``tomllib`` recurses once per level and fails near 400 inline tables; real files nest
+# a handful of levels.
+MAX_DEPTH = 200
 BOM = b"\xef\xbb\xbf"
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
 _LANGUAGE = tree_sitter.Language(tree_sitter_toml.language())
@@ -66,6 +74,8 @@ def toml_error(data: bytes, path: str = "<text>") -> tuple[str, int | None] | No
         tomllib.loads(decode(data, path))
     except TargetError as exc:
         return exc.message, None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        return "too deeply nested", None
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         line = getattr(exc, "lineno", None)
@@ -76,6 +86,14 @@ def toml_error(data: bytes, path: str = "<text>") -> tuple[str, int | None] | No
         msg = re.sub(r"\s*\(at end of document\)", " at end of document", msg)
         return msg, line
     return None
+
+
+def refuse_deep(text: bytes) -> None:
+    """Raise ValidationFailed if ``text`` nests deeper than ``MAX_DEPTH`` syntax levels
+    (one linear walk, before anything that recurses reads the text)."""
+    depth = tree_depth(parse_tree(text), MAX_DEPTH)
+    if depth > MAX_DEPTH:
+        raise ValidationFailed(f"the text nests more than {MAX_DEPTH} levels deep; refused")
 
 
 def error_count(tree: tree_sitter.Tree, start: int = 0, end: int | None = None) -> int:
@@ -213,8 +231,35 @@ def build(path: str, data: bytes) -> Node:
         end=len(data),
         key=None,
         hash=text_hash(data),
-        children=tuple(children),
+        children=_with_comments(path, data, lines, children),
     )
+
+
+def _with_comments(path: str, data: bytes, lines: Lines, children: list[Node]) -> tuple[Node, ...]:
+    """``children`` with the comment lines no node holds made nodes too: a run of them
+    above the first node, separated from it by a blank line (a file header), is
+    ``(comment before NAME)``; a file of only comments is ``(comment end)``. (Comments
+    between tables are the table's above them.) Blank lines stay the file's."""
+    out: list[Node] = []
+    pos = lines.start(0) if data else 0
+    for child in (*children, None):
+        stop = child.start if child is not None else len(data)
+        gap = data[pos:stop]
+        if gap.strip():
+            first = lines.row(pos + len(gap) - len(gap.lstrip()))
+            last = lines.row(pos + len(gap.rstrip()) - 1)
+            start, end = lines.start(first), lines.end(last)
+            name = f"(comment before {child.id.split('::', 1)[1]})" if child else "(comment end)"
+            out.append(
+                Node(
+                    id=node_id(path, name), kind="comment", path=path, start=start, end=end,
+                    key=None, hash=text_hash(data[start:end]),
+                )
+            )
+        if child is not None:
+            out.append(child)
+            pos = child.end
+    return tuple(out)
 
 
 def _through_element(parts: tuple[str, ...], aot_parts: dict[tuple[str, ...], str]) -> str:

@@ -19,7 +19,7 @@ import tomllib
 import tree_sitter
 
 from astm.core.node import Node
-from astm.core.view import NOTE, Line
+from astm.core.view import ID, NOTE, Line
 from astm.lang.toml import syntax as tomlsyntax
 
 SHORT = 80
@@ -40,6 +40,10 @@ class _Ids:
         self.file = tree.id
         self.children = tree.children
         self.starts = [c.start for c in tree.children]
+        self.kinds = {c.id: c.kind for c in tree.children}
+
+    def kind(self, nid: str) -> str:
+        return self.kinds.get(nid, "file")
 
     def at(self, offset: int) -> str:
         i = bisect.bisect_right(self.starts, offset) - 1
@@ -63,10 +67,16 @@ def lines(path: str, data: bytes) -> tuple[list[Line], list[str]]:
     ids = _Ids(path, data)
     out: list[Line] = []
     notes: list[str] = []
+    shown: set[str] = set()
     for top in tree.root_node.children:
-        if top.type == "comment":
-            continue
         nid = ids.at(top.start_byte)
+        if top.type == "comment":
+            if nid != ids.file and nid not in shown and ids.kind(nid) == "comment":
+                # A comment node (a file header): its first line, shown by --ids only.
+                out.append(Line(_text(data, top.start_byte, top.end_byte).rstrip()[:80], nid, ID))
+            shown.add(nid)
+            continue
+        shown.add(nid)
         if top.type == "pair":
             _pair(data, top, nid, out, notes)
         elif top.type in _TABLES:
@@ -105,7 +115,7 @@ def _pair(data: bytes, pair: tree_sitter.Node, nid: str, out: list[Line], notes:
         return
     try:
         parsed = tomllib.loads("v = " + _text(data, value.start_byte, value.end_byte))["v"]
-    except (tomllib.TOMLDecodeError, KeyError):
+    except (tomllib.TOMLDecodeError, KeyError, RecursionError):
         _broken(pair, nid, out, notes)
         return
     short, left_out = _short(parsed, KEEP)
