@@ -75,8 +75,19 @@ def redact(text: str) -> str:
 
 
 def crash_log(exc: BaseException) -> str:
-    """Write the traceback (no environment; secrets masked) and return the path."""
-    fd, path = tempfile.mkstemp(prefix=f"astm-crash-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".log")
+    """Write the traceback (no environment; secrets masked) and return the path.
+
+    The temp directory is the user's word too ($TMPDIR): never a git directory or a link.
+    """
+    from astm.workspace.paths import safe_output_path
+
+    try:
+        where = safe_output_path(None, Path(tempfile.gettempdir()) / "astm-crash.log").parent
+    except errors.UsageError as why:
+        return f"not written: {why}"
+    fd, path = tempfile.mkstemp(
+        prefix=f"astm-crash-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".log", dir=where
+    )
     text = f"astm crash, argv={sys.argv[1:]!r}\n" + "".join(traceback.format_exception(exc))
     with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as f:
         f.write(redact(text))

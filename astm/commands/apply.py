@@ -48,10 +48,13 @@ def command(
     from astm import engine
     from astm import plan as planfile
     from astm.llm import make_provider
+    from astm.workspace.paths import safe_output_path
     from astm.workspace.repo import Repo
 
     cwd = Path.cwd()
     repo = Repo.open(cwd)
+    if save_plan:  # refused before any work: never into .git, never through a link
+        save_plan = str(safe_output_path(repo, save_plan))
     flags = {"jobs": jobs, "routing": routing, "retries": retries, "model": model, "base_url": base_url}
     settings = cfg.load(repo.workdir, flags)
     plan = planfile.load(plan_file) if plan_file else None

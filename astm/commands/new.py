@@ -29,9 +29,11 @@ def command(
     from astm import plan as planfile
     from astm.llm import make_provider
     from astm.newfile import NewOptions, new_file
+    from astm.workspace.paths import safe_output_path
     from astm.workspace.repo import Repo
 
     repo = Repo.open(Path.cwd())
+    safe_output_path(repo, path)  # the file lands in a commit; still never a .git or a link
     settings = cfg.load(repo.workdir, {"retries": retries})
     plan = planfile.load(plan_file) if plan_file else None
     provider = make_provider(settings, plan)
