@@ -75,7 +75,7 @@ def test_good_branch_names_land(tmp_path: Path, repo: Path, astm: Any, name: str
 
 
 def test_new_checks_branch_names_too(tmp_path: Path, repo: Path, astm: Any) -> None:
-    plan = write_plan(tmp_path / "plan.json", {"op": "insert", "parent": "src/m.py", "text": "X = 1\n"})
+    plan = write_plan(tmp_path / "plan.json", {"op": "insert", "parent": "src/m.py", "position": "end", "text": "X = 1\n"})
     res = astm("new", "src/m.py", "a module", "--plan", str(plan), "--branch", "HEAD", cwd=repo)
     assert res.code == 2, res.err
     assert_one_error(res.err, "--branch")
