@@ -276,7 +276,7 @@ class _Run(TreeWork):
             finally:
                 self.record.finished = time.time()
                 self.record.error = self.result.error
-                self.record.nodes = [n.to_json() for n in self.result.nodes]
+                self.record.nodes = self.result.nodes_json()
                 self.record.branch = self.result.branch
                 self.record.commit = self.result.commit
                 self.record.save(self.repo)
@@ -406,10 +406,11 @@ class _Run(TreeWork):
         self.emit(REPO_ID, "testing", detail=" ".join(command[1:])[:60])
         await self.blocking(root.checkout_all)
         diag, note = await self.blocking(
-            lambda: tests.run(root.path, command, timeout=conf.test_timeout, env=clean_env())
+            lambda: tests.run(root.path, command, timeout=conf.test_timeout, env=clean_env(),
+                              unavailable=conf.tests_unavailable)
         )
         if note:
-            self.result.notices.append(note)
+            self.result.warnings.append(note)
         if diag is not None:
             raise ValidationFailed(f"at the root: {diag}")
 

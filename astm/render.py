@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import IO, Any, Self
 
-from astm.result import ApplyResult, Event
+from astm.result import NOT_LANDED, ApplyResult, Event
 
 STATE_STYLE = {
     "routing": "cyan",
@@ -72,20 +72,31 @@ def summary(result: ApplyResult, out: IO[str], *, review: str | None) -> None:
     """The closing lines: nodes, notices, the branch and how to review it."""
     for note in result.notices:
         print(f"note: {note}", file=out)
-    label = {"changed": "changed", "unchanged": "unchanged", "failed": "FAILED", "would-change": "would act"}
+    label = {
+        "changed": "changed",
+        "unchanged": "unchanged",
+        "failed": "FAILED",
+        "would-change": "would act",
+        NOT_LANDED: "not landed",
+    }
     for n in result.nodes:
+        status = result.status_of(n)
         action = f" ({n.action})" if n.action != "replace" else ""
         diag = f": {n.diagnostic}" if n.diagnostic else ""
-        print(f"  {label.get(n.status, n.status):<10} {n.id}{action}{diag}", file=out)
+        print(f"  {label.get(status, status):<10} {n.id}{action}{diag}", file=out)
     tokens = result.usage.prompt + result.usage.completion
     if tokens:
         print(f"tokens: {result.usage.prompt} prompt + {result.usage.completion} completion", file=out)
     if result.dry_run:
         print("dry run: nothing was created", file=out)
+    elif result.failed:
+        print(f"nothing landed: no branch was created (run {result.run})", file=out)
     elif result.branch:
         print(f"landed: {result.branch} ({(result.commit or '')[:10]}, run {result.run})", file=out)
         if review:
             print(f"review: {review}", file=out)
+    for warning in result.warnings:  # last, where it is seen: a check that did not pass
+        print(f"WARNING: {warning}", file=out)
 
 
 def diff(text: str, out: IO[str]) -> None:
