@@ -95,11 +95,18 @@ def crash_log(exc: BaseException) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = redact(" ".join(str(exc).split()))
+    text = errors.printable(redact(" ".join(str(exc).split())))
     return text if len(text) <= 300 else text[:297] + "..."
 
 
 def main(argv: list[str] | None = None) -> int:
+    from astm.render import guard_streams
+
+    with guard_streams():  # nothing from outside reaches the terminal raw (render.py)
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         rv = cli.main(args=argv, prog_name="astm", standalone_mode=False)
         return rv if isinstance(rv, int) else 0
@@ -113,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         if exc.exit_code == errors.EXIT_CRASH:  # an internal failure (git refused): keep details
             print(f"astm: unexpected error: {_one_line(exc)} (details: {crash_log(exc)})", file=sys.stderr)
         else:
-            print(f"astm: error: {exc}", file=sys.stderr)
+            print(f"astm: error: {errors.printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("astm: interrupted; nothing was changed (run `astm gc` if a run was cut short)", file=sys.stderr)
