@@ -165,7 +165,7 @@ def test_validation_failure_retries_then_fails_cleanly(demo_repo: Path, tmp_path
         "id": "pyproject.toml::project", "status": "failed", "attempts": 3, "action": "replace",
         "diagnostic": by_id["pyproject.toml::project"]["diagnostic"],
     }
-    assert by_id["pyproject.toml::tool.ruff"]["status"] == "changed"
+    assert by_id["pyproject.toml::tool.ruff"]["status"] == "not-landed"  # validated, never landed
     before.assert_unchanged(demo_repo)
     runs = list((demo_repo / ".git" / "astm" / "runs").glob("*.json"))
     assert json.loads(runs[0].read_text())["status"] == "failed"
