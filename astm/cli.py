@@ -106,12 +106,34 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
 
 
+def interrupted_message(branch: str | None = None) -> str:
+    """The one line of a Ctrl-C (docs/safety.md): what is left, and where a landed run is."""
+    from astm import render
+
+    branch = branch or render.landed_branch
+    if branch:
+        return (
+            f"astm: interrupted after landing: {errors.printable(branch)} holds the validated result "
+            f"(review: git diff HEAD {errors.printable(branch)}); `astm gc` removes what the run left"
+        )
+    return "astm: interrupted; nothing was changed (run `astm gc` if a run was cut short)"
+
+
 def _main(argv: list[str] | None) -> int:
+    from astm import render
+    from astm.faults import pause_at
+
+    render.landed_branch = None  # (in-process callers run several commands)
     try:
+        pause_at("startup")
         rv = cli.main(args=argv, prog_name="astm", standalone_mode=False)
         return rv if isinstance(rv, int) else 0
-    except click.exceptions.Abort:
-        print("astm: interrupted", file=sys.stderr)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print(interrupted_message(), file=sys.stderr)
+        return errors.EXIT_INTERRUPTED
+    except errors.Interrupted as exc:  # the run stopped and removed its sandboxes
+        partial = getattr(exc, "result", None)
+        print(interrupted_message(getattr(partial, "branch", None)), file=sys.stderr)
         return errors.EXIT_INTERRUPTED
     except click.ClickException as exc:
         exc.show()
@@ -122,9 +144,6 @@ def _main(argv: list[str] | None) -> int:
         else:
             print(f"astm: error: {errors.printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("astm: interrupted; nothing was changed (run `astm gc` if a run was cut short)", file=sys.stderr)
-        return errors.EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - a bug: one line and a log, never a traceback
         path = crash_log(exc)
         print(f"astm: unexpected error: {type(exc).__name__}: {_one_line(exc)} (details: {path})", file=sys.stderr)

@@ -33,6 +33,7 @@ from astm.errors import (
     UsageError,
     ValidationFailed,
 )
+from astm.faults import pause_at
 from astm.lang import Language, language_for
 from astm.llm.base import ChildInfo, Provider, Route, RouteRequest, Usage
 from astm.plan import Insert, Plan
@@ -210,6 +211,7 @@ class _Run(TreeWork):
 
     def emit(self, node: str, state: str, attempt: int = 0, detail: str = "") -> None:
         self.events(Event(node, state, attempt, detail))
+        pause_at(state)  # ASTM_PAUSE_AT: the interrupt tests' Ctrl-C lands here
         if CRASH_AT and CRASH_AT == state:
             # Fault injection for the crash tests (docs/cli.md): die here, as a kill would.
             os.kill(os.getpid(), signal.SIGKILL)
@@ -259,9 +261,12 @@ class _Run(TreeWork):
             self.record.status = "landed"
             return self.result
         except asyncio.CancelledError:
-            self.record.status = "interrupted"
-            self.result.error = "interrupted"
-            raise Interrupted("interrupted; the run's sandboxes and branches were removed") from None
+            landed = self.result.branch is not None  # the branch was made before Ctrl-C
+            self.record.status = "landed" if landed else "interrupted"
+            self.result.error = None if landed else "interrupted"
+            exc = Interrupted("interrupted; the run's sandboxes and branches were removed")
+            exc.result = self.result  # type: ignore[attr-defined]
+            raise exc from None
         except AstmError as exc:
             self.record.status = "failed"
             self.result.error = str(exc)
@@ -281,6 +286,8 @@ class _Run(TreeWork):
                 self.record.commit = self.result.commit
                 self.record.save(self.repo)
                 await self.provider.aclose()
+                pause_at("cleanup")
+                await asyncio.sleep(0)  # a Ctrl-C during cleanup is delivered, never lost
 
     async def route_files(self) -> list[tuple[FileCtx, str]]:
         """The repository node's decision: which files act, with what intent."""
@@ -359,17 +366,16 @@ class _Run(TreeWork):
         await self.root_tests(root, overlay, [p for p in changes if p.endswith(".py")])
         await self.blocking(runs.set_run_ref, self.repo, self.run_id, overlay)
         tree = self.repo.tree_of(overlay)
-        branch, commit = await self.blocking(
-            lambda: landing.land(
-                self.repo,
-                tree=tree,
-                base=self.base.id,
-                message=self.message(),
-                branch=self.opts.branch,
-                intent=self.opts.intent,
+        def land() -> str:
+            # Recorded in the thread: a Ctrl-C while awaiting it must still know it landed.
+            branch, commit = landing.land(
+                self.repo, tree=tree, base=self.base.id, message=self.message(),
+                branch=self.opts.branch, intent=self.opts.intent,
             )
-        )
-        self.result.branch, self.result.commit = branch, str(commit)
+            self.result.branch, self.result.commit = branch, str(commit)
+            return branch
+
+        branch = await self.blocking(land)
         self.emit(REPO_ID, "landed", detail=branch)
         if self.opts.base is None and self.repo.head_oid() != self.base.id:
             self.result.notices.append(

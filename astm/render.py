@@ -80,6 +80,11 @@ STATE_STYLE = {
 }
 
 
+# The branch a run of this process landed, as its "landed" event said: a Ctrl-C after
+# that moment must say the result is there (astm.cli.interrupted_message).
+landed_branch: str | None = None
+
+
 class Progress:
     """Receives engine events; renders them live (rich) or as plain lines."""
 
@@ -106,8 +111,11 @@ class Progress:
             self._live = None
 
     def __call__(self, event: Event) -> None:
+        global landed_branch
         if event.state == "sandbox":
             return  # bookkeeping, not a node
+        if event.state == "landed":
+            landed_branch = event.detail
         self.states[event.node] = event
         if self.quiet:
             return
@@ -134,6 +142,9 @@ class Progress:
 
 def summary(result: ApplyResult, out: IO[str], *, review: str | None) -> None:
     """The closing lines: nodes, notices, the branch and how to review it."""
+    from astm.faults import pause_at
+
+    pause_at("summary")
     for note in result.notices:
         print(f"note: {printable(note)}", file=out)
     label = {
