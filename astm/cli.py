@@ -106,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
 
 
-def interrupted_message(branch: str | None = None) -> str:
-    """The one line of a Ctrl-C (docs/safety.md): what is left, and where a landed run is."""
+def interrupted_message(branch: str | None = None, *, cleaned: bool = False) -> str:
+    """The one line of a Ctrl-C (docs/cli.md): what is left, and where a landed run is."""
     from astm import render
 
     branch = branch or render.landed_branch
@@ -116,6 +116,8 @@ def interrupted_message(branch: str | None = None) -> str:
             f"astm: interrupted after landing: {errors.printable(branch)} holds the validated result "
             f"(review: git diff HEAD {errors.printable(branch)}); `astm gc` removes what the run left"
         )
+    if cleaned:  # the run stopped, waited for its threads and removed what it made
+        return "astm: interrupted; nothing landed; the run's sandboxes and branches were removed"
     return "astm: interrupted; nothing was changed (run `astm gc` if a run was cut short)"
 
 
@@ -133,7 +135,7 @@ def _main(argv: list[str] | None) -> int:
         return errors.EXIT_INTERRUPTED
     except errors.Interrupted as exc:  # the run stopped and removed its sandboxes
         partial = getattr(exc, "result", None)
-        print(interrupted_message(getattr(partial, "branch", None)), file=sys.stderr)
+        print(interrupted_message(getattr(partial, "branch", None), cleaned=True), file=sys.stderr)
         return errors.EXIT_INTERRUPTED
     except click.ClickException as exc:
         exc.show()
