@@ -15,6 +15,7 @@ def command(max_age: float | None) -> int:
     still going, and worktrees or branches astm did not make are never touched (those
     that look like astm's are listed as `left`)."""
     from astm import config as cfg
+    from astm.errors import printable
     from astm.workspace import runs
     from astm.workspace.repo import Repo
 
@@ -30,7 +31,7 @@ def command(max_age: float | None) -> int:
         ("run record", report.records),
     ):
         for item in items:
-            click.echo(f"removed {label} {item}")
+            click.echo(f"removed {label} {printable(item)}")
     for item in report.left:  # looks like astm's, cannot be proven to be: never removed
-        click.echo(f"left {item}")
+        click.echo(f"left {printable(item)}")
     return 0
