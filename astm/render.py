@@ -164,7 +164,7 @@ def summary(result: ApplyResult, out: IO[str], *, review: str | None) -> None:
         print(f"tokens: {result.usage.prompt} prompt + {result.usage.completion} completion", file=out)
     if result.dry_run:
         print("dry run: nothing was created", file=out)
-    elif result.failed:
+    elif result.failed and result.nodes:  # the node lines above did not land: say so
         print(f"nothing landed: no branch was created (run {result.run})", file=out)
     elif result.branch:
         print(f"landed: {printable(result.branch)} ({(result.commit or '')[:10]}, run {result.run})", file=out)
