@@ -261,9 +261,8 @@ class _Run(TreeWork):
             self.record.status = "landed"
             return self.result
         except asyncio.CancelledError:
-            landed = self.result.branch is not None  # the branch was made before Ctrl-C
-            self.record.status = "landed" if landed else "interrupted"
-            self.result.error = None if landed else "interrupted"
+            self.record.status = "interrupted"
+            self.result.error = "interrupted"
             exc = Interrupted("interrupted; the run's sandboxes and branches were removed")
             exc.result = self.result  # type: ignore[attr-defined]
             raise exc from None
@@ -277,8 +276,10 @@ class _Run(TreeWork):
             raise
         finally:
             try:
-                self.cleanup()
+                self.cleanup()  # (waits for the threads: a landing under way has finished)
             finally:
+                if self.result.branch is not None and self.record.status == "interrupted":
+                    self.record.status, self.result.error = "landed", None  # landed before Ctrl-C
                 self.record.finished = time.time()
                 self.record.error = self.result.error
                 self.record.nodes = self.result.nodes_json()
