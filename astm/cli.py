@@ -81,8 +81,19 @@ def redact(text: str) -> str:
 
 
 def crash_log(exc: BaseException) -> str:
-    """Write the traceback (no environment; secrets masked) and return the path."""
-    fd, path = tempfile.mkstemp(prefix=f"astm-crash-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".log")
+    """Write the traceback (no environment; secrets masked) and return the path.
+
+    The temp directory is the user's word too ($TMPDIR): never a git directory or a link.
+    """
+    from astm.workspace.paths import safe_output_path
+
+    try:
+        where = safe_output_path(None, Path(tempfile.gettempdir()) / "astm-crash.log").parent
+    except errors.UsageError as why:
+        return f"not written: {why}"
+    fd, path = tempfile.mkstemp(
+        prefix=f"astm-crash-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".log", dir=where
+    )
     text = f"astm crash, argv={sys.argv[1:]!r}\n" + "".join(traceback.format_exception(exc))
     with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as f:
         f.write(redact(text))
@@ -90,16 +101,47 @@ def crash_log(exc: BaseException) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = redact(" ".join(str(exc).split()))
+    text = errors.printable(redact(" ".join(str(exc).split())))
     return text if len(text) <= 300 else text[:297] + "..."
 
 
 def main(argv: list[str] | None = None) -> int:
+    from astm.render import guard_streams
+
+    with guard_streams():  # nothing from outside reaches the terminal raw (render.py)
+        return _main(argv)
+
+
+def interrupted_message(branch: str | None = None, *, cleaned: bool = False) -> str:
+    """The one line of a Ctrl-C (docs/cli.md): what is left, and where a landed run is."""
+    from astm import render
+
+    branch = branch or render.landed_branch
+    if branch:
+        return (
+            f"astm: interrupted after landing: {errors.printable(branch)} holds the validated result "
+            f"(review: git diff HEAD {errors.printable(branch)}); `astm gc` removes what the run left"
+        )
+    if cleaned:  # the run stopped, waited for its threads and removed what it made
+        return "astm: interrupted; nothing landed; the run's sandboxes and branches were removed"
+    return "astm: interrupted; nothing was changed (run `astm gc` if a run was cut short)"
+
+
+def _main(argv: list[str] | None) -> int:
+    from astm import render
+    from astm.faults import pause_at
+
+    render.landed_branch = None  # (in-process callers run several commands)
     try:
+        pause_at("startup")
         rv = cli.main(args=argv, prog_name="astm", standalone_mode=False)
         return rv if isinstance(rv, int) else 0
-    except click.exceptions.Abort:
-        print("astm: interrupted", file=sys.stderr)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print(interrupted_message(), file=sys.stderr)
+        return errors.EXIT_INTERRUPTED
+    except errors.Interrupted as exc:  # the run stopped and removed its sandboxes
+        partial = getattr(exc, "result", None)
+        print(interrupted_message(getattr(partial, "branch", None), cleaned=True), file=sys.stderr)
         return errors.EXIT_INTERRUPTED
     except click.ClickException as exc:
         exc.show()
@@ -108,11 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         if exc.exit_code == errors.EXIT_CRASH:  # an internal failure (git refused): keep details
             print(f"astm: unexpected error: {_one_line(exc)} (details: {crash_log(exc)})", file=sys.stderr)
         else:
-            print(f"astm: error: {exc}", file=sys.stderr)
+            print(f"astm: error: {errors.printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("astm: interrupted; nothing was changed (run `astm gc` if a run was cut short)", file=sys.stderr)
-        return errors.EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - a bug: one line and a log, never a traceback
         path = crash_log(exc)
         print(f"astm: unexpected error: {type(exc).__name__}: {_one_line(exc)} (details: {path})", file=sys.stderr)

@@ -58,6 +58,11 @@ class ValidateSettings(BaseModel):
         "'off', or a command",
     )
     test_timeout: float = Field(default=600.0, gt=0)
+    tests_unavailable: Literal["fail", "warn"] = Field(
+        default="fail",
+        description="the project has tests but they cannot be run (no pytest, no command): "
+        "'fail' blocks landing; 'warn' lands with a warning",
+    )
     kinds: dict[str, KindSettings] = Field(default_factory=dict)
 
     def kind(self, name: str) -> KindSettings:

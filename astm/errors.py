@@ -24,6 +24,8 @@ Anything else is a bug: the CLI writes a crash log and prints its path (exit 70)
 
 from __future__ import annotations
 
+import re
+
 EXIT_OK = 0
 EXIT_APPLY = 1
 EXIT_USAGE = 2
@@ -124,7 +126,22 @@ class Interrupted(AstmError):
     exit_code = EXIT_INTERRUPTED
 
 
+# C0 and C1 controls, DEL, the bidirectional overrides and isolates (they reorder what a
+# terminal shows: "Trojan Source"), and the Unicode line and paragraph separators.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = m.group()
+    if c in _NAMED:
+        return _NAMED[c]
+    return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+
+
 def printable(text: str) -> str:
-    """``text`` safe for a terminal: control characters (and bidi overrides) shown escaped,
-    so text from outside (a server's error message) cannot drive the user's terminal."""
-    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii") for c in text)
+    """``text`` safe for a terminal: every control character shown escaped (ESC as
+    ``\\x1b``, a newline as ``\\n``), so text from outside (a model's answer, a server's
+    error, a file name, git's output) can neither move the cursor, retitle or clear the
+    terminal, nor break astm's one-line messages. Printable text is unchanged."""
+    return _UNSAFE.sub(_escape, text)

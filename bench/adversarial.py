@@ -2,12 +2,14 @@
 
     python bench/adversarial.py [--jobs 2] [-k EXPR]
 
-Runs ``pytest tests/adversarial tests/test_interrupt.py`` (issue 6; the SIGINT cases of
-the crash area live in test_interrupt.py) with a JUnit XML report in a temp dir, then
+Runs ``pytest tests/adversarial tests/test_interrupt.py`` (issues 6 and 11; the SIGINT
+cases of the crash area live in test_interrupt.py) with a JUnit XML report in a temp dir, then
 counts its test cases by area:
 
     crashes: tried 10, held 10, failed 0
     model output: tried 30, held 30, failed 0
+    ...
+    gc: tried 6, held 6, failed 0
     ...
 
 *held* counts the cases that passed; *known* (shown when not zero) counts the cases
@@ -27,7 +29,7 @@ from collections import Counter
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
-AREAS = {  # test module -> area, in the order of issue 6
+AREAS = {  # test module -> area: issue 6's, then issue 11's (modules not named: "other")
     "test_crashes": "crashes",
     "test_interrupt": "crashes",
     "test_model_output": "model output",
@@ -36,7 +38,14 @@ AREAS = {  # test module -> area, in the order of issue 6
     "test_drift": "drift",
     "test_secrets": "secrets",
     "test_paths": "paths",
+    "test_output_paths": "paths",
     "test_toml_corpus": "toml corpus",
+    "test_gc": "gc",
+    "test_hooks": "hooks",
+    "test_terminal": "terminal",
+    "test_branches": "branches",
+    "test_interrupts": "interrupts",
+    "test_reporting": "reporting",
 }
 
 

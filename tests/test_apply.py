@@ -165,7 +165,7 @@ def test_validation_failure_retries_then_fails_cleanly(demo_repo: Path, tmp_path
         "id": "pyproject.toml::project", "status": "failed", "attempts": 3, "action": "replace",
         "diagnostic": by_id["pyproject.toml::project"]["diagnostic"],
     }
-    assert by_id["pyproject.toml::tool.ruff"]["status"] == "changed"
+    assert by_id["pyproject.toml::tool.ruff"]["status"] == "not-landed"  # validated, never landed
     before.assert_unchanged(demo_repo)
     runs = list((demo_repo / ".git" / "astm" / "runs").glob("*.json"))
     assert json.loads(runs[0].read_text())["status"] == "failed"
@@ -255,20 +255,23 @@ def test_gc_removes_leftovers_of_a_dead_run_only(demo_repo: Path, astm) -> None:
 
     repo = Repo.open(demo_repo)
     head = repo.repo.head.target
-    dead = runs.RunRecord(run="dead-run", intent="x", base=str(head), pid=2**22 + 12345)
+    dead_run, live_run, orphan_run = "20260101-000000-dead00", "20260101-000000-11fe00", "20260101-000000-0af000"
+    dead = runs.RunRecord(run=dead_run, intent="x", base=str(head), pid=2**22 + 12345)
     dead.save(repo)
-    live = runs.RunRecord(run="live-run", intent="x", base=str(head))  # this process: alive
+    live = runs.RunRecord(run=live_run, intent="x", base=str(head))  # this process: alive
     live.save(repo)
-    box_dead = open_sandbox(repo, "dead-run", 1, head)
-    box_live = open_sandbox(repo, "live-run", 1, head)
-    orphan = open_sandbox(repo, "no-record", 1, head)  # a crash before its record was written
+    box_dead = open_sandbox(repo, dead_run, 1, head)
+    box_live = open_sandbox(repo, live_run, 1, head)
+    orphan = open_sandbox(repo, orphan_run, 1, head)  # a crash before its record was written
+    marker = repo.common / "worktrees" / orphan.path.name / "astm-sandbox.json"
+    marker.write_text(marker.read_text().replace(f'"pid": {os.getpid()}', '"pid": 4206624'))  # its process is gone
     try:
         res = astm("gc", cwd=demo_repo)
         assert res.code == 0
         assert not box_dead.path.exists() and not orphan.path.exists()
         assert box_live.path.exists()
         refs = git(demo_repo, "for-each-ref", "--format=%(refname)", "refs/heads/astm/tmp/")
-        assert refs.split() == ["refs/heads/astm/tmp/live-run/1"]
+        assert refs.split() == [f"refs/heads/astm/tmp/{live_run}/1"]
     finally:
         box_live.close()
     assert git(demo_repo, "worktree", "list", "--porcelain").count("worktree ") == 1

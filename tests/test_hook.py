@@ -270,19 +270,19 @@ def test_install_keeps_the_old_hook_runs_it_first_and_uninstall_restores_it(
     (hooks / "pre-commit").chmod(0o750)
     res = astm("hook", "install", cwd=repo)
     assert res.code == 0, res.err
-    assert (hooks / "pre-commit.legacy").read_bytes() == old
+    assert (hooks / "pre-commit.astm-chained").read_bytes() == old
     script = (hooks / "pre-commit").read_bytes()
-    assert b"# astm-hook-template: 1" in script and repr(sys.executable)[1:-1].encode() in script
+    assert b"# astm-hook-template: 2" in script and repr(sys.executable)[1:-1].encode() in script
     assert (hooks / "pre-commit").stat().st_mode & stat.S_IXUSR
     # Idempotent: installing again refreshes astm's shim, the legacy hook stays as it was.
     res = astm("hook", "install", cwd=repo)
     assert res.code == 0 and "refreshed" in res.out
-    assert (hooks / "pre-commit.legacy").read_bytes() == old
+    assert (hooks / "pre-commit.astm-chained").read_bytes() == old
     assert sorted(
         p.name
         for p in hooks.iterdir()
         if p.name.startswith("pre-commit") and not p.name.endswith(".sample")
-    ) == ["pre-commit", "pre-commit.legacy"]
+    ) == ["pre-commit", "pre-commit.astm-chained"]
     # The legacy hook runs first, once per commit, and astm after it.
     stage(repo, {"pyproject.toml": PYPROJECT.replace("1.0", "1.1")})
     assert commit(repo, "-m", "ok").returncode == 0
@@ -291,7 +291,7 @@ def test_install_keeps_the_old_hook_runs_it_first_and_uninstall_restores_it(
     assert res.code == 0 and "restored" in res.out
     assert (hooks / "pre-commit").read_bytes() == old
     assert stat.S_IMODE((hooks / "pre-commit").stat().st_mode) == 0o750
-    assert not (hooks / "pre-commit.legacy").exists()
+    assert not (hooks / "pre-commit.astm-chained").exists()
     assert astm("hook", "uninstall", cwd=repo).code == 2  # not astm's: left alone
 
 
@@ -484,10 +484,10 @@ def test_fix_without_a_model_says_so_and_blocks(repo: Path, astm) -> None:  # ty
 def test_fix_from_config_in_a_real_commit_runs_astm_exactly_once(hooked: Path, model) -> None:  # type: ignore[no-untyped-def]
     hooks = hooked / ".git" / "hooks"
     # A counter in front of astm: it runs once per hook invocation.
-    (hooks / "pre-commit.legacy").write_text(
+    (hooks / "pre-commit.astm-chained").write_text(
         '#!/bin/sh\necho run >> "$(git rev-parse --git-dir)/runs.log"\n'
     )
-    (hooks / "pre-commit.legacy").chmod(0o755)
+    (hooks / "pre-commit.astm-chained").chmod(0o755)
     config = PYPROJECT + "\n[tool.astm.hook]\nfix = true\n"
     stage(hooked, {"pyproject.toml": config})
     assert commit(hooked, "-m", "repair on").returncode == 0

@@ -30,7 +30,7 @@ def start(repo: Path, server: loopback.LoopbackServer) -> subprocess.Popen[str]:
     )
 
 
-def wait_for_sandboxes(repo: Path, n: int, timeout: float = 20) -> None:
+def wait_for_sandboxes(repo: Path, n: int, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         wts = repo / ".git" / "worktrees"

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from astm.core.result import ApplyResult, Event, EventSink, NodeResult
 from astm.errors import ModelError
+from astm.faults import pause_at
 from astm.validate.pipeline import Pipeline
 
 if TYPE_CHECKING:
@@ -147,6 +148,7 @@ class RunContext:
 
 def emit_event(events: EventSink, node: str, state: str, attempt: int = 0, detail: str = "") -> None:
     events(Event(node, state, attempt, detail))
+    pause_at(state)  # ASTM_PAUSE_AT: the interrupt tests' Ctrl-C lands here
     if CRASH_AT and CRASH_AT == state:
         # Fault injection for the crash tests (docs/cli.md): die here, as a kill would.
         os.kill(os.getpid(), signal.SIGKILL)

@@ -62,10 +62,13 @@ def command(
     from astm.core import plan as planfile
     from astm.engine import apply as engine
     from astm.llm import make_provider, spent
+    from astm.workspace.paths import safe_output_path
     from astm.workspace.repo import Repo
 
     cwd = Path.cwd()
     repo = Repo.open(cwd)
+    if save_plan:  # refused before any work: never into .git, never through a link
+        save_plan = str(safe_output_path(repo, save_plan))
     flags = {
         "jobs": jobs, "routing": routing, "retries": retries, "model": model, "base_url": base_url,
         "model_jobs": model_jobs, "timeout": timeout, "json_mode": json_mode,

@@ -11,8 +11,11 @@ import click
 @click.option("--max-age", "max_age", type=float, help="Days to keep run refs (default: gc_max_age_days).")
 def command(max_age: float | None) -> int:
     """Remove leftover sandboxes (worktrees), ephemeral astm/tmp/ branches, and run refs
-    older than the configured age. Landed branches and runs still going are never touched."""
+    older than the configured age: only what astm provably made. Landed branches, runs
+    still going, and worktrees or branches astm did not make are never touched (those
+    that look like astm's are listed as `left`)."""
     from astm import config as cfg
+    from astm.errors import printable
     from astm.workspace import runs
     from astm.workspace.repo import Repo
 
@@ -28,5 +31,7 @@ def command(max_age: float | None) -> int:
         ("run record", report.records),
     ):
         for item in items:
-            click.echo(f"removed {label} {item}")
+            click.echo(f"removed {label} {printable(item)}")
+    for item in report.left:  # looks like astm's, cannot be proven to be: never removed
+        click.echo(f"left {printable(item)}")
     return 0

@@ -10,6 +10,7 @@ import click
 
 from astm import config as cfg
 from astm import errors, render
+from astm.core.result import ApplyResult
 
 
 @click.command("new")
@@ -29,15 +30,26 @@ def command(
     from astm.core import plan as planfile
     from astm.engine.new import NewOptions, new_file
     from astm.llm import make_provider
+    from astm.workspace.paths import safe_output_path
     from astm.workspace.repo import Repo
 
     repo = Repo.open(Path.cwd())
+    safe_output_path(repo, path)  # the file lands in a commit; still never a .git or a link
     settings = cfg.load(repo.workdir, {"retries": retries})
     plan = planfile.load(plan_file) if plan_file else None
     provider = make_provider(settings, plan)
     opts = NewOptions(path=path, intent=intent, cwd=Path.cwd(), plan=plan, branch=branch, base=base)
-    with render.Progress(quiet=as_json) as progress:
-        result = new_file(opts, settings, provider, progress)
+    try:
+        with render.Progress(quiet=as_json) as progress:
+            result = new_file(opts, settings, provider, progress)
+    except errors.AstmError as exc:  # what happened before the failure, then the error line
+        partial: ApplyResult | None = getattr(exc, "result", None)
+        if partial is not None:
+            if as_json:
+                print(json.dumps(partial.to_json(), indent=2))
+            else:
+                render.summary(partial, sys.stderr, review=None)
+        raise
     if as_json:
         print(json.dumps(result.to_json(), indent=2))
         return errors.EXIT_OK

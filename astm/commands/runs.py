@@ -13,6 +13,7 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
 def command(as_json: bool) -> int:
     """List runs (newest last): id, status, branch, intent."""
+    from astm.errors import printable
     from astm.workspace import runs
     from astm.workspace.repo import Repo
 
@@ -25,5 +26,7 @@ def command(as_json: bool) -> int:
         click.echo("no runs")
     for r in records:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started))
-        click.echo(f"{r.run}  {when}  {r.shown_status:<11} {r.branch or '-':<30} {r.intent[:60]}")
+        # A record's text came from outside (an intent, a branch): one line each, escaped.
+        branch, intent = printable(r.branch or "-"), printable(r.intent)[:60]
+        click.echo(f"{printable(r.run)}  {when}  {r.shown_status:<11} {branch:<30} {intent}")
     return 0

@@ -26,11 +26,14 @@ class Usage:
     def tokens(self) -> int:
         return self.prompt + self.completion
 
+NOT_LANDED = "not-landed"  # validated, but the run failed: not on any branch
+
 
 @dataclass
 class NodeResult:
     id: str
     status: str  # changed | unchanged | failed (see docs/cli.md); action says how
+    # (the run's outcome turns ``changed`` into ``not-landed``: ApplyResult.status_of)
     attempts: int = 0
     action: str = "replace"  # replace | create | delete | compose
     intent: str = ""
@@ -56,21 +59,40 @@ class ApplyResult:
     nodes: list[NodeResult] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     notices: list[str] = field(default_factory=list)
+    # Checks that did not pass but did not block (tests_unavailable = "warn"): shown loud.
+    warnings: list[str] = field(default_factory=list)
     error: str | None = None
     provider: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """The run ended without landing (an error, Ctrl-C): nothing of it is on a branch."""
+        return not self.dry_run and self.branch is None and self.error is not None
+
+    def status_of(self, node: NodeResult) -> str:
+        """What happened to ``node`` in the end: a node that validated in a run that then
+        failed is ``not-landed``, never ``changed`` (nothing of it reached a branch)."""
+        if self.failed and node.status == "changed":
+            return NOT_LANDED
+        return node.status
+
+    def nodes_json(self) -> list[dict[str, Any]]:
+        return [n.to_json() | {"status": self.status_of(n)} for n in self.nodes]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "run": self.run,
+            "landed": self.branch is not None,
             "branch": self.branch,
             "commit": self.commit,
             "base": self.base,
-            "nodes": [n.to_json() for n in self.nodes],
+            "nodes": self.nodes_json(),
             "tokens": {"prompt": self.usage.prompt, "completion": self.usage.completion},
             "model_calls": self.usage.calls,
             "intent": self.intent,
             "dry_run": self.dry_run,
             "notices": self.notices,
+            "warnings": self.warnings,
             "error": self.error,
         }
 

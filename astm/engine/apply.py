@@ -34,6 +34,7 @@ from astm.errors import (
     UsageError,
     ValidationFailed,
 )
+from astm.faults import pause_at
 from astm.lang import Language, find, language_for, language_of, suffixes
 from astm.llm.base import ChildInfo, Provider, Route, RouteRequest
 from astm.workspace import landing, runs
@@ -259,7 +260,9 @@ class Run:
         except asyncio.CancelledError:
             self.record.status = "interrupted"
             self.result.error = "interrupted"
-            raise Interrupted("interrupted; the run's sandboxes and branches were removed") from None
+            exc = Interrupted("interrupted; the run's sandboxes and branches were removed")
+            exc.result = self.result  # type: ignore[attr-defined]
+            raise exc from None
         except AstmError as exc:
             self.record.status = "failed"
             self.result.error = str(exc)
@@ -272,13 +275,17 @@ class Run:
             try:
                 self.cleanup(ctx)
             finally:
+                if self.result.branch is not None and self.record.status == "interrupted":
+                    self.record.status, self.result.error = "landed", None  # landed before Ctrl-C
                 self.record.finished = time.time()
                 self.record.error = self.result.error
-                self.record.nodes = [n.to_json() for n in self.result.nodes]
+                self.record.nodes = self.result.nodes_json()
                 self.record.branch = self.result.branch
                 self.record.commit = self.result.commit
                 self.record.save(self.repo)
                 await self.provider.aclose()
+                pause_at("cleanup")
+                await asyncio.sleep(0)  # a Ctrl-C during cleanup is delivered, never lost
 
     async def work(self, ctx: RunContext, produce: Produce) -> None:
         # The root's sandbox opens while the files work, off the critical path.
@@ -313,17 +320,17 @@ class Run:
             self.result.commit = str(commit)
             ctx.emit(REPO_ID, "landed", detail=str(commit)[:10])
             return await self.after_landing(changed)
-        branch, commit = await ctx.blocking(
-            lambda: landing.land(
-                self.repo,
-                tree=tree,
-                base=self.base.id,
-                message=self.message(),
-                branch=self.opts.branch,
-                intent=self.opts.intent,
+
+        def land() -> str:
+            # Recorded in the thread: a Ctrl-C while awaiting it must still know it landed.
+            branch, commit = landing.land(
+                self.repo, tree=tree, base=self.base.id, message=self.message(),
+                branch=self.opts.branch, intent=self.opts.intent,
             )
-        )
-        self.result.branch, self.result.commit = branch, str(commit)
+            self.result.branch, self.result.commit = branch, str(commit)
+            return branch
+
+        branch = await ctx.blocking(land)
         ctx.emit(REPO_ID, "landed", detail=branch)
         if self.opts.base is None and self.repo.head_oid() != self.base.id:
             self.result.notices.append(
@@ -363,10 +370,11 @@ class Run:
         ctx.emit(REPO_ID, "testing", detail=" ".join(command[1:])[:60])
         await ctx.blocking(root.checkout_all)
         diag, note = await ctx.blocking(
-            lambda: tests.run(root.path, command, timeout=conf.test_timeout, env=clean_env())
+            lambda: tests.run(root.path, command, timeout=conf.test_timeout, env=clean_env(),
+                              unavailable=conf.tests_unavailable)
         )
         if note:
-            self.result.notices.append(note)
+            self.result.warnings.append(note)
         if diag is not None:
             raise ValidationFailed(f"at the root: {diag}")
 

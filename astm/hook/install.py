@@ -2,8 +2,13 @@
 
 The hook goes where git runs hooks from: the common git directory's ``hooks/`` (so linked
 worktrees share it) or, when ``core.hooksPath`` is set, there on request. A hook that was
-there before is kept, byte for byte, as ``pre-commit.legacy``; the shim runs it first, and
-uninstall puts it back. Installing again only refreshes astm's own shim.
+there before is kept, byte for byte, as ``pre-commit.astm-chained``; the shim runs it first,
+and uninstall puts it back. Installing again only refreshes astm's own shim.
+
+Not ``pre-commit.legacy``: that name belongs to the pre-commit framework, whose hook runs
+``pre-commit.legacy`` itself and reads finding its own script there as "installed in
+migration mode" (every commit then fails). astm before template 2 used it; a refresh
+moves such a hook to the new name, and uninstall restores it from either.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from astm.errors import AstmError, UsageError
 from astm.workspace.index import hooks_dir
 
 HOOK = "pre-commit"
-LEGACY = "pre-commit.legacy"
+CHAINED = "pre-commit.astm-chained"  # the hook astm's shim runs first (the one it replaced)
+LEGACY = "pre-commit.legacy"  # what astm used before template 2 (and the framework uses)
 MARKER = b"# astm-hook-template: "
 PLACEHOLDER = "@INSTALL_PYTHON@"
 
@@ -76,24 +82,40 @@ def _target(cwd: Path, use_hooks_path: bool) -> Path:
     return where.path
 
 
+def template_version(path: Path) -> int | None:
+    """The template version of astm's hook at ``path`` (None: not astm's)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    at = data.find(MARKER)
+    if at < 0:
+        return None
+    digits = data[at + len(MARKER) :].split(b"\n", 1)[0].strip()
+    return int(digits) if digits.isdigit() else 0
+
+
 def install(cwd: Path, *, use_hooks_path: bool = False, python: str | None = None) -> Installed:
     directory = _target(cwd, use_hooks_path)
     script = render(python or sys.executable)
     directory.mkdir(parents=True, exist_ok=True)
-    hook, legacy = directory / HOOK, directory / LEGACY
-    refreshed = is_ours(hook)
+    hook, chained, legacy = directory / HOOK, directory / CHAINED, directory / LEGACY
+    version = template_version(hook)
+    refreshed = version is not None
+    if refreshed and version is not None and version < 2 and os.path.lexists(legacy) and not os.path.lexists(chained):
+        os.replace(legacy, chained)  # an older astm kept the previous hook under .legacy
     if os.path.lexists(hook) and not refreshed:
-        if os.path.lexists(legacy):
+        if os.path.lexists(chained):
             raise UsageError(
-                f"{hook} and {legacy} both exist and neither is astm's; "
+                f"{hook} and {chained} both exist and neither is astm's; "
                 "move one of them away, then install again"
             )
-        os.replace(hook, legacy)  # a rename: the old hook is kept byte for byte
+        os.replace(hook, chained)  # a rename: the old hook is kept byte for byte
     tmp = directory / f".{HOOK}.astm-tmp"
     tmp.write_bytes(script)
     tmp.chmod(0o755)
     os.replace(tmp, hook)
-    return Installed(hook, legacy if os.path.lexists(legacy) else None, refreshed)
+    return Installed(hook, chained if os.path.lexists(chained) else None, refreshed)
 
 
 def uninstall(cwd: Path) -> Uninstalled:
@@ -104,12 +126,16 @@ def uninstall(cwd: Path) -> Uninstalled:
 
         candidates.append(Repo.open(cwd).common / "hooks")
     for directory in candidates:
-        hook, legacy = directory / HOOK, directory / LEGACY
-        if not is_ours(hook):
+        hook = directory / HOOK
+        version = template_version(hook)
+        if version is None:
             continue
+        # Template 1 kept the previous hook as .legacy; from 2 on, as .astm-chained (a
+        # .legacy next to it then is the pre-commit framework's, not astm's to move).
+        kept = directory / (LEGACY if version < 2 else CHAINED)
         hook.unlink()
-        if os.path.lexists(legacy):
-            os.replace(legacy, hook)
+        if os.path.lexists(kept):
+            os.replace(kept, hook)
             return Uninstalled(hook, hook)
         return Uninstalled(hook, None)
     if os.path.lexists(where.path / HOOK):

@@ -65,9 +65,33 @@ def python_of(workdir: Path) -> str:
 
 
 def run(
-    cwd: Path, command: list[str], *, timeout: float, env: dict[str, str]
+    cwd: Path,
+    command: list[str],
+    *,
+    timeout: float,
+    env: dict[str, str],
+    unavailable: str = "fail",
 ) -> tuple[Diagnostic | None, str | None]:
-    """``(failure, note)``: a failure blocks landing; a note says tests did not run."""
+    """``(failure, warning)``: a failure blocks landing; a warning lands with the run.
+
+    Tests that exist but cannot be run (the command or pytest is missing) are a failed
+    check, never a quiet note: ``unavailable = "warn"`` ([tool.astm.validate]
+    tests_unavailable) turns that one case into a warning the summary and --json show.
+    """
+    why = _run(cwd, command, timeout=timeout, env=env)
+    if not isinstance(why, str):
+        return why, None
+    if unavailable == "warn":
+        return None, f"tests not run: {why}"
+    return Diagnostic(
+        f"tests could not run: {why}; install it, or set [tool.astm.validate] "
+        'tests_unavailable = "warn" (or tests = "off")',
+        "tests",
+    ), None
+
+
+def _run(cwd: Path, command: list[str], *, timeout: float, env: dict[str, str]) -> Diagnostic | str | None:
+    """The failure, why the tests could not run (a str), or None: they passed."""
     paths = [str(cwd / "src"), str(cwd)]
     env = {**env, "PYTHONPATH": os.pathsep.join(paths + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
            "PYTHONDONTWRITEBYTECODE": "1"}
@@ -76,16 +100,16 @@ def run(
             command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
             stdin=subprocess.DEVNULL,
         )
-    except FileNotFoundError:
-        return None, f"tests not run: {command[0]} not found"
+    except (FileNotFoundError, PermissionError, NotADirectoryError):
+        return f"{command[0]} not found"
     except subprocess.TimeoutExpired:
-        return Diagnostic(f"the tests did not finish within {timeout:.0f}s", "tests"), None
+        return Diagnostic(f"the tests did not finish within {timeout:.0f}s", "tests")
     out = proc.stdout + proc.stderr
     if "No module named pytest" in out:
-        return None, f"tests not run: pytest is not installed for {command[0]}"
+        return f"pytest is not installed for {command[0]}"
     if proc.returncode in (0, 5):  # 5: pytest collected nothing
-        return None, None
+        return None
     failed = [ln for ln in out.splitlines() if ln.startswith(("FAILED ", "ERROR "))]
     summary = [ln for ln in out.splitlines() if ln.strip()][-1:] or [f"exit {proc.returncode}"]
     first = failed[0] if failed else summary[0].strip("= ")
-    return Diagnostic(f"tests failed: {first} (command: {shlex.join(command)})", "tests"), None
+    return Diagnostic(f"tests failed: {first} (command: {shlex.join(command)})", "tests")

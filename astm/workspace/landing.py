@@ -26,9 +26,24 @@ def slugify(intent: str) -> str:
     return "tmp-change" if slug == "tmp" else slug
 
 
+# Names git resolves before branches (``git diff HEAD x`` would not mean the branch) or
+# writes itself at the top of a git directory: a branch may not shadow them.
+_PSEUDO_REF = re.compile(r"[A-Z_]*HEAD|AUTO_MERGE|@", re.IGNORECASE)
+
+
 def check_branch_name(name: str) -> str:
-    if not pygit2.reference_is_valid_name(f"refs/heads/{name}"):
-        raise UsageError(f"--branch {name!r} is not a valid branch name")
+    """A name ``git check-ref-format --branch`` accepts for a new branch, that shadows no
+    HEAD-like name and is not a full ref (``refs/heads/main`` would make
+    ``refs/heads/refs/heads/main``). Refused with exit 2, naming the rule."""
+    shown = ascii(name)  # a control character in a name is shown escaped, never printed
+    if not name or not pygit2.reference_is_valid_name(f"refs/heads/{name}"):
+        raise UsageError(f"--branch {shown} is not a valid branch name (see git check-ref-format)")
+    if name.startswith("-"):
+        raise UsageError(f"--branch {shown}: a branch name may not start with '-' (git would read it as an option)")
+    if name.startswith("refs/") or name == "refs":
+        raise UsageError(f"--branch {shown}: give the branch name without refs/ (refs/heads/ is added)")
+    if _PSEUDO_REF.fullmatch(name):
+        raise UsageError(f"--branch {shown}: git keeps this name for itself (HEAD, FETCH_HEAD, ORIG_HEAD ...); choose another")
     if name in ("astm", "astm/tmp") or name.startswith("astm/tmp/"):
         raise UsageError(f"--branch {name!r}: astm and astm/tmp/ are reserved for astm's sandboxes")
     return name

@@ -15,8 +15,10 @@ under ``.git/astm/staging/`` and renames it into place, so others see all of it 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
 import tempfile
 import threading
 from collections.abc import Mapping
@@ -113,6 +115,22 @@ class Sandbox:
 
 
 STAGING = "astm/staging"  # under the common dir: admin directories being built
+# astm's own mark in a sandbox's admin directory, written first: what ``astm gc`` goes by
+# (never a branch's or a folder's name, which anyone can choose).
+MARKER = "astm-sandbox.json"
+
+
+def read_marker(admin: Path) -> dict[str, object] | None:
+    """The marker of an admin directory astm made, or None (absent, torn or foreign)."""
+    try:
+        data = json.loads((admin / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("run"), str) or not isinstance(data.get("n"), int):
+        return None
+    if admin.name != f"astm-{data['run']}-{data['n']}":
+        return None
+    return data
 
 
 def open_sandbox(repo: Repo, run: str, n: int, fork: pygit2.Oid) -> Sandbox:
@@ -127,6 +145,8 @@ def open_sandbox(repo: Repo, run: str, n: int, fork: pygit2.Oid) -> Sandbox:
         # The admin directory is written where git does not look and renamed into place
         # last; a crash before that leaves only what ``astm gc`` finds (staging, branch).
         staging.mkdir(parents=True)
+        marker = {"run": run, "n": n, "pid": os.getpid(), "host": socket.gethostname(), "branch": branch}
+        _write(staging / MARKER, json.dumps(marker) + "\n")
         gitdir = Path(os.path.realpath(path)) / ".git"
         _write(staging / "gitdir", f"{gitdir}\n")
         _write(staging / "commondir", "../..\n")
@@ -170,9 +190,35 @@ def remove_worktree(repo: Repo, path: Path) -> None:
             admin = parked
         except OSError:
             pass  # removed in place below
-    shutil.rmtree(path, ignore_errors=True)
+    remove_folder(repo, path)
     if admin is not None and admin.exists():
         shutil.rmtree(admin, ignore_errors=True)
+
+
+def owns_folder(repo: Repo, path: Path) -> bool:
+    """Whether ``path`` is a sandbox folder astm made: empty (a kill right after mkdir), or
+    its ``.git`` file names the admin directory of its own name. A folder someone else
+    made under a sandbox's name is never ours to delete."""
+    try:
+        if not path.is_dir() or path.is_symlink():
+            return False
+        if not any(path.iterdir()):
+            return True
+        text = (path / ".git").read_text(encoding="utf-8").strip()
+    except OSError:
+        return False
+    want = os.path.realpath(repo.common / "worktrees" / path.name)
+    return text.startswith("gitdir: ") and os.path.realpath(text[len("gitdir: ") :]) == want
+
+
+def remove_folder(repo: Repo, path: Path) -> bool:
+    """Delete a sandbox folder if astm provably made it; True if it is gone."""
+    if not os.path.lexists(path):
+        return True
+    if not owns_folder(repo, path):
+        return False
+    shutil.rmtree(path, ignore_errors=True)
+    return not os.path.lexists(path)
 
 
 def admin_dir_of(repo: Repo, path: Path) -> Path | None:

@@ -174,7 +174,7 @@ def records(repo: Path) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(d.glob("*.json"))] if d.is_dir() else []
 
 
-def wait_until(cond: Any, timeout: float = 20, what: str = "condition") -> None:
+def wait_until(cond: Any, timeout: float = 60, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if cond():
