@@ -23,12 +23,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from astm.agents import routing
-from astm.agents.answer import normalise
-from astm.agents.requests import Ask, take
+from astm.agents import follow, routing
+from astm.agents.answer import absorb
+from astm.agents.requests import Ask
 from astm.errors import AstmError, ValidationFailed
 from astm.lang import Language
-from astm.llm.base import Act, ChildInfo, Create, GenerateRequest, Route, RouteRequest
+from astm.llm.base import Act, ChildInfo, Create, GenerateRequest, Route, RouteRequest, Usage
 from astm.patch import Patch, compose
 from astm.plan import Delete, Edit, Insert, Plan, Replace
 from astm.result import NodeResult
@@ -155,7 +155,8 @@ class TreeWork:
                 )
             kids: list[Outcome] = list(await _all(job("") for job in jobs))
             kids = await self.reset_failed(jobs, kids)
-            kids += await self.answer_asks(f, node, kids)
+            more, up = await follow.answer_asks(self, f, node, kids, skip=route.delete)  # 10.1
+            kids += more
             deletes: list[Outcome] = []
             for nid in route.delete:
                 gone = node.child(nid)
@@ -164,6 +165,7 @@ class TreeWork:
                 patch = f.lang.delete(node, gone, f.data, refilled=bool(route.create))
                 deletes.append(Outcome(r, patch, edits=[Delete(op="delete", node=nid)]))
             kids += merge_deletes(deletes)
+            kids += await follow.pull_in(self, f, node, kids, intent, box)  # 10.5
             for k in kids:
                 if k.result.action != "compose":
                     self.result.nodes.append(k.result)
@@ -182,7 +184,7 @@ class TreeWork:
                 edits = [e for e in edits if not _is_imports_edit(e, f)] + extra
                 imports = []
             if not patches:
-                return Outcome(res, imports=imports)
+                return Outcome(res, imports=imports, asks=up)
             self.emit(node.id, "composing")
             bounds = (0, len(f.data)) if node.is_file else (node.start, node.end)
             composed = compose(f.data, patches, bounds=bounds)
@@ -218,39 +220,11 @@ class TreeWork:
                 patch = Patch(f.path, 0, len(f.data), composed, node.id)
             else:
                 patch = Patch(f.path, node.start, node.end, composed[node.start : node.end + delta], node.id)
-            return Outcome(res, patch, commit, edits, imports)
+            return Outcome(res, patch, commit, edits, imports, asks=up)
         finally:
             if prefetch is not None:
                 await settle(prefetch)
             await settle(box)
-
-    async def answer_asks(self, f: FileCtx, node: Node, kids: list[Outcome]) -> list[Outcome]:
-        """Act on the children's requests through the right child: a new sibling (after
-        the one that asked) or an existing one that has not acted yet. One round only."""
-        asks = [a for k in kids if not k.failed for a in k.asks]
-        if asks and self.provider.name == "plan":  # a plan is explicit: it has no answer for them
-            self.result.notices.append(f"requests ignored with a plan: {', '.join(a.name for a in asks)}")
-            return []
-        acted = {k.result.id for k in kids}
-        jobs: list[Awaitable[Outcome]] = []
-        for i, ask in enumerate(asks):
-            target = next((c for c in node.children if c.key == ask.name), None)
-            self.emit(ask.by, "request", detail=f"{ask.what} {ask.name}")
-            if target is None and ask.what == "sibling":
-                anchor = ask.by if node.child(ask.by) is not None else None
-                create = Create(ask.name, ask.intent, after=anchor, position=None if anchor else "end")
-                jobs.append(self.create(f, node, create, seq=2000 + i))
-            elif target is not None and target.id not in acted:
-                acted.add(target.id)
-                act = Act(target.id, ask.intent)
-                if self.routes(f, target, act):
-                    jobs.append(self.container(f, target, ask.intent, parent=node))
-                else:
-                    jobs.append(self.leaf(f, node, target, ask.intent, rename=False, seq=2000 + i))
-            else:
-                why = "it is already acting" if target is not None else f"{node.id} has no such child"
-                self.result.notices.append(f"{ask.by} asked to {ask.what} {ask.name}; not done: {why}")
-        return list(await _all(jobs))
 
     async def reset_failed(
         self, jobs: list[Callable[[str], Awaitable[Outcome]]], kids: list[Outcome]
@@ -318,7 +292,10 @@ class TreeWork:
 
     # ---- leaves ----------------------------------------------------------------------
 
-    async def leaf(self, f: FileCtx, parent: Node, node: Node, intent: str, *, rename: bool, seq: int) -> Outcome:
+    async def leaf(
+        self, f: FileCtx, parent: Node, node: Node, intent: str, *, rename: bool, seq: int,
+        proposed: str | None = None,
+    ) -> Outcome:
         old = f.data[node.start : node.end]
 
         def place(new: bytes) -> tuple[Patch, int]:
@@ -327,7 +304,7 @@ class TreeWork:
         res = NodeResult(node.id, "unchanged", 0, "replace", intent)
         out = await self.agent(
             f, res, intent=intent, key=node.key, kind=node.kind, text=old, rename=rename,
-            place=place, ref=None, node=node, parent=parent,
+            place=place, ref=None, node=node, parent=parent, proposed=proposed,
         )
         if out.patch is not None and out.patch.text == old and not out.imports:
             out.result.status = "unchanged"
@@ -336,7 +313,10 @@ class TreeWork:
             out.edits = [Replace(op="replace", node=node.id, text=_plain(out.patch.text), rename=rename)]
         return out
 
-    async def create(self, f: FileCtx, parent: Node, c: Create, *, seq: int, first: bool = False) -> Outcome:
+    async def create(
+        self, f: FileCtx, parent: Node, c: Create, *, seq: int, first: bool = False,
+        proposed: str | None = None,
+    ) -> Outcome:
         key = c.key or _plan_key(self.opts.plan, c, f)
         after = parent.child(c.after) if c.after else None
         before = parent.child(c.before) if c.before else None
@@ -352,7 +332,7 @@ class TreeWork:
         res = NodeResult(node_id(f.path, qual), "unchanged", 0, "create", c.intent)
         out = await self.agent(
             f, res, intent=c.intent, key=key, kind=None, text=b"", rename=False, place=place,
-            ref=c.ref, node=None, parent=parent,
+            ref=c.ref, node=None, parent=parent, proposed=proposed,
         )
         if out.patch is not None:
             text = out.patch.text[len(out.patch.text) - len(out.patch.text.lstrip(b"\r\n")):]
@@ -379,6 +359,7 @@ class TreeWork:
         ref: int | None,
         node: Node | None,
         parent: Node,
+        proposed: str | None = None,
     ) -> Outcome:
         """Generate until the node's new text validates (bounded), then commit it alone."""
         nid = res.id
@@ -398,7 +379,10 @@ class TreeWork:
                         context=f.outline, hint=hint, attempt=attempt, ref=ref,
                         prompt=self.prompt_for(kind),
                     )
-                    answer, usage = await self.provider.generate(req)
+                    if attempt == 1 and proposed is not None:  # a proposal answers first
+                        answer, usage = proposed, Usage()
+                    else:
+                        answer, usage = await self.provider.generate(req)
                     self.add_usage(usage)
                     self.emit(nid, "validating", attempt)
                     patch, imports, asks, diag = self.shape(
@@ -456,15 +440,16 @@ class TreeWork:
         owner: str = "",
     ) -> tuple[Patch | None, list[bytes], list[Ask], Diagnostic | None]:
         """Answer -> the node's patch (re-indented, EOLs of the file) and its requests."""
-        new, diag = normalise(answer, eol=b"\n", max_bytes=self.settings.max_answer_bytes)
+        new, imports, asks, diag = absorb(  # issue 10.1: what real models answer
+            answer, max_bytes=self.settings.max_answer_bytes, path=f.path, language=f.lang.name,
+            tree=f.tree, base=f.data, node=node, parent=parent, kind=kind, key=key, owner=owner,
+        )
         if diag is not None:
             return None, [], [], diag
-        new, asks = take(new, owner)
-        if not new.strip():
-            return None, [], [], Diagnostic("the answer has only requests, no text for the node", "answer")
-        imports: list[bytes] = []
+        follow.expect(self, f.path, asks)  # helpers on their way: their names are not F821
         if kind != "imports":
-            new, imports = f.lang.requests(new)
+            new, more = f.lang.requests(new)
+            imports = more + [i for i in imports if i not in more]
         new = f.lang.prepare(new, node=node, parent=parent, base=f.data)
         if f.eol != b"\n":
             new = new.replace(b"\n", f.eol)
@@ -512,7 +497,7 @@ class TreeWork:
         await self.blocking(sandbox.write, f.path, patched)
         if use_ruff:
             baseline = await self.baseline(f, sandbox)
-            after = await self.ruff_on(f, sandbox, patched)
+            after = follow.excuse(self, f.path, await self.ruff_on(f, sandbox, patched), kind)
             diag = ruff.check(sandbox.path, f.path, f.data, patched, old, new, baseline, after or [])
             if diag is not None:
                 return diag

@@ -1,0 +1,221 @@
+"""What a router does with what its children brought back, beyond their own patches.
+
+* ``answer_asks``: requests and proposals (``astm.agents.requests``) are acted on through
+  the right node of the router's subtree: a proposal runs the target's agent with the
+  proposed text as its first answer (validated like any answer; no model call), a request
+  runs it with the request's intent. A proposal for a node outside the subtree goes up.
+* ``pull_in`` (issue 10.5): changes that must follow a change. A rename of ``_norm``
+  leaves its callers with ``F821 Undefined name '_norm'``; before the router validates its
+  composed text, ruff's new findings that fall on nodes that did not act bring those
+  nodes in, with the finding as their sub-intent. One round, bounded.
+
+Both take the running ``TreeWork`` (``work``): they call its agents, never the model
+directly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from astm.agents import requests
+from astm.agents.requests import Ask
+from astm.errors import AstmError
+from astm.llm.base import Act, Create
+from astm.patch import Patch, compose
+from astm.plan import Replace
+from astm.syntax import Node, node_id
+
+if TYPE_CHECKING:
+    from astm.agents.tree import FileCtx, Outcome
+
+MAX_PULLED = 8  # nodes one router brings in after a change; more is a different change
+
+
+async def answer_asks(
+    work: Any, f: FileCtx, node: Node, kids: list[Outcome], skip: Iterable[str] = ()
+) -> tuple[list[Outcome], list[Ask]]:
+    """Act on the children's requests and proposals inside ``node``'s subtree (one round);
+    return the outcomes and the proposals that must go up to ``node``'s parent.
+    ``skip``: ids the router deletes (nothing acts on them)."""
+    from astm.agents.tree import _all
+
+    asks = [a for k in kids if not k.failed for a in k.asks]
+    if not asks:
+        return [], []
+    if work.provider.name == "plan":  # a plan is explicit: it has no answer for them
+        work.result.notices.append(f"requests ignored with a plan: {', '.join(a.name for a in asks)}")
+        return [], []
+    up = [a for a in asks if requests.up(node, a)]
+    busy = [n for n in (node.find(k.result.id) for k in kids) if n is not None]
+    busy += [n for n in (node.find(i) for i in skip) if n is not None]
+    acted = {k.result.id for k in kids} | set(skip)
+    made: set[str] = set()
+    jobs: list[Awaitable[Outcome]] = []
+    for i, ask in enumerate(a for a in asks if a not in up):
+        work.emit(ask.by, "request", detail=f"{ask.what} {ask.name}")
+        seq = 2000 + i
+        target = requests.target_of(node, ask)
+        if target is None and ask.what == "sibling":
+            parent = requests.parent_of_new(node, ask)
+            key = ask.name if f.path.endswith(".toml") or not ask.proposal else ask.name.rsplit(".", 1)[-1]
+            new_id = node_id(f.path, ask.name) if ask.proposal else ask.name
+            if parent is None or new_id in made or any(requests.overlaps(parent, b) for b in busy if parent is not node):
+                _not_done(work, ask, "its place is already acting or asked for")
+                continue
+            made.add(new_id)
+            anchor = _anchor(f, parent, ask)
+            create = Create(key, ask.intent, after=anchor, position=None if anchor else "end")
+            text = ask.text.decode("utf-8", "replace") if ask.text is not None else None
+            jobs.append(work.create(f, parent, create, seq=seq, proposed=text))
+        elif target is not None and target.id not in acted and not any(requests.overlaps(target, b) for b in busy):
+            acted.add(target.id)
+            busy.append(target)
+            parent = _parent(node, target)
+            if ask.proposal:
+                assert ask.text is not None
+                jobs.append(work.leaf(f, parent, target, ask.intent, rename=False, seq=seq,
+                                      proposed=ask.text.decode("utf-8", "replace")))
+            elif work.routes(f, target, Act(target.id, ask.intent)):
+                jobs.append(work.container(f, target, ask.intent, parent=node))
+            else:
+                jobs.append(work.leaf(f, node, target, ask.intent, rename=False, seq=seq))
+        else:
+            why = "it is already acting" if target is not None else f"{node.id} has no such child"
+            _not_done(work, ask, why)
+    if node.is_file:  # nowhere further up to go
+        for ask in up:
+            _not_done(work, ask, f"{f.path} has no place for it")
+        up = []
+    return list(await _all(jobs)), up
+
+
+def _not_done(work: Any, ask: Ask, why: str) -> None:
+    kind = "proposed a change to" if ask.proposal and ask.what == "change" else (
+        "proposed a new" if ask.proposal else f"asked to {ask.what}")
+    work.result.notices.append(f"{ask.by} {kind} {ask.name}; not done: {why}")
+
+
+def _parent(root: Node, target: Node) -> Node:
+    for n in root.walk():
+        if any(c is target for c in n.children):
+            return n
+    return root
+
+
+def _anchor(f: FileCtx, parent: Node, ask: Ask) -> str | None:
+    """The sibling a new node goes after: the one the answer put it after, else the
+    node that asked, when either is a child of ``parent``."""
+    names = [node_id(f.path, ask.after)] if ask.after else []
+    names.append(ask.by)
+    return next((n for n in names if parent.child(n) is not None), None)
+
+
+# ---- changes that must follow a change (10.5) ----------------------------------------
+
+
+async def pull_in(
+    work: Any, f: FileCtx, node: Node, kids: list[Outcome], intent: str, box: Any
+) -> list[Outcome]:
+    """Nodes of ``node``'s subtree that did not act but that the composed change breaks
+    (a new ruff finding on their lines) act now, with the finding as their sub-intent."""
+    from astm.agents.tree import _all
+    from astm.validate import ruff
+
+    if (work.provider.name == "plan" or not f.lang.external or not work.settings.validate_.ruff
+            or any(k.failed for k in kids)):
+        return []
+    patches = [k.patch for k in kids if k.patch is not None]
+    if not patches:
+        return []
+    bounds = (0, len(f.data)) if node.is_file else (node.start, node.end)
+    try:
+        composed = compose(f.data, patches, bounds=bounds)
+    except AstmError:
+        return []  # the router's own checks report it
+    if f.lang.check_file(composed, f.path) is not None:
+        return []
+    sandbox = await box
+    await work.blocking(sandbox.materialise, list(ruff.CONFIG_FILES))
+    baseline = await work.baseline(f, sandbox)
+    after = await work.ruff_on(f, sandbox, composed)
+    if not after:
+        return []
+    chosen: list[tuple[Node, list[ruff.Finding]]] = []
+    for d in sorted(_idle(node, patches), key=lambda n: n.end - n.start):
+        if any(d.start <= c.start and c.end <= d.end for c, _ in chosen):
+            continue  # a member already answers for it
+        shift = sum(len(p.text) - (p.end - p.start) for p in patches if p.end <= d.start)
+        fresh = ruff.new_inside(
+            baseline, after, _rows(f.data, d.start, d.end), _rows(composed, d.start + shift, d.end + shift)
+        )
+        if fresh:
+            chosen.append((d, fresh))
+    if not chosen:
+        return []
+    why = _why(f, node, kids, intent)
+    jobs = []
+    for i, (d, fresh) in enumerate(chosen[:MAX_PULLED]):
+        found = "; ".join(f"ruff {x.code}: {x.message}" for x in fresh[:3])
+        sub = f"{why} Update this code to match; it now fails: {found}"
+        work.result.notices.append(f"{d.id} follows the change: {found}")
+        jobs.append(work.leaf(f, _parent(node, d), d, sub, rename=False, seq=3000 + i))
+    return list(await _all(jobs))
+
+
+def _idle(node: Node, patches: list[Patch]) -> list[Node]:
+    """Nodes below ``node`` that no patch touches (they did not act)."""
+    def touched(n: Node) -> bool:
+        return any(p.start < n.end and n.start < p.end or (p.start == p.end and n.start < p.start < n.end)
+                   for p in patches)
+
+    return [n for n in node.walk() if n is not node and n.kind not in ("imports",) and not touched(n)]
+
+
+def _why(f: FileCtx, node: Node, kids: list[Outcome], intent: str) -> str:
+    """What changed next to it, said so a node can follow: renames by name."""
+    renames = []
+    for k in kids:
+        for e in k.edits:
+            if isinstance(e, Replace) and e.rename:
+                old = node.find(e.node)
+                got = f.lang.key_of(e.text.encode("utf-8"))
+                if old is not None and got is not None and old.key != got[1]:
+                    renames.append(f"`{old.key}` was renamed to `{got[1]}`")
+    changed = ", ".join(k.result.id for k in kids if k.patch is not None)
+    head = f"{'; '.join(renames)} by a sibling." if renames else f"Siblings changed ({changed}) for: {intent}."
+    return head
+
+
+def _rows(data: bytes, start: int, end: int) -> range:
+    first = data.count(b"\n", 0, start) + 1
+    last = first + data.count(b"\n", start, max(start, end - 1))
+    return range(first, last + 1) if end > start else range(first, first)
+
+
+# ---- names that are on their way -------------------------------------------------------
+
+_UNDEFINED = re.compile(r"Undefined name `([^`]+)`")
+
+
+def expect(work: Any, path: str, asks: list[Ask]) -> None:
+    """Remember the new definitions a node asked for or proposed: until its file has
+    placed them, a use of their name is not an error (``excuse``)."""
+    names = {a.name.rsplit(".", 1)[-1] for a in asks if a.what == "sibling"}
+    if names:
+        work.__dict__.setdefault("_expected", {}).setdefault(path, set()).update(names)
+
+
+def excuse(work: Any, path: str, findings: list[Any] | None, kind: str) -> list[Any] | None:
+    """ruff's findings without ``F821`` on names a node of ``path`` asked for, below the
+    file. The file places them before it validates, so there nothing is excused."""
+    expected: set[str] = work.__dict__.get("_expected", {}).get(path, set())
+    if not findings or not expected or kind == "file":
+        return findings
+    out = []
+    for x in findings:
+        m = _UNDEFINED.search(x.message) if x.code == "F821" else None
+        if m is None or m.group(1) not in expected:
+            out.append(x)
+    return out
