@@ -34,7 +34,7 @@ from astm.errors import (
     ValidationFailed,
 )
 from astm.lang import Language, language_for
-from astm.llm.base import ChildInfo, Provider, Route, RouteRequest, Usage
+from astm.llm.base import ChildInfo, Provider, RouteRequest, Usage
 from astm.plan import Insert, Plan
 from astm.result import ApplyResult, Event, EventSink, NodeResult, ignore
 from astm.syntax import Node, language_of, node_id
@@ -302,7 +302,7 @@ class _Run(TreeWork):
             route, usage = await self.provider.route(req)
         self.add_usage(usage)
         repo_node = Node(REPO_ID, "repo", "", 0, 0, children=tuple(f.tree for f in files))
-        route = routing.check_route(Route(route.act), repo_node)
+        route = routing.settle_repo(route, repo_node, self.opts.intent, self.provider.name)  # 10.2/10.3
         return [(self.files[a.node_id], a.intent or self.opts.intent) for a in route.act]
 
     async def dry_run(self) -> None:

@@ -221,3 +221,276 @@ def test_whole_pyproject_answer_lands_the_table_and_proposes_the_new_one(
     assert res.code == 0, res.err
     assert landed(repo, "pyproject.toml") == whole
     assert generations(env, "pyproject.toml::tool.pytest.ini_options") == []
+
+
+# ---- 10.8 wrong but valid: pyproject.toml against its standards ---------------------
+
+
+GOOD_PROJECT = '[project]\nname = "shop"\nversion = "1.0"\ndependencies = ["requests>=2.31"]\n'
+
+
+@pytest.mark.parametrize(
+    ("bad", "names"),
+    [
+        pytest.param(
+            '[project]\nname = "shop"\nversion = "1.0"\ndependencies = []\n\n[dependencies]\nrequests = ">=2.31"\n',
+            ("[dependencies] is not a top-level table", "inside [project]"),
+            id="top-level-dependencies-table",
+        ),
+        pytest.param(
+            '[project]\nname = "shop"\nversion = "1.0"\ndependencies = { requests = ">=2.31" }\n',
+            ("project.dependencies", "must be array", "PEP 508"),
+            id="dependencies-as-a-table",
+        ),
+        pytest.param(
+            '[project]\nversion = "1.0"\ndependencies = ["requests>=2.31"]\n',
+            ("PEP 517/518/621", "name"),
+            id="project-without-name",
+        ),
+    ],
+)
+def test_pyproject_against_its_standards_refused_then_corrected(
+    bad: str, names: tuple[str, ...], env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+) -> None:
+    from test_python_model import hint_of
+
+    repo = make_repo(tmp_path / "shop", {"pyproject.toml": PYPROJECT})
+    node = "pyproject.toml::project"
+    env.responder = scripted(
+        {"pyproject.toml": {"act": [{"id": node, "intent": "add requests"}]}},
+        {node: [bad, GOOD_PROJECT]},
+    )
+    res = apply(astm, repo, "add requests as a dependency", "pyproject.toml")
+    assert res.code == 0, res.err
+    assert landed(repo, "pyproject.toml") == PYPROJECT.replace("dependencies = []\n", 'dependencies = ["requests>=2.31"]\n')
+    first, second = generations(env, node)
+    hint = hint_of(second)
+    assert hint is not None and hint_of(first) is None
+    for name in names:
+        assert name in hint, hint
+
+
+def test_pyproject_table_that_never_conforms_fails_with_one_line(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+) -> None:
+    repo = make_repo(tmp_path / "shop", {"pyproject.toml": PYPROJECT})
+    env.responder = scripted(
+        {"pyproject.toml": {"create": [{"key": "dependencies", "intent": "add requests", "position": "end"}]}},
+        {"pyproject.toml::dependencies": '[dependencies]\nrequests = ">=2.31"\n'},
+    )
+    before = Snapshot.take(repo)
+    res = apply(astm, repo, "add requests as a dependency", "pyproject.toml", retries=0)
+    assert res.code == 1, res.err
+    errors = [ln for ln in res.err.splitlines() if ln.startswith("astm: error")]
+    assert len(errors) == 1 and "pyproject.toml::dependencies" in errors[0], res.err
+    assert "not a top-level table" in errors[0]
+    before.assert_unchanged(repo)
+
+
+def test_pyproject_standards_are_checked_offline() -> None:
+    from astm.validate import pyproject
+
+    doc = {"project": {"name": "x", "version": "1", "classifiers": ["Programming Language :: Cobol :: 99"]}}
+    found = pyproject.problem(doc)  # the classifier list is local: the socket guard would refuse a fetch
+    assert found is not None and found[0].startswith("project.classifiers"), found
+    ok = {"project": {"name": "x", "version": "1", "classifiers": ["Programming Language :: Python :: 3"]}}
+    assert pyproject.problem(ok) is None
+    # Problems elsewhere in the file are not the node's: a [tool] table is free-form here.
+    assert pyproject.check_node(b'[project]\nversion = "1"\n[tool.x]\na = 1\n', b"[tool.x]\na = 1\n", path="pyproject.toml") is None
+
+
+# ---- 10.2 near-miss ids --------------------------------------------------------------
+
+
+TOOLS = """\
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "shop"
+version = "1.0"
+dependencies = []
+
+[tool.pytest.ini_options]
+testpaths = ["tests"]
+"""
+BUILD = "pyproject.toml::build-system"
+NEW_BUILD = '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+TOOLS_HATCH = TOOLS.replace(TOOLS[: TOOLS.index("\n\n") + 1], NEW_BUILD)
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        pytest.param({"act": [{"id": "build-system", "intent": "use hatchling"}]}, id="path-left-out"),
+        pytest.param(
+            {"act": [{"id": "pyproject.toml::pyproject.toml::build-system", "intent": "use hatchling"}]},
+            id="path-repeated",
+        ),
+        pytest.param({"act": [{"id": "pyproject.toml::[Build-System]", "intent": "use hatchling"}]}, id="case-brackets"),
+        pytest.param(
+            {"create": [{"key": "build-system", "intent": "use hatchling", "position": "start"}]},
+            id="create-of-existing",
+        ),
+        pytest.param(
+            {"create": [{"key": "pyproject.toml::build-system", "intent": "use hatchling"}]},
+            id="create-key-repeats-the-id",
+        ),
+    ],
+)
+def test_near_miss_ids_resolve_to_the_node(
+    route: dict[str, Any], env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+) -> None:
+    repo = make_repo(tmp_path / "shop", {"pyproject.toml": TOOLS})
+    env.responder = scripted({"pyproject.toml": route}, {BUILD: NEW_BUILD})
+    res = apply(astm, repo, "build with hatchling", "pyproject.toml", retries=0)
+    assert res.code == 0, res.err
+    assert landed(repo, "pyproject.toml") == TOOLS_HATCH
+    routes = [r for r in env.requests if is_route(r.body)]
+    assert len(routes) == 1  # resolved deterministically: no corrective turn
+
+
+def test_quoted_key_resolves_to_the_dotted_table(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+) -> None:
+    repo = make_repo(tmp_path / "shop", {"pyproject.toml": TOOLS})
+    node = "pyproject.toml::tool.pytest.ini_options"
+    new = '[tool.pytest.ini_options]\ntestpaths = ["tests"]\naddopts = "-q"\n'
+    env.responder = scripted(
+        {"pyproject.toml": {"act": [{"id": 'pyproject.toml::tool."pytest.ini_options"', "intent": "quiet"}]}},
+        {node: new},
+    )
+    res = apply(astm, repo, "make pytest quiet", "pyproject.toml", retries=0)
+    assert res.code == 0, res.err
+    assert landed(repo, "pyproject.toml") == TOOLS.replace('testpaths = ["tests"]\n', 'testpaths = ["tests"]\naddopts = "-q"\n')
+
+
+UTILS = '''\
+import re
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\\s+", " ", text).strip()
+'''
+
+
+def test_imports_without_parentheses_and_a_method_without_its_class(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+) -> None:
+    repo = make_repo(tmp_path / "shop", {"textkit/utils.py": UTILS, "cart.py": CART})
+    env.responder = scripted(
+        {"textkit/utils.py": {"act": [{"id": "textkit/utils.py::imports", "intent": "future annotations"}]}},
+        {"textkit/utils.py::(imports)": "from __future__ import annotations\n\nimport re\n"},
+    )
+    res = apply(astm, repo, "postpone annotations in utils", "textkit/utils.py", retries=0)
+    assert res.code == 0, res.err
+    assert landed(repo, "textkit/utils.py") == "from __future__ import annotations\n\n" + UTILS
+
+    env.requests.clear()
+    env.responder = scripted(
+        {"cart.py": {"act": [{"id": "cart.py::total", "intent": "round to cents"}]},
+         "cart.py::Cart": {"act": [{"id": TOTAL, "intent": "round to cents"}]}},
+        {TOTAL: f"def total(self) -> Decimal:\n    {ROUNDED}\n"},
+    )
+    res = astm("apply", "round the total", "cart.py", "--branch", "m2", cwd=repo)
+    assert res.code == 0, res.err
+    assert git(repo, "show", "m2:cart.py") + "\n" == CART_ROUNDED
+    cls = next(r.body for r in env.requests if is_route(r.body) and node_of(r.body) == "cart.py::Cart")
+    assert "Cart.total" in prompt_of(cls)  # the class was told which method was meant
+
+
+def test_unknown_id_gets_one_corrective_turn_listing_the_ids(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+) -> None:
+    repo = make_repo(tmp_path / "shop", {"pyproject.toml": TOOLS})
+    env.responder = scripted(
+        {"pyproject.toml": [
+            {"act": [{"id": "pyproject.toml::backend", "intent": "use hatchling"}]},
+            {"act": [{"id": BUILD, "intent": "use hatchling"}]},
+        ]},
+        {BUILD: NEW_BUILD},
+    )
+    res = apply(astm, repo, "build with hatchling", "pyproject.toml", retries=0)
+    assert res.code == 0, res.err
+    assert landed(repo, "pyproject.toml") == TOOLS_HATCH
+    first, second = [r.body for r in env.requests if is_route(r.body)]
+    assert "do not exist" not in prompt_of(first)
+    correction = prompt_of(second)
+    assert "'pyproject.toml::backend'" in correction and "Use only these ids" in correction
+    for nid in (BUILD, "pyproject.toml::project", "pyproject.toml::tool.pytest.ini_options"):
+        assert f"- {nid}\n" in correction + "\n"
+
+
+def test_unknown_id_twice_fails_with_one_line(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+) -> None:
+    repo = make_repo(tmp_path / "shop", {"pyproject.toml": TOOLS})
+    env.responder = scripted(
+        {"pyproject.toml": {"act": [{"id": "pyproject.toml::backend", "intent": "use hatchling"}]}}, {}
+    )
+    before = Snapshot.take(repo)
+    res = apply(astm, repo, "build with hatchling", "pyproject.toml", retries=0)
+    assert res.code == 1, res.err
+    errors = [ln for ln in res.err.splitlines() if ln.startswith("astm: error")]
+    assert len(errors) == 1 and "'pyproject.toml::backend'" in errors[0] and "closest" in errors[0], res.err
+    assert len([r for r in env.requests if is_route(r.body)]) == 2
+    before.assert_unchanged(repo)
+
+
+# ---- 10.3 what the intent names ------------------------------------------------------
+
+
+INVENTORY = '''\
+class Inventory:
+    def __init__(self) -> None:
+        self.movements: list[int] = []
+
+    def recent_movements(self, n: int) -> list[int]:
+        return self.movements[-n - 1 :]
+'''
+
+
+def test_a_method_the_intent_names_acts_when_the_routers_skip_it(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+) -> None:
+    repo = make_repo(tmp_path / "shop", {"stock.py": INVENTORY})
+    node = "stock.py::Inventory.recent_movements"
+    fixed = "def recent_movements(self, n: int) -> list[int]:\n    return self.movements[-n:]\n"
+    env.responder = scripted({"stock.py": {}, "stock.py::Inventory": {}}, {node: fixed})
+    res = apply(astm, repo, "fix the off-by-one in Inventory.recent_movements", "stock.py", retries=0)
+    assert res.code == 0, res.err
+    assert landed(repo, "stock.py") == INVENTORY.replace("[-n - 1 :]", "[-n:]")
+
+
+def test_a_table_the_intent_names_acts_when_the_router_skips_it(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+) -> None:
+    repo = make_repo(tmp_path / "shop", {"pyproject.toml": TOOLS})
+    node = "pyproject.toml::tool.pytest.ini_options"
+    new = '[tool.pytest.ini_options]\ntestpaths = ["tests"]\naddopts = "-q"\n'
+    env.responder = scripted({"pyproject.toml": {}}, {node: new})
+    res = apply(astm, repo, "set addopts = -q in [tool.pytest.ini_options]", "pyproject.toml", retries=0)
+    assert res.code == 0, res.err
+    assert landed(repo, "pyproject.toml") == TOOLS.replace('testpaths = ["tests"]\n', 'testpaths = ["tests"]\naddopts = "-q"\n')
+
+
+APP = 'def main() -> None:\n    print("shop")\n'
+
+
+def test_a_pyproject_only_intent_never_goes_to_python(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+) -> None:
+    repo = make_repo(tmp_path / "shop", {"pyproject.toml": TOOLS, "src/app.py": APP})
+    node = "pyproject.toml::project"
+    new = '[project]\nname = "shop"\nversion = "1.0"\ndependencies = ["requests>=2.31"]\n'
+    env.responder = scripted(
+        # The repository router picks the Python file; the file router finds nothing.
+        {".": {"act": [{"id": "src/app.py", "intent": "add requests"}]}, "pyproject.toml": {}},
+        {node: new},
+    )
+    res = astm("apply", "add requests to the dependencies", "--branch", "m", "--retries", "0", cwd=repo)
+    assert res.code == 0, res.err
+    assert landed(repo, "pyproject.toml") == TOOLS.replace("dependencies = []\n", 'dependencies = ["requests>=2.31"]\n')
+    assert landed(repo, "src/app.py") == APP
+    assert not any(node_of(r.body).startswith("src/app.py") for r in env.requests if not is_route(r.body))

@@ -203,10 +203,28 @@ def extract_node(
     body = data[own.start : own.end]
     imports = _new_imports(answer, data, tree, base) if language == "python" else []
     asks = _proposals(answer, data, own, prefix, tree, base, owner)
+    wrong = _against_standards(asks, path, base)
+    if wrong is not None:  # e.g. a top-level [dependencies]: the node retries with the hint
+        return Extracted(text, diag=wrong)
     if imports:  # each proposal is validated alone: it carries the imports it may need
         head = b"\n".join(imports) + b"\n\n"
         asks = [dataclasses.replace(a, text=head + (a.text or b"")) for a in asks]
     return Extracted(body, imports, asks)
+
+
+def _against_standards(asks: list[Ask], path: str, base: bytes) -> Diagnostic | None:
+    """A new table the answer proposes for pyproject.toml that breaks its standards."""
+    from astm.validate import pyproject
+
+    if not pyproject.applies(path):
+        return None
+    for a in asks:
+        if a.what == "sibling" and a.text is not None:
+            sep = b"" if not base or base.endswith(b"\n\n") else (b"\n" if base.endswith(b"\n") else b"\n\n")
+            diag = pyproject.check_node(base + sep + a.text, a.text, path=path, base=base)
+            if diag is not None:
+                return diag
+    return None
 
 
 def _parse(data: bytes, path: str) -> Node | None:

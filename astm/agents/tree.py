@@ -33,6 +33,7 @@ from astm.patch import Patch, compose
 from astm.plan import Delete, Edit, Insert, Plan, Replace
 from astm.result import NodeResult
 from astm.syntax import Node, node_id, text_hash
+from astm.validate import pyproject
 from astm.validate.diagnostic import Diagnostic
 
 if TYPE_CHECKING:
@@ -102,11 +103,10 @@ class TreeWork:
         req = RouteRequest(intent, node.id, node.kind, f.lang.name, children, context)
         texts = {c.id: f.data[c.start : c.end].decode("utf-8", "replace") for c in node.children}
         self.emit(node.id, "routing")
-        route, usage = await routing.decide(
-            self.provider, req, mode=self.settings.routing, texts=texts, limit=self.sem
+        route, usage = await routing.decide_checked(  # 10.2/10.3: near-miss ids, named nodes
+            self.provider, req, node, mode=self.settings.routing, texts=texts, limit=self.sem
         )
         self.add_usage(usage)
-        route = routing.check_route(route, node)
         self.emit(
             node.id, "waiting",
             detail=f"{len(route.act)} act, {len(route.create)} new, {len(route.delete)} deleted",
@@ -462,6 +462,7 @@ class TreeWork:
         except AstmError as exc:
             return None, [], [], Diagnostic(exc.message, "compose")
         diag = f.lang.check_node(patched, start, new, kind=kind, key=key, rename=rename, path=f.path)
+        diag = diag or pyproject.check_node(patched, new, path=f.path, base=f.data)  # 10.8: PEP 621
         return (patch if diag is None else None), imports, asks, diag
 
     # ---- external validators (subprocesses in the sandbox) --------------------------
