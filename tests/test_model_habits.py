@@ -494,3 +494,115 @@ def test_a_pyproject_only_intent_never_goes_to_python(
     assert landed(repo, "pyproject.toml") == TOOLS.replace("dependencies = []\n", 'dependencies = ["requests>=2.31"]\n')
     assert landed(repo, "src/app.py") == APP
     assert not any(node_of(r.body).startswith("src/app.py") for r in env.requests if not is_route(r.body))
+
+
+# ---- 10.5 changes that must follow a change -----------------------------------------
+
+
+TEXTKIT = '''\
+import re
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\\s+", " ", text).strip()
+
+
+def title(text: str) -> str:
+    return _norm(text).title()
+
+
+def words(text: str) -> list[str]:
+    return _norm(text).split(" ")
+
+
+def size(text: str) -> int:
+    return len(text)
+
+
+class Doc:
+    def __init__(self, text: str) -> None:
+        self.text = _norm(text)
+'''
+
+
+def test_a_rename_pulls_in_the_callers_it_broke(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+) -> None:
+    repo = make_repo(tmp_path / "kit", {"textkit.py": TEXTKIT})
+    after = TEXTKIT.replace("_norm(", "_normalise(")
+    answers = {
+        "textkit.py::_norm": 'def _normalise(text: str) -> str:\n    return re.sub(r"\\s+", " ", text).strip()\n',
+        "textkit.py::title": "def title(text: str) -> str:\n    return _normalise(text).title()\n",
+        "textkit.py::words": 'def words(text: str) -> list[str]:\n    return _normalise(text).split(" ")\n',
+        "textkit.py::Doc.__init__": "def __init__(self, text: str) -> None:\n    self.text = _normalise(text)\n",
+    }
+    env.responder = scripted(
+        {"textkit.py": {"act": [{"id": "textkit.py::_norm", "intent": "rename to _normalise", "rename": True}]}},
+        answers,
+    )
+    res = apply(astm, repo, "rename _norm to _normalise", "textkit.py", "--json", retries=0)
+    assert res.code == 0, res.err
+    assert landed(repo, "textkit.py") == after
+    assert generations(env, "textkit.py::size") == []  # not broken: not pulled in
+    (title,) = generations(env, "textkit.py::title")
+    prompt = prompt_of(title)
+    assert "`_norm` was renamed to `_normalise`" in prompt and "F821" in prompt, prompt
+    # The method, not its whole class, was brought in.
+    assert generations(env, "textkit.py::Doc") == []
+    nodes = {n["id"]: n["status"] for n in json.loads(res.out)["nodes"]}
+    assert nodes["textkit.py::Doc.__init__"] == "changed" and "textkit.py::size" not in nodes
+
+
+def test_a_caller_that_does_not_follow_fails_the_run_cleanly(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+) -> None:
+    repo = make_repo(tmp_path / "kit", {"textkit.py": TEXTKIT})
+    answers = {
+        "textkit.py::_norm": 'def _normalise(text: str) -> str:\n    return re.sub(r"\\s+", " ", text).strip()\n',
+    }
+    for nid, old in (("title", "def title(text: str) -> str:\n    return _norm(text).title()\n"),
+                     ("words", 'def words(text: str) -> list[str]:\n    return _norm(text).split(" ")\n'),
+                     ("Doc.__init__", "def __init__(self, text: str) -> None:\n    self.text = _norm(text)\n")):
+        answers[f"textkit.py::{nid}"] = old  # the model leaves them as they were
+    env.responder = scripted(
+        {"textkit.py": {"act": [{"id": "textkit.py::_norm", "intent": "rename to _normalise", "rename": True}]}},
+        answers,
+    )
+    before = Snapshot.take(repo)
+    res = apply(astm, repo, "rename _norm to _normalise", "textkit.py", retries=0)
+    assert res.code == 1, res.err
+    errors = [ln for ln in res.err.splitlines() if ln.startswith("astm: error")]
+    assert len(errors) == 1 and "F821" in errors[0], res.err
+    before.assert_unchanged(repo)
+    # One round only: each caller was asked once.
+    assert len(generations(env, "textkit.py::title")) == 1
+
+
+# ---- 10.8 request lines never land ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "# astm-request: change add: refuse negative prices",
+        "#astm-request: change add: refuse negative prices",
+        "# astm request: change add: refuse negative prices",
+        "# ASTM_REQUEST change add: refuse negative prices",
+    ],
+)
+@pytest.mark.parametrize("where", ["top", "middle", "end"])
+def test_request_lines_never_land_in_any_form_or_place(
+    line: str, where: str, env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+) -> None:
+    repo = make_repo(tmp_path / "shop", {"cart.py": CART})
+    body = ["    def total(self) -> Decimal:", "        " + ROUNDED]
+    at = {"top": 0, "middle": 1, "end": 2}[where]
+    body.insert(at, ("        " if where == "middle" else "    ") + line)
+    checked = "def add(self, price: Decimal) -> None:\n    if price < 0:\n        raise ValueError(price)\n    self.items.append(price)\n"
+    env.responder = scripted(to_total(), {TOTAL: "\n".join(body) + "\n", "cart.py::Cart.add": checked})
+    res = apply(astm, repo, "round the total", "cart.py", retries=0)
+    assert res.code == 0, res.err
+    text = landed(repo, "cart.py")
+    assert "astm" not in text.lower()
+    # Taken out wherever it stood and whatever its spelling, and acted on: add changed.
+    assert text == CART_ROUNDED.replace("        self.items.append(price)\n", "        if price < 0:\n            raise ValueError(price)\n        self.items.append(price)\n")

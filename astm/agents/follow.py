@@ -155,6 +155,9 @@ async def pull_in(
     if not chosen:
         return []
     why = _why(f, node, kids, intent)
+    # The pulled nodes are validated alone: the names their siblings now define are on
+    # their way (the router validates the whole, where nothing is excused).
+    expect(work, f.path, [Ask("sibling", n, "", node.id) for n in _new_names(f, kids)])
     jobs = []
     for i, (d, fresh) in enumerate(chosen[:MAX_PULLED]):
         found = "; ".join(f"ruff {x.code}: {x.message}" for x in fresh[:3])
@@ -186,6 +189,17 @@ def _why(f: FileCtx, node: Node, kids: list[Outcome], intent: str) -> str:
     changed = ", ".join(k.result.id for k in kids if k.patch is not None)
     head = f"{'; '.join(renames)} by a sibling." if renames else f"Siblings changed ({changed}) for: {intent}."
     return head
+
+
+def _new_names(f: FileCtx, kids: list[Outcome]) -> set[str]:
+    """Names the children's new texts define (a renamed or created definition)."""
+    out: set[str] = set()
+    for k in kids:
+        if k.patch is not None and k.patch.text.strip():
+            got = f.lang.key_of(k.patch.text.lstrip(b"\r\n"))
+            if got is not None and got[0] != "imports":
+                out.add(got[1])
+    return out
 
 
 def _rows(data: bytes, start: int, end: int) -> range:
