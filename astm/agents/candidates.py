@@ -35,6 +35,7 @@ def rank(
 ) -> list[str]:
     """The files worth routing over, best first; root TOML files always included."""
     keys = words(intent)
+    named_paths = {t.lstrip("./") for t in tokens(intent) if t.endswith((".py", ".pyi", ".toml"))}
     scored: list[tuple[int, str]] = []
     always: list[str] = []
     for path in paths:
@@ -43,6 +44,8 @@ def rank(
             continue
         name = path.lower()
         score = sum(3 for k in keys if k in name)
+        if any(path == p or path.endswith("/" + p) for p in named_paths):
+            score += 100  # the intent names the file: it is a candidate first
         if keys:
             text = read(path).lower()
             score += sum(1 for k in keys if k.encode() in text)

@@ -15,6 +15,7 @@ directly.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -116,7 +117,8 @@ def _anchor(f: FileCtx, parent: Node, ask: Ask) -> str | None:
 
 
 async def pull_in(
-    work: Any, f: FileCtx, node: Node, kids: list[Outcome], intent: str, box: Any
+    work: Any, f: FileCtx, node: Node, kids: list[Outcome], intent: str, box: Any,
+    prefetch: Any = None,
 ) -> list[Outcome]:
     """Nodes of ``node``'s subtree that did not act but that the composed change breaks
     (a new ruff finding on their lines) act now, with the finding as their sub-intent."""
@@ -137,6 +139,8 @@ async def pull_in(
     if f.lang.check_file(composed, f.path) is not None:
         return []
     sandbox = await box
+    if prefetch is not None:  # it materialises the same files in this sandbox: let it finish
+        await asyncio.wait([prefetch])
     await work.blocking(sandbox.materialise, list(ruff.CONFIG_FILES))
     baseline = await work.baseline(f, sandbox)
     after = await work.ruff_on(f, sandbox, composed)

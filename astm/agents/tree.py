@@ -165,7 +165,7 @@ class TreeWork:
                 patch = f.lang.delete(node, gone, f.data, refilled=bool(route.create))
                 deletes.append(Outcome(r, patch, edits=[Delete(op="delete", node=nid)]))
             kids += merge_deletes(deletes)
-            kids += await follow.pull_in(self, f, node, kids, intent, box)  # 10.5
+            kids += await follow.pull_in(self, f, node, kids, intent, box, prefetch)  # 10.5
             for k in kids:
                 if k.result.action != "compose":
                     self.result.nodes.append(k.result)
