@@ -140,21 +140,26 @@ class Extracted:
 def absorb(
     answer: str, *, max_bytes: int, path: str, language: str, tree: Node, base: bytes,
     node: Node | None, parent: Node, kind: str | None, key: str | None, owner: str,
+    strict: bool = False,
 ) -> tuple[bytes, list[bytes], list[Ask], Diagnostic | None]:
     """A model's answer -> the node's own text (LF), the imports and requests it carries.
 
     Normalised (the fence that holds the node, prose around unfenced code dropped),
     request lines taken out wherever they stand, and the node's definition taken out of
     a larger answer (``extract_node``). The language's own import split and shape checks
-    come after."""
-    want = (lambda b: defines(b, language, key)) if key else None
+    come after. ``strict`` (a plan, which states every edit itself): only the request
+    lines are taken; the text is otherwise the node's as written."""
+    want = (lambda b: defines(b, language, key)) if key and not strict else None
     new, diag = normalise(answer, eol=b"\n", max_bytes=max_bytes, want=want)
     if diag is not None:
         return b"", [], [], diag
-    new = strip_prose(new, language)
+    if not strict:
+        new = strip_prose(new, language)
     new, asks = requests.take(new, owner)
     if not new.strip():
         return b"", [], [], Diagnostic("the answer has only requests, no text for the node", "answer")
+    if strict:
+        return new, [], asks, None
     got = extract_node(
         new, path=path, language=language, tree=tree, base=base, node=node, kind=kind, key=key,
         parent=parent, owner=owner,

@@ -443,6 +443,7 @@ class TreeWork:
         new, imports, asks, diag = absorb(  # issue 10.1: what real models answer
             answer, max_bytes=self.settings.max_answer_bytes, path=f.path, language=f.lang.name,
             tree=f.tree, base=f.data, node=node, parent=parent, kind=kind, key=key, owner=owner,
+            strict=self.provider.name == "plan",
         )
         if diag is not None:
             return None, [], [], diag

@@ -29,6 +29,9 @@ _PROJECT_KEYS = frozenset(
 )
 
 
+_TOP = frozenset(["build-system", "project", "tool", "dependency-groups"])  # PEP 518/621/735
+
+
 def applies(path: str) -> bool:
     return path == "pyproject.toml" or path.endswith("/pyproject.toml")
 
@@ -72,6 +75,9 @@ def hint(path: str, message: str) -> str:
     if "." not in path and top in _PROJECT_KEYS:
         return (f"[{top}] is not a top-level table of pyproject.toml (PEP 621); "
                 f"write {top} inside [project] instead, e.g. {top} = [...]")
+    if "." not in path and top not in _TOP:
+        return (f"[{top}] is not a table pyproject.toml may have (PEP 518: only [build-system], "
+                f"[project], [dependency-groups] and [tool.NAME]); put tool settings under [tool.{top}]")
     if path == "project.dependencies" or path.startswith("project.dependencies["):
         return f"{message}: [project] dependencies is a list of PEP 508 strings, e.g. dependencies = [\"requests>=2.31\"]"
     return f"pyproject.toml does not follow PEP 517/518/621: {message}"
@@ -85,21 +91,34 @@ def check_node(
     the ``base`` file had it already."""
     if not applies(path):
         return None
-    found = _problem_of(patched)
-    if found is None or (base is not None and _problem_of(base) == found):
+    doc = _load(patched)
+    if doc is None:
+        return None  # tomllib's own check reports it
+    old = _load(base) if base is not None else None
+    unknown, had = set(doc) - _TOP, set(old or {}) - _TOP
+    # A file that has other top-level tables already is used loosely: only a [project]
+    # key written as a table (``[dependencies]``) is still a mistake there.
+    from astm.syntax import toml as ts
+
+    table = bool(ts.table_headers(new_text))  # a [table], not a top-level pair
+    for key in sorted(unknown - had):
+        if _owns(new_text, key) and (not had or (key in _PROJECT_KEYS and table)):
+            return Diagnostic(hint(key, f"`{key}` is not a table pyproject.toml may have"), "pyproject")
+    found = problem({k: v for k, v in doc.items() if k in _TOP})
+    if found is None:
         return None
+    before = problem({k: v for k, v in old.items() if k in _TOP}) if old is not None else None
     where, message = found
-    if not _owns(new_text, where):
+    if before == found or not _owns(new_text, where):
         return None
     return Diagnostic(hint(where, message), "pyproject")
 
 
-def _problem_of(data: bytes) -> tuple[str, str] | None:
+def _load(data: bytes) -> dict[str, Any] | None:
     try:
-        doc = tomllib.loads(data.decode("utf-8").removeprefix("\ufeff"))
+        return tomllib.loads(data.decode("utf-8").removeprefix("\ufeff"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return None  # tomllib's own check reports it
-    return problem(doc)
+        return None
 
 
 def _owns(new_text: bytes, where: str) -> bool:
