@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import keyword
 import re
 import textwrap
 from collections.abc import Callable
@@ -96,11 +97,16 @@ def strip_prose(text: bytes, language: str) -> bytes:
 def _prose(line: bytes, language: str) -> bool:
     if not line[:1].isalpha() or _CODE_START[language].match(line):
         return False
+    if language == "python" and keyword.iskeyword(line.split(maxsplit=1)[0].rstrip(b":").decode("utf-8", "replace")):
+        return False  # ``try:``, ``if x:`` open a block: code, not a sentence
     return not _valid(line + b"\n", language)
 
 
 _CODE_START = {
-    "python": re.compile(rb"^(async[ \t]+def[ \t]|def[ \t]|class[ \t]|import[ \t]|from[ \t]+\S+[ \t]+import[ \t])"),
+    # definitions, imports, and a name followed by what only code puts there: ``x = (``,
+    # ``setup(``, ``items[``, ``x: int``
+    "python": re.compile(rb"^(async[ \t]+def[ \t]|def[ \t]|class[ \t]|import[ \t]|from[ \t]+\S+[ \t]+import[ \t]"
+                         rb"|[A-Za-z_][\w.]*[ \t]*(\(|\[|[-+*/|&]?=|:))"),
     "toml": re.compile(rb"^[A-Za-z0-9_\"'.-]+[ \t]*="),
 }
 
