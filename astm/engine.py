@@ -134,7 +134,8 @@ def repo_candidates(repo: Repo, base: pygit2.Commit, opts: ApplyOptions, notices
             from astm.index import candidates as indexed
 
             found = indexed(repo.workdir, opts.intent, limit=candidates.MAX_CANDIDATES, rev=str(base.id))
-            return roots + [c.path for c in found if c.path not in roots]
+            named = candidates.named_paths(opts.intent, repo.list_files(base.id))  # 10.3
+            return roots + [p for p in named if p not in roots] + [c.path for c in found if c.path not in roots + named]
         except Exception as exc:  # noqa: BLE001 - the index is a cache: never a reason to fail a run
             notices.append(f"index unavailable ({type(exc).__name__}); ranked files by reading them")
     tracked = [p for p in repo.list_files(base.id) if p.endswith((".py", ".toml"))]

@@ -151,3 +151,10 @@ def test_extract_node_from_a_whole_file_with_proposals() -> None:
     assert got.text == b"    def recent_movements(self):\n        return 2\n"
     assert [(a.what, a.name, a.after) for a in got.asks] == [("change", "_norm", None), ("sibling", "extra", "Inventory")]
     assert got.asks[0].text == b"def _norm(t):\n    return t.strip()\n"
+
+
+def test_files_named_by_path_are_candidates() -> None:
+    paths = ["src/app.py", "a/cli.py", "b/cli.py", "app.py", "pyproject.toml"]
+    assert candidates.named_paths("edit src/app.py and cli.py", paths) == ["src/app.py"]  # cli.py: two
+    assert candidates.named_paths("bump pyproject.toml", paths) == ["pyproject.toml"]
+    assert candidates.rank(["a/x.py", "src/app.py", "b.py"], "edit src/app.py", lambda p: b"") == ["src/app.py"]

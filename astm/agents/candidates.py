@@ -30,6 +30,18 @@ def words(intent: str) -> set[str]:
     return out
 
 
+def named_paths(intent: str, paths: Iterable[str]) -> list[str]:
+    """The files the intent names by path (``src/app.py``, or ``app.py`` when only one
+    file has that name): they are candidates whatever the index ranks."""
+    wanted = {t.lstrip("./") for t in tokens(intent) if t.endswith((".py", ".pyi", ".toml"))}
+    out: list[str] = []
+    for w in sorted(wanted):
+        hits = [p for p in paths if p == w or p.endswith("/" + w)]
+        if len(hits) == 1 or w in hits:
+            out.append(w if w in hits else hits[0])
+    return out
+
+
 def rank(
     paths: Iterable[str], intent: str, read: Callable[[str], bytes], *, limit: int = MAX_CANDIDATES
 ) -> list[str]:
