@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
+from astm.core.node import Node
+from astm.llm.base import Act, Route
+
 MAX_CANDIDATES = 40
 _STOP = frozenset(
     ["a", "an", "and", "the", "to", "of", "in", "on", "for", "with", "by", "from", "as", "is", "are", "be", "must", "should", "add", "make", "use", "it", "its", "that", "this", "into", "at", "or", "not", "new", "method", "function", "class", "file"]
@@ -27,11 +30,24 @@ def words(intent: str) -> set[str]:
     return out
 
 
+def named_paths(intent: str, paths: Iterable[str]) -> list[str]:
+    """The files the intent names by path (``src/app.py``, or ``app.py`` when only one
+    file has that name): they are candidates whatever the index ranks."""
+    wanted = {t.lstrip("./") for t in tokens(intent) if t.endswith((".py", ".pyi", ".toml"))}
+    out: list[str] = []
+    for w in sorted(wanted):
+        hits = [p for p in paths if p == w or p.endswith("/" + w)]
+        if len(hits) == 1 or w in hits:
+            out.append(w if w in hits else hits[0])
+    return out
+
+
 def rank(
     paths: Iterable[str], intent: str, read: Callable[[str], bytes], *, limit: int = MAX_CANDIDATES
 ) -> list[str]:
     """The files worth routing over, best first; root TOML files always included."""
     keys = words(intent)
+    named_paths = {t.lstrip("./") for t in tokens(intent) if t.endswith((".py", ".pyi", ".toml"))}
     scored: list[tuple[int, str]] = []
     always: list[str] = []
     for path in paths:
@@ -40,6 +56,8 @@ def rank(
             continue
         name = path.lower()
         score = sum(3 for k in keys if k in name)
+        if any(path == p or path.endswith("/" + p) for p in named_paths):
+            score += 100  # the intent names the file: it is a candidate first
         if keys:
             text = read(path).lower()
             score += sum(1 for k in keys if k.encode() in text)
@@ -47,3 +65,143 @@ def rank(
             scored.append((score, path))
     scored.sort(key=lambda x: (-x[0], x[1]))
     return always + [p for _, p in scored[:limit]]
+
+
+# ---- what the intent names (issue 10.3) ------------------------------------------------
+#
+# Names, paths and table keys written in the intent are strong evidence of which nodes
+# must act: ``Inventory.recent_movements``, ``src/app.py``, ``[tool.pytest.ini_options]``,
+# ``_norm``. Only names that read as code count (dotted, snake_case, CamelCase,
+# back-quoted, called ``f()``, a bracketed header): "add a total" names nothing. A child
+# the intent names acts even when the router left it out. Plain words that point at a
+# pyproject table (``pytest`` -> ``[tool.pytest.ini_options]``, ``dependencies`` ->
+# ``[project]``) are weak evidence: they act only when the router found nothing to do.
+
+_TICKED = re.compile(r"`([^`\n]+)`")
+_HEADER = re.compile(r"\[\[?\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?")
+_PATH = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.(?:py|pyi|toml))\b")
+_DOTTED = re.compile(r"(?<![\w./])([A-Za-z_][\w-]*(?:\.[A-Za-z_\"'][\w\"'-]*)+)")
+_IDENT = re.compile(r"(?<![\w.])([A-Za-z_]\w*)(\()?")
+_PROJECT_WORDS = ("dependency", "dependencies", "requires-python", "version", "description", "license",
+                  "authors", "classifiers", "keywords", "readme", "entry point", "scripts")
+
+
+def _code_like(word: str, called: bool) -> bool:
+    return called or "_" in word.strip("_") or word.startswith("_") or any(c.isupper() for c in word[1:]) or word[:1].isupper()
+
+
+def tokens(intent: str) -> set[str]:
+    """The names the intent writes as code."""
+    out: set[str] = set()
+    out.update(t.strip() for t in _TICKED.findall(intent))
+    out.update(h.strip() for h in _HEADER.findall(intent))
+    out.update(_PATH.findall(intent))
+    out.update(t.rstrip(".") for t in _DOTTED.findall(intent))
+    for word, call in _IDENT.findall(intent):
+        if len(word) > 1 and _code_like(word, bool(call)):
+            out.add(word)
+    return out
+
+
+def _loose(text: str) -> str:
+    return re.sub(r"[\"'`\[\]\s]", "", text).lower()
+
+
+def _qual(n: Node) -> str:
+    return n.id.split("::", 1)[1] if "::" in n.id else ""
+
+
+def _names_node(n: Node, toks: set[str], loose: set[str]) -> bool:
+    """Whether the intent's tokens name node ``n`` (a definition or a table)."""
+    q = _qual(n)
+    if not q or q.startswith("("):
+        return False
+    if n.path.endswith(".toml"):
+        return _loose(q) in loose
+    if q in toks or (n.key is not None and n.key in toks and _code_like(n.key, False)):
+        return True
+    return any(t.startswith(q + ".") or t.endswith("." + q) for t in toks if "." in t)
+
+
+def named(intent: str, parent: Node) -> list[str]:
+    """Ids of ``parent``'s children that the intent names, or that hold a node it names."""
+    toks = tokens(intent)
+    if not toks:
+        return []
+    loose = {_loose(t) for t in toks}
+    out = []
+    for c in parent.children:
+        if c.kind == "file" and any(
+            c.id == t.lstrip("./") or c.id.endswith("/" + t.lstrip("./")) for t in toks if "." in t
+        ):
+            out.append(c.id)
+            continue
+        if any(_names_node(d, toks, loose) for d in c.walk()):
+            out.append(c.id)
+    return out
+
+
+def hinted_tables(intent: str, file: Node) -> list[str]:
+    """pyproject tables that plain words of the intent point at (weak evidence)."""
+    if not file.path.endswith("pyproject.toml") or file.kind != "file":
+        return []
+    text = intent.lower()
+    keys = {c.key: c.id for c in file.children if c.key}
+    out: list[str] = []
+    words = set(re.findall(r"[a-z0-9][a-z0-9_-]*", text))
+    tools: dict[str, str] = {}
+    for key, cid in keys.items():
+        parts = key.replace('"', "").split(".")
+        shorter = len(parts) > 1 and (parts[1] not in tools or len(key) < len(tools[parts[1]].split("::", 1)[1]))
+        if parts[0] == "tool" and parts[1:2] and parts[1] in words and shorter:
+            tools[parts[1]] = cid
+    out += tools.values()
+    optional = re.search(r"optional[- ]dependenc|extras?\b", text)
+    if optional and "project.optional-dependencies" in keys:
+        out.append(keys["project.optional-dependencies"])
+    elif re.search(r"build[- ](backend|system|requires)", text) and "build-system" in keys:
+        out.append(keys["build-system"])
+    elif any(w in text for w in _PROJECT_WORDS) and "project" in keys:
+        out.append(keys["project"])
+    return out
+
+
+def toml_only(intent: str) -> bool:
+    """An intent about pyproject.toml and nothing in Python: it names a table or the
+    file, or speaks of dependencies, and writes no Python path or call."""
+    text = intent.lower()
+    if re.search(r"\.pyi?\b", text) or re.search(r"\w\(", intent):
+        return False
+    return bool(re.search(r"pyproject|\[[a-z\"' .-]+\]|dependenc|build-system|\btool\.", text))
+
+
+def add_named(route: Route, parent: Node, intent: str) -> Route:
+    """``route`` with the children the intent names acting (strong evidence), and, when
+    it does nothing at all, the tables plain words point at (weak evidence)."""
+    if route.rewrite:
+        return route
+    taken = {a.node_id for a in route.act} | set(route.delete)
+    created = {c.key for c in route.create}
+    act = list(route.act)
+    for cid in named(intent, parent):
+        child = parent.child(cid)
+        if cid not in taken and child is not None and child.key not in created:
+            act.append(Act(cid, intent))
+            taken.add(cid)
+    if parent.kind == "repo" and toml_only(intent) and not named_python(intent, parent):
+        # A pyproject-only intent never goes to a Python file.
+        act = [a for a in act if a.node_id.endswith(".toml")]
+        if not act and not route.create:
+            root = parent.child("pyproject.toml")
+            if root is not None:
+                act.append(Act(root.id, intent))
+    if not act and not route.create and not route.delete:
+        for cid in hinted_tables(intent, parent):
+            if cid not in taken:
+                act.append(Act(cid, intent))
+    return Route(tuple(act), route.create, route.delete, route.rewrite)
+
+
+def named_python(intent: str, parent: Node) -> bool:
+    """Whether the intent names a Python node or file among ``parent``'s children."""
+    return any(c.endswith((".py", ".pyi")) for c in named(intent, parent))

@@ -13,23 +13,28 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from astm.agents.answer import normalise
+from astm.agents import follow
+from astm.agents.answer import absorb
 from astm.agents.compose import fold
 from astm.agents.context import FileCtx, Outcome, RunContext, plain, released, settle
-from astm.agents.requests import Ask, take
+from astm.agents.requests import Ask
 from astm.core.node import Node, node_id
 from astm.core.patch import Patch, compose
 from astm.core.plan import Insert, Replace
-from astm.core.result import NodeResult
+from astm.core.result import NodeResult, Usage
 from astm.errors import AstmError
 from astm.llm.base import Create, GenerateRequest
+from astm.validate import pyproject
 from astm.validate.diagnostic import Diagnostic
 
 if TYPE_CHECKING:
     from astm.workspace.sandbox import Sandbox
 
 
-async def leaf(ctx: RunContext, f: FileCtx, parent: Node, node: Node, intent: str, *, rename: bool, seq: int) -> Outcome:
+async def leaf(
+    ctx: RunContext, f: FileCtx, parent: Node, node: Node, intent: str, *, rename: bool, seq: int,
+    proposed: str | None = None,
+) -> Outcome:
     old = f.data[node.start : node.end]
 
     def place(new: bytes) -> tuple[Patch, int]:
@@ -38,7 +43,7 @@ async def leaf(ctx: RunContext, f: FileCtx, parent: Node, node: Node, intent: st
     res = NodeResult(node.id, "unchanged", 0, "replace", intent)
     out = await generate(
         ctx, f, res, intent=intent, key=node.key, kind=node.kind, text=old, rename=rename,
-        place=place, ref=None, node=node, parent=parent,
+        place=place, ref=None, node=node, parent=parent, proposed=proposed,
     )
     if out.patch is not None and out.patch.text == old and not out.imports:
         out.result.status = "unchanged"
@@ -49,7 +54,7 @@ async def leaf(ctx: RunContext, f: FileCtx, parent: Node, node: Node, intent: st
 
 async def create(
     ctx: RunContext, f: FileCtx, parent: Node, c: Create, *, seq: int, first: bool = False,
-    deleted: frozenset[str] = frozenset(),
+    deleted: frozenset[str] = frozenset(), proposed: str | None = None,
 ) -> Outcome:
     key = c.key or "(new)"
     after = parent.child(c.after) if c.after else None
@@ -67,7 +72,7 @@ async def create(
     res = NodeResult(node_id(f.path, qual), "unchanged", 0, "create", c.intent)
     out = await generate(
         ctx, f, res, intent=c.intent, key=key, kind=None, text=b"", rename=False, place=place,
-        ref=c.ref, node=None, parent=parent,
+        ref=c.ref, node=None, parent=parent, proposed=proposed,
     )
     if out.patch is not None:
         text = out.patch.text[len(out.patch.text) - len(out.patch.text.lstrip(b"\r\n")):]
@@ -94,6 +99,7 @@ async def generate(
     ref: int | None,
     node: Node | None,
     parent: Node,
+    proposed: str | None = None,
 ) -> Outcome:
     """Generate until the node's new text validates (bounded), then commit it alone."""
     nid = res.id
@@ -113,8 +119,11 @@ async def generate(
                     context=f.outline, hint=hint, attempt=attempt, ref=ref,
                     prompt=ctx.prompt_for(kind),
                 )
-                async with released(ctx.sem):  # no CPU slot held while the model works
-                    answer, usage = await ctx.provider.generate(req)
+                if attempt == 1 and proposed is not None:  # a proposal answers first
+                    answer, usage = proposed, Usage()
+                else:
+                    async with released(ctx.sem):  # no CPU slot held while the model works
+                        answer, usage = await ctx.provider.generate(req)
                 ctx.add_usage(usage)
                 ctx.emit(nid, "validating", attempt)
                 patch, imports, asks, diag = shape(
@@ -161,15 +170,17 @@ def shape(
     owner: str = "",
 ) -> tuple[Patch | None, list[bytes], list[Ask], Diagnostic | None]:
     """Answer -> the node's patch (re-indented, EOLs of the file) and its requests."""
-    new, diag = normalise(answer, eol=b"\n", max_bytes=ctx.settings.max_answer_bytes)
+    new, imports, asks, diag = absorb(  # issue 10.1: what real models answer
+        answer, max_bytes=ctx.settings.max_answer_bytes, path=f.path, language=f.lang.name,
+        tree=f.tree, base=f.data, node=node, parent=parent, kind=kind, key=key, owner=owner,
+        strict=ctx.plan_mode,
+    )
     if diag is not None:
         return None, [], [], diag
-    new, asks = take(new, owner)
-    if not new.strip():
-        return None, [], [], Diagnostic("the answer has only requests, no text for the node", "answer")
-    imports: list[bytes] = []
+    follow.expect(ctx, f.path, asks)  # helpers on their way: their names are not F821
     if kind != "imports":
-        new, imports = f.lang.requests(new)
+        new, more = f.lang.requests(new)
+        imports = more + [i for i in imports if i not in more]
     try:  # deep text is refused here, before validation walks it
         new = f.lang.prepare(new, node=node, parent=parent, base=f.data)
     except AstmError as exc:
@@ -185,6 +196,7 @@ def shape(
     except AstmError as exc:
         return None, [], [], Diagnostic(exc.message, "compose")
     diag = f.lang.check_node(patched, start, new, kind=kind, key=key, rename=rename, path=f.path)
+    diag = diag or pyproject.check_node(patched, new, path=f.path, base=f.data)  # 10.8: PEP 621
     return (patch if diag is None else None), imports, asks, diag
 
 

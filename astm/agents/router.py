@@ -13,14 +13,14 @@ import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
 
-from astm.agents import routing
+from astm.agents import follow, routing
 from astm.agents.compose import compose_up, merge_deletes
 from astm.agents.context import FileCtx, Outcome, RunContext, gather, settle
 from astm.agents.leaf import create, leaf
 from astm.core.node import Node, node_id
 from astm.core.plan import Delete
 from astm.core.result import NodeResult
-from astm.llm.base import Act, ChildInfo, Create, Route, RouteRequest
+from astm.llm.base import Act, ChildInfo, Route, RouteRequest
 
 
 async def route_node(ctx: RunContext, f: FileCtx, node: Node, intent: str) -> Route:
@@ -40,13 +40,12 @@ async def route_node(ctx: RunContext, f: FileCtx, node: Node, intent: str) -> Ro
     req = RouteRequest(intent, node.id, node.kind, f.lang.name, children, context)
     texts = {c.id: f.data[c.start : c.end].decode("utf-8", "replace") for c in node.children}
     ctx.emit(node.id, "routing")
-    route, usage = await routing.decide(
+    route, usage = await routing.decide_checked(  # 10.2/10.3: near-miss ids, named nodes
         # Model calls are bounded by the provider (model_jobs), not by the CPU slots.
-        ctx.provider, req, mode=ctx.settings.routing, texts=texts,
+        ctx.provider, req, node, mode=ctx.settings.routing, texts=texts,
         limit=asyncio.Semaphore(len(children) + 1),
     )
     ctx.add_usage(usage)
-    route = routing.check_route(route, node)
     ctx.emit(
         node.id, "waiting",
         detail=f"{len(route.act)} act, {len(route.create)} new, {len(route.delete)} deleted",
@@ -97,7 +96,8 @@ async def run(ctx: RunContext, f: FileCtx, node: Node, intent: str, *, parent: N
             )
         kids: list[Outcome] = list(await gather(job("") for job in jobs))
         kids = await reset_failed(ctx, jobs, kids)
-        kids += await answer_asks(ctx, f, node, kids)
+        more, up = await follow.answer_asks(ctx, f, node, kids, skip=route.delete)  # 10.1
+        kids += more
         deletes: list[Outcome] = []
         for nid in route.delete:
             gone = node.child(nid)
@@ -108,6 +108,7 @@ async def run(ctx: RunContext, f: FileCtx, node: Node, intent: str, *, parent: N
             )
             deletes.append(Outcome(r, patch, edits=[Delete(op="delete", node=nid, base=gone.hash)]))
         kids += merge_deletes(deletes)
+        kids += await follow.pull_in(ctx, f, node, kids, intent, box, prefetch)  # 10.5
         for k in kids:
             if k.result.action != "compose":
                 ctx.result.nodes.append(k.result)
@@ -116,40 +117,13 @@ async def run(ctx: RunContext, f: FileCtx, node: Node, intent: str, *, parent: N
         if failed:
             res.status, res.diagnostic = "failed", f"{len(failed)} node(s) below failed"
             return Outcome(res, failed_below=failed)
-        return await compose_up(ctx, f, node, kids, res, box, prefetch)
+        out = await compose_up(ctx, f, node, kids, res, box, prefetch)
+        out.asks = up  # proposals for nodes outside this subtree go up
+        return out
     finally:
         if prefetch is not None:
             await settle(prefetch)
         await settle(box)
-
-
-async def answer_asks(ctx: RunContext, f: FileCtx, node: Node, kids: list[Outcome]) -> list[Outcome]:
-    """Act on the children's requests through the right child: a new sibling (after
-    the one that asked) or an existing one that has not acted yet. One round only."""
-    asks = [a for k in kids if not k.failed for a in k.asks]
-    if asks and ctx.plan_mode:  # a plan is explicit: it has no answer for them
-        ctx.result.notices.append(f"requests ignored with a plan: {', '.join(a.name for a in asks)}")
-        return []
-    acted = {k.result.id for k in kids}
-    jobs: list[Awaitable[Outcome]] = []
-    for i, ask in enumerate(asks):
-        target = next((c for c in node.children if c.key == ask.name), None)
-        ctx.emit(ask.by, "request", detail=f"{ask.what} {ask.name}")
-        if target is None and ask.what == "sibling":
-            anchor = ask.by if node.child(ask.by) is not None else None
-            new = Create(ask.name, ask.intent, after=anchor, position=None if anchor else "end")
-            jobs.append(create(ctx, f, node, new, seq=2000 + i))
-        elif target is not None and target.id not in acted:
-            acted.add(target.id)
-            act = Act(target.id, ask.intent)
-            if routes(f, target, act):
-                jobs.append(run(ctx, f, target, ask.intent, parent=node))
-            else:
-                jobs.append(leaf(ctx, f, node, target, ask.intent, rename=False, seq=2000 + i))
-        else:
-            why = "it is already acting" if target is not None else f"{node.id} has no such child"
-            ctx.result.notices.append(f"{ask.by} asked to {ask.what} {ask.name}; not done: {why}")
-    return list(await gather(jobs))
 
 
 async def reset_failed(

@@ -8,14 +8,16 @@ checked against the real children before anything acts.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import difflib
+import re
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from astm.core.node import Node
+from astm.core.node import Node, node_id
 from astm.core.plan import Insert, Plan
 from astm.errors import PlanError, UnknownNodeError, ValidationFailed
-from astm.llm.base import Act, ClaimRequest, Provider, Route, RouteRequest, Usage
+from astm.llm.base import Act, ClaimRequest, Create, Provider, Route, RouteRequest, Usage
 
 T = TypeVar("T")
 CONTAINERS = ("file", "class", "function", "block")  # node kinds that can take new children
@@ -110,3 +112,185 @@ def check_plan(plan: Plan, trees: dict[str, Node]) -> None:
             raise UnknownNodeError(f"plan names unknown node {e.node!r}{closest(e.node, ids)}")
         elif known[e.node].kind == "file":
             raise PlanError(f"plan {e.op}s the whole file {e.node!r}; edit its nodes instead")
+
+
+# ---- near-miss ids (issue 10.2) ----------------------------------------------------
+
+
+def _loose(text: str) -> str:
+    """An id or key as a model may garble it: quotes, brackets, case and spaces gone."""
+    return re.sub(r"[\"'`\[\]()\s]", "", text).lower()
+
+
+def find_child(nid: str, parent: Node) -> tuple[Node | None, str | None]:
+    """The child of ``parent`` that ``nid`` means, and the descendant it named (a method
+    named without its class names the class's child); (None, None) if no unique match.
+
+    Tried in order: the exact id; the path repeated (``F::F::x``); the path left out
+    (``build-system`` for ``pyproject.toml::build-system``); ``imports`` for
+    ``(imports)``; quotes, brackets and case ignored; a method named without its class
+    (``recent_movements`` for ``F::Inventory.recent_movements``)."""
+    kids = {c.id: c for c in parent.children}
+    if nid in kids:
+        return kids[nid], None
+    path = parent.path
+    name = nid.strip().strip("`").strip()
+    while name.startswith(path + "::") and name != path:
+        name = name[len(path) + 2 :]  # the file's path, once or repeated
+    if "::" in name and parent.kind == "repo":
+        name = name.split("::", 1)[0]
+    tries = [name] if parent.kind == "repo" else [node_id(path, name)]
+    for t in tries:
+        if t in kids:
+            return kids[t], None
+    want = _loose(name)
+    own = [c for c in parent.children if _loose(_tail(c.id, parent)) == want]
+    if len(own) == 1:
+        return own[0], None
+    if parent.kind == "repo":  # a path given relative to a folder, or a bare file name
+        by_path = [c for c in parent.children if c.id.endswith("/" + name) or c.id == name.lstrip("./")]
+        if len(by_path) == 1:
+            return by_path[0], None
+        return None, None
+    # A descendant named by its last part(s): a method without its class.
+    below = [
+        (c, d) for c in parent.children for d in c.walk()
+        if d is not c and (_loose(_tail(d.id, parent)) == want or _loose(_tail(d.id, parent)).endswith("." + want))
+    ]
+    if len(below) == 1:
+        return below[0][0], below[0][1].id
+    return None, None
+
+
+def _tail(nid: str, parent: Node) -> str:
+    """``nid`` without the path, and without the parent's own qualified name in front."""
+    if parent.kind == "repo":
+        return nid
+    rest = nid.split("::", 1)[1] if "::" in nid else nid
+    own = parent.id.split("::", 1)[1] if "::" in parent.id else ""
+    if own and rest.startswith(own + "."):
+        rest = rest[len(own) + 1 :]
+    return rest
+
+
+def resolve(route: Route, parent: Node) -> tuple[Route, list[str]]:
+    """``route`` with near-miss ids replaced by the ids they uniquely mean, a ``create`` of
+    an existing name turned into acting on it; and the ids that stay unknown."""
+    unknown: list[str] = []
+    act: list[Act] = []
+    for a in route.act:
+        child, deeper = find_child(a.node_id, parent)
+        if child is None:
+            unknown.append(a.node_id)
+            continue
+        intent = a.intent
+        if deeper is not None and deeper.split("::", 1)[-1] not in intent:
+            intent = f"{deeper.split('::', 1)[-1]}: {intent}"
+        act.append(dataclasses.replace(a, node_id=child.id, intent=intent,
+                                       mode="route" if deeper is not None and a.mode == "auto" else a.mode))
+    delete: list[str] = []
+    for d in route.delete:
+        child, deeper = find_child(d, parent)
+        if child is None or deeper is not None:
+            unknown.append(d)
+        else:
+            delete.append(child.id)
+    create: list[Create] = []
+    for c in route.create:
+        key = _plain_key(c.key, parent)
+        existing = _existing(key, parent)
+        if existing is not None:  # "create" of a name that exists: it meant "act on it"
+            act.append(Act(existing.id, c.intent))
+            continue
+        create.append(dataclasses.replace(
+            c, key=key, after=_anchor(c.after, parent), before=_anchor(c.before, parent),
+            position=c.position if (_anchor(c.after, parent) or _anchor(c.before, parent)) else (c.position or "end"),
+        ))
+    return Route(tuple(act), tuple(create), tuple(delete), route.rewrite), unknown
+
+
+def _plain_key(key: str, parent: Node) -> str:
+    """A new child's key without the ids and brackets a model wraps it in."""
+    k = key.strip().strip("`").strip()
+    while k.startswith(parent.path + "::"):
+        k = k[len(parent.path) + 2 :]
+    own = parent.id.split("::", 1)[1] if "::" in parent.id else ""
+    if own and k.startswith(own + "."):
+        k = k[len(own) + 1 :]
+    if parent.path.endswith(".toml"):
+        k = k.strip("[]").strip()
+    return k or key
+
+
+def _existing(key: str, parent: Node) -> Node | None:
+    if not key or key.startswith("("):
+        return None
+    same = [c for c in parent.children if c.key is not None and (c.key == key or _loose(c.key) == _loose(key))]
+    return same[0] if len(same) == 1 else None
+
+
+def _anchor(anchor: str | None, parent: Node) -> str | None:
+    """An anchor resolved like an id; one that means nothing is dropped (the end)."""
+    if anchor is None:
+        return None
+    child, deeper = find_child(anchor, parent)
+    return child.id if child is not None and deeper is None else None
+
+
+def correction(unknown: list[str], parent: Node) -> str:
+    """The corrective turn: what was wrong, and the exact ids there are."""
+    ids = [c.id for c in parent.children]
+    near = "; ".join(f"{u!r}{closest(u, ids)}" for u in unknown)
+    listed = "\n".join(f"- {i}" for i in ids)
+    return (f"\n\nYour previous answer named ids that do not exist: {near}. "
+            f"Use only these ids, exactly as written:\n{listed}")
+
+
+async def decide_checked(
+    provider: Provider,
+    req: RouteRequest,
+    parent: Node,
+    *,
+    mode: str,
+    texts: dict[str, str],
+    limit: asyncio.Semaphore,
+) -> tuple[Route, Usage]:
+    """``decide``, with near-miss ids resolved, one corrective turn for ids that mean
+    nothing, and the nodes the intent names acting (``evidence``); then ``check_route``."""
+    route, usage = await decide(provider, req, mode=mode, texts=texts, limit=limit)
+    if provider.name == "plan":
+        return check_route(route, parent), usage
+    route, unknown = resolve(route, parent)
+    if unknown:
+        again = dataclasses.replace(req, context=req.context + correction(unknown, parent))
+        route, more = await decide(provider, again, mode="structured", texts=texts, limit=limit)
+        usage = usage + more
+        route, unknown = resolve(route, parent)
+        if unknown:
+            ids = [c.id for c in parent.children]
+            raise ValidationFailed(
+                f"the router named {unknown[0]!r}, which is not a child of {parent.id}{closest(unknown[0], ids)}",
+                node=parent.id,
+            )
+    from astm.agents import candidates
+
+    route = candidates.add_named(route, parent, req.intent)
+    return check_route(route, parent), usage
+
+
+def settle_repo(route: Route, repo: Node, intent: str, provider: str) -> Route:
+    """The repository router's choice of files: near-miss paths resolved, the files the
+    intent names added, a pyproject-only intent kept to TOML files; unknown paths refused."""
+    route = Route(route.act)
+    if provider != "plan":
+        from astm.agents import candidates
+
+        route, unknown = resolve(route, repo)
+        if unknown:
+            ids = [c.id for c in repo.children]
+            raise ValidationFailed(
+                f"the router named {unknown[0]!r}, which is not a child of {repo.id}{closest(unknown[0], ids)}",
+                node=repo.id,
+            )
+        route = candidates.add_named(route, repo, intent)
+    return check_route(route, repo)

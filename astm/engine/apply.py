@@ -36,7 +36,7 @@ from astm.errors import (
 )
 from astm.faults import pause_at
 from astm.lang import Language, find, language_for, language_of, suffixes
-from astm.llm.base import ChildInfo, Provider, Route, RouteRequest
+from astm.llm.base import ChildInfo, Provider, RouteRequest
 from astm.workspace import landing, runs
 from astm.workspace.repo import Repo, check_repo_path
 from astm.workspace.sandbox import Sandbox, delete_ref, remove_worktree
@@ -127,7 +127,8 @@ def repo_candidates(repo: Repo, base: pygit2.Commit, opts: ApplyOptions, notices
             from astm.index import candidates as indexed
 
             found = indexed(repo.workdir, opts.intent, limit=candidates.MAX_CANDIDATES, rev=str(base.id))
-            return roots + [c.path for c in found if c.path not in roots]
+            named = candidates.named_paths(opts.intent, repo.list_files(base.id))  # 10.3
+            return roots + [p for p in named if p not in roots] + [c.path for c in found if c.path not in roots + named]
         except Exception as exc:  # noqa: BLE001 - the index is a cache: never a reason to fail a run
             notices.append(f"index unavailable ({type(exc).__name__}); ranked files by reading them")
     tracked = [p for p in repo.list_files(base.id) if p.endswith(suffixes())]
@@ -188,7 +189,7 @@ async def route_files(ctx: RunContext, files: dict[str, FileCtx], intent: str) -
     route, usage = await ctx.provider.route(req)  # bounded by the provider (model_jobs)
     ctx.add_usage(usage)
     repo_node = Node(REPO_ID, "repo", "", 0, 0, children=tuple(f.tree for f in targets))
-    route = routing.check_route(Route(route.act), repo_node)
+    route = routing.settle_repo(route, repo_node, intent, ctx.provider.name)  # 10.2/10.3
     return [(files[a.node_id], a.intent or intent) for a in route.act]
 
 

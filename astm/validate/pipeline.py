@@ -10,6 +10,7 @@ same text).
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -24,10 +25,28 @@ Blocking = Callable[..., Awaitable[Any]]
 Emit = Callable[..., None]
 
 
+_UNDEFINED = re.compile(r"Undefined name `([^`]+)`")
+
+
 class Pipeline:
     def __init__(self, conf: ValidateSettings, blocking: Blocking, emit: Emit) -> None:
         self.conf, self.blocking, self.emit = conf, blocking, emit
         self._ruff: dict[tuple[str, str], asyncio.Future[Any]] = {}
+        # Per file, the names of definitions nodes asked for or proposed (agents.follow.expect).
+        self.expected: dict[str, set[str]] = {}
+
+    def excuse(self, path: str, findings: list[Any] | None, kind: str) -> list[Any] | None:
+        """ruff's findings without ``F821`` on names a node of ``path`` asked for, below the
+        file. The file places them before it validates, so there nothing is excused."""
+        expected = self.expected.get(path, set())
+        if not findings or not expected or kind == "file":
+            return findings
+        out = []
+        for x in findings:
+            m = _UNDEFINED.search(x.message) if x.code == "F821" else None
+            if m is None or m.group(1) not in expected:
+                out.append(x)
+        return out
 
     def uses_ruff(self, external: bool) -> bool:
         """Whether a file of a language with ``external`` validators gets a ruff baseline."""
@@ -50,7 +69,7 @@ class Pipeline:
         await self.blocking(sandbox.write, path, patched)
         if use_ruff:
             baseline = await self.baseline(path, base, sandbox)
-            after = await self.ruff_on(path, sandbox, patched)
+            after = self.excuse(path, await self.ruff_on(path, sandbox, patched), kind)
             diag = ruff.check(sandbox.path, path, base, patched, old, new, baseline, after or [])
             if diag is not None:
                 return diag

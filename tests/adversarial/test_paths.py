@@ -93,7 +93,8 @@ def test_plan_cannot_address_files_outside(tmp_path: Path, repo: Path, astm: Any
 def test_command_line_paths_outside_are_refused(tmp_path: Path, repo: Path, astm: Any) -> None:
     plan = write_plan(
         tmp_path / "plan.json",
-        {"op": "replace", "node": "pyproject.toml::project", "text": "[project]\n"},
+        # A valid [project] (PEP 621: a name and a version): the paths are under test.
+        {"op": "replace", "node": "pyproject.toml::project", "text": '[project]\nname = "shop"\nversion = "2.0"\n'},
     )
     before = Snapshot.take(repo)
     for target in bad_targets(tmp_path):

@@ -1,0 +1,134 @@
+"""``pyproject.toml`` against its standards (PEP 517/518 ``[build-system]``, PEP 621
+``[project]``), with ``validate-pyproject``; offline.
+
+A table that is valid TOML can still be wrong where it matters: a top-level
+``[dependencies]`` table, ``dependencies`` written as a table, a ``[project]`` without a
+name. The failure becomes the node's hint, so it retries. Only the failures that fall on
+the node's own table count (validate-pyproject names the offending path): the rest of the
+file is other nodes' business, and a problem the file already had never blocks an edit.
+
+No schema is fetched at run time: the validator is built without plugins (``[tool.*]``
+tables are free-form here; their tools check them), and trove classifiers are checked
+with the ``trove-classifiers`` package when it is installed, never downloaded.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import tomllib
+from typing import Any
+
+from astm.validate.diagnostic import Diagnostic
+
+# Tables a model writes at the top level that belong in [project] (PEP 621).
+_PROJECT_KEYS = frozenset(
+    ["dependencies", "optional-dependencies", "scripts", "gui-scripts", "entry-points", "urls",
+     "authors", "maintainers", "classifiers", "keywords", "requires-python", "license", "readme",
+     "name", "version", "description", "dynamic", "dev-dependencies"]
+)
+
+
+_TOP = frozenset(["build-system", "project", "tool", "dependency-groups"])  # PEP 518/621/735
+
+
+def applies(path: str) -> bool:
+    return path == "pyproject.toml" or path.endswith("/pyproject.toml")
+
+
+@functools.cache
+def _validator() -> Any:
+    from validate_pyproject import api
+
+    formats = dict(api.FORMAT_FUNCTIONS)
+    try:
+        from trove_classifiers import classifiers
+
+        formats["trove-classifier"] = lambda v: v in classifiers or v.lower().startswith("private ::")
+    except ImportError:  # without the list, a classifier is not checked (never downloaded)
+        formats["trove-classifier"] = lambda v: True
+    return api.Validator(plugins=(), format_validators=formats)
+
+
+def problem(doc: dict[str, Any]) -> tuple[str, str] | None:
+    """``(path, message)`` of the first way ``doc`` breaks the standards, or None.
+    ``path`` is the dotted key of the offending value (``project.dependencies``)."""
+    from validate_pyproject import errors
+
+    try:
+        _validator()(doc)
+    except errors.ValidationError as exc:
+        name = str(getattr(exc, "name", "") or "").strip("`").removeprefix("data").lstrip(".")
+        message = str(getattr(exc, "summary", "") or exc.message).replace("`data.", "`").replace("`data`", "the file")
+        if not name:
+            extra = re.search(r"must not contain \{'([^']+)'", message)
+            name = extra.group(1) if extra else ""
+        return name, message
+    except Exception:  # noqa: BLE001 - a validator bug must not fail a node: tomllib has spoken
+        return None
+    return None
+
+
+def hint(path: str, message: str) -> str:
+    """The standards' complaint, with the fix a model needs for the usual mistakes."""
+    top = path.split(".", 1)[0]
+    if "." not in path and top in _PROJECT_KEYS:
+        return (f"[{top}] is not a top-level table of pyproject.toml (PEP 621); "
+                f"write {top} inside [project] instead, e.g. {top} = [...]")
+    if "." not in path and top not in _TOP:
+        return (f"[{top}] is not a table pyproject.toml may have (PEP 518: only [build-system], "
+                f"[project], [dependency-groups] and [tool.NAME]); put tool settings under [tool.{top}]")
+    if path == "project.dependencies" or path.startswith("project.dependencies["):
+        return f"{message}: [project] dependencies is a list of PEP 508 strings, e.g. dependencies = [\"requests>=2.31\"]"
+    return f"pyproject.toml does not follow PEP 517/518/621: {message}"
+
+
+def check_node(
+    patched: bytes, new_text: bytes, *, path: str, base: bytes | None = None
+) -> Diagnostic | None:
+    """The standards' verdict on the node whose new text is ``new_text`` (a table), in
+    the whole ``patched`` file; None when the file is fine, the problem is elsewhere, or
+    the ``base`` file had it already."""
+    if not applies(path):
+        return None
+    doc = _load(patched)
+    if doc is None:
+        return None  # tomllib's own check reports it
+    old = _load(base) if base is not None else None
+    unknown, had = set(doc) - _TOP, set(old or {}) - _TOP
+    # A file that has other top-level tables already is used loosely: only a [project]
+    # key written as a table (``[dependencies]``) is still a mistake there.
+    from astm.lang.toml import syntax as ts
+
+    table = bool(ts.table_headers(new_text))  # a [table], not a top-level pair
+    for key in sorted(unknown - had):
+        if _owns(new_text, key) and (not had or (key in _PROJECT_KEYS and table)):
+            return Diagnostic(hint(key, f"`{key}` is not a table pyproject.toml may have"), "pyproject")
+    found = problem({k: v for k, v in doc.items() if k in _TOP})
+    if found is None:
+        return None
+    before = problem({k: v for k, v in old.items() if k in _TOP}) if old is not None else None
+    where, message = found
+    if before == found or not _owns(new_text, where):
+        return None
+    return Diagnostic(hint(where, message), "pyproject")
+
+
+def _load(data: bytes) -> dict[str, Any] | None:
+    try:
+        return tomllib.loads(data.decode("utf-8").removeprefix("\ufeff"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+
+
+def _owns(new_text: bytes, where: str) -> bool:
+    """Whether the offending key ``where`` lies in the table ``new_text`` defines."""
+    from astm.lang.toml import syntax as ts
+
+    headers = ts.table_headers(new_text)
+    if not headers:
+        # The preamble: top-level keys; the offending one is top-level.
+        return "." not in where and bool(re.search(rf"^\s*{re.escape(where)}\s*=", new_text.decode("utf-8", "replace"), re.MULTILINE))
+    key = headers[0][1].replace('"', "")
+    flat = where.replace('"', "")
+    return bool(flat) and (flat == key or flat.startswith((key + ".", key + "[")))
