@@ -22,6 +22,7 @@ from astm import __version__, errors
 # Commands load on first use: a hook run must not pay for the model client or pydantic.
 COMMANDS = {
     "apply": "astm.commands.apply",
+    "build": "astm.commands.build",
     "config": "astm.commands.config",
     "demo": "astm.commands.demo",
     "gc": "astm.commands.gc",
@@ -29,6 +30,8 @@ COMMANDS = {
     "index": "astm.commands.index",
     "new": "astm.commands.new",
     "runs": "astm.commands.runs",
+    "skill": "astm.commands.skill",
+    "test": "astm.commands.test",
     "view": "astm.commands.view",
 }
 
