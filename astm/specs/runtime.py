@@ -49,11 +49,12 @@ def _check_placement(obj: Any, what: str) -> str:
     qualname = getattr(obj, "__qualname__", "")
     module = getattr(obj, "__module__", "") or "?"
     ref = spec_ref(module, qualname)
-    if "<locals>" in qualname:
+    parts = qualname.split(".")
+    if len(parts) > 1 and parts[-2] != "<locals>":
+        raise TypeError(f"{what}: {ref} is a method; specs must be top-level functions or classes")
+    if "<locals>" in parts:
         raise TypeError(f"{what}: {ref} is defined inside a function (a closure); "
                         "specs must be top-level functions or classes")
-    if "." in qualname:
-        raise TypeError(f"{what}: {ref} is a method; specs must be top-level functions or classes")
     if not callable(obj):
         raise TypeError(f"{what}: {ref} is not a function or a class")
     if isinstance(obj, type) and type(obj) is not type:
