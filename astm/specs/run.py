@@ -8,7 +8,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from astm.config import Settings
-from astm.errors import AstmError, ValidationFailed
+from astm.errors import AstmError, ModelError, ValidationFailed
 from astm.llm.base import Provider
 from astm.result import EventSink
 from astm.specs import plan as build_plan
@@ -82,6 +82,10 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
                 raise exc
             else:
                 built[name] = task.result()
+        model = next((t.exception() for t in tasks.values() if not t.cancelled()
+                      and isinstance(t.exception(), ModelError)), None)
+        if model is not None:
+            raise model  # the model's trouble, not the specs': exit 3
         if failures:
             first = next(n for n in sorted(failures, key=lambda n: -depth.get(n, 0))
                          if not failures[n].startswith("not built"))
