@@ -98,16 +98,17 @@ def merge_imports(imports: list[str]) -> list[str]:
     return sorted(out, key=lambda x: not x.startswith("from __future__"))
 
 
-def compose(imports: list[str], defs: list[str]) -> bytes:
-    block = "\n".join(merge_imports(imports))
+def compose(imports: list[str], defs: list[str], block: str | None = None) -> bytes:
+    """The module body: one import block (``block``, else the merged ``imports``), then the
+    definitions, two blank lines apart."""
+    block = "\n".join(merge_imports(imports)) if block is None else block
     body = "\n\n\n".join(defs)
     text = f"{block}\n\n\n{body}\n" if block else f"{body}\n"
     return text.encode("utf-8")
 
 
-def def_spans(imports: list[str], defs: list[str]) -> list[tuple[int, int]]:
-    """The 1-based line range of each definition in ``compose(imports, defs)``."""
-    block = "\n".join(merge_imports(imports))
+def def_spans(block: str, defs: list[str]) -> list[tuple[int, int]]:
+    """The 1-based line range of each definition in ``compose([], defs, block)``."""
     line = block.count("\n") + 4 if block else 1
     out = []
     for text in defs:
@@ -161,10 +162,13 @@ class ModuleBuilder:
                 d = self.defs.get(s.ref)
                 imports += d.imports if d is not None else ()
                 texts.append(d.text if d is not None else old_defs[s.name])
-            body = compose(imports, texts)
+            sandbox = await box
+            await self.run.blocking(self.materialise, sandbox)
+            block = await self.run.blocking(self.import_block, sandbox, imports)
+            body = compose([], texts, block)
             first = self.st.expected.render(__version__).count("\n") + 1
             spans = [(s, first + a - 1, first + b - 1)
-                     for s, (a, b) in zip(self.m.specs, def_spans(imports, texts), strict=True)]
+                     for s, (a, b) in zip(self.m.specs, def_spans(block, texts), strict=True)]
             data = with_header(self.st, body)
             self.run.emit(self.m.generated_path, "validating", round_ + 1)
             problem = await self.validate(await box, data)
@@ -185,11 +189,25 @@ class ModuleBuilder:
             self.run.emit(self.m.generated_path, "retry", round_ + 1, problem.diagnostic.hint())
         raise AssertionError("unreachable")
 
+    def import_block(self, box: Sandbox, imports: list[str]) -> str:
+        """The merged imports, in the project's isort order when ruff is on."""
+        block = "\n".join(merge_imports(imports))
+        if not block or not self.shared.conf.ruff:
+            return block
+        from astm.validate import ruff
+
+        done = ruff.sort_imports(box.path, self.m.generated_path, None, (block + "\n").encode())
+        text = done.decode("utf-8", "replace").strip("\n")
+        try:
+            ast.parse(text)
+        except SyntaxError:
+            return block
+        return text
+
     async def validate(self, box: Sandbox, data: bytes) -> checks.ModuleProblem | None:
         problem = checks.static_problem(self.m, data)
         if problem is not None:
             return problem
-        await self.run.blocking(self.materialise, box)
         if self.shared.conf.ruff:
             problem = await self.run.blocking(checks.ruff_problem, box.path, self.m, data)
             if problem is not None:
