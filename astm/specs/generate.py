@@ -129,9 +129,22 @@ class ModuleBuilder:
         self.run, self.shared, self.st, self.m = run, shared, st, st.module
         self.defs: dict[str, Definition] = {}
         self.commits: list[pygit2.Oid] = []
+        self.box: asyncio.Future[Sandbox] | None = None
+
+    def prefetch(self) -> asyncio.Future[Sandbox]:
+        """Open the module's sandbox and write the build's input into it, off the
+        critical path (while the module still waits for its dependencies)."""
+        if self.box is None:
+            self.box = asyncio.ensure_future(self._open())
+        return self.box
+
+    async def _open(self) -> Sandbox:
+        box = await self.run.sandbox(self.run.base.id)
+        await self.run.blocking(self.write_input, box)
+        return box
 
     async def build(self) -> Built:
-        box = asyncio.ensure_future(self.run.sandbox(self.run.base.id))
+        box = self.prefetch()
         try:
             return await self._build(box)
         finally:
@@ -163,7 +176,7 @@ class ModuleBuilder:
                 imports += d.imports if d is not None else ()
                 texts.append(d.text if d is not None else old_defs[s.name])
             sandbox = await box
-            await self.run.blocking(self.materialise, sandbox)
+            await self.run.blocking(self.write_new, sandbox)
             block = await self.run.blocking(self.import_block, sandbox, imports)
             body = compose([], texts, block)
             first = self.st.expected.render(__version__).count("\n") + 1
@@ -208,21 +221,21 @@ class ModuleBuilder:
         problem = checks.static_problem(self.m, data)
         if problem is not None:
             return problem
-        if self.shared.conf.ruff:
-            problem = await self.run.blocking(checks.ruff_problem, box.path, self.m, data)
-            if problem is not None:
-                return problem
         await self.run.blocking(box.write, self.m.generated_path, data)
         roots = self.shared.conf.source_roots + self.shared.conf.test_roots
-        return await self.run.blocking(checks.import_problem, self.shared.python, box.path, self.m,
-                                       roots, self.shared.conf.generated)
+        # ruff and the import check are independent subprocesses: run them side by side.
+        imported = asyncio.ensure_future(self.run.blocking(
+            checks.import_problem, self.shared.python, box.path, self.m, roots,
+            self.shared.conf.generated))
+        if self.shared.conf.ruff:
+            linted = await self.run.blocking(checks.ruff_problem, box.path, self.m, data)
+            if linted is not None:
+                await imported
+                return linted
+        return await imported
 
-    def materialise(self, box: Sandbox) -> None:
-        """The build's input in the module's sandbox, with this build's new modules."""
-        if getattr(box, "_astm_specs_ready", False):
-            for module, text in self.shared.texts.items():
-                box.write(self.shared.graph.modules[module].generated_path, text)
-            return
+    def write_input(self, box: Sandbox) -> None:
+        """The build's input files (sources, configuration, existing generated files)."""
         wanted = [*self.shared.files, "pyproject.toml", "ruff.toml", ".ruff.toml"]
         if self.shared.write_mode:
             for p in wanted:
@@ -231,9 +244,11 @@ class ModuleBuilder:
                     box.write(p, data)
         else:
             box.materialise(wanted)
-        for module, text in self.shared.texts.items():
+
+    def write_new(self, box: Sandbox) -> None:
+        """The modules this build has generated so far (its dependencies among them)."""
+        for module, text in list(self.shared.texts.items()):
             box.write(self.shared.graph.modules[module].generated_path, text)
-        box._astm_specs_ready = True  # type: ignore[attr-defined]
 
     async def agent(self, spec: Spec, hint: str) -> Diagnostic | None:
         """One spec: ask, absorb, check, retry; commit its definition in its sandbox."""

@@ -12,7 +12,7 @@ from astm.errors import AstmError, ModelError, ValidationFailed
 from astm.llm.base import Provider
 from astm.result import EventSink
 from astm.specs import plan as build_plan
-from astm.specs.engine_bridge import BuildRun, landing, run_build, runs
+from astm.specs.engine_bridge import BuildRun, landing, run_build, runs, settle
 from astm.specs.generate import Built, ModuleBuilder, Shared
 from astm.specs.header import split
 from astm.specs.stale import ModuleState
@@ -57,13 +57,18 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
         tasks: dict[str, asyncio.Task[Built]] = {}
 
         async def one(st: ModuleState) -> Built:
-            for dep in sorted(prep.graph.edges.get(st.name, ())):
-                if dep in tasks:
-                    try:
-                        await tasks[dep]
-                    except (_DependencyFailed, AstmError):
-                        raise _DependencyFailed(dep) from None
-            out = await ModuleBuilder(run, shared, st).build()
+            builder = ModuleBuilder(run, shared, st)
+            box = builder.prefetch()
+            try:
+                for dep in sorted(prep.graph.edges.get(st.name, ())):
+                    if dep in tasks:
+                        try:
+                            await tasks[dep]
+                        except (_DependencyFailed, AstmError):
+                            raise _DependencyFailed(dep) from None
+                out = await builder.build()
+            finally:
+                await settle(box)
             shared.texts[st.name] = shared.known[st.name] = split(out.data)[1]
             return out
 
