@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,60 @@ def print_explain(result: Any, out: Any) -> None:
         print(f"note: {n}", file=out)
 
 
+# ---- astm build --demo --------------------------------------------------------------
+# The spec-driven scenario on a fresh temporary repository: fixtures/specs-demo (money
+# parsing, prices with tax, a price book, two test specs) is built as one commit on a
+# branch and its generated tests run there. With no model configured, the bundled plan
+# answers; with one, it is used.
+
+
+def fixture_dir() -> Path:
+    here = Path(__file__).resolve().parents[2] / "fixtures" / "specs-demo"
+    if not (here / "plan.json").is_file():
+        raise errors.UsageError(f"the specs demo fixture is missing ({here}); run from a source checkout")
+    return here
+
+
+def run_demo(out: Any) -> int:
+    from astm import config as cfg
+    from astm import render
+    from astm.specs.build import BuildOptions, build
+    from astm.specs.plan import load
+    from astm.specs.test import run_tests
+    from astm.validate.tests import python_of
+    from astm.workspace import scratch
+    from astm.workspace.repo import Repo
+
+    src = fixture_dir()
+    files = {p.relative_to(src).as_posix(): p.read_bytes() for p in sorted(src.rglob("*"))
+             if p.is_file() and p.name != "plan.json" and "__pycache__" not in p.parts}
+    root = Path(tempfile.mkdtemp(prefix="astm-specs-demo-"))
+    scratch.init_repo(root, files)
+    settings = cfg.load(root)
+    use_model = bool(settings.model)
+    print(f"demo repository: {root}", file=out)
+    for path in sorted(files):
+        if path.endswith(".py") and b"astm" in files[path]:
+            print(f"  specs in {path}", file=out)
+    if use_model:
+        print(f"model: {settings.model}", file=out)
+    else:
+        print("model: none configured; the bundled fixtures/specs-demo/plan.json stands in for it", file=out)
+    opts = BuildOptions(cwd=root, plan=None if use_model else load(src / "plan.json"),
+                        roles=("impl", "test"))
+    with render.Progress() as progress:
+        result = build(opts, settings, on_event=progress)
+    summary(result, out)
+    assert result.conf is not None and result.commit is not None
+    tests = sorted(s.module.generated_path for s in result.modules if s.module.role == "test")
+    repo = Repo.open(root)
+    ran = run_tests(repo, result.commit, tests, result.conf, python_of(root))
+    print(f"tests on {result.branch}: {ran.summary}", file=out)
+    print(f"\nlook: cd {root} && git show --stat {result.branch} && git show {result.branch}:"
+          "src/shop/__generated__/pricing.py", file=out)
+    return errors.EXIT_OK if ran.code == 0 else 4
+
+
 def load_plan(plan_file: str | None) -> Any:
     if not plan_file:
         return None
@@ -122,8 +177,6 @@ def command(
     from astm.specs.build import BuildOptions
 
     if demo:
-        from astm.specs.demo import run_demo
-
         return run_demo(sys.stdout)
     cwd = Path.cwd()
     settings = settings_for(cwd, jobs, retries, model, base_url)

@@ -10,26 +10,26 @@ model call, opens no sandbox and writes nothing.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import os
-import signal
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from astm.config import Settings
 from astm.errors import ApplyError, PlanError, UsageError
-from astm.llm.base import Provider, Usage
+from astm.llm.base import Provider
 from astm.result import EventSink, ignore
 from astm.specs import config as build_config
 from astm.specs import prompting
-from astm.specs.deps import Graph, build_graph, check_cycles
+from astm.specs.deps import build_graph, check_cycles
 from astm.specs.discover import Discovery, Problem, discover
-from astm.specs.plan import BuildPlan, SpecPlanProvider
+from astm.specs.plan import SpecPlanProvider
+from astm.specs.result import BuildOptions, BuildResult, Prepared
 from astm.specs.source import CommitSource, Source, WorkSource
-from astm.specs.stale import ModuleState, assess, fingerprint
+from astm.specs.stale import assess, fingerprint
 from astm.workspace.repo import Repo
+
+if TYPE_CHECKING:
+
+    from astm.specs.discover import SpecModule
 
 
 class SpecProblems(UsageError):
@@ -42,61 +42,6 @@ class SpecProblems(UsageError):
 
     def __str__(self) -> str:
         return self.message
-
-
-@dataclass
-class BuildOptions:
-    cwd: Path
-    plan: BuildPlan | None = None
-    write: bool = False
-    force: bool = False
-    targets: tuple[str, ...] = ()
-    roles: tuple[str, ...] = ("impl",)
-    save_plan: Path | None = None
-    check_only: bool = False  # --explain / --check: assess, generate nothing
-    latency: float = 0.0  # benchmarks: a plan that answers like a slow model
-
-
-@dataclass
-class BuildResult:
-    base: str
-    modules: list[ModuleState] = field(default_factory=list)
-    built: list[str] = field(default_factory=list)
-    files: dict[str, bytes] = field(default_factory=dict)  # generated path -> new bytes
-    branch: str | None = None
-    commit: str | None = None
-    run: str | None = None
-    written: list[str] = field(default_factory=list)
-    notices: list[str] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
-    calls: int = 0
-    error: str | None = None
-    conf: build_config.BuildConfig | None = None
-
-    @property
-    def stale(self) -> list[ModuleState]:
-        return [m for m in self.modules if m.stale]
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "base": self.base, "branch": self.branch, "commit": self.commit, "run": self.run,
-            "modules": [m.to_json() for m in self.modules], "built": self.built,
-            "written": self.written, "notices": self.notices, "model_calls": self.calls,
-            "tokens": {"prompt": self.usage.prompt, "completion": self.usage.completion},
-            "error": self.error,
-        }
-
-
-@dataclass
-class Prepared:
-    repo: Repo
-    base: object  # pygit2.Commit
-    source: Source
-    conf: build_config.BuildConfig
-    discovery: Discovery
-    graph: Graph
-    prompts: dict[str, prompting.Prompt]
-    states: list[ModuleState]
 
 
 def prepare(opts: BuildOptions, settings: Settings) -> Prepared:
@@ -129,9 +74,10 @@ def prepare(opts: BuildOptions, settings: Settings) -> Prepared:
     return Prepared(repo, base, source, conf, found, graph, prompts, states)
 
 
-def _targets(targets: tuple[str, ...], scope: list, found: Discovery) -> tuple[list, dict[str, set[str]]]:
+def _targets(targets: tuple[str, ...], scope: list[SpecModule], found: Discovery
+             ) -> tuple[list[SpecModule], dict[str, set[str]]]:
     by_name = {m.module: m for m in scope}
-    keep: dict[str, object] = {}
+    keep: dict[str, SpecModule] = {}
     forced: dict[str, set[str]] = {}
     for t in targets:
         module, _, qual = t.partition(":")
@@ -156,15 +102,14 @@ def build(
     """Assess, generate what is stale, land it (or write it). Raises AstmError; a failed
     build's partial result is attached as ``.result``."""
     prep = prepare(opts, settings)
-    result = BuildResult(base=str(prep.base.id), modules=prep.states,  # type: ignore[attr-defined]
-                         conf=prep.conf)
+    result = BuildResult(base=str(prep.base.id), modules=prep.states, conf=prep.conf)
     stale = [s for s in prep.states if s.stale]
     for st in prep.states:
         if st.edited and not st.stale:
             result.notices.append(f"{st.module.generated_path} was edited by hand; it is left "
                                   "alone until its specs change")
     if not opts.write:
-        dirty = prep.repo.dirty(prep.base, sorted({s.module.path for s in prep.states}))  # type: ignore[arg-type]
+        dirty = prep.repo.dirty(prep.base, sorted({s.module.path for s in prep.states}))
         if dirty:
             result.notices.append(f"uncommitted changes in {', '.join(dirty)} are left alone; the "
                                   f"build reads HEAD {result.base[:10]} (or use --write)")
@@ -197,57 +142,3 @@ def _provider(opts: BuildOptions, settings: Settings, conf: build_config.BuildCo
     if conf.model:
         settings = settings.model_copy(update={"model": conf.model})
     return make_provider(settings, None)
-
-
-# ---- --write: into the working tree -----------------------------------------------
-
-
-@contextlib.contextmanager
-def _deferred_interrupt() -> Iterator[None]:
-    """Ctrl-C waits until the block ends: the files are all written or none."""
-    got: list[int] = []
-    try:
-        old = signal.signal(signal.SIGINT, lambda n, f: got.append(n))
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
-        if got:
-            raise KeyboardInterrupt
-
-
-def write_files(repo: Repo, states: dict[str, ModuleState], files: dict[str, bytes],
-                generated: str) -> list[str]:
-    """Write ``files`` into the working tree: each must lie in a generated folder and be
-    unchanged on disk since the build read it; temp files first, then renames."""
-    root = repo.workdir
-    plan: list[tuple[Path, Path, bytes]] = []
-    for rel, data in sorted(files.items()):
-        parts = rel.split("/")
-        if generated not in parts[:-1] or ".." in parts or rel.startswith("/"):
-            raise UsageError(f"{rel}: not under a {generated} folder; astm writes nowhere else")
-        target = root / rel
-        if any(p.is_symlink() for p in [target, *target.parents] if p != root and root in p.parents):
-            raise UsageError(f"{rel}: goes through a symbolic link; astm never writes through links")
-        st = states[rel]
-        now = target.read_bytes() if target.is_file() else None
-        if now != st.existing:
-            raise ApplyError(f"{rel}: changed on disk during the build; not overwritten")
-        plan.append((target, target.with_name(f".{target.name}.{os.getpid()}.astm-tmp"), data))
-    written: list[str] = []
-    try:
-        for target, tmp, data in plan:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(data)
-        with _deferred_interrupt():
-            for target, tmp, _ in plan:
-                os.replace(tmp, target)
-                written.append(target.relative_to(root).as_posix())
-    finally:
-        for _, tmp, _ in plan:
-            tmp.unlink(missing_ok=True)
-    return written
-

@@ -93,10 +93,12 @@ def generated_path(path: str, generated: str) -> str:
 def root_of(path: str, conf: BuildConfig) -> tuple[str, Role] | None:
     """The most specific configured root holding ``path``, and its role."""
     best: tuple[str, Role] | None = None
-    for roots, role in ((conf.source_roots, "impl"), (conf.test_roots, "test")):
+    placed: tuple[tuple[tuple[str, ...], Role], ...] = (
+        (conf.source_roots, "impl"), (conf.test_roots, "test"))
+    for roots, role in placed:
         for r in roots:
             if (r == "." or path.startswith(r + "/")) and (best is None or len(r) > len(best[0])):
-                best = (r, role)  # type: ignore[assignment]
+                best = (r, role)
     return best
 
 

@@ -261,7 +261,7 @@ class ModuleBuilder:
             box = asyncio.ensure_future(self.run.sandbox(self.run.base.id))
             try:
                 diag: Diagnostic | None = None
-                answer = ""
+                attempt = 0
                 for attempt in range(1, settings.retries + 2):
                     self.run.emit(nid, "generating", attempt)
                     req = GenerateRequest(

@@ -38,11 +38,14 @@ class IndexSource:
         return sorted(out)
 
     def read(self, path: str) -> bytes | None:
+        import pygit2
+
         try:
             entry = self.view.index[path]
         except (KeyError, ValueError):
             return None
-        return self.view.repo.repo[entry.id].data  # type: ignore[no-any-return, attr-defined]
+        blob = self.view.repo.repo[entry.id]
+        return blob.data if isinstance(blob, pygit2.Blob) else None
 
     def is_dir(self, path: str) -> bool:
         prefix = path.rstrip("/") + "/"

@@ -18,18 +18,19 @@ from astm.specs.header import split
 from astm.specs.stale import ModuleState
 
 if TYPE_CHECKING:
-    from astm.specs.build import BuildOptions, BuildResult, Prepared
+    from astm.specs.result import BuildOptions, BuildResult, Prepared
 
 
 class _DependencyFailed(Exception):
     def __init__(self, module: str) -> None:
+        super().__init__(module)
         self.module = module
 
 
 def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: BuildOptions,
             settings: Settings, provider: Provider, on_event: EventSink,
             result: BuildResult) -> BuildResult:
-    from astm.specs.build import write_files
+    from astm.specs.write import write_files
     from astm.validate.tests import python_of
 
     conf = prep.conf
@@ -118,14 +119,14 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
         run.emit(".", "landed", detail=branch)
 
     try:
-        _run, applied = run_build(prep.repo, settings, provider, on_event, prep.base,  # type: ignore[arg-type]
+        _, applied = run_build(prep.repo, settings, provider, on_event, prep.base,
                                  intent, opts.cwd, body)
     except AstmError as exc:
         result.error = str(exc)
         result.calls = shared.calls
         for name, why in failures.items():
             result.notices.append(f"{name}: {why}")
-        exc.result = result  # type: ignore[attr-defined]
+        setattr(exc, "result", result)  # noqa: B010 - the CLI reads it back with getattr
         raise
     result.run, result.usage, result.calls = applied.run, applied.usage, shared.calls
     if opts.write:

@@ -13,11 +13,10 @@ import functools
 import importlib
 import os
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any
 
 __all__ = ["GENERATED_DIR", "NotBuiltError", "generated_module", "magic", "spec_ref", "test"]
 
-F = TypeVar("F")
 # The generated package's name; ``[tool.astm.build] generated`` may change it, and then
 # programs must export ASTM_GENERATED_DIR with the same name (astm test does).
 GENERATED_DIR = os.environ.get("ASTM_GENERATED_DIR") or "__generated__"
@@ -87,7 +86,7 @@ def _forwarder(fn: Callable[..., Any], ref: str) -> Callable[..., Any]:
             impl.append(_load(fn.__module__, fn.__name__, ref))
         return impl[0](*args, **kwargs)
 
-    forward.__astm_spec__ = ref  # type: ignore[attr-defined]
+    setattr(forward, "__astm_spec__", ref)  # noqa: B010 - a marker tools read
     return forward
 
 
@@ -121,13 +120,14 @@ def _replace_class(cls: type, ref: str) -> type:
     if not isinstance(generated, type):
         raise TypeError(f"{ref}: the generated {cls.__name__} is not a class")
     generated.__module__ = cls.__module__
-    generated.__astm_spec__ = ref  # type: ignore[attr-defined]
+    setattr(generated, "__astm_spec__", ref)  # noqa: B010 - a marker tools read
     return generated
 
 
 def magic(
-    deps: Iterable[Any] = (), prompt: str | None = None, infer_deps: bool = True
-) -> Callable[[F], F]:
+    deps: Iterable[Any] | Callable[..., Any] = (), prompt: str | None = None,
+    infer_deps: bool = True,
+) -> Any:
     """Mark a top-level function or class as a spec whose implementation astm generates.
 
     ``deps``: other specs or objects the implementation builds on (their APIs are shown
@@ -136,27 +136,27 @@ def magic(
     ``astm build`` from the source; at run time they only mark the spec.
     """
     del prompt, infer_deps  # read statically by the build
-    def decorate(obj: F) -> F:
+    def decorate(obj: Any) -> Any:
         ref = _check_placement(obj, "astm.magic")
         if isinstance(obj, type):
-            return _replace_class(obj, ref)  # type: ignore[return-value]
-        return _forwarder(obj, ref)  # type: ignore[arg-type, return-value]
+            return _replace_class(obj, ref)
+        return _forwarder(obj, ref)
 
     if callable(deps):  # used bare: ``@astm.magic``
-        return decorate(deps)  # type: ignore[return-value]
+        return decorate(deps)
     return decorate
 
 
-def test(deps: Iterable[Any] = (), prompt: str | None = None) -> Callable[[F], F]:
+def test(deps: Iterable[Any] | Callable[..., Any] = (), prompt: str | None = None) -> Any:
     """Mark a test spec: ``astm test`` generates the test from its docstring. The stub
     itself is never collected by pytest."""
     del prompt
-    def decorate(obj: F) -> F:
+    def decorate(obj: Any) -> Any:
         ref = _check_placement(obj, "astm.test")
-        obj.__test__ = False  # type: ignore[attr-defined]
-        obj.__astm_spec__ = ref  # type: ignore[attr-defined]
+        obj.__test__ = False
+        obj.__astm_spec__ = ref
         return obj
 
     if callable(deps):  # used bare: ``@astm.test``
-        return decorate(deps)  # type: ignore[return-value]
+        return decorate(deps)
     return decorate

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from astm.workspace.repo import Repo
+
+if TYPE_CHECKING:
+    import pygit2
 
 # Folders no spec lives in (virtual environments, caches, build output).
 SKIP_DIRS = frozenset({"__pycache__", ".venv", "venv", "node_modules", "build", "dist",
@@ -36,17 +39,17 @@ class CommitSource:
     """The files of one commit, read with pygit2 (the user's checkout is not looked at)."""
 
     repo: Repo
-    commit: object  # pygit2.Oid
+    commit: pygit2.Oid
     _files: list[str] | None = field(default=None, init=False)
 
     def files(self, roots: tuple[str, ...] = (".",)) -> list[str]:
         if self._files is None:
-            self._files = [p for p in self.repo.list_files(self.commit) if not _skipped(p)]  # type: ignore[arg-type]
+            self._files = [p for p in self.repo.list_files(self.commit) if not _skipped(p)]
         return [p for p in self._files if under(p, roots)]
 
     def read(self, path: str) -> bytes | None:
         try:
-            return self.repo.read_blob(self.commit, path)  # type: ignore[arg-type]
+            return self.repo.read_blob(self.commit, path)
         except Exception:  # noqa: BLE001 - absent, a link, a submodule: not an input
             return None
 

@@ -33,7 +33,7 @@ def test_sigint_mid_build_writes_nothing(tmp_path: Path, openai_server: loopback
             time.sleep(0.05)
         assert len(openai_server.requests) == 3, "the build never reached the pricing agents"
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
     assert proc.returncode == 130, err
