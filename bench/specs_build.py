@@ -124,7 +124,7 @@ def bench_latency(tmp: Path, latency: float) -> None:
 
 
 def bench_noop_and_precision(tmp: Path, n_specs: int) -> None:
-    width = max(1, n_specs // (LEVELS * PER_MODULE))
+    width = max(1, -(-n_specs // (LEVELS * PER_MODULE)))  # at least n_specs specs
     root = tmp / "noop"
     refs = make_project(root, LEVELS, width)
     plan = BuildPlan(answers={r: answer(r) for r in refs})

@@ -77,6 +77,19 @@ def ruff_problem(cwd: Path, m: SpecModule, text: bytes) -> ModuleProblem | None:
     return ModuleProblem(Diagnostic(f"ruff {f.code}: {f.message}", "ruff", f.row, relative=False), f.row)
 
 
+def type_problem(cwd: Path, m: SpecModule, text: bytes) -> ModuleProblem | None:
+    """pyright/basedpyright errors in the generated module (every error counts: the
+    module is new), when the project configures a type checker."""
+    from astm.validate import pyright
+
+    found = pyright.findings(cwd, m.generated_path, text) or []
+    if not found:
+        return None
+    f = found[0]
+    return ModuleProblem(Diagnostic(f"pyright {f.code}: {f.message}", "pyright", f.row,
+                                    relative=False), f.row)
+
+
 def import_env(cwd: Path, roots: tuple[str, ...], generated: str) -> dict[str, str]:
     """The environment generated code runs in: the sandbox's roots first on the path,
     astm itself last (spec modules import it, even from a venv that lacks it)."""

@@ -49,6 +49,7 @@ class Shared:
     files: list[str]  # the build's input files to materialise for the import check
     write_mode: bool
     python: str
+    typecheck: bool = False  # pyright where the project configures it
     texts: dict[str, bytes] = field(default_factory=dict)  # module -> body made by this build
     known: dict[str, bytes] = field(default_factory=dict)  # module -> newest body (context)
     answers: dict[str, str] = field(default_factory=dict)  # spec ref -> accepted answer
@@ -232,11 +233,15 @@ class ModuleBuilder:
             if linted is not None:
                 await imported
                 return linted
-        return await imported
+        problem = await imported
+        if problem is None and self.shared.typecheck:
+            problem = await self.run.blocking(checks.type_problem, box.path, self.m, data)
+        return problem
 
     def write_input(self, box: Sandbox) -> None:
         """The build's input files (sources, configuration, existing generated files)."""
-        wanted = [*self.shared.files, "pyproject.toml", "ruff.toml", ".ruff.toml"]
+        wanted = [*self.shared.files, "pyproject.toml", "ruff.toml", ".ruff.toml",
+                  "pyrightconfig.json"]
         if self.shared.write_mode:
             for p in wanted:
                 data = self.shared.source.read(p)

@@ -21,6 +21,17 @@ if TYPE_CHECKING:
     from astm.specs.result import BuildOptions, BuildResult, Prepared
 
 
+def _typecheck(settings: Settings, prep: Prepared) -> bool:
+    """Whether generated modules are type-checked: ``[tool.astm.validate] pyright``."""
+    from astm.validate import pyright
+
+    mode = settings.validate_.pyright
+    if mode != "auto":
+        return mode == "on"
+    has_json = prep.source.read("pyrightconfig.json") is not None
+    return pyright.configured(prep.source.read("pyproject.toml"), has_json)
+
+
 class _DependencyFailed(Exception):
     def __init__(self, module: str) -> None:
         super().__init__(module)
@@ -42,6 +53,7 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
         by_module=prep.discovery.by_module, refs=refs,
         files=[p for p in prep.source.files(roots) if p.endswith(".py")],
         write_mode=opts.write, python=python_of(prep.repo.workdir),
+        typecheck=_typecheck(settings, prep),
     )
     # Existing generated code of every module is context for its dependents.
     for m in prep.discovery.modules:

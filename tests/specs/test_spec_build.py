@@ -201,3 +201,39 @@ def test_bad_specs_and_cycles_are_refused_before_any_work(astm, tmp_path: Path) 
     res = astm("build", "--write", cwd=repo)
     assert res.code == 2
     assert "dependency cycle between spec modules: shop.bad -> shop.pricing -> shop.money -> shop.bad" in res.err
+
+
+def test_a_configured_type_checker_judges_the_module(astm, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import shutil
+    import sys
+
+    import pytest
+
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    if shutil.which("basedpyright") is None and shutil.which("pyright") is None:
+        pytest.skip("needs basedpyright or pyright (pip install basedpyright)")
+    repo = demo_repo(tmp_path)
+    with (repo / "pyproject.toml").open("a") as f:
+        f.write("\n[tool.basedpyright]\ntypeCheckingMode = \"basic\"\n")
+    bad = "def parse_money(text: str) -> int:\n    return text.upper()\n"
+    res = astm("build", "--write", "--retries", "0", "--target", "shop.money",
+               "--plan", str(demo_plan(tmp_path, {"shop.money:parse_money": bad})), cwd=repo)
+    assert res.code == 1, res.err
+    assert f"{MONEY}::parse_money: line 9 of the file: pyright reportReturnType" in res.err
+    assert not (repo / MONEY).exists()
+
+
+def test_a_project_prompt_overrides_astms_and_is_part_of_the_fingerprint(astm, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo = demo_repo(tmp_path)
+    written(astm, repo, tmp_path)
+    with (repo / "pyproject.toml").open("a") as f:
+        f.write('prompts = ".astm/prompts"\n')  # still inside [tool.astm.build]
+    (repo / ".astm/prompts").mkdir(parents=True)
+    (repo / ".astm/prompts/impl.txt").write_text("Implement {{ref}} as {{kind}} {{name}}: {{nope}}\n")
+    res = astm("build", "--write", "--explain", cwd=repo)
+    assert res.code == 2 and "prompt uses unknown placeholders ['nope']" in res.err
+    (repo / ".astm/prompts/impl.txt").write_text("Implement {{ref}}:\n{{spec}}\n")
+    res = astm("build", "--write", "--explain", cwd=repo)
+    assert res.code == 0, res.err
+    assert res.out.count("the prompt changed") == 2  # both implementation modules
