@@ -87,7 +87,15 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
 
         for st in sorted(stale, key=lambda s: (-depth.get(s.name, 0), s.name)):
             tasks[st.name] = asyncio.ensure_future(one(st))
-        await asyncio.wait(tasks.values())
+        try:
+            await asyncio.wait(tasks.values())
+        except BaseException:
+            # Ctrl-C (the run is cancelled): stop every module now, before the engine
+            # removes the sandboxes they work in.
+            for t in tasks.values():
+                t.cancel()
+            await asyncio.wait(tasks.values())
+            raise
         for name, task in tasks.items():
             if task.cancelled():
                 raise asyncio.CancelledError

@@ -20,7 +20,7 @@ openai_server = loopback.openai_server
 def test_sigint_mid_build_writes_nothing(tmp_path: Path, openai_server: loopback.LoopbackServer) -> None:
     repo = demo_repo(tmp_path)
     openai_server.enqueue(demo_answers()["shop.money:parse_money"])  # money is generated ...
-    openai_server.enqueue("late", delay=30, times=2)  # ... pricing's agents hang
+    openai_server.enqueue("late", delay=600, times=2)  # ... pricing's agents hang
     before = Snapshot.take(repo)
     env = {**os.environ, **GIT_ENV, "ASTM_MODEL": "m", "ASTM_BASE_URL": openai_server.base_url,
            "OPENAI_API_KEY": "k"}
