@@ -22,6 +22,7 @@ from astm import __version__, errors
 # Commands load on first use: a hook run must not pay for the model client or pydantic.
 COMMANDS = {
     "apply": "astm.commands.apply",
+    "build": "astm.commands.build",
     "config": "astm.commands.config",
     "demo": "astm.commands.demo",
     "gc": "astm.commands.gc",
@@ -30,6 +31,8 @@ COMMANDS = {
     "new": "astm.commands.new",
     "pick": "astm.commands.pick",
     "runs": "astm.commands.runs",
+    "skill": "astm.commands.skill",
+    "test": "astm.commands.test",
     "track": "astm.commands.track",
     "undo": "astm.commands.undo",
     "view": "astm.commands.view",

@@ -5,10 +5,10 @@ mode runs every registered check after its own (syntax, ruff) and blocks the com
 their findings as on its own; a finding's ``hint`` is printed under it, so a check whose
 problem one command fixes should say which (``hint="astm spec refresh src/api.py"``).
 
-Spec freshness will plug in here once spec-driven generation exists: a check named
-``spec-freshness`` that finds staged generated modules whose spec changed since they were
-generated, one finding per stale module (its node: the file), with the refreshing command
-as the hint. Until then nothing is registered by default.
+``spec-freshness`` (astm/specs/hookcheck.py) is registered by default: it finds staged
+generated modules whose specs changed since they were generated, one finding per stale
+module (its node: the file), naming the changed input, with the refreshing command as
+the hint.
 """
 
 from __future__ import annotations
@@ -37,3 +37,12 @@ def run_all(view: StagedView, files: list[StagedFile]) -> list[Finding]:
     for name in sorted(REGISTRY):
         out.extend(REGISTRY[name](view, files))
     return out
+
+
+def _spec_freshness(view: StagedView, files: list[StagedFile]) -> list[Finding]:
+    from astm.specs.hookcheck import check  # loaded only when a commit stages Python
+
+    return check(view, files)
+
+
+register("spec-freshness", _spec_freshness)

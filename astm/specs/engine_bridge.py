@@ -1,0 +1,94 @@
+"""The one place the build reaches into the engine (what ``astm/newfile.py`` uses too).
+
+A build is an engine run: the engine's run object owns the thread pool for blocking git
+work, the sandboxes (git worktrees on ephemeral branches, all removed when the run ends,
+whatever the outcome), the run record under ``.git/astm/runs/``, token accounting, the
+model-call semaphore and Ctrl-C handling. The build supplies only its ``work``. When the
+engine's layout changes, this module is the one to re-point.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from astm.agents.answer import normalise
+from astm.agents.context import RunContext, settle
+from astm.config import Settings
+from astm.core.result import ApplyResult, EventSink
+from astm.engine.apply import ApplyOptions, Run
+from astm.llm.base import GenerateRequest, Provider, Usage
+from astm.workspace import landing, runs
+from astm.workspace.repo import Repo
+from astm.workspace.sandbox import Sandbox, delete_ref, open_sandbox, remove_worktree
+
+if TYPE_CHECKING:
+    import pygit2
+
+T = TypeVar("T")
+
+__all__ = [
+    "BuildRun", "GenerateRequest", "Sandbox", "Usage", "delete_ref", "landing", "normalise",
+    "open_sandbox", "remove_worktree", "run_build", "runs", "settle",
+]
+
+
+class BuildRun(Run):
+    """An engine run whose work is a spec build (``body``), not a routed intent. The run's
+    ``RunContext`` (thread pool, sandboxes, events, usage) is the engine's own."""
+
+    def __init__(
+        self, repo: Repo, settings: Settings, provider: Provider, events: EventSink,
+        base: pygit2.Commit, intent: str, cwd: Path,
+        body: Callable[[BuildRun], Awaitable[None]],
+    ) -> None:
+        super().__init__(repo, ApplyOptions(intent=intent, cwd=cwd), settings, provider, events, base)
+        self.body = body
+        self.ctx: RunContext | None = None
+
+    async def work(self, ctx: RunContext, produce: object) -> None:
+        self.ctx = ctx
+        await self.body(self)
+
+    def _context(self) -> RunContext:
+        assert self.ctx is not None, "the build's context exists once its run started"
+        return self.ctx
+
+    @property
+    def sem(self) -> asyncio.Semaphore:
+        return self._context().sem
+
+    def emit(self, node: str, state: str, attempt: int = 0, detail: str = "") -> None:
+        self._context().emit(node, state, attempt, detail)
+
+    async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._context().blocking(fn, *args)
+
+    def add_usage(self, usage: Usage) -> None:
+        self._context().add_usage(usage)
+
+    async def sandbox(self, fork: pygit2.Oid) -> Sandbox:
+        return await self._context().sandbox(fork)
+
+    def message_for(self, lines: list[str]) -> str:
+        """A landing commit message: the intent, the given lines, astm's trailers."""
+        intent = " ".join(self.opts.intent.split())
+        subject = intent[0].upper() + intent[1:] if intent else "astm build"
+        return "\n".join([subject, "", *lines, "", f"Astm-Run: {self.run_id}",
+                          f"Astm-Intent: {intent}"]) + "\n"
+
+
+def run_build(
+    repo: Repo, settings: Settings, provider: Provider, events: EventSink,
+    base: pygit2.Commit, intent: str, cwd: Path, body: Callable[[BuildRun], Awaitable[None]],
+) -> tuple[BuildRun, ApplyResult]:
+    run = BuildRun(repo, settings, provider, events, base, intent, cwd, body)
+
+    async def unused(ctx: RunContext) -> list[Any]:  # BuildRun.work runs ``body`` instead
+        return []
+
+    result = asyncio.run(run.main(unused))
+    return run, result
+

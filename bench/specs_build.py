@@ -1,0 +1,175 @@
+"""Spec-driven builds: critical path under model latency, no-op cost, staleness precision.
+
+    python bench/specs_build.py [--latency 1.0] [--noop-specs 200]
+
+1. Latency. 20 spec modules of 3 specs each (60 specs) in a dependency DAG of depth 4
+   (4 levels of 5 modules; each module's specs call a spec of the module below it). The
+   model is the real OpenAI client against a loopback server that answers every request
+   after L seconds. Modules build in dependency order, so the critical path is 4 L; the
+   script prints the wall time of ``astm build --write`` and its ratio to 4 L (target
+   <= 1.10), plus the same build at L = 0 (astm's own cost: sandboxes, ruff, the import
+   check of each module in a subprocess).
+2. No-op. A project of N specs (default 200) already built: the wall time of a build that
+   finds nothing stale (target < 1 s) and its model calls (target 0).
+3. Precision. A comment-only and a formatting-only edit of a spec: modules rebuilt
+   (target 0). A docstring edit: the modules rebuilt must be exactly that module and the
+   modules whose specs depend on the edited spec.
+
+It prints figures only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parents[1]
+for extra in (PROJECT, PROJECT / "tests"):
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))  # run as a script from anywhere
+
+from _common import git
+from openai_server import LoopbackServer
+
+from astm.config import Settings
+from astm.specs.build import BuildOptions, build
+from astm.specs.plan import BuildPlan
+
+LEVELS, WIDTH, PER_MODULE = 4, 5, 3
+REF = re.compile(r"^You implement one spec of a Python project: (\S+)\.$", re.MULTILINE)
+
+
+def module_name(level: int, i: int) -> str:
+    return f"m{level}{i:02d}"
+
+
+def spec_source(level: int, i: int) -> str:
+    name = module_name(level, i)
+    lines = ['"""Bench specs."""', "", "import astm"]
+    if level > 0:
+        lines.append(f"from pkg.{module_name(level - 1, i)} import f_{module_name(level - 1, i)}_0")
+    lines.append("")
+    for j in range(PER_MODULE):
+        deps = f"deps=[f_{module_name(level - 1, i)}_0]" if level > 0 else ""
+        lines += ["", f"@astm.magic({deps})", f"def f_{name}_{j}(x: int) -> int:",
+                  f'    """Return x plus {j}, plus what the spec below returns for x."""', ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def answer(ref: str) -> str:
+    module, _, func = ref.partition(":")
+    name = module.split(".")[1]
+    level, i, j = int(name[1]), int(name[2:]), int(func.rsplit("_", 1)[1])
+    if level == 0:
+        return f"def {func}(x: int) -> int:\n    return x + {j}\n"
+    below = module_name(level - 1, i)
+    return (f"from pkg.{below} import f_{below}_0\n\n\ndef {func}(x: int) -> int:\n"
+            f"    return f_{below}_0(x) + {j}\n")
+
+
+def make_project(root: Path, levels: int, width: int) -> list[str]:
+    files = {"pyproject.toml": '[project]\nname = "bench"\n\n[tool.astm.build]\nsource_roots = ["src"]\n',
+             "src/pkg/__init__.py": ""}
+    refs = []
+    for level in range(levels):
+        for i in range(width):
+            name = module_name(level, i)
+            files[f"src/pkg/{name}.py"] = spec_source(level, i)
+            refs += [f"pkg.{name}:f_{name}_{j}" for j in range(PER_MODULE)]
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "bench specs")
+    return refs
+
+
+def timed_build(root: Path, settings: Settings, **kw: Any) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    result = build(BuildOptions(cwd=root, write=True, **kw), settings)
+    return time.perf_counter() - t0, result
+
+
+def bench_latency(tmp: Path, latency: float) -> None:
+    server = LoopbackServer()
+    try:
+        for lat in (latency, 0.0):
+            root = tmp / f"latency-{lat}"
+            make_project(root, LEVELS, WIDTH)
+            settings = Settings(model="bench", base_url=server.base_url, jobs=64, retries=0)
+            latency_now = lat
+
+            def respond_now(body: dict[str, Any], lat: float = latency_now) -> str:
+                ref = REF.search(str(body["messages"][-1]["content"]))
+                time.sleep(lat)
+                return answer(ref.group(1)) if ref else ""
+
+            server.responder = respond_now
+            wall, result = timed_build(root, settings)
+            assert len(result.built) == LEVELS * WIDTH, result.built
+            path = LEVELS * lat
+            ratio = f"{wall / path:.2f}" if path else "-"
+            print(f"latency L={lat:.2f}s: {len(result.built)} modules, {result.calls} model calls, "
+                  f"wall {wall:.2f}s, critical path 4L = {path:.2f}s, ratio {ratio}")
+    finally:
+        server.close()
+
+
+def bench_noop_and_precision(tmp: Path, n_specs: int) -> None:
+    width = max(1, -(-n_specs // (LEVELS * PER_MODULE)))  # at least n_specs specs
+    root = tmp / "noop"
+    refs = make_project(root, LEVELS, width)
+    plan = BuildPlan(answers={r: answer(r) for r in refs})
+    settings = Settings(jobs=32, retries=0)
+    wall, result = timed_build(root, settings, plan=plan)
+    print(f"initial build of {len(refs)} specs in {len(result.built)} modules (plan): {wall:.2f}s")
+    times = []
+    for _ in range(3):
+        wall, result = timed_build(root, settings)
+        times.append(wall)
+        assert not result.built
+    print(f"no-op build on {len(refs)} specs: best {min(times):.3f}s, worst {max(times):.3f}s, "
+          f"model calls {result.calls}, modules rebuilt {len(result.built)}")
+
+    spec = root / "src/pkg" / f"{module_name(0, 0)}.py"
+    original = spec.read_text()
+    spec.write_text(original.replace("import astm", "import astm  # the runtime\n# a comment"))
+    wall, result = timed_build(root, settings, plan=plan)
+    print(f"comment-only edit: {len(result.built)} modules rebuilt, {result.calls} model calls")
+    spec.write_text(original.replace(f"def f_{module_name(0, 0)}_0(x: int) -> int:",
+                                     f"def f_{module_name(0, 0)}_0(\n    x: int,\n) -> int:"))
+    wall, result = timed_build(root, settings, plan=plan)
+    print(f"formatting-only edit: {len(result.built)} modules rebuilt, {result.calls} model calls")
+    spec.write_text(original.replace("Return x plus 0,", "Return x plus zero,"))
+    wall, result = timed_build(root, settings, plan=plan)
+    expected = {f"pkg.{module_name(0, 0)}", f"pkg.{module_name(1, 0)}"}
+    got = set(result.built)
+    verdict = "exactly" if got == expected else f"NOT exactly (expected {sorted(expected)})"
+    print(f"docstring edit of pkg.{module_name(0, 0)}:f_{module_name(0, 0)}_0: rebuilt "
+          f"{sorted(got)} ({verdict} that module and its API dependents), "
+          f"{result.calls} model calls, {wall:.2f}s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--latency", type=float, default=1.0)
+    ap.add_argument("--noop-specs", type=int, default=200)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="astm-bench-specs-"))
+    try:
+        bench_latency(tmp, args.latency)
+        bench_noop_and_precision(tmp, args.noop_specs)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
