@@ -26,6 +26,7 @@ from astm.core.plan import Insert, Plan
 from astm.core.plan import conflicts as plan_conflicts
 from astm.core.result import ApplyResult, EventSink, ignore
 from astm.errors import (
+    RUN_INTERRUPTED,
     AstmError,
     BranchExistsError,
     Interrupted,
@@ -261,7 +262,7 @@ class Run:
         except asyncio.CancelledError:
             self.record.status = "interrupted"
             self.result.error = "interrupted"
-            exc = Interrupted("interrupted; the run's sandboxes and branches were removed")
+            exc = Interrupted(RUN_INTERRUPTED)
             exc.result = self.result  # type: ignore[attr-defined]
             raise exc from None
         except AstmError as exc:
