@@ -1,0 +1,75 @@
+"""bench/live.py without a model: its tasks are well-formed and every check is honest.
+
+Each task's check must pass on the hand-written solution (bench/live/solutions/<task>/,
+overlaid on the project) and fail on the unchanged project, so a bench figure means what it
+says. The counting proxy and the whole-file arm run against the loopback server.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_live():
+    spec = importlib.util.spec_from_file_location("bench_live", ROOT / "bench" / "live.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_live"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+live = _load_live()
+TASKS = live.load_tasks()
+
+
+def test_at_least_ten_tasks_over_two_projects():
+    assert len(TASKS) >= 10
+    assert len({t.project for t in TASKS}) >= 2
+    assert any(len(t.files) == 2 for t in TASKS)
+    assert any(f.endswith(".toml") for t in TASKS for f in t.files)
+
+
+def test_every_task_has_a_solution_touching_only_its_files():
+    for task in TASKS:
+        changed = sorted(str(p.relative_to(task.solution_dir))
+                         for p in task.solution_dir.rglob("*") if p.is_file())
+        assert changed == sorted(task.files), task.name
+
+
+def test_load_tasks_refuses_a_bad_entry(tmp_path: Path):
+    bad = tmp_path / "tasks.toml"
+    bad.write_text('[[task]]\nname = "x"\nproject = "textkit"\nintent = "do"\n'
+                   'files = ["nope.py"]\ncheck = "checks/test_add_method.py"\n')
+    with pytest.raises(ValueError, match="no file nope.py"):
+        live.load_tasks(bad)
+    bad.write_text('[[task]]\nname = "x"\nproject = "textkit"\nintent = "do"\n'
+                   'files = ["pyproject.toml"]\ncheck = "checks/test_add_method.py"\nfoo = 1\n')
+    with pytest.raises(ValueError, match="unknown keys"):
+        live.load_tasks(bad)
+
+
+@pytest.mark.parametrize("task", TASKS, ids=[t.name for t in TASKS])
+def test_check_fails_unchanged_and_passes_solution(task, tmp_path: Path):
+    unchanged = live.copy_project(task, tmp_path / "unchanged")
+    before = live.run_check(task, unchanged)
+    assert not before.passed, f"{task.name}: the check passes without any change"
+
+    solved = live.copy_project(task, tmp_path / "solved")
+    shutil.copytree(task.solution_dir, solved, dirs_exist_ok=True)
+    after = live.run_check(task, solved)
+    assert after.passed, f"{task.name}: {after.detail}"
+
+
+def test_strip_fences():
+    assert live.strip_fences("Here:\n```python\nx = 1\n```\nDone.") == "x = 1\n"
+    assert live.strip_fences("```toml\n[a]\nb = 1\n```") == "[a]\nb = 1\n"
+    assert live.strip_fences("x = 1") == "x = 1\n"
+    assert live.strip_fences("```\ncut off") == "cut off\n"
