@@ -35,8 +35,10 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 LIVE = BENCH / "live"
-sys.path[:0] = [str(BENCH), str(LIVE)]
+# Appended, not prepended: importing this file from the tests must shadow nothing.
+sys.path += [p for p in (str(BENCH), str(LIVE)) if p not in sys.path]
 
+import serve  # bench/live/serve.py
 from _common import GIT_ENV, git
 
 TASKS_FILE = LIVE / "tasks.toml"
@@ -311,9 +313,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--failures", type=Path, default=NOTES / "live-astm-failures.md",
                     help="where astm's raw output is appended for each task it did not pass")
     args = ap.parse_args(argv)
-
-    import serve
-
     tasks = load_tasks()
     if args.tasks:
         wanted = args.tasks.split(",")

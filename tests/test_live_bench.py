@@ -73,3 +73,75 @@ def test_strip_fences():
     assert live.strip_fences("```toml\n[a]\nb = 1\n```") == "[a]\nb = 1\n"
     assert live.strip_fences("x = 1") == "x = 1\n"
     assert live.strip_fences("```\ncut off") == "cut off\n"
+
+
+def _serve_solution(task):
+    """A responder that answers each whole-file prompt with the solution, in prose and fences."""
+
+    def respond(body: dict) -> str:
+        prompt = body["messages"][-1]["content"]
+        path = prompt.split("Here is the current content of `", 1)[1].split("`", 1)[0]
+        text = (task.solution_dir / path).read_text(encoding="utf-8")
+        return f"Sure, here is the new file:\n\n```python\n{text}```\n\nThat is all."
+
+    return respond
+
+
+def test_whole_arm_counts_calls_and_tokens_through_the_proxy(tmp_path: Path):
+    from openai_server import LoopbackServer
+
+    task = next(t for t in TASKS if len(t.files) == 2)
+    server = LoopbackServer()
+    server.responder = _serve_solution(task)
+    proxy = live.serve.CountingProxy(server.base_url.removesuffix("/v1"))
+    try:
+        result = live.whole_arm(task, tmp_path, "m", proxy.url, None, 30)
+        tally = proxy.reset()
+    finally:
+        proxy.close()
+        server.close()
+    assert result.passed, result.detail
+    assert (tally.calls, tally.prompt, tally.completion, tally.failed) == (2, 22, 14, 0)
+    sent = [r.body for r in server.requests]
+    assert [s["messages"][-1]["content"].count(f) > 0 for s, f in zip(sent, task.files)] == [True, True]
+    assert all("temperature" not in s for s in sent)  # as astm: the server's default
+
+
+def test_whole_arm_reports_a_model_error(tmp_path: Path):
+    from openai_server import LoopbackServer
+
+    task = TASKS[0]
+    server = LoopbackServer()
+    server.enqueue(status=500, error={"message": "boom", "type": "server_error"})
+    proxy = live.serve.CountingProxy(server.base_url.removesuffix("/v1"))
+    try:
+        result = live.whole_arm(task, tmp_path, "m", proxy.url, 0.0, 30)
+        tally = proxy.reset()
+    finally:
+        proxy.close()
+        server.close()
+    assert not result.passed and result.detail.startswith("model error: InternalServerError")
+    assert (tally.calls, tally.failed) == (1, 1)
+
+
+def test_astm_arm_records_what_astm_said(tmp_path: Path):
+    from openai_server import LoopbackServer
+
+    task = next(t for t in TASKS if t.name == "add-method")
+    server = LoopbackServer()
+    server.responder = lambda body: "I cannot help with that."
+    proxy = live.serve.CountingProxy(server.base_url.removesuffix("/v1"))
+    try:
+        result = live.astm_arm(task, tmp_path, "m", proxy.url, ["--retries", "0"], 120)
+        tally = proxy.reset()
+    finally:
+        proxy.close()
+        server.close()
+    assert result.landed is False and not result.passed
+    assert result.exit_code not in (0, None)
+    assert result.detail.startswith(f"not landed (exit {result.exit_code}): ")
+    assert result.raw["json"]["error"] in result.detail
+    assert tally.calls >= 1
+    notes = tmp_path / "failures.md"
+    live.record_astm_failure(notes, "test", result)
+    assert "## add-method (test," in notes.read_text()

