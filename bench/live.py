@@ -147,6 +147,9 @@ def astm_arm(task: Task, work: Path, model: str, base_url: str, extra: list[str]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASTM_", "OPENAI_"))}
     env.update(GIT_ENV)
     env.update({"ASTM_MODEL": model, "ASTM_BASE_URL": base_url})
+    # astm's sandboxes go under WORK, so whatever a killed run leaves goes with it.
+    (work / "tmp").mkdir()
+    env["TMPDIR"] = str(work / "tmp")
     cmd = [sys.executable, "-m", "astm", "apply", task.intent, "--json", *extra]
     result = ArmResult(task.name, "astm")
     start = time.monotonic()
@@ -346,8 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     results: list[ArmResult] = []
     root = Path(tempfile.mkdtemp(prefix="astm-live-"))
     try:
-        for task in tasks:
-            for arm in arms:
+        # Arm by arm: the cheap whole-file figures are all in before the long astm runs.
+        for arm in arms[::-1]:
+            for task in tasks:
                 work = root / task.name / arm
                 work.mkdir(parents=True)
                 proxy.reset()
