@@ -29,6 +29,7 @@ import tarfile
 import tempfile
 import time
 import tomllib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -138,12 +139,20 @@ class ArmResult:
 
 
 def astm_arm(task: Task, work: Path, model: str, base_url: str, extra: list[str],
-             timeout: float) -> ArmResult:
-    """`astm apply INTENT --json` on a fresh repository of the project; check the branch."""
+             timeout: float, settings: Sequence[str] = ()) -> ArmResult:
+    """`astm apply INTENT --json` on a fresh repository of the project; check the branch.
+
+    SETTINGS (`key = toml-value` lines) go into a `[tool.astm]` table of the working tree's
+    pyproject.toml only, uncommitted: astm reads its settings there, while the base commit,
+    which the model sees and edits, stays as it was.
+    """
     repo = copy_project(task, work / "repo")
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "initial")
+    if settings:
+        with (repo / "pyproject.toml").open("a", encoding="utf-8") as f:
+            f.write("\n[tool.astm]\n" + "\n".join(settings) + "\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASTM_", "OPENAI_"))}
     env.update(GIT_ENV)
     env.update({"ASTM_MODEL": model, "ASTM_BASE_URL": base_url})
@@ -311,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--temperature", type=float, default=None,
                     help="whole-file arm only; default: none sent, as astm sends none")
     ap.add_argument("--astm-args", default="", help="extra flags for astm apply, e.g. '--jobs 1'")
+    ap.add_argument("--astm-setting", action="append", default=[], metavar="'KEY = VALUE'",
+                    help="a [tool.astm] line for the working tree only (repeatable), "
+                    "e.g. 'json_schema = \"off\"'")
     ap.add_argument("--astm-timeout", type=float, default=1800.0, help="seconds per astm run")
     ap.add_argument("--call-timeout", type=float, default=900.0, help="whole-file arm, per call")
     ap.add_argument("--failures", type=Path, default=NOTES / "live-astm-failures.md",
@@ -345,7 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.failures.parent.is_dir():
         with args.failures.open("a", encoding="utf-8") as f:
             f.write(f"# run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
-                    f"{spec.description}, astm args {extra or 'none'}\n\n")
+                    f"{spec.description}, astm args {extra or 'none'}, "
+                    f"[tool.astm] {args.astm_setting or 'none'}\n\n")
     results: list[ArmResult] = []
     root = Path(tempfile.mkdtemp(prefix="astm-live-"))
     try:
@@ -356,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
                 work.mkdir(parents=True)
                 proxy.reset()
                 if arm == "astm":
-                    r = astm_arm(task, work, model, proxy.url, extra, args.astm_timeout)
+                    r = astm_arm(task, work, model, proxy.url, extra, args.astm_timeout,
+                                 args.astm_setting)
                 else:
                     r = whole_arm(task, work, model, proxy.url, args.temperature,
                                   args.call_timeout)
@@ -383,7 +397,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(root, ignore_errors=True)
     print(f"model: {spec.description} ({args.model}); "
           f"{time.strftime('%Y-%m-%d', time.gmtime())}; whole-file arm given each task's "
-          f"file list; temperature {args.temperature if args.temperature is not None else 'server default'}")
+          f"file list; temperature {args.temperature if args.temperature is not None else 'server default'}; "
+          f"astm args {extra or 'none'}; [tool.astm] {args.astm_setting or 'none'}")
     print_table(results)
     return 0
 
@@ -393,6 +408,7 @@ def write_json(path: Path, spec: object, results: list[ArmResult], args: argpars
         "model": getattr(spec, "description", ""),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "astm_args": args.astm_args,
+        "astm_settings": args.astm_setting,
         "results": [{k: v for k, v in asdict(r).items() if k != "raw"} for r in results],
     }
     path.write_text(json.dumps(data, indent=2), encoding="utf-8")
