@@ -317,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", dest="json_out", type=Path, help="write the results here")
     ap.add_argument("--port", type=int, default=8080)
     ap.add_argument("--server", help="use this running server (http://host:port) instead")
+    ap.add_argument("--server-python", type=Path, default=serve.SERVER_PY,
+                    help="the Python that has llama_cpp.server (default: the cached venv's)")
     ap.add_argument("--temperature", type=float, default=None,
                     help="whole-file arm only; default: none sent, as astm sends none")
     ap.add_argument("--astm-args", default="", help="extra flags for astm apply, e.g. '--jobs 1'")
@@ -343,9 +345,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.setup:
             serve.ensure_server_venv()
             serve.ensure_model(spec)
-        if not serve.SERVER_PY.exists() or not spec.gguf.exists():
+        if not args.server_python.exists() or not spec.gguf.exists():
             ap.error(f"no server venv or model in {serve.CACHE}; run with --setup")
-        server = serve.Server(spec.gguf, args.port)
+        server = serve.Server(spec.gguf, args.port, python=args.server_python)
         serve.log(f"starting llama_cpp.server on {spec.gguf.name} (port {args.port})")
         server.start()
         upstream = server.url

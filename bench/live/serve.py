@@ -137,8 +137,9 @@ def get_json(url: str, timeout: float = 5.0) -> dict:
 class Server:
     """`python -m llama_cpp.server` on a GGUF, started and stopped by the bench."""
 
-    def __init__(self, gguf: Path, port: int, n_ctx: int = 8192) -> None:
-        self.gguf, self.port, self.n_ctx = gguf, port, n_ctx
+    def __init__(self, gguf: Path, port: int, n_ctx: int = 8192,
+                 python: Path = SERVER_PY) -> None:
+        self.gguf, self.port, self.n_ctx, self.python = gguf, port, n_ctx, python
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = CACHE / f"server-{port}.log"
         self.restarts = 0
@@ -148,7 +149,7 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, wait: float = 600.0) -> None:
-        cmd = [str(SERVER_PY), "-m", "llama_cpp.server", "--model", str(self.gguf),
+        cmd = [str(self.python), "-m", "llama_cpp.server", "--model", str(self.gguf),
                "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx)]
         with self.log_path.open("ab") as out:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
