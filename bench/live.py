@@ -363,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"[tool.astm] {args.astm_setting or 'none'}\n\n")
     results: list[ArmResult] = []
     root = Path(tempfile.mkdtemp(prefix="astm-live-"))
+    interrupted = False
     try:
         # Arm by arm: the cheap whole-file figures are all in before the long astm runs.
         for arm in arms[::-1]:
@@ -389,6 +390,10 @@ def main(argv: list[str] | None = None) -> int:
                     record_astm_failure(args.failures, args.model, r)
                 if args.json_out:
                     write_json(args.json_out, spec, results, args)
+    except KeyboardInterrupt:
+        # Ctrl-C ends the run early; the table still shows what finished.
+        interrupted = True
+        serve.log("interrupted: the table holds the tasks that finished")
     finally:
         proxy.close()
         if server is not None:
@@ -402,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
           f"file list; temperature {args.temperature if args.temperature is not None else 'server default'}; "
           f"astm args {extra or 'none'}; [tool.astm] {args.astm_setting or 'none'}")
     print_table(results)
-    return 0
+    return 130 if interrupted else 0
 
 
 def write_json(path: Path, spec: object, results: list[ArmResult], args: argparse.Namespace) -> None:
