@@ -35,9 +35,13 @@ class Pipeline:
 
     async def external(
         self, path: str, base: bytes, sandbox: Sandbox, patched: bytes, old: tuple[int, int],
-        new: tuple[int, int], *, external: bool, kind: str = "file", node: str = "",
+        new: tuple[int, int], *, external: bool, kind: str = "file", node: str = "", level: str = "node",
     ) -> Diagnostic | None:
-        """Subprocess validators in the sandbox: ruff, then the kind's own commands."""
+        """Subprocess validators in the sandbox: ruff, then the kind's own commands.
+
+        ``level="node"``: a leaf, judged on what is true of it alone (ruff's cross-node
+        codes are left to its parent). ``level="parent"``: a router after composition,
+        judged on every code; a ruff diagnostic then carries the file's line."""
         from astm.validate import commands, ruff
 
         conf = self.conf
@@ -51,7 +55,7 @@ class Pipeline:
         if use_ruff:
             baseline = await self.baseline(path, base, sandbox)
             after = await self.ruff_on(path, sandbox, patched)
-            diag = ruff.check(sandbox.path, path, base, patched, old, new, baseline, after or [])
+            diag = ruff.check(sandbox.path, path, base, patched, old, new, baseline, after or [], level=level)
             if diag is not None:
                 return diag
         first = patched.count(b"\n", 0, new[0]) + 1
