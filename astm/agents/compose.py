@@ -192,7 +192,8 @@ async def fold(
 def verify_structure(f: FileCtx, composed: bytes, nodes: list[Outcome]) -> None:
     """Re-parse the composed file: every kept and created node is still there."""
     # Counted by (kind, name), not by id: deleting ``A`` renumbers ``A#2`` to ``A``.
-    after = Counter((c.kind, c.key) for c in f.lang.parse(f.path, composed).children)
+    # check_file compiled it already: build the tree without compiling again.
+    after = Counter((c.kind, c.key) for c in f.lang.build(f.path, composed).children)
     gone = {o.result.id for o in nodes if o.result.action == "delete"}
     gone |= {o.result.id for o in nodes for e in o.edits if isinstance(e, Replace) and e.rename}
     want = Counter((c.kind, c.key) for c in f.tree.children if c.id not in gone)
