@@ -139,3 +139,29 @@ def test_a_leaf_compiles_its_own_text_only() -> None:
     assert _valid_alone(b"def f():\n    return x\n")
     assert not _valid_alone(b"    def m(self):\n    return 1\n")
     assert not _valid_alone(b"def f(:\n")
+
+
+def test_first_party_packages_under_src_are_visible_to_import_sorting(tmp_path: Path, astm) -> None:  # type: ignore[no-untyped-def]
+    from astm.validate import ruff
+
+    conf = '[tool.ruff]\nsrc = ["src"]\n[tool.ruff.lint]\nselect = ["I", "F"]\n'
+    test = "import os\n\nimport pytest\n\nfrom pkg import thing\n\n\ndef test_a():\n    assert thing() == 1\n    assert os and pytest\n"
+    repo = make_repo(tmp_path / "r", {
+        "pyproject.toml": conf, "src/pkg/__init__.py": "def thing():\n    return 1\n",
+        "src/pkg/big.py": "X = 1\n" * 1000, "tests/test_t.py": test,
+    })
+    imports = "import json\nimport os\n\nimport pytest\n\nfrom pkg import thing\n"
+    # Without src/pkg, ruff takes pkg for a third-party package and wants it beside pytest.
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "pyproject.toml").write_text(conf)
+    found = ruff.findings(bare, "tests/test_t.py", (imports + test.split("\n\n\n", 1)[1]).encode())
+    assert found is not None and "I001" in [f.code for f in found]
+    edits = [
+        {"op": "replace", "node": "tests/test_t.py::(imports)", "text": imports},
+        {"op": "replace", "node": "tests/test_t.py::test_a",
+         "text": "def test_a():\n    assert thing() == 1\n    assert os and pytest and json\n"},
+    ]
+    res = astm("apply", "x", "tests/test_t.py", "--plan", str(plan(tmp_path / "p.json", edits)), "--branch", "out", cwd=repo)
+    assert res.code == 0, res.err
+    assert git(repo, "show", "out:tests/test_t.py").startswith("import json\nimport os\n")

@@ -181,7 +181,7 @@ async def fold(
     """fold_imports with the project's import order, in the sandbox (ruff reads its config)."""
     from astm.validate import ruff
 
-    await ctx.blocking(sandbox.materialise, list(ruff.CONFIG_FILES))
+    await ctx.checks.ruff_inputs(sandbox)
 
     def sort(original: bytes | None, new: bytes) -> bytes:
         return ruff.sort_imports(sandbox.path, f.path, original, new)

@@ -96,6 +96,30 @@ def configured(cwd: Path) -> bool:
     return isinstance(tool, dict) and "ruff" in tool
 
 
+def src_roots(cwd: Path) -> list[str]:
+    """The project's source roots for ruff (``src``; ruff's default ``[".", "src"]``), when
+    the project configures ruff: its isort tells first-party imports by what they hold."""
+    if not configured(cwd):
+        return []
+    for name, table in (("ruff.toml", ()), (".ruff.toml", ()), ("pyproject.toml", ("tool", "ruff"))):
+        conf = cwd / name
+        if not conf.is_file():
+            continue
+        try:
+            data: object = tomllib.loads(conf.read_text(encoding="utf-8"))
+        except (ValueError, OSError, UnicodeDecodeError):
+            return []
+        for key in table:
+            data = data.get(key, {}) if isinstance(data, dict) else {}
+        if not isinstance(data, dict) or (name == "pyproject.toml" and not data):
+            continue
+        src = data.get("src")
+        if isinstance(src, list) and all(isinstance(x, str) for x in src):
+            return [x for x in src if ".." not in x and not x.startswith("/")]
+        return [".", "src"]
+    return [".", "src"]
+
+
 def gate(cwd: Path) -> list[str]:
     """ruff arguments of the lint gate: none under the project's configuration, else
     astm's correctness set in isolation."""
