@@ -165,3 +165,18 @@ def test_first_party_packages_under_src_are_visible_to_import_sorting(tmp_path: 
     res = astm("apply", "x", "tests/test_t.py", "--plan", str(plan(tmp_path / "p.json", edits)), "--branch", "out", cwd=repo)
     assert res.code == 0, res.err
     assert git(repo, "show", "out:tests/test_t.py").startswith("import json\nimport os\n")
+
+
+def test_a_class_leaves_names_to_its_file(tmp_path: Path, astm) -> None:  # type: ignore[no-untyped-def]
+    # The class composes its methods without the file's new import: only the file can
+    # tell that ``Any`` is defined.
+    src = "import os\n\n\nclass Store:\n    def a(self):\n        return os.sep\n\n    def b(self):\n        return 2\n"
+    repo = make_repo(tmp_path / "r", {"m.py": src})
+    edits = [
+        {"op": "replace", "node": "m.py::(imports)", "text": "import os\nfrom typing import Any\n"},
+        {"op": "replace", "node": "m.py::Store.b", "text": "    def b(self, x: Any):\n        return x\n"},
+        {"op": "replace", "node": "m.py::Store.a", "text": "    def a(self):\n        return os.sep * 2\n"},
+    ]
+    res = astm("apply", "x", "m.py", "--plan", str(plan(tmp_path / "p.json", edits)), "--branch", "out", cwd=repo)
+    assert res.code == 0, res.err
+    assert "from typing import Any\n" in git(repo, "show", "out:m.py")

@@ -84,7 +84,8 @@ async def compose_up(
         await settle(prefetch)
     diag = await ctx.checks.external(
         f.path, f.data, sandbox, view, (node.start, node.end), view_range,
-        external=f.lang.external, kind=node.kind, node=node.id, level="parent",
+        external=f.lang.external, kind=node.kind, node=node.id,
+        level="parent" if node.is_file else "class",
     )
     if diag is None and node.is_file and f.lang.typecheck:
         diag = await ctx.checks.typecheck(f.path, f.data, sandbox, view)

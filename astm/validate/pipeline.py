@@ -41,7 +41,8 @@ class Pipeline:
 
         ``level="node"``: a leaf, judged on what is true of it alone (ruff's cross-node
         codes are left to its parent). ``level="parent"``: a router after composition,
-        judged on every code; a ruff diagnostic then carries the file's line."""
+        judged on every code; ``level="class"``: a class after composition, which leaves
+        the cross-node codes to its file. A parent's ruff diagnostic carries the file's line."""
         from astm.validate import commands, ruff
 
         conf = self.conf

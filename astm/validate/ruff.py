@@ -228,15 +228,18 @@ def check(
     """The first new ruff finding inside the range, as a Diagnostic.
 
     At ``level="node"`` (a leaf) codes in ``CROSS_NODE`` are left out and the line is
-    relative to the node; at ``level="parent"`` every code counts and the line is the
-    file's (the parent attributes it to the child it falls on). ``baseline`` and ``after``
+    relative to the node; at ``level="parent"`` (the file, which composes every node a
+    module-level name can involve) every code counts and the line is the file's (the
+    parent attributes it to the child it falls on); ``level="class"`` (a class composing
+    its methods, which does not see the file's other nodes) leaves ``CROSS_NODE`` to the
+    file and gives the file's line. ``baseline`` and ``after``
     are the findings on ``base`` and ``patched`` when the caller has them already
     (computed once per content); missing ones are computed here."""
     after = after if after is not None else findings(cwd, relpath, patched)
     if after is None:
         return None
     before = baseline if baseline is not None else findings(cwd, relpath, base) or []
-    if level == "node":
+    if level != "parent":
         after = [f for f in after if f.code not in CROSS_NODE]
     old_rows = _rows(base, *old_range)
     new_rows = _rows(patched, *new_range)
