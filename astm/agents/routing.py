@@ -146,10 +146,8 @@ def plan_contradictions(plan: Plan, known: dict[str, Node]) -> None:
         for e in plan.edits:
             if isinstance(e, Insert):
                 if e.parent == outer or e.parent in below:
-                    raise PlanError(
-                        f"plan inserts into {e.parent!r}, inside {outer!r}, which it {verb}; "
-                        f"edit one of the two"
-                    )
+                    inside = f", inside {outer!r}," if e.parent != outer else ""
+                    raise PlanError(f"plan inserts into {e.parent!r}{inside} which it {verb}; edit one of the two")
                 for anchor in (e.after, e.before):
                     if anchor == outer and verb == "deletes":
                         raise PlanError(f"plan anchors an insert to {outer!r}, which it deletes; anchor it elsewhere")
