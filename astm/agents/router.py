@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from astm.agents import follow, routing
+from astm.agents import follow, limits, routing
 from astm.agents.compose import CrossNode, compose_up, merge_deletes
 from astm.agents.context import FileCtx, Outcome, RunContext, gather, settle
 from astm.agents.leaf import create, leaf
@@ -51,6 +51,7 @@ async def route_node(ctx: RunContext, f: FileCtx, node: Node, intent: str) -> Ro
         limit=asyncio.Semaphore(len(children) + 1),
     )
     ctx.add_usage(usage)
+    limits.charge(ctx, node.id, limits.fan_out(route, root=node.is_file))  # 11.7: before any request
     ctx.emit(
         node.id, "waiting",
         detail=f"{len(route.act)} act, {len(route.create)} new, {len(route.delete)} deleted",
@@ -77,7 +78,8 @@ async def run(ctx: RunContext, f: FileCtx, node: Node, intent: str, *, parent: N
     try:
         route = await route_node(ctx, f, node, intent)
         if route.rewrite and parent is not None:
-            return await leaf(ctx, f, parent, node, intent, rename=False, seq=0)
+            return await leaf(ctx, f, parent, node, intent, rename=False, seq=0,  # 11.8: keep members
+                              keep=None if ctx.plan_mode else frozenset(route.delete))
         res = NodeResult(node.id, "unchanged", 0, "compose", intent)
         if route.empty:
             return Outcome(res)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from astm.agents import router, routing
+from astm.agents import limits, router, routing
 from astm.agents.context import FileCtx, Outcome, RunContext, gather, settle
 from astm.config import Settings
 from astm.core.lines import eol_of
@@ -191,6 +191,7 @@ async def route_files(ctx: RunContext, files: dict[str, FileCtx], intent: str) -
     ctx.add_usage(usage)
     repo_node = Node(REPO_ID, "repo", "", 0, 0, children=tuple(f.tree for f in targets))
     route = routing.settle_repo(route, repo_node, intent, ctx.provider.name)  # 10.2/10.3
+    limits.charge(ctx, REPO_ID, len(route.act), what="acting files")  # 11.7
     return [(files[a.node_id], a.intent or intent) for a in route.act]
 
 
