@@ -46,7 +46,8 @@ def fan_out(route: Route, *, root: bool) -> int:
 def charge(ctx: RunContext, node: str, count: int, *, what: str = "acting or new children") -> None:
     """Count ``count`` nodes about to act below ``node`` against the node's and the run's
     bounds; ApplyError (exit 1), naming ``node`` and the limit, before any of them starts."""
-    if count <= 0:
+    if count <= 0 or ctx.plan_mode:
+        # A plan is the user's explicit word and sends no model request: its size is not a storm.
         return
     per_node = ctx.settings.max_children_per_node
     if count > per_node:
