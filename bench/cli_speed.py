@@ -128,13 +128,19 @@ def responder(case: Case, intent: str) -> Callable[[dict[str, Any]], str]:
     return respond
 
 
+PROFILE: list[str] = []  # --profile: run astm under pyinstrument, print its report
+
+
 def run_astm(repo: Path, args: list[str], env: dict[str, str]) -> float:
+    cmd = [sys.executable, "-m", "pyinstrument", "-m", "astm"] if PROFILE else [ASTM]
     start = time.perf_counter()
-    proc = subprocess.run([ASTM, "apply", *args], cwd=repo, env=env, capture_output=True,
+    proc = subprocess.run([*cmd, "apply", *args], cwd=repo, env=env, capture_output=True,
                           text=True, check=False)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"astm apply exited {proc.returncode}: {proc.stderr.strip()[-400:]}")
+    if PROFILE:
+        print(proc.stdout[-12000:])
     return wall
 
 
@@ -195,7 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency", type=float, default=1.0, help="seconds per model request")
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--model-jobs", type=int, default=32)
+    ap.add_argument("--profile", action="store_true",
+                    help="run astm under pyinstrument (pip install pyinstrument) and print it")
     args = ap.parse_args(argv)
+    if args.profile:
+        PROFILE.append("on")
     cases = "abcd" if args.case == "all" else args.case
     root = Path(tempfile.mkdtemp(prefix="astm-bench-cli-")).resolve()
     print(f"astm: {ASTM}; --model-jobs {args.model_jobs}; {load()}")

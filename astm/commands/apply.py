@@ -62,6 +62,8 @@ def command(
     from astm.core import plan as planfile
     from astm.engine import apply as engine
     from astm.llm import make_provider, spent
+    from astm.llm.base import Provider
+    from astm.llm.warm import WarmProvider
     from astm.workspace.paths import safe_output_path
     from astm.workspace.repo import Repo
 
@@ -77,9 +79,13 @@ def command(
     settings = cfg.load(repo.workdir, flags)
     plan = planfile.load(plan_file) if plan_file else None
     progress = render.Progress(quiet=as_json)
-    provider = make_provider(
-        settings, plan, state=repo.common / "astm", notify=render.model_notice(progress)
-    )
+    def build() -> Provider:
+        return make_provider(
+            settings, plan, state=repo.common / "astm", notify=render.model_notice(progress)
+        )
+
+    # The model client (``import openai``) is built while the engine opens and parses.
+    provider: Provider = build() if plan is not None or not settings.model else WarmProvider(build)  # type: ignore[assignment]
     opts = engine.ApplyOptions(
         intent=intent,
         cwd=cwd,
