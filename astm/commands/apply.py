@@ -59,6 +59,10 @@ def command(
     """Turn INTENT into one commit on a new branch, touching only PATHS (default: the
     files the repository's index ranks for the intent, the root TOML files among them).
     Your checkout, index and branches are never changed."""
+    if plan_file is None:  # the model client's import (~0.6 s, more under load) starts now
+        from astm.llm.warm import preload_client
+
+        preload_client()
     from astm.core import plan as planfile
     from astm.engine import apply as engine
     from astm.llm import make_provider, spent

@@ -8,11 +8,28 @@ call that needs the provider waits for it (and re-raises anything the build rais
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from astm.llm.base import Provider
+
+
+def preload_client() -> None:
+    """Import ``openai`` on a thread while the caller goes on (config, repository, engine).
+
+    Started once pydantic and asyncio are imported on the caller's thread (astm.config
+    imports pydantic), so both threads never import the same package at once: the thread
+    imports only what ``openai`` alone needs, and ``WarmProvider``'s import of
+    ``astm.llm.openai_provider`` waits on Python's import lock for what is in flight."""
+    import asyncio  # noqa: F401 - loaded here, before the thread, for the same reason
+
+    import pydantic  # noqa: F401
+
+    threading.Thread(
+        target=importlib.import_module, args=("openai",), name="astm-import-openai", daemon=True
+    ).start()
 
 
 class WarmProvider:
