@@ -19,7 +19,9 @@ import click
 
 from astm import __version__, errors
 
-# Commands load on first use: a hook run must not pay for the model client or pydantic.
+# Commands load on first use: a hook run must not pay for the model client or pydantic,
+# and `astm --help` lists them from this table without importing any (their one-line help
+# is here; tests/test_cli.py checks it matches the command's own).
 COMMANDS = {
     "apply": "astm.commands.apply",
     "build": "astm.commands.build",
@@ -37,6 +39,23 @@ COMMANDS = {
     "undo": "astm.commands.undo",
     "view": "astm.commands.view",
 }
+SHORT_HELP = {
+    'apply': "Turn INTENT into one commit on a new branch, touching only PATHS (default: the files the repository's index ranks for the intent, the root TOML files among them).",
+    'build': 'Generate the implementations of the stale @astm.magic specs of this repository and land them as one commit on a new branch (or --write them into the working tree).',
+    'config': 'Print the effective settings ([tool.astm] in pyproject.toml, then the environment); the API key is masked.',
+    'demo': 'Build a repository from fixtures/demo and run `astm apply` in it: with the bundled plan standing in for a model, or with the model configured in the environment.',
+    'gc': 'Remove leftover sandboxes (worktrees), ephemeral astm/tmp/ branches, and run refs older than the configured age: only what astm provably made.',
+    'hook': 'Gate commits node by node: a git pre-commit hook that checks (and on request repairs) the staged Python and TOML nodes a commit changes.',
+    'index': 'Index the committed Python and TOML files at HEAD under .git/astm/index/; a refresh parses only the blobs the index has not seen.',
+    'new': "Create PATH (absent at the base commit) from the template that matches it: pyproject.toml, a Python module, a test module, or a project's own under .astm/templates/.",
+    'pick': 'Replay the change of commit REV onto --onto (default HEAD) as one commit on a new branch.',
+    'runs': 'List runs (newest last): id, status, branch, intent.',
+    'skill': 'Guides for coding assistants working in a project that uses astm.',
+    'test': "Build the stale implementations, generate the stale @astm.test specs (the tester sees the specs' APIs, never their implementations), and run the generated test files with pytest: on the landed branch in a sandbox, or in the working tree with --write.",
+    'track': 'Turn INTENT into a track of tickets (a small DAG, each ticket one engine run), or list, show or run tracks.',
+    'undo': "Reverse astm's last operation (a landed branch, a planned track, a file it wrote).",
+    'view': 'Show files reduced to what an agent needs: signatures (skeleton) or docstrings and marked bodies (curated).',
+}
 
 
 class LazyGroup(click.Group):
@@ -49,6 +68,16 @@ class LazyGroup(click.Group):
         import importlib
 
         return importlib.import_module(COMMANDS[name]).command  # type: ignore[no-any-return]
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``astm --help``, from ``SHORT_HELP``: no command is imported."""
+        from click.utils import make_default_short_help
+
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names))  # as click.Group does it
+        rows = [(n, make_default_short_help(SHORT_HELP.get(n, ""), limit)) for n in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -59,9 +59,15 @@ def command(
     """Turn INTENT into one commit on a new branch, touching only PATHS (default: the
     files the repository's index ranks for the intent, the root TOML files among them).
     Your checkout, index and branches are never changed."""
+    if plan_file is None:  # the model client's import (~0.6 s, more under load) starts now
+        from astm.llm.warm import preload_client
+
+        preload_client()
     from astm.core import plan as planfile
     from astm.engine import apply as engine
     from astm.llm import make_provider, spent
+    from astm.llm.base import Provider
+    from astm.llm.warm import WarmProvider
     from astm.workspace.paths import safe_output_path
     from astm.workspace.repo import Repo
 
@@ -77,9 +83,13 @@ def command(
     settings = cfg.load(repo.workdir, flags)
     plan = planfile.load(plan_file) if plan_file else None
     progress = render.Progress(quiet=as_json)
-    provider = make_provider(
-        settings, plan, state=repo.common / "astm", notify=render.model_notice(progress)
-    )
+    def build() -> Provider:
+        return make_provider(
+            settings, plan, state=repo.common / "astm", notify=render.model_notice(progress)
+        )
+
+    # The model client (``import openai``) is built while the engine opens and parses.
+    provider: Provider = build() if plan is not None or not settings.model else WarmProvider(build)  # type: ignore[assignment]
     opts = engine.ApplyOptions(
         intent=intent,
         cwd=cwd,

@@ -40,9 +40,49 @@ def run_all(view: StagedView, files: list[StagedFile]) -> list[Finding]:
 
 
 def _spec_freshness(view: StagedView, files: list[StagedFile]) -> list[Finding]:
+    if not any(f.path.endswith(".py") for f in files) or not _may_hold_generated(view):
+        return []  # nothing it could find: skip reading every Python blob of the index
     from astm.specs.hookcheck import check  # loaded only when a commit stages Python
 
     return check(view, files)
+
+
+def _generated_name(view: StagedView) -> str | None:
+    """``[tool.astm.build] generated`` as staged (default ``__generated__``); None: unsure."""
+    import tomllib
+
+    try:
+        entry = view.index["pyproject.toml"]
+        raw: bytes = view.repo.repo[entry.id].data
+    except (KeyError, ValueError, AttributeError):
+        return "__generated__"
+    if b"generated" not in raw:
+        return "__generated__"
+    try:
+        build = tomllib.loads(raw.decode("utf-8").removeprefix("\ufeff"))["tool"]["astm"]["build"]
+        name = build.get("generated", "__generated__")
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return "__generated__"  # no such table; a broken file is for `astm build` to report
+    return name if isinstance(name, str) else None
+
+
+def _may_hold_generated(view: StagedView) -> bool:
+    """Whether the index may hold a generated module (a path through a folder named
+    ``generated``): the spec-freshness check finds nothing without one. Read from the raw
+    index file, where every path is stored whole (versions 2 and 3; anything else, a split
+    or sparse index, or an unreadable file answers True and the full check runs)."""
+    name = _generated_name(view)
+    if name is None:
+        return True
+    try:
+        raw = view.index_path.read_bytes()
+    except OSError:
+        return True
+    if raw[:4] != b"DIRC" or int.from_bytes(raw[4:8], "big") not in (2, 3):
+        return True
+    if b"link" in raw or b"sdir" in raw:  # split index / sparse index extensions
+        return True
+    return f"{name}/".encode() in raw
 
 
 register("spec-freshness", _spec_freshness)

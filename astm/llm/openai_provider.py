@@ -103,6 +103,9 @@ class OpenAIProvider:
             timeout=self._timeout,
             max_retries=0,
         )
+        # Warm-up: the client imports its resource modules on first use; do it here, which
+        # runs on the model-client thread (llm/warm.py), not on the first call's path.
+        _ = self._client.chat.completions
         # For messages only: credentials masked.
         self.base_url: str = safe_url(settings.base_url or str(self._client.base_url).rstrip("/"))
         self._slots = asyncio.Semaphore(settings.model_slots)
