@@ -44,6 +44,8 @@ from astm.workspace.sandbox import Sandbox, delete_ref, remove_worktree
 if TYPE_CHECKING:
     import pygit2
 
+    from astm.agents.review import Reviewer
+
 REPO_ID = "."  # the repository node: its children are the candidate files
 CANDIDATE_SUFFIXES = (".toml",)
 
@@ -59,6 +61,7 @@ class ApplyOptions:
     dry_run: bool = False
     save_plan: Path | None = None
     land: bool = True  # False: make the result commit but no branch (a track's ticket)
+    review: Reviewer | None = None  # --step: each node's change is shown and decided first
 
 
 def prepare(repo: Repo, opts: ApplyOptions) -> tuple[pygit2.Commit, dict[str, FileCtx], list[str]]:
@@ -244,7 +247,8 @@ class Run:
 
     async def main(self, work: Produce) -> ApplyResult:
         ctx = RunContext.create(
-            self.repo, self.settings, self.provider, self.base, self.result, self.run_id, self.events
+            self.repo, self.settings, self.provider, self.base, self.result, self.run_id, self.events,
+            review=self.opts.review,
         )
         if self.opts.dry_run:
             try:
