@@ -92,11 +92,14 @@ class RunContext:
     # --step: each node's validated change is shown and decided (astm.agents.review)
     review: Reviewer | None = None
     review_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # the hint model (hint_model, else router_model): compresses a failed check's output
+    hinter: Provider | None = None
 
     @classmethod
     def create(
         cls, repo: Repo, settings: Settings, provider: Provider, base: pygit2.Commit,
         result: ApplyResult, run_id: str, events: EventSink, review: Reviewer | None = None,
+        hinter: Provider | None = None,
     ) -> RunContext:
         """Call inside the run's event loop (the semaphore and the caches belong to it)."""
         pool = ThreadPoolExecutor(max_workers=settings.jobs + 4, thread_name_prefix="astm")
@@ -109,7 +112,7 @@ class RunContext:
 
         checks = Pipeline(settings.validate_, blocking, emit)
         return cls(repo, settings, provider, base, result, run_id, events, pool, asyncio.Semaphore(settings.jobs), checks,
-            review=review)
+            review=review, hinter=hinter)
 
     def emit(self, node: str, state: str, attempt: int = 0, detail: str = "") -> None:
         emit_event(self.events, node, state, attempt, detail)

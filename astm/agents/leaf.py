@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from astm.agents import follow, review
+from astm.agents import follow, hints, review
 from astm.agents.answer import absorb
 from astm.agents.compose import fold
 from astm.agents.context import FileCtx, Outcome, RunContext, plain, released, settle
@@ -139,7 +139,7 @@ async def generate(
                                           key=key, rename=rename or ref is not None, owner=nid))
                 if diag is None:
                     break
-                hint = diag.hint()
+                hint = await hints.for_retry(ctx, diag, res)  # tier 4: raw output never in a prompt
                 if attempt <= ctx.settings.retries:
                     ctx.emit(nid, "retry", attempt, hint)
             if diag is not None or patch is None:

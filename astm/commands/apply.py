@@ -98,6 +98,10 @@ def command(
     provider = make_provider(
         settings, plan, state=repo.common / "astm", notify=render.model_notice(progress)
     )
+    hinter = None  # tier-4 hints: hint_model, else router_model; none: the deterministic hint
+    cheap = settings.hint_model or settings.router_model
+    if plan is None and cheap:
+        hinter = make_provider(settings.model_copy(update={"router_model": cheap}), None, state=repo.common / "astm")
     opts = engine.ApplyOptions(
         intent=intent,
         cwd=cwd,
@@ -108,6 +112,7 @@ def command(
         dry_run=dry_run,
         save_plan=Path(save_plan) if save_plan else None,
         review=reviewer,
+        hinter=hinter,
     )
     try:
         with progress:

@@ -77,4 +77,5 @@ def check(
     f = fresh[0]
     lines = patched.split(b"\n")
     snippet = lines[f.row - 1].decode("utf-8", "replace") if f.row <= len(lines) else ""
-    return Diagnostic(f"pyright {f.code}: {f.message}", "pyright", f.row, False, snippet)
+    raw = "\n".join(f"{relpath}:{x.row}: {x.code} {x.message}" for x in fresh)
+    return Diagnostic(f"pyright {f.code}: {f.message}", "pyright", f.row, False, snippet, raw=raw)

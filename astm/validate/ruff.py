@@ -132,7 +132,8 @@ def check(
     snippet = lines[f.row - 1].decode("utf-8", "replace") if f.row <= len(lines) else ""
     more = f" (+{len(fresh) - 1} more)" if len(fresh) > 1 else ""
     return Diagnostic(
-        f"ruff {f.code}: {f.message}{more}", "ruff", f.row - new_rows.start + 1, True, snippet
+        f"ruff {f.code}: {f.message}{more}", "ruff", f.row - new_rows.start + 1, True, snippet,
+        raw="\n".join(f"{relpath}:{x.row}: {x.code} {x.message}" for x in fresh),
     )
 
 
