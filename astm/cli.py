@@ -147,7 +147,11 @@ def _main(argv: list[str] | None) -> int:
         return errors.EXIT_INTERRUPTED
     except errors.Interrupted as exc:  # the run stopped and removed its sandboxes
         partial = getattr(exc, "result", None)
-        print(interrupted_message(getattr(partial, "branch", None), cleaned=True), file=sys.stderr)
+        if partial is None and exc.message != errors.RUN_INTERRUPTED:
+            # Not an engine run's Ctrl-C (a track's quit or Ctrl-C): its own line says what is kept.
+            print(f"astm: error: {errors.printable(str(exc))}", file=sys.stderr)
+        else:
+            print(interrupted_message(getattr(partial, "branch", None), cleaned=True), file=sys.stderr)
         return errors.EXIT_INTERRUPTED
     except click.ClickException as exc:
         exc.show()

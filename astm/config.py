@@ -104,6 +104,12 @@ class Settings(BaseModel):
     temperature: float = Field(default=0.0, ge=0, le=2, description="sampling temperature")
     max_answer_bytes: int = Field(default=200_000, gt=0, description="longest accepted answer")
     token_budget: int | None = Field(default=None, gt=0, description="stop a run past this many tokens")
+    max_children_per_node: int = Field(
+        default=32, ge=1, description="most children one routing decision may set acting (acts + new)"
+    )
+    max_nodes_per_run: int = Field(
+        default=200, ge=1, description="most nodes one run may set acting, all routers together"
+    )
     gc_max_age_days: float = Field(default=14.0, ge=0, description="age past which gc drops run refs")
     reset: bool = Field(default=True, description="a parent resets a failed child once with context")
     validate_: ValidateSettings = Field(default_factory=ValidateSettings, alias="validate")

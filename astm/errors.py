@@ -120,6 +120,9 @@ class ModelError(AstmError):
     exit_code = EXIT_MODEL
 
 
+RUN_INTERRUPTED = "interrupted; the run's sandboxes and branches were removed"
+
+
 class Interrupted(AstmError):
     """The run was interrupted (Ctrl-C); everything it made was removed."""
 

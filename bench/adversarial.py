@@ -46,6 +46,8 @@ AREAS = {  # test module -> area: issue 6's, then issue 11's (modules not named:
     "test_branches": "branches",
     "test_interrupts": "interrupts",
     "test_reporting": "reporting",
+    "test_fanout": "fan-out",
+    "test_contradictions": "contradictions",
 }
 
 

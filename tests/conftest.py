@@ -59,7 +59,7 @@ def _guard(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFac
 
 def git(cwd: Path, *args: str, check: bool = True) -> str:
     proc = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **GIT_ENV}
+        ["git", *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **GIT_ENV}, check=False
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
@@ -173,6 +173,7 @@ def run_subprocess(*args: str, cwd: Path, env: dict[str, str] | None = None, tim
         env={**os.environ, **(env or {})},
         timeout=timeout,
         stdin=subprocess.DEVNULL,
+        check=False,
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 

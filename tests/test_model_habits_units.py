@@ -5,10 +5,10 @@ tests/test_model_habits.py; these pin the rules one by one."""
 from __future__ import annotations
 
 import pytest
-from astm.core.node import Node
-from astm.lang import parse_file
 
 from astm.agents import answer, candidates, requests, routing
+from astm.core.node import Node
+from astm.lang import parse_file
 from astm.llm.base import Act, Create, Route
 
 PY = b"import re\n\n\ndef _norm(t):\n    return t\n\n\nclass Inventory:\n    def recent_movements(self):\n        return 1\n"

@@ -13,6 +13,7 @@ import asyncio
 import itertools
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from astm.agents.context import FileCtx, Outcome, RunContext, plain, settle
@@ -21,9 +22,28 @@ from astm.core.patch import Patch, compose
 from astm.core.plan import Edit, Insert, Replace
 from astm.core.result import NodeResult
 from astm.errors import ValidationFailed
+from astm.validate.diagnostic import Diagnostic
 
 if TYPE_CHECKING:
     from astm.workspace.sandbox import Sandbox
+
+
+@dataclass(frozen=True)
+class Blame:
+    """A failure found after composition, attributed to the child whose lines it falls on."""
+
+    diag: Diagnostic  # the line is the child's (relative) when ``owner`` is set
+    owner: str | None  # the child's id; None when it falls on no child
+    news: str  # what the siblings now define, for the child's retry
+
+
+class CrossNode(ValidationFailed):
+    """The composed text fails a check a leaf could not make alone (undefined or unused
+    names, import order, a type error...). The router retries the child it blames."""
+
+    def __init__(self, blame: Blame, router: str) -> None:
+        super().__init__(str(blame.diag), node=blame.owner or router)
+        self.blame = blame
 
 
 async def compose_up(
@@ -49,13 +69,11 @@ async def compose_up(
     new_range = (node.start, node.end + delta) if not node.is_file else (0, len(composed))
     diag = f.lang.check_file(composed, f.path)
     if diag is not None:
-        raise ValidationFailed(
-            f"the composed file is not valid: {diag.message}", node=node.id, line=diag.line
-        )
+        raise CrossNode(blame(f, node, patches, composed, diag, kids), node.id)
     if node.is_file:
         verify_structure(f, composed, kids)
     # Validate the file as it will be: with the imports still travelling up.
-    view, view_range = composed, new_range
+    view, view_range, folded = composed, new_range, patches
     if imports:
         folded, _, _ = await fold(ctx, f, patches, imports, await box)
         view = compose(f.data, folded)
@@ -67,11 +85,14 @@ async def compose_up(
     diag = await ctx.checks.external(
         f.path, f.data, sandbox, view, (node.start, node.end), view_range,
         external=f.lang.external, kind=node.kind, node=node.id,
+        level="parent" if node.is_file else "class",
     )
     if diag is None and node.is_file and f.lang.typecheck:
         diag = await ctx.checks.typecheck(f.path, f.data, sandbox, view)
     if diag is not None:
-        raise ValidationFailed(f"after composition: {diag}", node=node.id)
+        if diag.line is None or diag.relative:  # a kind's command: the router's own
+            raise ValidationFailed(f"after composition: {diag}", node=node.id)
+        raise CrossNode(blame(f, node, folded, view, diag, kids), node.id)
     parents = tuple(k.commit for k in kids if k.commit is not None)
     commit = await ctx.blocking(sandbox.commit, {f.path: composed}, f"astm compose {node.id}", parents)
     ctx.emit(node.id, "committed")
@@ -88,9 +109,71 @@ async def resolve_imports(
 ) -> tuple[list[Patch], list[Edit]]:
     patches, edits, notes = await fold(ctx, f, patches, imports, sandbox)
     for note in notes:
+        if any(n.id == note.id and n.intent == note.intent for n in ctx.result.nodes):
+            continue  # composed again after a child's retry
         ctx.emit(note.id, "committed", detail="requested imports")
         ctx.result.nodes.append(note)
     return patches, edits
+
+
+def blame(
+    f: FileCtx, node: Node, patches: list[Patch], view: bytes, diag: Diagnostic, kids: list[Outcome]
+) -> Blame:
+    """Attribute ``diag`` (a line of ``view``, the composed text) to the child whose
+    lines it falls on: a patch's new range, else a child that did not act."""
+    line = diag.line or 1
+    at = len(b"".join(view.split(b"\n")[: line - 1])) + line - 1  # the line's first byte
+    shift, owner, first = 0, None, 0
+    for p in sorted(patches, key=lambda p: (p.start, p.end, p.seq)):
+        start = p.start + shift
+        lead = len(p.text) - len(p.text.lstrip(b"\r\n"))  # an insert's separating blank lines
+        if p.text and start + lead <= at < start + len(p.text):
+            owner, first = p.owner, view.count(b"\n", 0, start + lead) + 1
+            break
+        shift += len(p.text) - (p.end - p.start)
+    if owner is None:
+        for c in node.children:  # a node that did not act, moved by the patches above it
+            moved = sum(len(p.text) - (p.end - p.start) for p in patches if p.end <= c.start)
+            if c.start + moved <= at < c.end + moved:
+                owner, first = c.id, view.count(b"\n", 0, c.start + moved) + 1
+                break
+    news = siblings_news(f, node, view, kids)
+    if owner is None:
+        return Blame(diag, None, news)
+    rel = Diagnostic(diag.message, diag.source, line - first + 1, True, diag.snippet)
+    return Blame(rel, owner, news)
+
+
+def siblings_news(f: FileCtx, node: Node, view: bytes, kids: list[Outcome]) -> str:
+    """What the siblings now define, against the base: names added, removed, renamed, and
+    new import lines (a retry hint for a child that must work with them)."""
+    try:
+        after = f.lang.build(f.path, view)
+    except Exception:  # noqa: BLE001 - news are a courtesy; a broken text has none
+        return ""
+    mine = after if node.is_file else next((n for n in after.walk() if n.id == node.id), after)
+    before = {c.key for c in node.children if c.key}
+    now = {c.key for c in mine.children if c.key}
+    renamed = [
+        f"{e.node.rsplit('::', 1)[-1]} -> {(f.lang.key_of(e.text.encode()) or ('', '?'))[1]}"
+        for k in kids for e in k.edits if isinstance(e, Replace) and e.rename
+    ]
+    parts = []
+    if now - before:
+        parts.append("added " + ", ".join(sorted(now - before)))
+    if before - now:
+        parts.append("removed " + ", ".join(sorted(before - now)))
+    if renamed:
+        parts.append("renamed " + ", ".join(renamed))
+    old_imports = next((c for c in f.tree.children if c.kind == "imports"), None)
+    new_imports = next((c for c in after.children if c.kind == "imports"), None)
+    if new_imports is not None:
+        had = set(f.data[old_imports.start : old_imports.end].splitlines()) if old_imports else set()
+        lines = [ln.strip() for ln in view[new_imports.start : new_imports.end].splitlines()]
+        added = [ln.decode("utf-8", "replace") for ln in lines if ln and ln not in {h.strip() for h in had}]
+        if added:
+            parts.append("imports " + "; ".join(added[:8]))
+    return "; ".join(parts)
 
 
 async def fold(
@@ -99,7 +182,7 @@ async def fold(
     """fold_imports with the project's import order, in the sandbox (ruff reads its config)."""
     from astm.validate import ruff
 
-    await ctx.blocking(sandbox.materialise, list(ruff.CONFIG_FILES))
+    await ctx.checks.ruff_inputs(sandbox)
 
     def sort(original: bytes | None, new: bytes) -> bytes:
         return ruff.sort_imports(sandbox.path, f.path, original, new)
@@ -110,7 +193,13 @@ async def fold(
 def verify_structure(f: FileCtx, composed: bytes, nodes: list[Outcome]) -> None:
     """Re-parse the composed file: every kept and created node is still there."""
     # Counted by (kind, name), not by id: deleting ``A`` renumbers ``A#2`` to ``A``.
-    after = Counter((c.kind, c.key) for c in f.lang.parse(f.path, composed).children)
+    # check_file compiled it already: read the top-level keys without compiling again
+    # (and without building every node, when the language can).
+    top_keys = getattr(f.lang, "top_keys", None)
+    if top_keys is not None:
+        after = Counter(top_keys(composed))
+    else:
+        after = Counter((c.kind, c.key) for c in f.lang.build(f.path, composed).children)
     gone = {o.result.id for o in nodes if o.result.action == "delete"}
     gone |= {o.result.id for o in nodes for e in o.edits if isinstance(e, Replace) and e.rename}
     want = Counter((c.kind, c.key) for c in f.tree.children if c.id not in gone)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from astm.agents.limits import RunBudget
 from astm.core.result import ApplyResult, Event, EventSink, NodeResult
 from astm.errors import ModelError
 from astm.faults import pause_at
@@ -89,6 +90,7 @@ class RunContext:
     # every sandbox ever started, for cleanup: (worktree path, ephemeral branch)
     planned: list[tuple[Path, str]] = field(default_factory=list)
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    budget: RunBudget = field(default_factory=RunBudget)  # nodes set acting (issue 11.7)
     # --step: each node's validated change is shown and decided (astm.agents.review)
     review: Reviewer | None = None
     review_lock: asyncio.Lock = field(default_factory=asyncio.Lock)

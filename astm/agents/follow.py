@@ -19,7 +19,7 @@ import asyncio
 from collections.abc import Awaitable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from astm.agents import requests
+from astm.agents import limits, requests
 from astm.agents.requests import Ask
 from astm.core.node import Node, node_id
 from astm.core.patch import Patch, compose
@@ -85,6 +85,12 @@ async def answer_asks(
         else:
             why = "it is already acting" if target is not None else f"{node.id} has no such child"
             _not_done(ctx, ask, why)
+    try:
+        limits.charge(ctx, node.id, len(jobs), what="requested or proposed nodes")  # 11.7
+    except BaseException:
+        for job in jobs:  # never started: no request was sent for them
+            getattr(job, "close", lambda: None)()
+        raise
     if node.is_file:  # nowhere further up to go
         for ask in up:
             _not_done(ctx, ask, f"{f.path} has no place for it")
@@ -163,6 +169,7 @@ async def pull_in(
     # The pulled nodes are validated alone: the names their siblings now define are on
     # their way (the router validates the whole, where nothing is excused).
     expect(ctx, f.path, [Ask("sibling", n, "", node.id) for n in _new_names(f, kids)])
+    limits.charge(ctx, node.id, len(chosen[:MAX_PULLED]), what="nodes pulled in")  # 11.7
     jobs = []
     for i, (d, fresh) in enumerate(chosen[:MAX_PULLED]):
         found = "; ".join(f"ruff {x.code}: {x.message}" for x in fresh[:3])

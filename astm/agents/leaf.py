@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from astm.agents import follow, hints, review
+from astm.agents import follow, hints, limits, review
 from astm.agents.answer import absorb
 from astm.agents.compose import fold
 from astm.agents.context import FileCtx, Outcome, RunContext, plain, released, settle
@@ -33,8 +33,9 @@ if TYPE_CHECKING:
 
 async def leaf(
     ctx: RunContext, f: FileCtx, parent: Node, node: Node, intent: str, *, rename: bool, seq: int,
-    proposed: str | None = None,
+    proposed: str | None = None, keep: frozenset[str] | None = None,
 ) -> Outcome:
+    """``keep``: a rewrite keeps the node's children, but these ids (11.8); None: no check."""
     old = f.data[node.start : node.end]
 
     def place(new: bytes) -> tuple[Patch, int]:
@@ -43,7 +44,7 @@ async def leaf(
     res = NodeResult(node.id, "unchanged", 0, "replace", intent)
     out = await generate(
         ctx, f, res, intent=intent, key=node.key, kind=node.kind, text=old, rename=rename,
-        place=place, ref=None, node=node, parent=parent, proposed=proposed,
+        place=place, ref=None, node=node, parent=parent, proposed=proposed, keep=keep,
     )
     if out.patch is not None and out.patch.text == old and not out.imports:
         out.result.status = "unchanged"
@@ -100,6 +101,7 @@ async def generate(
     node: Node | None,
     parent: Node,
     proposed: str | None = None,
+    keep: frozenset[str] | None = None,
 ) -> Outcome:
     """Generate until the node's new text validates (bounded), then commit it alone."""
     nid = res.id
@@ -130,6 +132,8 @@ async def generate(
                     ctx, f, answer, place, node=node, parent=parent, kind=kind, key=key,
                     rename=rename or ref is not None, owner=nid,
                 )
+                if diag is None and patch is not None and keep is not None and node is not None:
+                    diag = limits.lost_children(f, patch, node, keep)
                 if diag is None and patch is not None:
                     diag = await external_node(ctx, f, await box, patch, imports, node)
                 if diag is None and ctx.review is not None:  # --step: the user decides (agents/review.py)

@@ -12,15 +12,20 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-from astm.agents import follow, routing
-from astm.agents.compose import compose_up, merge_deletes
+from astm.agents import follow, limits, routing
+from astm.agents.compose import CrossNode, compose_up, merge_deletes
 from astm.agents.context import FileCtx, Outcome, RunContext, gather, settle
 from astm.agents.leaf import create, leaf
 from astm.core.node import Node, node_id
 from astm.core.plan import Delete
 from astm.core.result import NodeResult
+from astm.errors import ValidationFailed
 from astm.llm.base import Act, ChildInfo, Route, RouteRequest
+
+if TYPE_CHECKING:
+    from astm.workspace.sandbox import Sandbox
 
 
 async def route_node(ctx: RunContext, f: FileCtx, node: Node, intent: str) -> Route:
@@ -46,6 +51,7 @@ async def route_node(ctx: RunContext, f: FileCtx, node: Node, intent: str) -> Ro
         limit=asyncio.Semaphore(len(children) + 1),
     )
     ctx.add_usage(usage)
+    limits.charge(ctx, node.id, limits.fan_out(route, root=node.is_file))  # 11.7: before any request
     ctx.emit(
         node.id, "waiting",
         detail=f"{len(route.act)} act, {len(route.create)} new, {len(route.delete)} deleted",
@@ -72,7 +78,8 @@ async def run(ctx: RunContext, f: FileCtx, node: Node, intent: str, *, parent: N
     try:
         route = await route_node(ctx, f, node, intent)
         if route.rewrite and parent is not None:
-            return await leaf(ctx, f, parent, node, intent, rename=False, seq=0)
+            return await leaf(ctx, f, parent, node, intent, rename=False, seq=0,  # 11.8: keep members
+                              keep=None if ctx.plan_mode else frozenset(route.delete))
         res = NodeResult(node.id, "unchanged", 0, "compose", intent)
         if route.empty:
             return Outcome(res)
@@ -117,13 +124,68 @@ async def run(ctx: RunContext, f: FileCtx, node: Node, intent: str, *, parent: N
         if failed:
             res.status, res.diagnostic = "failed", f"{len(failed)} node(s) below failed"
             return Outcome(res, failed_below=failed)
-        out = await compose_up(ctx, f, node, kids, res, box, prefetch)
+        out = await compose_checked(ctx, f, node, intent, jobs, kids, res, box, prefetch)
         out.asks = up  # proposals for nodes outside this subtree go up
         return out
     finally:
         if prefetch is not None:
             await settle(prefetch)
         await settle(box)
+
+
+async def compose_checked(
+    ctx: RunContext, f: FileCtx, node: Node, intent: str, jobs: list[Callable[[str], Awaitable[Outcome]]],
+    kids: list[Outcome], res: NodeResult, box: asyncio.Future[Sandbox], prefetch: asyncio.Future[None] | None,
+) -> Outcome:
+    """Compose and validate at this level; a failure there (a name a sibling removed, an
+    import nobody uses...) is attributed to the child whose lines it falls on, which
+    retries with the hint and its siblings' news; recompose; at most ``retries`` rounds.
+    A plan cannot answer differently: its failure is final, naming the node."""
+    for round_ in range(ctx.settings.retries + 1):
+        try:
+            return await compose_up(ctx, f, node, kids, res, box, prefetch)
+        except CrossNode as exc:
+            blame = exc.blame
+            if ctx.plan_mode or blame.owner is None or round_ == ctx.settings.retries:
+                raise
+            hint = blame.diag.hint()
+            extra = (
+                f"\n\nComposed with its siblings, this node fails: {hint}."
+                + (f" Its siblings now define: {blame.news}." if blame.news else "")
+                + " Make this node work with them."
+            )
+            ctx.emit(blame.owner, "retry", round_ + 1, hint)
+            i = next((i for i, k in enumerate(kids) if k.result.id == blame.owner), None)
+            if i is not None and i < len(jobs):
+                again = await jobs[i](extra)
+                again.result.attempts += kids[i].result.attempts
+                _swap(ctx, kids[i].result, again.result)
+                kids[i] = again
+            elif i is None and (target := node.child(blame.owner)) is not None:
+                # A node that did not act breaks with its siblings' change: it acts now.
+                fix = f"Keep this node working with its siblings' changes.{extra}"
+                if routes(f, target, Act(target.id, fix)):
+                    again = await run(ctx, f, target, fix, parent=node)
+                else:
+                    again = await leaf(ctx, f, node, target, fix, rename=False, seq=3000 + round_)
+                if again.result.action != "compose":
+                    ctx.result.nodes.append(again.result)
+                kids.append(again)
+            else:
+                raise
+            if again.failed or again.failed_below:
+                raise ValidationFailed(again.result.diagnostic or str(blame.diag), node=blame.owner) from None
+    raise AssertionError("unreachable: the last round raises")
+
+
+def _swap(ctx: RunContext, old: NodeResult, new: NodeResult) -> None:
+    """A retried child's result takes the place of its first one in the run's list."""
+    for i, r in enumerate(ctx.result.nodes):
+        if r is old:
+            ctx.result.nodes[i] = new
+            return
+    if new.action != "compose":
+        ctx.result.nodes.append(new)
 
 
 async def reset_failed(

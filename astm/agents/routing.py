@@ -14,8 +14,9 @@ import re
 from collections.abc import Awaitable
 from typing import TypeVar
 
+from astm.agents import limits
 from astm.core.node import Node, node_id
-from astm.core.plan import Insert, Plan
+from astm.core.plan import Delete, Insert, Plan, Replace
 from astm.errors import PlanError, UnknownNodeError, ValidationFailed
 from astm.llm.base import Act, ClaimRequest, Create, Provider, Route, RouteRequest, Usage
 
@@ -45,14 +46,18 @@ def check_route(route: Route, parent: Node) -> Route:
                     f"{closest(anchor, ids)}",
                     node=parent.id,
                 )
-    # A child that is deleted does not also act; one that acts twice acts once.
-    seen: set[str] = set(route.delete)
+    # 11.8: a decision with no single meaning is refused, naming the nodes; a child that
+    # acts twice with one intent acts once, one deleted twice is deleted once.
+    clashes = limits.contradictions(route)
+    if clashes:
+        raise ValidationFailed(f"contradictory routing decision: {'; '.join(clashes)}", node=parent.id)
+    seen: set[str] = set()
     act = []
     for a in route.act:
         if a.node_id not in seen:
             seen.add(a.node_id)
             act.append(a)
-    return Route(tuple(act), route.create, route.delete, route.rewrite)
+    return Route(tuple(act), route.create, tuple(dict.fromkeys(route.delete)), route.rewrite)
 
 
 async def decide(
@@ -112,6 +117,45 @@ def check_plan(plan: Plan, trees: dict[str, Node]) -> None:
             raise UnknownNodeError(f"plan names unknown node {e.node!r}{closest(e.node, ids)}")
         elif known[e.node].kind == "file":
             raise PlanError(f"plan {e.op}s the whole file {e.node!r}; edit its nodes instead")
+    plan_contradictions(plan, known)
+
+
+def plan_contradictions(plan: Plan, known: dict[str, Node]) -> None:
+    """PlanError naming the nodes when two edits of ``plan`` cannot both hold (11.8): a
+    node replaced twice, replaced and deleted, or deleted twice; an edit inside a node
+    another edit replaces or deletes (``Cart`` and ``Cart.total``); an insert anchored on
+    a node the plan deletes. Every id is known (``check_plan`` checked first)."""
+    replaced: dict[str, int] = {}
+    deleted: dict[str, int] = {}
+    for e in plan.edits:
+        if isinstance(e, Replace):
+            replaced[e.node] = replaced.get(e.node, 0) + 1
+        elif isinstance(e, Delete):
+            deleted[e.node] = deleted.get(e.node, 0) + 1
+    for nid, n in replaced.items():
+        if n > 1:
+            raise PlanError(f"plan replaces {nid!r} {n} times; give it one replace")
+        if nid in deleted:
+            raise PlanError(f"plan both replaces and deletes {nid!r}; keep one of the two")
+    for nid, n in deleted.items():
+        if n > 1:
+            raise PlanError(f"plan deletes {nid!r} {n} times; give it one delete")
+    whole = {**{n: "replaces" for n in replaced}, **{n: "deletes" for n in deleted}}
+    for outer, verb in whole.items():
+        below = {d.id for d in known[outer].walk()} - {outer}
+        for e in plan.edits:
+            if isinstance(e, Insert):
+                if e.parent == outer or e.parent in below:
+                    inside = f", inside {outer!r}," if e.parent != outer else ""
+                    raise PlanError(f"plan inserts into {e.parent!r}{inside} which it {verb}; edit one of the two")
+                for anchor in (e.after, e.before):
+                    if anchor == outer and verb == "deletes":
+                        raise PlanError(f"plan anchors an insert to {outer!r}, which it deletes; anchor it elsewhere")
+            elif e.node in below:
+                raise PlanError(
+                    f"plan {e.op}s {e.node!r}, inside {outer!r}, which it {verb}; "
+                    f"edit one of the two"
+                )
 
 
 # ---- near-miss ids (issue 10.2) ----------------------------------------------------
@@ -200,7 +244,10 @@ def resolve(route: Route, parent: Node) -> tuple[Route, list[str]]:
         key = _plain_key(c.key, parent)
         existing = _existing(key, parent)
         if existing is not None:  # "create" of a name that exists: it meant "act on it"
-            act.append(Act(existing.id, c.intent))
+            if existing.id in delete:  # delete and create it again: a replacement
+                delete.remove(existing.id)
+            if not any(a.node_id == existing.id for a in act):  # an explicit act wins
+                act.append(Act(existing.id, c.intent))
             continue
         create.append(dataclasses.replace(
             c, key=key, after=_anchor(c.after, parent), before=_anchor(c.before, parent),
@@ -261,8 +308,10 @@ async def decide_checked(
     if provider.name == "plan":
         return check_route(route, parent), usage
     route, unknown = resolve(route, parent)
-    if unknown:
-        again = dataclasses.replace(req, context=req.context + correction(unknown, parent))
+    clashes = limits.contradictions(route)  # 11.8: one corrective turn, then refused
+    if unknown or clashes:
+        told = (correction(unknown, parent) if unknown else "") + (limits.correction(clashes) if clashes else "")
+        again = dataclasses.replace(req, context=req.context + told)
         route, more = await decide(provider, again, mode="structured", texts=texts, limit=limit)
         usage = usage + more
         route, unknown = resolve(route, parent)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from astm.agents import router, routing
+from astm.agents import limits, router, routing
 from astm.agents.context import FileCtx, Outcome, RunContext, gather, settle
 from astm.config import Settings
 from astm.core.lines import eol_of
@@ -26,6 +26,7 @@ from astm.core.plan import Insert, Plan
 from astm.core.plan import conflicts as plan_conflicts
 from astm.core.result import ApplyResult, EventSink, ignore
 from astm.errors import (
+    RUN_INTERRUPTED,
     AstmError,
     BranchExistsError,
     Interrupted,
@@ -194,6 +195,7 @@ async def route_files(ctx: RunContext, files: dict[str, FileCtx], intent: str) -
     ctx.add_usage(usage)
     repo_node = Node(REPO_ID, "repo", "", 0, 0, children=tuple(f.tree for f in targets))
     route = routing.settle_repo(route, repo_node, intent, ctx.provider.name)  # 10.2/10.3
+    limits.charge(ctx, REPO_ID, len(route.act), what="acting files")  # 11.7
     return [(files[a.node_id], a.intent or intent) for a in route.act]
 
 
@@ -268,7 +270,7 @@ class Run:
         except asyncio.CancelledError:
             self.record.status = "interrupted"
             self.result.error = "interrupted"
-            exc = Interrupted("interrupted; the run's sandboxes and branches were removed")
+            exc = Interrupted(RUN_INTERRUPTED)
             exc.result = self.result  # type: ignore[attr-defined]
             raise exc from None
         except AstmError as exc:

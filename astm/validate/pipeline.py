@@ -54,9 +54,14 @@ class Pipeline:
 
     async def external(
         self, path: str, base: bytes, sandbox: Sandbox, patched: bytes, old: tuple[int, int],
-        new: tuple[int, int], *, external: bool, kind: str = "file", node: str = "",
+        new: tuple[int, int], *, external: bool, kind: str = "file", node: str = "", level: str = "node",
     ) -> Diagnostic | None:
-        """Subprocess validators in the sandbox: ruff, then the kind's own commands."""
+        """Subprocess validators in the sandbox: ruff, then the kind's own commands.
+
+        ``level="node"``: a leaf, judged on what is true of it alone (ruff's cross-node
+        codes are left to its parent). ``level="parent"``: a router after composition,
+        judged on every code; ``level="class"``: a class after composition, which leaves
+        the cross-node codes to its file. A parent's ruff diagnostic carries the file's line."""
         from astm.validate import commands, ruff
 
         conf = self.conf
@@ -64,13 +69,13 @@ class Pipeline:
         use_ruff = external and (kind_conf.ruff if kind_conf.ruff is not None else conf.ruff)
         if not use_ruff and not kind_conf.commands:
             return None
-        wanted = list(ruff.CONFIG_FILES) + [p for c in kind_conf.commands for p in commands.named_paths(c)]
-        await self.blocking(sandbox.materialise, wanted)
+        wanted = [p for c in kind_conf.commands for p in commands.named_paths(c)]
+        await self.ruff_inputs(sandbox, wanted)
         await self.blocking(sandbox.write, path, patched)
         if use_ruff:
             baseline = await self.baseline(path, base, sandbox)
             after = self.excuse(path, await self.ruff_on(path, sandbox, patched), kind)
-            diag = ruff.check(sandbox.path, path, base, patched, old, new, baseline, after or [])
+            diag = ruff.check(sandbox.path, path, base, patched, old, new, baseline, after or [], level=level)
             if diag is not None:
                 return diag
         first = patched.count(b"\n", 0, new[0]) + 1
@@ -104,15 +109,24 @@ class Pipeline:
 
     async def prefetch(self, path: str, base: bytes, box: asyncio.Future[Sandbox]) -> None:
         """The file's ruff baseline, computed while the model routes: off the critical path."""
-        from astm.validate import ruff
-
         try:
             sandbox = await box
             # The file itself too: some rules look at it on disk (EXE001: its mode).
-            await self.blocking(sandbox.materialise, [*ruff.CONFIG_FILES, path])
+            await self.ruff_inputs(sandbox, [path])
             await self.ruff_on(path, sandbox, base)
         except Exception:  # noqa: BLE001 - the baseline is computed again where it is needed
             return
+
+    async def ruff_inputs(self, sandbox: Sandbox, extra: tuple[str, ...] | list[str] = ()) -> None:
+        """What ruff reads besides the file: the project's configuration and, where it
+        configures ruff, its first-party packages under each ``src`` root (import sorting
+        classifies ``import pkg`` by them: without them I001 flips)."""
+        from astm.validate import ruff
+
+        await self.blocking(sandbox.materialise, [*ruff.CONFIG_FILES, *extra])
+        roots = ruff.src_roots(sandbox.path)
+        if roots:
+            await self.blocking(sandbox.materialise, await self.blocking(sandbox.first_party, roots))
 
     async def baseline(self, path: str, base: bytes, sandbox: Sandbox) -> Any:
         """ruff's findings on the file at base, computed once per run and file."""

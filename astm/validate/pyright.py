@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 from astm.validate.diagnostic import Diagnostic
-from astm.validate.ruff import Finding, _rows, new_inside
+from astm.validate.ruff import Finding, _rows, new_inside, source_line
 from astm.workspace.git import clean_env  # hook-exported GIT_* must not reach validators
 
 CONFIG_FILES = ("pyproject.toml", "pyrightconfig.json")
@@ -55,11 +55,13 @@ def findings(cwd: Path, relpath: str, data: bytes) -> list[Finding] | None:
     except ValueError:
         return None
     out = []
+    lines = data.split(b"\n")
     for d in report.get("generalDiagnostics", []):
         if d.get("severity") != "error":
             continue
         row = int(d.get("range", {}).get("start", {}).get("line", 0)) + 1
-        out.append(Finding(str(d.get("rule") or "pyright"), str(d.get("message", "")).split("\n")[0], row))
+        message = str(d.get("message", "")).split("\n")[0]
+        out.append(Finding(str(d.get("rule") or "pyright"), message, row, 0, source_line(lines, row)))
     return out
 
 
@@ -75,7 +77,5 @@ def check(
     if not fresh:
         return None
     f = fresh[0]
-    lines = patched.split(b"\n")
-    snippet = lines[f.row - 1].decode("utf-8", "replace") if f.row <= len(lines) else ""
-    raw = "\n".join(f"{relpath}:{x.row}: {x.code} {x.message}" for x in fresh)
-    return Diagnostic(f"pyright {f.code}: {f.message}", "pyright", f.row, False, snippet, raw=raw)
+    raw = "\n".join(f"{relpath}:{x.row}: {x.code} {x.message}" for x in fresh)  # tier-4 hints
+    return Diagnostic(f"pyright {f.code}: {f.message}", "pyright", f.row, False, f.text, raw=raw)

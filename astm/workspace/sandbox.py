@@ -87,6 +87,32 @@ class Sandbox:
         for p, data in blobs.items():
             self.write(p, data)
 
+    def first_party(self, roots: list[str], limit: int = 500) -> list[str]:
+        """What tells a linter which names are the project's own, under each source root
+        at the fork: each top-level package's ``__init__.py`` and each top-level module
+        (ruff's isort looks for ``<root>/<name>``). Far smaller than a checkout."""
+        out: list[str] = []
+        with git.LOCK:
+            top = self.repo.repo[self.fork].peel(pygit2.Tree)
+            for root in roots:
+                root = root.strip("/").removeprefix("./")
+                if root in ("", "."):
+                    tree, prefix = top, ""
+                elif root in top and top[root].type_str == "tree":
+                    tree, prefix = self.repo.repo[top[root].id].peel(pygit2.Tree), root + "/"
+                else:
+                    continue
+                for entry in tree:
+                    if entry.type_str == "tree":
+                        sub = self.repo.repo[entry.id].peel(pygit2.Tree)
+                        if "__init__.py" in sub:
+                            out.append(f"{prefix}{entry.name}/__init__.py")
+                    elif entry.type_str == "blob" and entry.name.endswith((".py", ".pyi")):
+                        out.append(f"{prefix}{entry.name}")
+                    if len(out) >= limit:
+                        return out
+        return out
+
     def commit(
         self,
         changes: Mapping[str, bytes | None],

@@ -26,6 +26,12 @@ class Python(_Python):
     def build(self, path: str, data: bytes) -> Node:
         return syntax.build(path, data)
 
+    def top_keys(self, data: bytes) -> list[tuple[str, str | None]]:
+        """``(kind, key)`` of a file's top-level nodes, as ``build`` would give them, without
+        building the nodes (a composed file's structure check: a big file has many)."""
+        items = syntax._module_items(syntax.parse_tree(data).root_node)
+        return [(i.kind, None if i.kind == "imports" else i.name) for i in items]
+
     def context(self, path: str, data: bytes) -> str:
         """What agents see of the rest of a file: its skeleton (signatures, bodies ``pass``)."""
         from astm.core.view import unreadable

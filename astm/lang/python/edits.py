@@ -486,6 +486,11 @@ class _Python:
         self, patched: bytes, new_start: int, new_text: bytes, *, kind: str, key: str | None,
         rename: bool, path: str,
     ) -> Diagnostic | None:
+        if _valid_alone(new_text):
+            # The node's own text compiles and parses: judge its shape without compiling
+            # or parsing the rest of the file (a leaf's cost must not grow with the file;
+            # the composing parent compiles the whole file once).
+            return self.check_shape(new_text, kind=kind, key=key, rename=rename)
         first = patched.count(b"\n", 0, new_start) + 1
         last = first + new_text.count(b"\n")
         whole = self.check_file(patched, path)
@@ -565,6 +570,16 @@ def _statement_shape(
     if name and key is not None and name != key and not rename:
         return Diagnostic(f"the answer is {name} but this node is {key}; keep it", "shape")
     return None
+
+
+def _valid_alone(text: bytes) -> bool:
+    """Whether a node's text (indented where it stands) compiles and tree-sitter parses it
+    on its own; an indented text is read as the body of an ``if`` header."""
+    stripped = text.lstrip(b"\r\n")
+    wrapped = b"if 1:\n" + text if stripped[:1] in (b" ", b"\t") else text
+    if syntax.python_error(wrapped) is not None:
+        return False  # the whole file decides, and names the line
+    return not syntax.parse_tree(wrapped).root_node.has_error
 
 
 def _floor(base: bytes) -> int:

@@ -1,0 +1,135 @@
+"""Cost of one edit in a big Python file (issue 11.15): it must not grow with the rest of the file.
+
+    python bench/bigfile.py [--sizes 1000,10000,52000] [--reps 1] [--profile]
+
+For each size N, a repository holds ``big.py`` with N top-level functions (about 90 bytes
+each: 52,000 of them make a 4.6 MB file) and a plan replaces the one in the middle. Each
+repetition times one whole ``astm.engine.apply()`` call in-process (``PlanProvider``,
+latency 0): parse at the base, routing, the leaf's checks, composition and the file's
+checks (ruff on the file once per level), landing. The project's tests are off (the bench
+measures the edit, not a test suite). It prints the wall time per size, the time per
+thousand functions and where the time went (ruff subprocesses). ``--profile`` prints the
+top of a cProfile of the largest size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Self
+
+PROJECT = Path(__file__).resolve().parents[1]
+if str(PROJECT) not in sys.path:
+    sys.path.insert(0, str(PROJECT))  # run as a script from anywhere
+
+from _common import git
+
+from astm.config import Settings
+from astm.core.plan import Plan, Replace
+from astm.engine.apply import ApplyOptions, apply
+from astm.llm.plan_provider import PlanProvider
+from astm.validate import ruff
+
+CONFIG = '[tool.astm.validate]\ntests = "off"\n'
+
+
+def source(n: int) -> bytes:
+    parts = [b'"""A generated module."""\n\nimport os\n\n']
+    for i in range(n):
+        parts.append(f"\n\ndef f{i}(x: int) -> int:\n    return x + {i} + len(os.sep)\n".encode())
+    return b"".join(parts)
+
+
+def build(tmp: Path, n: int) -> Path:
+    repo = tmp / f"big{n}"
+    repo.mkdir()
+    (repo / "big.py").write_bytes(source(n))
+    (repo / "pyproject.toml").write_text(CONFIG)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "init")
+    return repo
+
+
+def one(repo: Path, n: int, rep: int) -> float:
+    mid = n // 2
+    text = f"def f{mid}(x: int) -> int:\n    return x * {rep + 2} + len(os.sep)\n"
+    plan = Plan(intent="change one function", edits=[Replace(op="replace", node=f"big.py::f{mid}", text=text)])
+    opts = ApplyOptions(intent=plan.intent, cwd=repo, paths=("big.py",), plan=plan, branch=f"edit-{rep}")
+    t = time.perf_counter()
+    result = apply(opts, Settings(), PlanProvider(plan), lambda e: None)
+    wall = time.perf_counter() - t
+    if result.branch != f"edit-{rep}":
+        raise SystemExit(f"bigfile: the edit did not land for N = {n}")
+    return wall
+
+
+class RuffClock:
+    """Counts ruff subprocesses and their time (wraps ``ruff.run``)."""
+
+    def __init__(self) -> None:
+        self.calls, self.seconds = 0, 0.0
+        self._run = ruff.run
+
+    def __enter__(self) -> Self:
+        def timed(*args: object, **kw: object) -> object:
+            t = time.perf_counter()
+            try:
+                return self._run(*args, **kw)  # type: ignore[arg-type]
+            finally:
+                self.calls += 1
+                self.seconds += time.perf_counter() - t
+
+        ruff.run = timed  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        ruff.run = self._run  # type: ignore[assignment]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1000,10000,52000")
+    ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--profile", action="store_true")
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    tmp = Path(tempfile.mkdtemp(prefix="astm-bigfile-"))
+    try:
+        for n in sizes:
+            repo = build(tmp, n)
+            size = (repo / "big.py").stat().st_size
+            walls = []
+            with RuffClock() as clock:
+                for rep in range(args.reps):
+                    walls.append(one(repo, n, rep))
+            wall = statistics.median(walls)
+            print(
+                f"bigfile: {n:>6} functions ({size / 1e6:.1f} MB): one edit {wall:6.2f} s "
+                f"({wall / n * 1000:.3f} s per 1k functions); ruff {clock.calls // args.reps} runs "
+                f"{clock.seconds / args.reps:.2f} s"
+            )
+        if args.profile:
+            repo = tmp / f"big{sizes[-1]}"
+            prof = cProfile.Profile()
+            prof.enable()
+            one(repo, sizes[-1], args.reps)
+            prof.disable()
+            out = io.StringIO()
+            pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(25)
+            print(out.getvalue())
+        return 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
