@@ -171,6 +171,9 @@ def _main(argv: list[str] | None) -> int:
     except (click.exceptions.Abort, KeyboardInterrupt):
         print(interrupted_message(), file=sys.stderr)
         return errors.EXIT_INTERRUPTED
+    except errors.QuitAtReview as exc:  # --step: the user said quit; the run removed its sandboxes
+        print(f"astm: {errors.printable(str(exc))}; the run's sandboxes and branches were removed", file=sys.stderr)
+        return errors.EXIT_INTERRUPTED
     except errors.Interrupted as exc:  # the run stopped and removed its sandboxes
         partial = getattr(exc, "result", None)
         if partial is None and exc.message != errors.RUN_INTERRUPTED:

@@ -74,6 +74,11 @@ class Settings(BaseModel):
 
     model: str | None = Field(default=None, description="model name; none means: use --plan")
     router_model: str | None = Field(default=None, description="cheaper model for routing")
+    hint_model: str | None = Field(
+        default=None,
+        description="cheap model that compresses a failed check's output into a retry hint; "
+        "none: router_model when set, else the deterministic hint",
+    )
     base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint")
     api_key_env: str = Field(default="OPENAI_API_KEY", description="env var holding the key")
     timeout: float | None = Field(
@@ -166,6 +171,7 @@ def is_local(url: str | None) -> bool:
 ENV_VARS = {
     "ASTM_MODEL": "model",
     "ASTM_ROUTER_MODEL": "router_model",
+    "ASTM_HINT_MODEL": "hint_model",
     "OPENAI_BASE_URL": "base_url",
     "ASTM_BASE_URL": "base_url",  # after OPENAI_BASE_URL: astm's own variable wins
     "ASTM_MODEL_JOBS": "model_jobs",

@@ -129,6 +129,10 @@ class Interrupted(AstmError):
     exit_code = EXIT_INTERRUPTED
 
 
+class QuitAtReview(Interrupted):
+    """The user quit at a ``--step`` review; everything the run made was removed."""
+
+
 # C0 and C1 controls, DEL, the bidirectional overrides and isolates (they reorder what a
 # terminal shows: "Trojan Source"), and the Unicode line and paragraph separators.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")

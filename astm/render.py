@@ -111,6 +111,19 @@ class Progress:
             self._live.__exit__(None, None, None)
             self._live = None
 
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop the live display for a prompt (``--step``), and start it again after."""
+        live = self._live
+        if live is None:
+            yield
+            return
+        live.stop()
+        try:
+            yield
+        finally:
+            live.start()
+
     def __call__(self, event: Event) -> None:
         global landed_branch
         if event.state == "sandbox":

@@ -41,7 +41,8 @@ for p in (PROJECT, PROJECT / "tests"):
 
 from _common import git
 
-from astm.conductor import dag, hints
+from astm.agents import hints
+from astm.conductor import dag
 from astm.conductor.models import Ticket, Track
 from astm.conductor.run import Runner
 from astm.config import Settings

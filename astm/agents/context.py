@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import pygit2
 
     from astm.agents.requests import Ask
+    from astm.agents.review import Reviewer
     from astm.config import Settings
     from astm.core.node import Node
     from astm.core.patch import Patch
@@ -90,11 +91,17 @@ class RunContext:
     planned: list[tuple[Path, str]] = field(default_factory=list)
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     budget: RunBudget = field(default_factory=RunBudget)  # nodes set acting (issue 11.7)
+    # --step: each node's validated change is shown and decided (astm.agents.review)
+    review: Reviewer | None = None
+    review_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # the hint model (hint_model, else router_model): compresses a failed check's output
+    hinter: Provider | None = None
 
     @classmethod
     def create(
         cls, repo: Repo, settings: Settings, provider: Provider, base: pygit2.Commit,
-        result: ApplyResult, run_id: str, events: EventSink,
+        result: ApplyResult, run_id: str, events: EventSink, review: Reviewer | None = None,
+        hinter: Provider | None = None,
     ) -> RunContext:
         """Call inside the run's event loop (the semaphore and the caches belong to it)."""
         pool = ThreadPoolExecutor(max_workers=settings.jobs + 4, thread_name_prefix="astm")
@@ -106,7 +113,8 @@ class RunContext:
             emit_event(events, node, state, attempt, detail)
 
         checks = Pipeline(settings.validate_, blocking, emit)
-        return cls(repo, settings, provider, base, result, run_id, events, pool, asyncio.Semaphore(settings.jobs), checks)
+        return cls(repo, settings, provider, base, result, run_id, events, pool, asyncio.Semaphore(settings.jobs), checks,
+            review=review, hinter=hinter)
 
     def emit(self, node: str, state: str, attempt: int = 0, detail: str = "") -> None:
         emit_event(self.events, node, state, attempt, detail)

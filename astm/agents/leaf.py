@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from astm.agents import follow, limits
+from astm.agents import follow, hints, limits, review
 from astm.agents.answer import absorb
 from astm.agents.compose import fold
 from astm.agents.context import FileCtx, Outcome, RunContext, plain, released, settle
@@ -136,9 +136,14 @@ async def generate(
                     diag = limits.lost_children(f, patch, node, keep)
                 if diag is None and patch is not None:
                     diag = await external_node(ctx, f, await box, patch, imports, node)
+                if diag is None and ctx.review is not None:  # --step: the user decides (agents/review.py)
+                    patch, imports, asks, diag = await review.gate(
+                        ctx, nid, text, (patch, imports, asks, diag),
+                        lambda a: recheck(ctx, f, a, place, box, node=node, parent=parent, kind=kind,
+                                          key=key, rename=rename or ref is not None, owner=nid))
                 if diag is None:
                     break
-                hint = diag.hint()
+                hint = await hints.for_retry(ctx, diag, res)  # tier 4: raw output never in a prompt
                 if attempt <= ctx.settings.retries:
                     ctx.emit(nid, "retry", attempt, hint)
             if diag is not None or patch is None:
@@ -202,6 +207,20 @@ def shape(
     diag = f.lang.check_node(patched, start, new, kind=kind, key=key, rename=rename, path=f.path)
     diag = diag or pyproject.check_node(patched, new, path=f.path, base=f.data)  # 10.8: PEP 621
     return (patch if diag is None else None), imports, asks, diag
+
+
+async def recheck(
+    ctx: RunContext, f: FileCtx, answer: str, place: Callable[[bytes], tuple[Patch, int]],
+    box: asyncio.Future[Sandbox], *, node: Node | None, parent: Node, kind: str | None,
+    key: str | None, rename: bool, owner: str,
+) -> review.Shaped:
+    """An answer (a reviewer's edit) through the same shape and validators as a model's."""
+    patch, imports, asks, diag = shape(
+        ctx, f, answer, place, node=node, parent=parent, kind=kind, key=key, rename=rename, owner=owner
+    )
+    if diag is None and patch is not None:
+        diag = await external_node(ctx, f, await box, patch, imports, node)
+    return patch, imports, asks, diag
 
 
 async def external_node(

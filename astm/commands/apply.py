@@ -10,6 +10,7 @@ import click
 
 from astm import config as cfg
 from astm import errors, render
+from astm.agents.review import Decision, Review, Reviewer
 from astm.core.result import ApplyResult
 
 
@@ -36,6 +37,10 @@ from astm.core.result import ApplyResult
 @click.option("--dry-run", is_flag=True, help="Route only: print which nodes would act; create nothing.")
 @click.option("--save-plan", type=click.Path(dir_okay=False), help="Write the plan of what this run did.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object as the result.")
+@click.option(
+    "--step", is_flag=True,
+    help="Pause before each node's change is composed: approve, edit, reject with a reason, or quit.",
+)
 def command(
     intent: str,
     paths: tuple[str, ...],
@@ -55,6 +60,7 @@ def command(
     dry_run: bool,
     save_plan: str | None,
     as_json: bool,
+    step: bool,
 ) -> int:
     """Turn INTENT into one commit on a new branch, touching only PATHS (default: the
     files the repository's index ranks for the intent, the root TOML files among them).
@@ -83,6 +89,19 @@ def command(
     settings = cfg.load(repo.workdir, flags)
     plan = planfile.load(plan_file) if plan_file else None
     progress = render.Progress(quiet=as_json)
+    reviewer: Reviewer | None = None
+    if step and not dry_run:
+        from astm.conductor.clutch import Clutch
+
+        clutch = Clutch.standard()
+        clutch.check()  # refused before any work when no answer can come
+
+        def pause(r: Review) -> Decision:
+            with progress.paused():  # the live display must not draw over the prompt
+                return clutch.review(r, lambda _text: None)  # the engine re-validates an edit
+
+        reviewer = pause
+
     def build() -> Provider:
         return make_provider(
             settings, plan, state=repo.common / "astm", notify=render.model_notice(progress)
@@ -90,6 +109,10 @@ def command(
 
     # The model client (``import openai``) is built while the engine opens and parses.
     provider: Provider = build() if plan is not None or not settings.model else WarmProvider(build)  # type: ignore[assignment]
+    hinter = None  # tier-4 hints: hint_model, else router_model; none: the deterministic hint
+    cheap = settings.hint_model or settings.router_model
+    if plan is None and cheap:
+        hinter = make_provider(settings.model_copy(update={"router_model": cheap}), None, state=repo.common / "astm")
     opts = engine.ApplyOptions(
         intent=intent,
         cwd=cwd,
@@ -99,6 +122,8 @@ def command(
         base=base,
         dry_run=dry_run,
         save_plan=Path(save_plan) if save_plan else None,
+        review=reviewer,
+        hinter=hinter,
     )
     try:
         with progress:

@@ -20,45 +20,18 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+# The decision types are the engine's (astm apply --step uses them too); re-exported here.
+from astm.agents.review import Approve, Decision, Edit, Quit, Reject, Review
 from astm.errors import UsageError
+
+__all__ = ["PROMPT", "Approve", "Clutch", "Decision", "Edit", "Quit", "Reject", "Review", "Validator"]
 
 PROMPT = "approve [a], edit [e], reject [r REASON], quit [q]? "
 
 
-@dataclass(frozen=True)
-class Review:
-    node_id: str  # the ticket (or node) under review
-    diff: str
-    payload: str  # what an edit changes: a plan as JSON, or a node's text
-    kind: str = "json"  # json | text: the temp file's suffix for the editor
-    title: str = ""
-
-
-@dataclass(frozen=True)
-class Approve:
-    pass
-
-
-@dataclass(frozen=True)
-class Edit:
-    payload: str
-
-
-@dataclass(frozen=True)
-class Reject:
-    reason: str
-
-
-@dataclass(frozen=True)
-class Quit:
-    pass
-
-
-Decision = Approve | Edit | Reject | Quit
 Validator = Callable[[str], str | None]  # the payload's problem, or None when it is valid
 
 

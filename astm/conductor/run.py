@@ -22,7 +22,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from astm.conductor import dag, hints, store
+from astm.agents import hints
+from astm.conductor import dag, store
 from astm.conductor.clutch import Approve, Clutch, Edit, Reject, Review
 from astm.conductor.config import TrackSettings
 from astm.conductor.models import Attempt, Ticket, Track, WorkerContext

@@ -39,12 +39,16 @@ class NodeResult:
     intent: str = ""
     diagnostic: str | None = None
     commit: str | None = None
+    # tier-4 hints: each failed attempt's raw check output beside the hint the retry got
+    hints: list[dict[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "status": self.status, "attempts": self.attempts}
         out["action"] = self.action
         if self.diagnostic:
             out["diagnostic"] = self.diagnostic
+        if self.hints:
+            out["hints"] = self.hints
         return out
 
 

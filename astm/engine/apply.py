@@ -45,6 +45,8 @@ from astm.workspace.sandbox import Sandbox, delete_ref, remove_worktree
 if TYPE_CHECKING:
     import pygit2
 
+    from astm.agents.review import Reviewer
+
 REPO_ID = "."  # the repository node: its children are the candidate files
 CANDIDATE_SUFFIXES = (".toml",)
 
@@ -60,6 +62,8 @@ class ApplyOptions:
     dry_run: bool = False
     save_plan: Path | None = None
     land: bool = True  # False: make the result commit but no branch (a track's ticket)
+    review: Reviewer | None = None  # --step: each node's change is shown and decided first
+    hinter: Provider | None = None  # tier-4 hints: the cheap model that compresses failures
 
 
 def prepare(repo: Repo, opts: ApplyOptions) -> tuple[pygit2.Commit, dict[str, FileCtx], list[str]]:
@@ -246,7 +250,8 @@ class Run:
 
     async def main(self, work: Produce) -> ApplyResult:
         ctx = RunContext.create(
-            self.repo, self.settings, self.provider, self.base, self.result, self.run_id, self.events
+            self.repo, self.settings, self.provider, self.base, self.result, self.run_id, self.events,
+            review=self.opts.review, hinter=self.opts.hinter,
         )
         if self.opts.dry_run:
             try:
@@ -254,6 +259,8 @@ class Run:
             finally:
                 ctx.pool.shutdown(wait=True)
                 await self.provider.aclose()
+                if self.opts.hinter is not None:
+                    await self.opts.hinter.aclose()
             return self.result
         self.record.save(self.repo)
         try:
@@ -287,6 +294,8 @@ class Run:
                 self.record.commit = self.result.commit
                 self.record.save(self.repo)
                 await self.provider.aclose()
+                if self.opts.hinter is not None:
+                    await self.opts.hinter.aclose()
                 pause_at("cleanup")
                 await asyncio.sleep(0)  # a Ctrl-C during cleanup is delivered, never lost
 

@@ -104,18 +104,30 @@ def install(cwd: Path, *, use_hooks_path: bool = False, python: str | None = Non
     refreshed = version is not None
     if refreshed and version is not None and version < 2 and os.path.lexists(legacy) and not os.path.lexists(chained):
         os.replace(legacy, chained)  # an older astm kept the previous hook under .legacy
-    if os.path.lexists(hook) and not refreshed:
-        if os.path.lexists(chained):
-            raise UsageError(
-                f"{hook} and {chained} both exist and neither is astm's; "
-                "move one of them away, then install again"
-            )
+    replaces = os.path.lexists(hook) and not refreshed
+    if replaces and os.path.lexists(chained):
+        raise UsageError(
+            f"{hook} and {chained} both exist and neither is astm's; "
+            "move one of them away, then install again"
+        )
+    _log(cwd, hook, script, chained if replaces else None)  # for `astm undo`
+    if replaces:
         os.replace(hook, chained)  # a rename: the old hook is kept byte for byte
     tmp = directory / f".{HOOK}.astm-tmp"
     tmp.write_bytes(script)
     tmp.chmod(0o755)
     os.replace(tmp, hook)
     return Installed(hook, chained if os.path.lexists(chained) else None, refreshed)
+
+
+def _log(cwd: Path, hook: Path, script: bytes, moved: Path | None) -> None:
+    """Record the install in the operation log before anything moves (a crash after it
+    leaves an entry `astm undo` refuses, never a change it cannot name)."""
+    from astm.workspace import oplog
+    from astm.workspace.repo import Repo
+
+    old = hook.read_bytes() if hook.is_file() else None
+    oplog.record_hook(Repo.open(cwd), hook, old, script, moved)
 
 
 def uninstall(cwd: Path) -> Uninstalled:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from astm.errors import ApplyError, UsageError
 from astm.specs.stale import ModuleState
+from astm.workspace import oplog
 from astm.workspace.repo import Repo
 
 
@@ -54,7 +55,10 @@ def write_files(repo: Repo, states: dict[str, ModuleState], files: dict[str, byt
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp.write_bytes(data)
         with _deferred_interrupt():
-            for target, tmp, _ in plan:
+            for target, tmp, data in plan:
+                # for `astm undo` (one entry per file): logged before the file changes
+                oplog.record_write(repo, target, states[target.relative_to(root).as_posix()].existing,
+                                   data, f"build --write {target.relative_to(root).as_posix()}")
                 os.replace(tmp, target)
                 written.append(target.relative_to(root).as_posix())
     finally:

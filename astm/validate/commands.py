@@ -49,4 +49,4 @@ def run(cwd: Path, template: str, values: dict[str, str]) -> Diagnostic | None:
     # Name the check by its script, not its interpreter: "no_print.py: ...", not "python: ..."
     interpreters = ("python", "sh", "bash", "node", "uv", "env")
     label = next((Path(t).name for t in cmd if not Path(t).name.startswith(interpreters)), cmd[0])
-    return Diagnostic(f"{label}: {first}", "command")
+    return Diagnostic(f"{label}: {first}", "command", raw=(proc.stdout + proc.stderr).strip())

@@ -17,6 +17,9 @@ class Diagnostic:
     line: int | None = None
     relative: bool = True
     snippet: str = ""
+    # The check's whole output (ruff's findings, a command's or pytest's output), for the
+    # run record and a hint model (astm.agents.hints): never sent to a worker as is.
+    raw: str = ""
 
     def __str__(self) -> str:
         where = ""

@@ -77,4 +77,5 @@ def check(
     if not fresh:
         return None
     f = fresh[0]
-    return Diagnostic(f"pyright {f.code}: {f.message}", "pyright", f.row, False, f.text)
+    raw = "\n".join(f"{relpath}:{x.row}: {x.code} {x.message}" for x in fresh)  # tier-4 hints
+    return Diagnostic(f"pyright {f.code}: {f.message}", "pyright", f.row, False, f.text, raw=raw)

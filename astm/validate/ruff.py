@@ -249,9 +249,10 @@ def check(
     f = fresh[0]
     more = f" (+{len(fresh) - 1} more)" if len(fresh) > 1 else ""
     message = f"ruff {f.code}: {f.message}{more}"
+    raw = "\n".join(f"{relpath}:{x.row}: {x.code} {x.message}" for x in fresh)  # tier-4 hints
     if level == "node":
-        return Diagnostic(message, "ruff", f.row - new_rows.start + 1, True, f.text)
-    return Diagnostic(message, "ruff", f.row, False, f.text)
+        return Diagnostic(message, "ruff", f.row - new_rows.start + 1, True, f.text, raw=raw)
+    return Diagnostic(message, "ruff", f.row, False, f.text, raw=raw)
 
 
 def _rows(data: bytes, start: int, end: int) -> range:

@@ -112,4 +112,4 @@ def _run(cwd: Path, command: list[str], *, timeout: float, env: dict[str, str]) 
     failed = [ln for ln in out.splitlines() if ln.startswith(("FAILED ", "ERROR "))]
     summary = [ln for ln in out.splitlines() if ln.strip()][-1:] or [f"exit {proc.returncode}"]
     first = failed[0] if failed else summary[0].strip("= ")
-    return Diagnostic(f"tests failed: {first} (command: {shlex.join(command)})", "tests")
+    return Diagnostic(f"tests failed: {first} (command: {shlex.join(command)})", "tests", raw=out.strip())

@@ -31,7 +31,7 @@ from astm.errors import ApplyError
 from astm.workspace import git
 from astm.workspace.repo import Repo
 
-OPS = ("branch", "track", "write", "undo")
+OPS = ("branch", "track", "write", "hook", "undo")
 
 
 class UndoRefused(ApplyError):
@@ -50,6 +50,7 @@ class Entry:
     path: str | None = None
     track: str | None = None
     undoes: int | None = None
+    moved: str | None = None  # hook: where install moved the hook it replaced (.astm-chained)
 
     def to_json(self) -> str:
         return json.dumps({k: v for k, v in asdict(self).items() if v is not None}, sort_keys=True)
@@ -104,6 +105,16 @@ def record_write(repo: Repo, path: Path, old: bytes | None, new: bytes, what: st
         old_id = str(repo.repo.create_blob(old)) if old is not None else None
         new_id = str(repo.repo.create_blob(new))
     return record(repo, "write", path=str(path), old=old_id, new=new_id, what=what)
+
+
+def record_hook(repo: Repo, hook: Path, old: bytes | None, new: bytes, moved: Path | None) -> Entry:
+    """Before ``astm hook install`` writes ``hook``: the bytes it replaces (``old``; None:
+    there was none) and, when the previous hook is kept by a rename, where it goes."""
+    with git.LOCK:
+        old_id = str(repo.repo.create_blob(old)) if old is not None else None
+        new_id = str(repo.repo.create_blob(new))
+    return record(repo, "hook", path=str(hook), old=old_id, new=new_id,
+                  moved=str(moved) if moved is not None else None, what=f"hook install {hook}")
 
 
 def pending(repo: Repo) -> list[Entry]:
@@ -191,4 +202,36 @@ def _write(repo: Repo, e: Entry) -> None:
     os.replace(tmp, p)
 
 
-_REVERSE: dict[str, Callable[[Repo, Entry], None]] = {"branch": _branch, "track": _track, "write": _write}
+def _hook(repo: Repo, e: Entry) -> None:
+    """Put back the hook ``astm hook install`` replaced, byte for byte (or none)."""
+    assert e.path and e.new
+    hook = Path(e.path)
+    if _hash_of(hook) != e.new:
+        raise UndoRefused(f"{hook} has changed since astm installed it; left as it is (`astm undo --skip`)")
+    if e.moved is not None:
+        moved = Path(e.moved)
+        if _hash_of(moved) != e.old:
+            raise UndoRefused(f"{moved} (the hook astm replaced) has changed or gone; left as it is")
+        os.replace(moved, hook)  # the rename back: bytes and mode as they were
+        return
+    if e.old is None:
+        hook.unlink()
+        return
+    with git.LOCK:
+        old = repo.repo[e.old].data  # type: ignore[attr-defined]
+    tmp = hook.with_name(f".{hook.name}.astm-undo")
+    tmp.write_bytes(old)
+    tmp.chmod(0o755)
+    os.replace(tmp, hook)
+
+
+def _hash_of(p: Path) -> str | None:
+    try:
+        return str(pygit2.hash(p.read_bytes()))
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+
+
+_REVERSE: dict[str, Callable[[Repo, Entry], None]] = {
+    "branch": _branch, "track": _track, "write": _write, "hook": _hook,
+}

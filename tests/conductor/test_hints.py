@@ -14,7 +14,8 @@ import pytest
 from openai_server import LoopbackServer
 from trackkit import project, replace, standard_tickets, write_plan
 
-from astm.conductor import hints, planner
+from astm.agents import hints
+from astm.conductor import planner
 from astm.config import Settings
 from astm.core.plan import Plan
 from astm.errors import ModelError

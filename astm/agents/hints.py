@@ -11,11 +11,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from astm.errors import ModelError
 from astm.llm.base import Provider, Usage
+
+if TYPE_CHECKING:
+    from astm.agents.context import RunContext
+    from astm.core.result import NodeResult
+    from astm.validate.diagnostic import Diagnostic
 
 MAX_WORDS = 20
 CLIP_LINES = 40  # of the raw output, the cheap model sees at most this many lines
@@ -106,3 +112,21 @@ async def compress(raw: str, snippet: str, provider: Provider | None) -> tuple[H
         except ModelError:
             pass
     return Hint(raw, deterministic(raw, snippet), "rules"), Usage()
+
+
+async def for_retry(ctx: RunContext, diag: Diagnostic, res: NodeResult) -> str:
+    """The hint a node's retry gets for ``diag``. A check with a raw output (ruff, pyright,
+    a command, the tests) goes through ``ctx.hinter`` (the hint model) when one is set; the
+    raw output and the hint are kept side by side in ``res.hints`` (the run record), and
+    only the hint ever reaches the worker. Without a hint model: ``diag.hint()``, as short
+    and located as the check made it."""
+    if not diag.raw:
+        return diag.hint()  # shape/answer/review problems: already one short line
+    text, source = diag.hint(), "rules"
+    if ctx.hinter is not None:
+        hint, usage = await compress(diag.raw, diag.snippet, ctx.hinter)
+        ctx.add_usage(usage)
+        if hint.source == "model":
+            text, source = hint.text, "model"
+    res.hints.append({"raw": diag.raw, "hint": text, "source": source})
+    return text
