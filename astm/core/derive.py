@@ -116,9 +116,17 @@ def _slot_edits(a: _Side, b: _Side, closing: Node | None, gone: list[Node], born
     parent = a.node.id
     prev = _kept_before(a.node, closing, gone)
     edits: list[Edit] = []
-    # One delete and one insert of a kind in a slot: the node was rewritten in place.
-    if len(gone) == 1 and len(born) == 1 and gone[0].kind == born[0].kind:
-        return [Replace(op="replace", node=gone[0].id, text=_plain(b.text(born[0])), rename=True)]
+    # Deletes and inserts in one slot, in order and of one kind: the nodes were rewritten in
+    # place. A rename-replace keeps each node's own spacing, where a delete next to an
+    # insert would have to guess the blank lines between them.
+    paired = 0
+    while paired < min(len(gone), len(born)) and gone[paired].kind == born[paired].kind:
+        g, n = gone[paired], born[paired]
+        edits.append(Replace(op="replace", node=g.id, text=_plain(b.text(n)), rename=True))
+        paired += 1
+    if paired:
+        prev = gone[paired - 1].id  # the rest goes after the last rewritten node
+    gone, born = gone[paired:], born[paired:]
     edits += [Delete(op="delete", node=g.id) for g in gone]
     for n in born:
         text = _plain(b.text(n))
