@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from astm.core.lines import error_count
 from astm.core.node import Node, text_hash
 from astm.errors import TargetError
 from astm.lang import parse_file
 from astm.lang.python.syntax import (
     IMPORTS,
     build,
-    error_count,
     key_of,
     outline,
     parse,

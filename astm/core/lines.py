@@ -82,3 +82,18 @@ def tree_depth(tree: tree_sitter.Tree, limit: int) -> int:
             if not cursor.goto_parent():
                 return deepest
             depth -= 1
+
+
+def error_count(tree: tree_sitter.Tree, start: int = 0, end: int | None = None) -> int:
+    """Number of ERROR and MISSING nodes that start inside ``[start, end)``."""
+    count = 0
+    stack = [tree.root_node]
+    while stack:
+        n = stack.pop()
+        if n.end_byte < start or (end is not None and n.start_byte >= end):
+            continue
+        if (n.is_error or n.is_missing) and n.start_byte >= start:
+            count += 1
+        if n.has_error:
+            stack.extend(n.children)
+    return count

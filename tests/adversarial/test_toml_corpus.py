@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from astm.core.lines import error_count
 from astm.core.node import text_hash
 from astm.errors import TargetError
 from astm.lang.toml import syntax as ts
@@ -56,7 +57,7 @@ def _is_utf8(data: bytes) -> bool:
 
 
 def _accepted_by_tree_sitter(data: bytes) -> bool:
-    return ts.error_count(ts.parse_tree(data)) == 0
+    return error_count(ts.parse_tree(data)) == 0
 
 
 def _has_nodes(case: str) -> bool:

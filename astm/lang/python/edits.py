@@ -29,6 +29,7 @@ from collections import Counter
 
 import tree_sitter
 
+from astm.core.lines import error_count
 from astm.core.node import Node
 from astm.core.patch import Patch
 from astm.errors import CompositionError
@@ -510,7 +511,7 @@ class _Python:
         if whole is not None:
             return whole
         tree = syntax.parse_tree(patched)
-        if syntax.error_count(tree, new_start, new_start + len(new_text)):
+        if error_count(tree, new_start, new_start + len(new_text)):
             return Diagnostic("tree-sitter cannot parse the new text", "tree-sitter")
         return None
 

@@ -120,21 +120,6 @@ def parse_tree(data: bytes) -> tree_sitter.Tree:
     return _parser().parse(data)
 
 
-def error_count(tree: tree_sitter.Tree, start: int = 0, end: int | None = None) -> int:
-    """Number of ERROR and MISSING nodes that start inside ``[start, end)``."""
-    count = 0
-    stack = [tree.root_node]
-    while stack:
-        n = stack.pop()
-        if n.end_byte < start or (end is not None and n.start_byte >= end):
-            continue
-        if (n.is_error or n.is_missing) and n.start_byte >= start:
-            count += 1
-        if n.has_error:
-            stack.extend(n.children)
-    return count
-
-
 def python_error(data: bytes, path: str = "<text>") -> tuple[str, int | None] | None:
     """``None`` if ``data`` is valid Python, else ``(message, line)`` from ``compile``."""
     try:

@@ -96,21 +96,6 @@ def refuse_deep(text: bytes) -> None:
         raise ValidationFailed(f"the text nests more than {MAX_DEPTH} levels deep; refused")
 
 
-def error_count(tree: tree_sitter.Tree, start: int = 0, end: int | None = None) -> int:
-    """Number of ERROR and MISSING nodes that start inside ``[start, end)``."""
-    count = 0
-    stack = [tree.root_node]
-    while stack:
-        n = stack.pop()
-        if n.end_byte < start or (end is not None and n.start_byte >= end):
-            continue
-        if (n.is_error or n.is_missing) and n.start_byte >= start:
-            count += 1
-        if n.has_error:
-            stack.extend(n.children)
-    return count
-
-
 def normalise_key(key_text: str) -> tuple[str, ...]:
     """The parts of a TOML key as written (``a."b c".'d'``) -> ``('a', 'b c', 'd')``."""
     doc = tomllib.loads(f"{key_text} = 0")
