@@ -71,10 +71,12 @@ def derive(path: str, old: bytes, new: bytes, parse: Callable[[str, bytes], Node
 
 def _children(a: _Side, b: _Side) -> list[Edit] | None:
     """Edits of ``a.node``'s children that make it ``b.node``; None if its gaps changed."""
-    old_ids = [c.id for c in a.node.children]
-    new_ids = [c.id for c in b.node.children]
-    common = [i for i in old_ids if i in set(new_ids)]
-    if common != [i for i in new_ids if i in set(old_ids)]:
+    # A child is kept when its id and kind stay (``X = ...`` turned into ``def X`` is a new node).
+    old_kinds = {c.id: c.kind for c in a.node.children}
+    new_kinds = {c.id: c.kind for c in b.node.children}
+    kept = {i for i, k in old_kinds.items() if new_kinds.get(i) == k}
+    common = [c.id for c in a.node.children if c.id in kept]
+    if common != [c.id for c in b.node.children if c.id in kept]:
         return None  # kept children moved
     old_gaps, new_gaps = a.gaps(), b.gaps()
     # Slots: the runs between consecutive kept children (and before the first, after the last).
@@ -130,7 +132,10 @@ def _slot_edits(a: _Side, b: _Side, closing: Node | None, gone: list[Node], born
     edits += [Delete(op="delete", node=g.id) for g in gone]
     for n in born:
         text = _plain(b.text(n))
-        if prev is not None:
+        if closing is not None and (gone or prev is None):
+            # Next to deletes, anchor on the node after them: the deletes take their own gap.
+            edits.append(Insert(op="insert", parent=parent, before=closing.id, text=text))
+        elif prev is not None:
             edits.append(Insert(op="insert", parent=parent, after=prev, text=text))
         elif closing is not None:
             edits.append(Insert(op="insert", parent=parent, before=closing.id, text=text))
