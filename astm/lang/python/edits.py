@@ -29,7 +29,7 @@ from collections import Counter
 
 import tree_sitter
 
-from astm.core.lines import error_count
+from astm.core.lines import eol_of, error_count
 from astm.core.node import Node
 from astm.core.patch import Patch
 from astm.errors import CompositionError
@@ -271,8 +271,6 @@ class _Python:
         deleted: frozenset[str] = frozenset(),
     ) -> tuple[Patch, int]:
         """The patch inserting ``text`` as a new child, spaced like its neighbours."""
-        from astm.core.lines import eol_of
-
         eol = eol_of(base)
         n = self._gap(parent)
         head = _head(parent)
@@ -414,8 +412,6 @@ class _Python:
         holding one ``def``) keeps a ``pass`` in its place, so the class stays valid.
         """
         if _only_statement(base, node.start, node.end) and not refilled:
-            from astm.core.lines import eol_of
-
             stub = self.indent_at(node, base) + b"pass" + eol_of(base)
             return Patch(parent.path, node.start, node.end, stub, parent.id)
         lo, hi = (_floor(base), len(base)) if parent.is_file else (parent.start, parent.end)
