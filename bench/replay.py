@@ -20,6 +20,7 @@ replay clone's working tree only); every other validator runs as a user's run wo
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import shutil
@@ -119,6 +120,12 @@ def replay(repo: Path, case: Case, astm: str, workdir: Path) -> None:
     wrong = [p for p in case.files if blob(repo, branch, p) != blob(repo, case.sha, p)]
     if wrong:
         case.verdict, case.detail = "differ", ", ".join(wrong)
+        for p in wrong:  # what the author wrote (-) against what astm landed (+)
+            case.extra[p] = "".join(difflib.unified_diff(
+                blob(repo, case.sha, p).decode(errors="replace").splitlines(keepends=True),
+                blob(repo, branch, p).decode(errors="replace").splitlines(keepends=True),
+                "author", "astm", n=2,
+            ))[:3000]
     else:
         case.verdict = "exact"
 
@@ -130,6 +137,8 @@ def main() -> int:
     ap.add_argument("--show", action="store_true", help="print every case that is not exact")
     ap.add_argument("--keep", action="store_true", help="keep the replay clone")
     ap.add_argument("--json", dest="json_out", help="write every case to this file")
+    ap.add_argument("--only", help="comma-separated commit prefixes: replay just these")
+    ap.add_argument("--diff", action="store_true", help="with --show: print how each differing file differs")
     args = ap.parse_args()
     astm = shutil.which("astm", path=str(Path(sys.executable).parent)) or "astm"
     tmp = Path(tempfile.mkdtemp(prefix="astm-replay-"))
@@ -140,6 +149,8 @@ def main() -> int:
         with (repo / "pyproject.toml").open("a", encoding="utf-8") as f:  # untracked or not: never committed
             f.write(ASTM_CONFIG)
         cases = eligible(repo, args.last)
+        if args.only:
+            cases = [c for c in cases if c.sha.startswith(tuple(args.only.split(",")))]
         t0 = time.perf_counter()
         for i, case in enumerate(cases, 1):
             replay(repo, case, astm, tmp)
@@ -149,6 +160,9 @@ def main() -> int:
             for c in cases:
                 if c.verdict != "exact":
                     print(f"{c.sha[:10]} {c.verdict}: {c.subject[:60]} | {c.detail[:300]}")
+                    if args.diff:
+                        for text in c.extra.values():
+                            print(text)
         if args.json_out:
             Path(args.json_out).write_text(json.dumps([c.__dict__ for c in cases], indent=1))
         print(

@@ -33,6 +33,41 @@ def test_compose_is_order_independent_and_keeps_insert_order() -> None:
     assert results == {b"01AB45<x><y>89!"}
 
 
+def test_a_spaced_insert_gets_exactly_its_blank_lines_whatever_its_text_or_the_base_has() -> None:
+    base = b"A = 1\n\n\ndef f():\n    pass\n"
+    # Fewer than the base had above, more than the text brought below.
+    one = Patch("a.py", 7, 7, b"\n\nB = 2\n\n\n\n", "a.py::B", spacing=(1, 1))
+    assert compose(base, [one]) == b"A = 1\n\nB = 2\n\ndef f():\n    pass\n"
+    # Two inserts at one point: the second's blank lines above are the gap between them.
+    b = Patch("a.py", 6, 6, b"B = 2\n", "a.py::B", seq=1, spacing=(0, 0))
+    c = Patch("a.py", 6, 6, b"C = 3\n", "a.py::C", seq=2, spacing=(1, 3))
+    assert compose(base, [c, b]) == b"A = 1\nB = 2\n\nC = 3\n\n\n\ndef f():\n    pass\n"
+    # None keeps that side as the text stands; an unspaced patch composes as before.
+    d = Patch("a.py", 7, 7, b"D = 4\n\n", "a.py::D", spacing=(None, 0))
+    assert compose(base, [d]) == b"A = 1\n\nD = 4\ndef f():\n    pass\n"
+
+
+def test_spacing_never_touches_blank_lines_outside_the_bounds() -> None:
+    base = b"X = 0\n\n\nclass A:\n    x = 1\n\n\nY = 2\n"
+    start, end = base.index(b"class"), base.index(b"\n\n\nY") + 1
+    p = Patch("a.py", end, end, b"    y = 2\n", "a.py::A.y", spacing=(2, 5))
+    out = compose(base, [p], bounds=(start, end))
+    assert out == b"X = 0\n\n\nclass A:\n    x = 1\n\n\n    y = 2\n\n\nY = 2\n"
+
+
+def test_a_derived_insert_records_the_authors_blank_lines() -> None:
+    from astm.core.derive import derive
+    from astm.lang import language_for
+
+    old = b"import os\n\nX = 1\n\n\ndef f():\n    return os\n"
+    new = b"import os\n\nX = 1\n\nY = 2\n\n\ndef f():\n    return os\n"
+    (edit,) = derive("a.py", old, new, language_for("a.py").parse)
+    assert isinstance(edit, plan.Insert)
+    assert (edit.after, edit.blank_above, edit.blank_below) == ("a.py::X", 1, 2)
+    with pytest.raises(ValueError):
+        plan.Insert(op="insert", parent="a.py", position="end", text="Z = 1\n", blank_above=10**6)
+
+
 @pytest.mark.parametrize(
     ("a", "b"),
     [((2, 5), (4, 6)), ((2, 5), (3, 3)), ((2, 5), (2, 5)), ((0, 10), (5, 6))],

@@ -10,6 +10,7 @@ the patch is committed alone in the node's sandbox.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -68,6 +69,8 @@ async def create(
             parent, f.data, new, after=after, before=before, position=c.position,
             owner=node_id(f.path, qual), seq=seq, first=first, deleted=deleted,
         )
+        if c.spacing is not None:
+            patch = dataclasses.replace(patch, spacing=c.spacing)
         return patch, patch.start + off
 
     res = NodeResult(node_id(f.path, qual), "unchanged", 0, "create", c.intent)
@@ -82,7 +85,9 @@ async def create(
             position = "end"
         out.edits = [
             Insert(op="insert", parent=parent.id, after=c.after, before=c.before,
-                   position=position, text=plain(text))  # type: ignore[arg-type]
+                   position=position, text=plain(text),  # type: ignore[arg-type]
+                   blank_above=c.spacing[0] if c.spacing else None,
+                   blank_below=c.spacing[1] if c.spacing else None)
         ]
     return out
 

@@ -131,17 +131,41 @@ def _slot_edits(a: _Side, b: _Side, closing: Node | None, gone: list[Node], born
     gone, born = gone[paired:], born[paired:]
     edits += [Delete(op="delete", node=g.id) for g in gone]
     for n in born:
-        text = _plain(b.text(n))
+        # The author's blank lines around it, exactly: no neighbour rule can guess them all.
+        space = {"text": _plain(b.text(n)), "blank_above": _blanks_above(b.data, n.start),
+                 "blank_below": _blanks_below(b.data, n.end)}
         if closing is not None and (gone or prev is None):
             # Next to deletes, anchor on the node after them: the deletes take their own gap.
-            edits.append(Insert(op="insert", parent=parent, before=closing.id, text=text))
+            edits.append(Insert(op="insert", parent=parent, before=closing.id, **space))
         elif prev is not None:
-            edits.append(Insert(op="insert", parent=parent, after=prev, text=text))
+            edits.append(Insert(op="insert", parent=parent, after=prev, **space))
         elif closing is not None:
-            edits.append(Insert(op="insert", parent=parent, before=closing.id, text=text))
+            edits.append(Insert(op="insert", parent=parent, before=closing.id, **space))
         else:
-            edits.append(Insert(op="insert", parent=parent, position="end", text=text))
+            edits.append(Insert(op="insert", parent=parent, position="end", **space))
     return edits
+
+
+def _blanks_above(data: bytes, pos: int) -> int:
+    """Whitespace-only lines right above the line starting at ``pos``."""
+    n = 0
+    while pos > 0:
+        prev = data.rfind(b"\n", 0, pos - 1)
+        if data[prev + 1 : pos].strip():
+            break
+        n, pos = n + 1, prev + 1
+    return min(n, 99)
+
+
+def _blanks_below(data: bytes, pos: int) -> int:
+    """Whitespace-only lines from ``pos`` (a line start) down to the next code."""
+    n = 0
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        if nl < 0 or data[pos:nl].strip():
+            break
+        n, pos = n + 1, nl + 1
+    return min(n, 99)
 
 
 def _kept_before(parent: Node, closing: Node | None, gone: list[Node]) -> str | None:

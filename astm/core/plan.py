@@ -47,6 +47,10 @@ class Insert(_Edit):
     after: str | None = None
     before: str | None = None
     position: Literal["start", "end"] | None = None
+    # The blank lines above and below the new node, exactly (None: follow the neighbours).
+    # A derived plan records the author's spacing, which no neighbour rule can guess.
+    blank_above: int | None = Field(default=None, ge=0, le=99)
+    blank_below: int | None = Field(default=None, ge=0, le=99)
 
     @model_validator(mode="after")
     def _one_anchor(self) -> Insert:

@@ -121,6 +121,7 @@ class Create:
     before: str | None = None
     position: str | None = None
     ref: int | None = None
+    spacing: tuple[int | None, int | None] | None = None  # a plan's exact blank lines
 
 
 @dataclass(frozen=True)

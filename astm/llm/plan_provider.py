@@ -70,7 +70,10 @@ class PlanProvider:
             if c.id not in deleted and self.acts(c)
         )
         create = tuple(
-            Create(_new_key(req.language, e.text), self.plan.intent, e.after, e.before, e.position, ref=i)
+            Create(
+                _new_key(req.language, e.text), self.plan.intent, e.after, e.before, e.position, ref=i,
+                spacing=(e.blank_above, e.blank_below) if (e.blank_above, e.blank_below) != (None, None) else None,
+            )
             for i, e in enumerate(self.plan.edits)
             if isinstance(e, Insert) and e.parent == req.node_id
         )
