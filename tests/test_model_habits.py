@@ -287,6 +287,29 @@ def test_pyproject_table_that_never_conforms_fails_with_one_line(
     before.assert_unchanged(repo)
 
 
+def test_a_new_table_the_standards_refuse_may_move_where_the_hint_says(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+) -> None:
+    """The 1.5B's habit: "an optional dependency group named dev" routed as a new
+    top-level [dev]. The hint names both usual meanings; the retry may then write the
+    table under another key than the routed one, and that lands."""
+    from test_python_model import hint_of
+
+    repo = make_repo(tmp_path / "shop", {"pyproject.toml": PYPROJECT})
+    node = "pyproject.toml::dev"
+    group = '[project.optional-dependencies]\ndev = ["pytest", "ruff"]\n'
+    env.responder = scripted(
+        {"pyproject.toml": {"create": [{"key": "dev", "intent": "a dev group", "position": "end"}]}},
+        {node: ['[dev]\ndependencies = ["pytest", "ruff"]\n', group]},
+    )
+    res = apply(astm, repo, "Add an optional dependency group named dev with pytest and ruff", "pyproject.toml")
+    assert res.code == 0, res.err
+    text = landed(repo, "pyproject.toml")
+    assert text.startswith(PYPROJECT) and text.endswith("\n" + group)
+    hint = hint_of(generations(env, node)[1])
+    assert hint is not None and "[project.optional-dependencies]" in hint and "[tool.dev]" in hint
+
+
 def test_pyproject_standards_are_checked_offline() -> None:
     from astm.validate import pyproject
 

@@ -117,6 +117,9 @@ async def generate(
             patch: Patch | None = None
             imports: list[bytes] = []
             asks: list[Ask] = []
+            # A plan's insert names its own key; so may a retry of a new node whose routed
+            # key the file's standards refused (a stray [dev] table belongs elsewhere).
+            free = rename or ref is not None
             for attempt in range(1, ctx.settings.retries + 2):
                 res.attempts = attempt
                 ctx.emit(nid, "generating", attempt)
@@ -135,7 +138,7 @@ async def generate(
                 ctx.emit(nid, "validating", attempt)
                 patch, imports, asks, diag = shape(
                     ctx, f, answer, place, node=node, parent=parent, kind=kind, key=key,
-                    rename=rename or ref is not None, owner=nid,
+                    rename=free, owner=nid,
                 )
                 if diag is None and patch is not None and keep is not None and node is not None:
                     diag = limits.lost_children(f, patch, node, keep)
@@ -145,9 +148,10 @@ async def generate(
                     patch, imports, asks, diag = await review.gate(
                         ctx, nid, text, (patch, imports, asks, diag),
                         lambda a: recheck(ctx, f, a, place, box, node=node, parent=parent, kind=kind,
-                                          key=key, rename=rename or ref is not None, owner=nid))
+                                          key=key, rename=free, owner=nid))
                 if diag is None:
                     break
+                free = free or (node is None and diag.source == "pyproject")
                 hint = await hints.for_retry(ctx, diag, res)  # tier 4: raw output never in a prompt
                 if attempt <= ctx.settings.retries:
                     ctx.emit(nid, "retry", attempt, hint)

@@ -76,8 +76,10 @@ def hint(path: str, message: str) -> str:
         return (f"[{top}] is not a top-level table of pyproject.toml (PEP 621); "
                 f"write {top} inside [project] instead, e.g. {top} = [...]")
     if "." not in path and top not in _TOP:
+        # The two usual meanings of a stray table, each with its right place.
         return (f"[{top}] is not a table pyproject.toml may have (PEP 518: only [build-system], "
-                f"[project], [dependency-groups] and [tool.NAME]); put tool settings under [tool.{top}]")
+                f"[project], [dependency-groups] and [tool.NAME]); an optional dependency group "
+                f"goes in [project.optional-dependencies] as {top} = [...], tool settings under [tool.{top}]")
     if path == "project.dependencies" or path.startswith("project.dependencies["):
         return f"{message}: [project] dependencies is a list of PEP 508 strings, e.g. dependencies = [\"requests>=2.31\"]"
     return f"pyproject.toml does not follow PEP 517/518/621: {message}"
