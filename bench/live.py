@@ -53,6 +53,7 @@ class Task:
     intent: str
     files: tuple[str, ...]
     check: str
+    set: str = "tuned"  # "heldout": written after the tuning, never used for it
 
     @property
     def project_dir(self) -> Path:
@@ -72,11 +73,13 @@ def load_tasks(path: Path = TASKS_FILE) -> list[Task]:
     raw = tomllib.loads(path.read_text(encoding="utf-8"))
     tasks: list[Task] = []
     for entry in raw.get("task", []):
-        extra = set(entry) - {"name", "project", "intent", "files", "check"}
+        extra = set(entry) - {"name", "project", "intent", "files", "check", "set"}
         if extra:
             raise ValueError(f"{path.name}: task {entry.get('name')!r} has unknown keys {extra}")
         task = Task(entry["name"], entry["project"], entry["intent"].strip(),
-                    tuple(entry["files"]), entry["check"])
+                    tuple(entry["files"]), entry["check"], entry.get("set", "tuned"))
+        if task.set not in ("tuned", "heldout"):
+            raise ValueError(f"{path.name}: task {task.name}: set is 'tuned' or 'heldout'")
         if not re.fullmatch(r"[a-z0-9-]+", task.name):
             raise ValueError(f"{path.name}: bad task name {task.name!r}")
         if not task.intent or not task.files:
@@ -299,17 +302,23 @@ def print_table(results: list[ArmResult]) -> None:
     for row in rows:
         print(fmt_row(row, widths))
     print()
+    sets = {t.name: t.set for t in load_tasks()}
     for arm in sorted({r.arm for r in results}):
-        mine = [r for r in results if r.arm == arm]
-        print(f"total {arm:5}  passed {sum(r.passed for r in mine)}/{len(mine)}  "
-              f"calls {sum(r.calls for r in mine)}  tokens {sum(r.tokens for r in mine)}  "
-              f"wall {sum(r.wall for r in mine):.0f}s")
+        for which in ("all", "tuned", "heldout"):
+            mine = [r for r in results if r.arm == arm and which in ("all", sets.get(r.task))]
+            if not mine or (which != "all" and len(mine) == len([r for r in results if r.arm == arm])):
+                continue
+            print(f"total {arm:5} {which:7}  passed {sum(r.passed for r in mine)}/{len(mine)}  "
+                  f"calls {sum(r.calls for r in mine)}  tokens {sum(r.tokens for r in mine)}  "
+                  f"wall {sum(r.wall for r in mine):.0f}s")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", choices=["0.5b", "1.5b"], default="1.5b")
     ap.add_argument("--tasks", default="", help="comma-separated task names (default: all)")
+    ap.add_argument("--set", dest="task_set", choices=["tuned", "heldout", "all"], default="all",
+                    help="the tasks astm was tuned on, the held-out ones, or all (default)")
     ap.add_argument("--arm", choices=["astm", "whole", "both"], default="both")
     ap.add_argument("--setup", action="store_true",
                     help="create the server venv, download and verify the model, then run")
@@ -330,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--failures", type=Path, default=NOTES / "live-astm-failures.md",
                     help="where astm's raw output is appended for each task it did not pass")
     args = ap.parse_args(argv)
-    tasks = load_tasks()
+    tasks = [t for t in load_tasks() if args.task_set in ("all", t.set)]
     if args.tasks:
         wanted = args.tasks.split(",")
         unknown = set(wanted) - {t.name for t in tasks}
