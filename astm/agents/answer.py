@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import keyword
 import re
 import textwrap
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 from astm.agents import requests
 from astm.agents.requests import Ask
 from astm.core.node import Node, node_id
+from astm.lang import by_name, nests
 from astm.validate.diagnostic import Diagnostic
 
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.DOTALL | re.MULTILINE)
@@ -62,13 +62,7 @@ def normalise(
 
 def defines(block: str, language: str, key: str) -> bool:
     """Whether a code block holds the definition of ``key`` (a fence worth taking)."""
-    if language == "toml":
-        from astm.lang.toml import syntax as ts
-
-        return any(k == key for _, k in ts.table_headers(block.encode("utf-8", "replace")))
-    name = re.escape(key.split(".")[-1])
-    return re.search(rf"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+{name}\b|^[ \t]*{name}[ \t]*[:=]",
-                     block, re.MULTILINE) is not None
+    return by_name(language).defines(block, key)
 
 
 def strip_prose(text: bytes, language: str) -> bytes:
@@ -89,30 +83,10 @@ def strip_prose(text: bytes, language: str) -> bytes:
 
 
 def _prose(line: bytes, language: str) -> bool:
-    if not line[:1].isalpha() or _CODE_START[language].match(line):
+    lang = by_name(language)
+    if not line[:1].isalpha() or lang.starts_code(line):
         return False
-    if language == "python" and keyword.iskeyword(line.split(maxsplit=1)[0].rstrip(b":").decode("utf-8", "replace")):
-        return False  # ``try:``, ``if x:`` open a block: code, not a sentence
-    return not _valid(line + b"\n", language)
-
-
-_CODE_START = {
-    # definitions, imports, and a name followed by what only code puts there: ``x = (``,
-    # ``setup(``, ``items[``, ``x: int``
-    "python": re.compile(rb"^(async[ \t]+def[ \t]|def[ \t]|class[ \t]|import[ \t]|from[ \t]+\S+[ \t]+import[ \t]"
-                         rb"|[A-Za-z_][\w.]*[ \t]*(\(|\[|[-+*/|&]?=|:))"),
-    "toml": re.compile(rb"^[A-Za-z0-9_\"'.-]+[ \t]*="),
-}
-
-
-def _valid(text: bytes, language: str) -> bool:
-    if language == "toml":
-        from astm.lang.toml import syntax as ts
-
-        return ts.toml_error(text) is None
-    from astm.lang.python import syntax as ps
-
-    return ps.python_error(_dedent(text)) is None
+    return not lang.parses(line + b"\n")
 
 
 def _dedent(text: bytes) -> bytes:
@@ -178,11 +152,12 @@ def extract_node(
     node, or that cannot be read, is returned as it is: the usual checks speak to it."""
     if key is None or kind in ("imports", "preamble"):
         return Extracted(text)
-    if language == "python" and kind == "function" and node is not None:
-        wrapped = rewrap(text, base[node.start : node.end])
+    lang = by_name(language)
+    if kind is not None and node is not None:
+        wrapped = lang.wrap_body(text, base[node.start : node.end], kind)
         if wrapped is not None:
             return Extracted(wrapped)
-    data = _dedent(text) if language == "python" else text
+    data = lang.dedent(text)
     answer = _parse(data, path)
     if answer is None:
         return Extracted(text)
@@ -206,7 +181,7 @@ def extract_node(
         return Extracted(text, diag=Diagnostic(
             f"the answer has code outside the definition of {key}", "shape", snippet=stray))
     body = data[own.start : own.end]
-    imports = _new_imports(answer, data, tree, base) if language == "python" else []
+    imports = _new_imports(answer, data, tree, base, language)
     asks = _proposals(answer, data, own, prefix, tree, base, owner)
     wrong = _against_standards(asks, path, base)
     if wrong is not None:  # e.g. a top-level [dependencies]: the node retries with the hint
@@ -244,7 +219,7 @@ def _parse(data: bytes, path: str) -> Node | None:
 
 def _child_qual(parent: Node, key: str) -> str:
     qual = requests.qualname(parent)
-    return f"{qual}.{key}" if qual and not parent.path.endswith(".toml") else key
+    return f"{qual}.{key}" if qual and nests(parent.path) else key
 
 
 def _loose_code(answer: Node, text: bytes, language: str) -> list[bytes]:
@@ -257,14 +232,10 @@ def _loose_code(answer: Node, text: bytes, language: str) -> list[bytes]:
     for line in text.split(b"\n"):
         inside = pos < len(covered) and covered[pos]
         s = line.strip()
-        if s and not inside and not s.startswith(b"#") and not (language == "python" and _is_docstring_line(s)):
+        if s and not inside and not by_name(language).inert(s):
             out.append(s)
         pos += len(line) + 1
     return out
-
-
-def _is_docstring_line(s: bytes) -> bool:
-    return s.startswith((b'"""', b"'''", b'"', b"'")) or s.endswith((b'"""', b"'''"))
 
 
 def _new_loose_code(answer: Node, text: bytes, base: bytes, language: str) -> bytes:
@@ -275,13 +246,13 @@ def _new_loose_code(answer: Node, text: bytes, base: bytes, language: str) -> by
     )
 
 
-def _new_imports(answer: Node, text: bytes, tree: Node, base: bytes) -> list[bytes]:
-    """Module import statements of the answer the file does not already have."""
-    from astm.lang.python.edits import split_requests
-
+def _new_imports(answer: Node, text: bytes, tree: Node, base: bytes, language: str) -> list[bytes]:
+    """Module import statements of the answer the file does not already have (none in a
+    language without an ``imports`` node)."""
     block = next((c for c in answer.children if c.kind == "imports"), None)
     if block is None:
         return []
+    split_requests = by_name(language).requests
     _, stmts = split_requests(text[block.start : block.end] + b"\npass\n")
     mine = next((c for c in tree.children if c.kind == "imports"), None)
     have: set[bytes] = set()
@@ -343,49 +314,9 @@ def _previous(answer: Node, n: Node) -> Node | None:
 
 
 def rewrap(text: bytes, old: bytes) -> bytes | None:
-    """A function's body answered without its ``def`` line, under the node's own header.
+    """A Python function's body answered without its ``def`` line. The rule is Python's
+    (``astm.lang.python.answers``, reached through ``Language.wrap_body``); the name
+    stays here for its callers."""
+    from astm.lang.python.answers import rewrap as python_rewrap
 
-    Only when that is unambiguous: the answer defines nothing, does not parse as a module
-    (a ``return`` at the top level) or holds a ``return``, and parses as the body of a
-    function; the old header (decorators, comments, signature) and docstring are kept."""
-    from astm.lang.python import syntax as ps
-
-    src = _dedent(text)
-    if re.search(rb"^(?:async[ \t]+def|def|class|@)", src, re.MULTILINE):
-        return None
-    if ps.python_error(src) is None and not re.search(rb"^\s*return\b", src, re.MULTILINE):
-        return None
-    spaces = [len(ln) - len(ln.lstrip(b" ")) for ln in src.split(b"\n") if ln.strip()]
-    unit = min((s for s in spaces if s), default=4)
-    indent = b" " * unit
-    head_rows, doc = _header(_dedent(old))
-    if head_rows is None:
-        return None
-    first = next((ln for ln in src.split(b"\n") if ln.strip()), b"").lstrip()
-    if doc and not first.startswith((b'"', b"'")):
-        head_rows = head_rows + [indent + d.lstrip() if d.strip() else d for d in doc]
-    body = [indent + ln if ln.strip() else ln for ln in src.rstrip(b"\n").split(b"\n")]
-    new = b"\n".join([*head_rows, *body]) + b"\n"
-    return new if ps.python_error(new) is None else None
-
-
-def _header(old: bytes) -> tuple[list[bytes] | None, list[bytes]]:
-    """The lines of a function up to its body, and its docstring's lines ([] if none)."""
-    from astm.lang.python import syntax as ps
-
-    root = ps.parse_tree(old).root_node
-    stmt = next((c for c in root.children if c.type in ("function_definition", "decorated_definition")), None)
-    if stmt is None:
-        return None, []
-    fn = stmt.child_by_field_name("definition") if stmt.type == "decorated_definition" else stmt
-    body = fn.child_by_field_name("body") if fn is not None else None
-    if body is None or body.start_point.row <= fn.start_point.row:  # type: ignore[union-attr]
-        return None, []  # ``def f(): return 1``: no header lines to keep apart
-    lines = old.split(b"\n")
-    head = lines[: body.start_point.row]
-    doc: list[bytes] = []
-    first = next((c for c in body.named_children if c.type != "comment"), None)
-    if first is not None and first.type == "expression_statement" and first.named_child_count == 1 \
-            and first.named_children[0].type == "string":
-        doc = lines[first.start_point.row : first.end_point.row + 1]
-    return head, doc
+    return python_rewrap(text, old)

@@ -7,10 +7,12 @@ router with their skeletons. Root TOML files are always candidates.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 
 from astm.core.node import Node
+from astm.lang import REGISTRY, by_name, find, suffixes
 from astm.llm.base import Act, Route
 
 MAX_CANDIDATES = 40
@@ -33,7 +35,7 @@ def words(intent: str) -> set[str]:
 def named_paths(intent: str, paths: Iterable[str]) -> list[str]:
     """The files the intent names by path (``src/app.py``, or ``app.py`` when only one
     file has that name): they are candidates whatever the index ranks."""
-    wanted = {t.lstrip("./") for t in tokens(intent) if t.endswith((".py", ".pyi", ".toml"))}
+    wanted = {t.lstrip("./") for t in tokens(intent) if t.endswith(suffixes())}
     out: list[str] = []
     for w in sorted(wanted):
         hits = [p for p in paths if p == w or p.endswith("/" + w)]
@@ -47,11 +49,11 @@ def rank(
 ) -> list[str]:
     """The files worth routing over, best first; root TOML files always included."""
     keys = words(intent)
-    named_paths = {t.lstrip("./") for t in tokens(intent) if t.endswith((".py", ".pyi", ".toml"))}
+    named_paths = {t.lstrip("./") for t in tokens(intent) if t.endswith(suffixes())}
     scored: list[tuple[int, str]] = []
     always: list[str] = []
     for path in paths:
-        if "/" not in path and path.endswith(".toml"):
+        if "/" not in path and _configures(path):
             always.append(path)
             continue
         name = path.lower()
@@ -79,7 +81,6 @@ def rank(
 
 _TICKED = re.compile(r"`([^`\n]+)`")
 _HEADER = re.compile(r"\[\[?\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?")
-_PATH = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.(?:py|pyi|toml))\b")
 _DOTTED = re.compile(r"(?<![\w./])([A-Za-z_][\w-]*(?:\.[A-Za-z_\"'][\w\"'-]*)+)")
 _IDENT = re.compile(r"(?<![\w.])([A-Za-z_]\w*)(\()?")
 _PROJECT_WORDS = ("dependency", "dependencies", "requires-python", "version", "description", "license",
@@ -95,7 +96,7 @@ def tokens(intent: str) -> set[str]:
     out: set[str] = set()
     out.update(t.strip() for t in _TICKED.findall(intent))
     out.update(h.strip() for h in _HEADER.findall(intent))
-    out.update(_PATH.findall(intent))
+    out.update(_path_pattern(suffixes()).findall(intent))
     out.update(t.rstrip(".") for t in _DOTTED.findall(intent))
     for word, call in _IDENT.findall(intent):
         if len(word) > 1 and _code_like(word, bool(call)):
@@ -116,7 +117,8 @@ def _names_node(n: Node, toks: set[str], loose: set[str]) -> bool:
     q = _qual(n)
     if not q or q.startswith("("):
         return False
-    if n.path.endswith(".toml"):
+    lang = find(n.path)
+    if lang is not None and lang.loose_keys:
         return _loose(q) in loose
     if q in toks or (n.key is not None and n.key in toks and _code_like(n.key, False)):
         return True
@@ -170,7 +172,8 @@ def toml_only(intent: str) -> bool:
     """An intent about pyproject.toml and nothing in Python: it names a table or the
     file, or speaks of dependencies, and writes no Python path or call."""
     text = intent.lower()
-    if re.search(r"\.pyi?\b", text) or re.search(r"\w\(", intent):
+    code = _code_suffixes()
+    if (code and re.search(rf"(?:{_alternation(code)})\b", text)) or re.search(r"\w\(", intent):
         return False
     return bool(re.search(r"pyproject|\[[a-z\"' .-]+\]|dependenc|build-system|\btool\.", text))
 
@@ -190,7 +193,7 @@ def add_named(route: Route, parent: Node, intent: str) -> Route:
             taken.add(cid)
     if parent.kind == "repo" and toml_only(intent) and not named_python(intent, parent):
         # A pyproject-only intent never goes to a Python file.
-        act = [a for a in act if a.node_id.endswith(".toml")]
+        act = [a for a in act if _configures(a.node_id)]
         if not act and not route.create:
             root = parent.child("pyproject.toml")
             if root is not None:
@@ -203,5 +206,27 @@ def add_named(route: Route, parent: Node, intent: str) -> Route:
 
 
 def named_python(intent: str, parent: Node) -> bool:
-    """Whether the intent names a Python node or file among ``parent``'s children."""
-    return any(c.endswith((".py", ".pyi")) for c in named(intent, parent))
+    """Whether the intent names a code file (Python's: a language that does not configure
+    the project) among ``parent``'s children."""
+    return any((lang := find(c)) is not None and not lang.config for c in named(intent, parent))
+
+
+def _configures(path: str) -> bool:
+    """Whether ``path`` is a configuration file (TOML): root ones are always candidates."""
+    lang = find(path)
+    return lang is not None and lang.config
+
+
+def _code_suffixes() -> tuple[str, ...]:
+    """The suffixes of the languages that do not configure the project (``.py``, ``.pyi``)."""
+    return tuple(s for name, sfx, _ in REGISTRY if not by_name(name).config for s in sfx)
+
+
+def _alternation(sfx: tuple[str, ...]) -> str:
+    return "|".join(re.escape(s) for s in sfx)
+
+
+@functools.lru_cache(maxsize=4)
+def _path_pattern(sfx: tuple[str, ...]) -> re.Pattern[str]:
+    """A path written in an intent: ``src/app.py``, ``pyproject.toml``."""
+    return re.compile(rf"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+(?:{_alternation(sfx)}))\b")

@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass
 
 from astm.core.node import Node, node_id
+from astm.lang import nests
 
 # Any comment line that starts with astm-request in any spelling; a well-formed one parses.
 _ANY = re.compile(rb"^[ \t]*#[ \t]*astm[-_ \t]?requests?\b[ \t]*:?(.*)$", re.IGNORECASE)
@@ -90,7 +91,7 @@ def parent_of_new(node: Node, ask: Ask) -> Node | None:
     ``node`` or lies below it (a TOML table's parent is its file)."""
     if not ask.proposal:
         return node
-    if "." not in ask.name or node.path.endswith(".toml"):
+    if "." not in ask.name or not nests(node.path):
         parent_id = node.path
     else:
         parent_id = node_id(node.path, ask.name.rsplit(".", 1)[0])

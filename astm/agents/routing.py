@@ -18,6 +18,7 @@ from astm.agents import limits
 from astm.core.node import Node, node_id
 from astm.core.plan import Delete, Insert, Plan, Replace
 from astm.errors import PlanError, UnknownNodeError, ValidationFailed
+from astm.lang import find
 from astm.llm.base import Act, ClaimRequest, Create, Provider, Route, RouteRequest, Usage
 
 T = TypeVar("T")
@@ -264,8 +265,9 @@ def _plain_key(key: str, parent: Node) -> str:
     own = parent.id.split("::", 1)[1] if "::" in parent.id else ""
     if own and k.startswith(own + "."):
         k = k[len(own) + 1 :]
-    if parent.path.endswith(".toml"):
-        k = k.strip("[]").strip()
+    lang = find(parent.path)
+    if lang is not None:
+        k = lang.bare_key(k)
     return k or key
 
 

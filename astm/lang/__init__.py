@@ -1,9 +1,10 @@
 """Languages astm edits: the ``Language`` protocol and the only path -> language map.
 
 Each language lives in one package, ``astm/lang/<name>/`` (syntax, edits, view, summary,
-checks), whose ``__init__`` exposes ``LANGUAGE``. ``REGISTRY`` below is the one place that
-maps a file name to a language: adding a language is its package and one line here. Nothing
-else in astm asks which language a file is by name or suffix; it asks the language.
+answers, checks), whose ``__init__`` exposes ``LANGUAGE``. ``REGISTRY`` below is the one
+place that maps a file name to a language: adding a language is its package and one line
+here. Nothing else in astm asks which language a file is by name or suffix; it asks the
+language (``tests/test_architecture.py`` holds the rest of astm to that).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from astm.core.node import Node
     from astm.core.patch import Patch
     from astm.core.view import View
+    from astm.lang.summary import Entry
     from astm.validate.diagnostic import Diagnostic
 
 # name, suffixes, module whose ``LANGUAGE`` implements it (imported on first use: a hook
@@ -28,6 +30,9 @@ REGISTRY: tuple[tuple[str, tuple[str, ...], str], ...] = (
 
 
 class Language(Protocol):
+    """What astm asks of a language. ``astm.lang.base.Base`` holds the neutral defaults a
+    new language may keep; docs/architecture.md says which part of astm asks what."""
+
     name: str
     routers: tuple[str, ...]  # node kinds that route to their children by default
     external: bool  # runs subprocess validators in the sandbox (ruff for Python)
@@ -35,10 +40,11 @@ class Language(Protocol):
     nested: bool  # a node's id nests its children's (``A.b``); TOML keys have dots but no nesting
     block_gap: int  # line breaks joining a new file's template blocks
     tested: bool  # a changed file of this language runs the project's tests at the root
+    config: bool  # its files at the repository root configure the project (pyproject.toml):
+    #               every repository-wide intent has them among its candidates
+    loose_keys: bool  # an intent names a node by its key with quotes, brackets, case ignored
 
-    def prepare(self, text: bytes, *, node: Node | None, parent: Node, base: bytes) -> bytes: ...
-
-    def requests(self, text: bytes) -> tuple[bytes, list[bytes]]: ...
+    # ---- the node tree ---------------------------------------------------------------
 
     def parse(self, path: str, data: bytes) -> Node: ...
 
@@ -52,12 +58,74 @@ class Language(Protocol):
 
     def key_of(self, text: bytes) -> tuple[str, str] | None: ...
 
+    def summary(self, data: bytes) -> tuple[str, str | None, tuple[Entry, ...]]:
+        """``(status, note, entries)`` of a file for the index (``astm.index.summary``)."""
+        ...
+
+    def grammar_tag(self) -> str:
+        """What ``summary`` depends on besides astm's code (its grammar's version)."""
+        ...
+
+    # ---- a model's answer ------------------------------------------------------------
+
+    def shape(self, kind: str) -> str:
+        """What "the complete text of this node" means for a node of ``kind`` (prompts)."""
+        ...
+
+    def defines(self, block: str, key: str) -> bool:
+        """Whether a fenced block of an answer holds the definition of ``key``."""
+        ...
+
+    def starts_code(self, line: bytes) -> bool:
+        """Whether a line at the margin reads as code, not prose (``def f(``, ``x = 1``)."""
+        ...
+
+    def parses(self, text: bytes) -> bool:
+        """Whether ``text`` alone is valid in this language (an answer's stray line)."""
+        ...
+
+    def dedent(self, text: bytes) -> bytes:
+        """An answer's text as a file of its own (Python: common indentation removed)."""
+        ...
+
+    def inert(self, line: bytes) -> bool:
+        """Whether a stripped line outside every node is no code (a comment, a docstring)."""
+        ...
+
+    def wrap_body(self, text: bytes, old: bytes, kind: str) -> bytes | None:
+        """An answer that is only a node's body, under the node's own header ``old``;
+        ``None`` when it is not such an answer."""
+        ...
+
+    def bare_key(self, key: str) -> str:
+        """A new child's key without the language's own wrapping (TOML: ``[...]``)."""
+        ...
+
+    def requests(self, text: bytes) -> tuple[bytes, list[bytes]]: ...
+
+    def prepare(self, text: bytes, *, node: Node | None, parent: Node, base: bytes) -> bytes: ...
+
+    # ---- checks ----------------------------------------------------------------------
+
     def check_node(
         self, patched: bytes, new_start: int, new_text: bytes, *, kind: str, key: str | None,
         rename: bool, path: str,
     ) -> Diagnostic | None: ...
 
     def check_file(self, data: bytes, path: str) -> Diagnostic | None: ...
+
+    def check_block(
+        self, text: bytes, *, kind: str, key: str, tables: list[str]
+    ) -> Diagnostic | None:
+        """A template block of ``astm new`` alone: valid, and only what its kind allows."""
+        ...
+
+    def module_names(self, path: str) -> list[str]:
+        """Import names a changed file may be imported by (the root tests that import
+        one of them run); ``[]`` for a language nothing imports."""
+        ...
+
+    # ---- placing text ----------------------------------------------------------------
 
     def insert(
         self, parent: Node, base: bytes, text: bytes, *, after: Node | None, before: Node | None,
@@ -92,14 +160,34 @@ def language_for(path: str) -> Language:
     return lang
 
 
+def find_name(name: str) -> Language | None:
+    """The language called ``name``, or ``None`` (``"repo"``, the repository node's)."""
+    module = next((m for n, _, m in REGISTRY if n == name), None)
+    return None if module is None else importlib.import_module(module).LANGUAGE  # type: ignore[no-any-return]
+
+
 def by_name(name: str) -> Language:
-    module = next(m for n, _, m in REGISTRY if n == name)
-    return importlib.import_module(module).LANGUAGE  # type: ignore[no-any-return]
+    lang = find_name(name)
+    if lang is None:
+        raise KeyError(f"no language called {name!r}")
+    return lang
+
+
+def names() -> tuple[str, ...]:
+    """Every language's name, in ``REGISTRY`` order."""
+    return tuple(n for n, _, _ in REGISTRY)
 
 
 def suffixes() -> tuple[str, ...]:
     """Every suffix astm understands (for listing candidate files)."""
     return tuple(s for _, sfx, _ in REGISTRY for s in sfx)
+
+
+def nests(path: str) -> bool:
+    """Whether ids below ``path`` nest (``A.b`` under ``A``); a path no language claims
+    (the repository node's) counts as nesting."""
+    lang = find(path)
+    return lang is None or lang.nested
 
 
 def parse_file(path: str, data: bytes) -> Node:

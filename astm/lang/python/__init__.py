@@ -9,19 +9,46 @@ import warnings
 from typing import TYPE_CHECKING
 
 from astm.core.node import Node
-from astm.lang.python import syntax
+from astm.lang.base import Base
+from astm.lang.python import answers, syntax
 from astm.lang.python.edits import _Python
 
 if TYPE_CHECKING:
     from astm.core.view import View
 
 
-class Python(_Python):
+class Python(_Python, Base):
     suffixes = (".py", ".pyi")
     typecheck = True  # pyright/basedpyright on a composed file, when the project configures it
     nested = True
     block_gap = 2  # line breaks joining a new file's blocks (``astm new``)
     tested = True  # a change runs the project's tests at the root
+    config = False
+    loose_keys = False
+
+    # ---- a model's answer (answers.py) ---------------------------------------------
+
+    def shape(self, kind: str) -> str:
+        return answers.shape(kind)
+
+    def defines(self, block: str, key: str) -> bool:
+        return answers.defines(block, key)
+
+    def starts_code(self, line: bytes) -> bool:
+        return answers.starts_code(line)
+
+    def parses(self, text: bytes) -> bool:
+        return answers.parses(text)
+
+    def dedent(self, text: bytes) -> bytes:
+        return answers.dedent(text)
+
+    def inert(self, line: bytes) -> bool:
+        return answers.inert(line)
+
+    def wrap_body(self, text: bytes, old: bytes, kind: str) -> bytes | None:
+        """Only a function is answered as a bare body (a class's body is its members)."""
+        return answers.rewrap(text, old) if kind == "function" else None
 
     def build(self, path: str, data: bytes) -> Node:
         return syntax.build(path, data)

@@ -7,19 +7,42 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from astm.core.node import Node
-from astm.lang.toml import syntax
+from astm.lang.base import Base
+from astm.lang.toml import answers, syntax
 from astm.lang.toml.edits import _Toml
 
 if TYPE_CHECKING:
     from astm.core.view import View
 
 
-class Toml(_Toml):
+class Toml(_Toml, Base):
     suffixes = (".toml",)
     typecheck = False
     nested = False  # keys have dots but no nesting
     block_gap = 1  # line breaks joining a new file's blocks (``astm new``)
     tested = False  # a change runs the project's tests at the root
+    config = True  # pyproject.toml and the tools' own files: every repository-wide intent sees them
+    loose_keys = True  # ``[tool.ruff]``, ``tool.ruff``, ``"tool".ruff`` name one table
+
+    # ---- a model's answer (answers.py) ---------------------------------------------
+
+    def shape(self, kind: str) -> str:
+        return answers.shape(kind)
+
+    def defines(self, block: str, key: str) -> bool:
+        return answers.defines(block, key)
+
+    def starts_code(self, line: bytes) -> bool:
+        return answers.CODE_START.match(line) is not None
+
+    def parses(self, text: bytes) -> bool:
+        return answers.parses(text)
+
+    def inert(self, line: bytes) -> bool:
+        return line.startswith(b"#")
+
+    def bare_key(self, key: str) -> str:
+        return key.strip("[]").strip()  # a table named by its header
 
     def build(self, path: str, data: bytes) -> Node:
         return syntax.build(path, data)

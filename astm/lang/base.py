@@ -1,0 +1,104 @@
+"""The neutral answers of the ``Language`` protocol, for a language to keep or override.
+
+A language that keeps one of these has nothing of its own to say there: no import
+requests, no nesting, no subprocess validators, answers taken as written. Python and TOML
+override what they know better; a new language starts from here (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from astm.core.node import Node
+    from astm.lang.summary import Entry
+    from astm.validate.diagnostic import Diagnostic
+
+
+class Base:
+    routers: tuple[str, ...] = ("file",)
+    external = False
+    typecheck = False
+    nested = False
+    block_gap = 1
+    tested = False
+    config = False
+    loose_keys = False
+
+    # The methods every language must define (``parse``, ``build``, ``outline``, ``view``,
+    # ``key_of``, ``check_node``, ``check_file``, ``insert``, ``delete``) have no default.
+
+    def parse(self, path: str, data: bytes) -> Node:
+        raise NotImplementedError
+
+    def outline(self, data: bytes) -> str:
+        raise NotImplementedError
+
+    def key_of(self, text: bytes) -> tuple[str, str] | None:
+        raise NotImplementedError
+
+    def check_file(self, data: bytes, path: str) -> Diagnostic | None:
+        raise NotImplementedError
+
+    def context(self, path: str, data: bytes) -> str:
+        return self.outline(data)
+
+    def summary(self, data: bytes) -> tuple[str, str | None, tuple[Entry, ...]]:
+        """Every node of the tree, its first line as its signature."""
+        from astm.core.node import split_id
+        from astm.errors import TargetError
+        from astm.lang.summary import PLACEHOLDER, SIG_MAX, Entry
+
+        try:
+            tree = self.parse(PLACEHOLDER, data)
+        except TargetError as exc:
+            return "broken", exc.message, ()
+        entries = []
+        for n in tree.walk():
+            if n is tree:
+                continue
+            line = data[n.start : n.end].split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+            entries.append(Entry(split_id(n.id)[1] or "", n.kind, n.key, n.start, n.end, line[:SIG_MAX]))
+        return "ok", None, tuple(entries)
+
+    def grammar_tag(self) -> str:
+        return ""
+
+    def shape(self, kind: str) -> str:
+        return "the whole node as it stands in the file"
+
+    def defines(self, block: str, key: str) -> bool:
+        found = self.key_of(block.encode("utf-8", "replace"))
+        return found is not None and found[1] == key
+
+    def starts_code(self, line: bytes) -> bool:
+        return False
+
+    def parses(self, text: bytes) -> bool:
+        return self.check_file(text, "<text>") is None
+
+    def dedent(self, text: bytes) -> bytes:
+        return text
+
+    def inert(self, line: bytes) -> bool:
+        return False
+
+    def wrap_body(self, text: bytes, old: bytes, kind: str) -> bytes | None:
+        return None
+
+    def bare_key(self, key: str) -> str:
+        return key
+
+    def requests(self, text: bytes) -> tuple[bytes, list[bytes]]:
+        return text, []
+
+    def prepare(self, text: bytes, *, node: Node | None, parent: Node, base: bytes) -> bytes:
+        return text
+
+    def check_block(
+        self, text: bytes, *, kind: str, key: str, tables: list[str]
+    ) -> Diagnostic | None:
+        return self.check_file(text, "<block>")
+
+    def module_names(self, path: str) -> list[str]:
+        return []
