@@ -178,9 +178,10 @@ def names() -> tuple[str, ...]:
     return tuple(n for n, _, _ in REGISTRY)
 
 
-def suffixes() -> tuple[str, ...]:
-    """Every suffix astm understands (for listing candidate files)."""
-    return tuple(s for _, sfx, _ in REGISTRY for s in sfx)
+def suffixes(name: str | None = None) -> tuple[str, ...]:
+    """Every suffix astm understands (for listing candidate files), or the suffixes of the
+    language called ``name``."""
+    return tuple(s for n, sfx, _ in REGISTRY if name is None or n == name for s in sfx)
 
 
 def nests(path: str) -> bool:

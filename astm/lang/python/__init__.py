@@ -1,6 +1,8 @@
-"""Python: one home. ``syntax`` (tree-sitter -> nodes), ``edits`` (prepare, insert, delete,
-requests, shape checks), ``view`` (skeleton and curated lines). ``LANGUAGE`` is what the
-registry in ``astm.lang`` hands out."""
+"""Python: one home. ``syntax`` (tree-sitter -> nodes: ``items``, ``builder``), ``edits``
+(prepare, insert, delete, requests, shape checks: ``indent``, ``spacing``, ``placement``,
+``imports``, ``checks``), ``view`` (skeleton and curated lines), ``answers`` (how a model's
+answer reads), ``summary`` (the index's entries). ``LANGUAGE`` is what the registry in
+``astm.lang`` hands out."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from astm.core.node import Node
 from astm.lang.base import Base
-from astm.lang.python import answers, summary, syntax
+from astm.lang.python import answers, syntax
+from astm.lang.python import summary as entries
 from astm.lang.python.edits import _Python
 from astm.lang.python.items import module_items
 
@@ -30,10 +33,10 @@ class Python(_Python, Base):
     loose_keys = False
 
     def summary(self, data: bytes) -> tuple[str, str | None, tuple[Entry, ...]]:
-        return summary.summary(data)
+        return entries.summary(data)
 
     def grammar_tag(self) -> str:
-        return summary.grammar_tag()
+        return entries.grammar_tag()
 
     # ---- a model's answer (answers.py) ---------------------------------------------
 

@@ -1,6 +1,7 @@
 """TOML: one home. ``syntax`` (tree-sitter -> nodes), ``edits`` (prepare, insert, delete),
-``view`` (headers and keys), ``checks`` (tomllib and shape checks). ``LANGUAGE`` is what the
-registry in ``astm.lang`` hands out."""
+``view`` (headers and keys), ``checks`` (tomllib and shape checks), ``answers`` (how a
+model's answer reads), ``summary`` (the index's entries). ``LANGUAGE`` is what the registry
+in ``astm.lang`` hands out."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import TYPE_CHECKING
 
 from astm.core.node import Node
 from astm.lang.base import Base
-from astm.lang.toml import answers, checks, summary, syntax
+from astm.lang.toml import answers, checks, syntax
+from astm.lang.toml import summary as entries
 from astm.lang.toml.edits import _Toml
 
 if TYPE_CHECKING:
@@ -27,10 +29,10 @@ class Toml(_Toml, Base):
     loose_keys = True  # ``[tool.ruff]``, ``tool.ruff``, ``"tool".ruff`` name one table
 
     def summary(self, data: bytes) -> tuple[str, str | None, tuple[Entry, ...]]:
-        return summary.summary(data)
+        return entries.summary(data)
 
     def grammar_tag(self) -> str:
-        return summary.grammar_tag()
+        return entries.grammar_tag()
 
     # ---- a model's answer (answers.py) ---------------------------------------------
 
