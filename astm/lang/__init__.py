@@ -103,6 +103,10 @@ class Language(Protocol):
 
     def requests(self, text: bytes) -> tuple[bytes, list[bytes]]: ...
 
+    def import_lines(self, text: bytes) -> list[bytes]:
+        """The statements of an ``imports`` node's text, one each (``[]``: no imports)."""
+        ...
+
     def prepare(self, text: bytes, *, node: Node | None, parent: Node, base: bytes) -> bytes: ...
 
     # ---- checks ----------------------------------------------------------------------

@@ -34,6 +34,9 @@ class _Python:
     def requests(self, text: bytes) -> tuple[bytes, list[bytes]]:
         return split_requests(text)
 
+    def import_lines(self, text: bytes) -> list[bytes]:
+        return imports.import_lines(text)
+
     def module_names(self, path: str) -> list[str]:
         return imports.module_names(path)
 

@@ -34,6 +34,12 @@ def split_requests(text: bytes) -> tuple[bytes, list[bytes]]:
     return b"\n".join(rest), imports
 
 
+def import_lines(text: bytes) -> list[bytes]:
+    """The statements of an import block, one each (the ``pass`` after them makes
+    ``split_requests`` take them all)."""
+    return split_requests(text + b"\npass\n")[1]
+
+
 def import_point(file: Node, base: bytes) -> int:
     """Where a new import block goes: after the module docstring and header comments."""
     tree = syntax.parse_tree(base)
