@@ -252,12 +252,12 @@ def _new_imports(answer: Node, text: bytes, tree: Node, base: bytes, language: s
     block = next((c for c in answer.children if c.kind == "imports"), None)
     if block is None:
         return []
-    split_requests = by_name(language).requests
-    _, stmts = split_requests(text[block.start : block.end] + b"\npass\n")
+    import_lines = by_name(language).import_lines
+    stmts = import_lines(text[block.start : block.end])
     mine = next((c for c in tree.children if c.kind == "imports"), None)
     have: set[bytes] = set()
     if mine is not None:
-        _, old = split_requests(base[mine.start : mine.end] + b"\npass\n")
+        old = import_lines(base[mine.start : mine.end])
         have = {b" ".join(s.split()) for s in old}
     return [s for s in stmts if b" ".join(s.split()) not in have]
 

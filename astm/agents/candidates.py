@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 
 from astm.core.node import Node
-from astm.lang import REGISTRY, by_name, find, suffixes
+from astm.lang import by_name, find, names, suffixes
 from astm.llm.base import Act, Route
 
 MAX_CANDIDATES = 40
@@ -219,7 +219,7 @@ def _configures(path: str) -> bool:
 
 def _code_suffixes() -> tuple[str, ...]:
     """The suffixes of the languages that do not configure the project (``.py``, ``.pyi``)."""
-    return tuple(s for name, sfx, _ in REGISTRY if not by_name(name).config for s in sfx)
+    return tuple(s for name in names() if not by_name(name).config for s in suffixes(name))
 
 
 def _alternation(sfx: tuple[str, ...]) -> str:

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-_SUFFIXES = (".py", ".pyi", ".toml")
-
 
 @click.group("view")
 def command() -> None:
@@ -57,8 +55,11 @@ def _show(kind: str, paths: tuple[str, ...], ids: bool) -> int:
 
 
 def _expand(paths: tuple[str, ...], cwd: Path) -> list[Path]:
-    """The files named, directories replaced by their Python and TOML files."""
+    """The files named, directories replaced by the files of astm's languages."""
     from astm.errors import TargetError
+    from astm.lang import suffixes
+
+    known = suffixes()
 
     out: list[Path] = []
     for p in paths:
@@ -66,7 +67,7 @@ def _expand(paths: tuple[str, ...], cwd: Path) -> list[Path]:
         if path.is_dir():
             out += sorted(
                 f for f in path.rglob("*")
-                if f.suffix in _SUFFIXES and f.is_file()
+                if f.suffix in known and f.is_file()
                 and not any(part.startswith(".") for part in f.relative_to(path).parts)
             )
         elif path.is_file():

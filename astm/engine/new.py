@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from astm.agents.answer import normalise
 from astm.agents.context import Outcome, RunContext, released, settle
@@ -27,7 +27,7 @@ from astm.core.plan import Insert, Plan
 from astm.core.result import ApplyResult, EventSink, NodeResult, ignore
 from astm.engine.apply import ApplyOptions, Run
 from astm.errors import TargetError, UsageError
-from astm.lang import language_for, language_of
+from astm.lang import by_name, language_for, language_of, names
 from astm.llm.base import GenerateRequest, Provider
 from astm.validate.diagnostic import Diagnostic
 from astm.workspace import landing
@@ -52,9 +52,16 @@ class Template(BaseModel):
 
     description: str = ""
     match: list[str]
-    language: Literal["toml", "python"]
+    language: str  # a language's name in astm.lang.REGISTRY
     block: list[Block]
     source: str = ""
+
+    @field_validator("language")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in names():
+            raise ValueError(f"language must be one of {', '.join(names())}")
+        return value
 
     def matches(self, path: str) -> bool:
         name = path.rsplit("/", 1)[-1]
@@ -89,29 +96,8 @@ def template_for(path: str, templates: list[Template]) -> Template:
 
 
 def check_block(block: Block, text: bytes, language: str) -> Diagnostic | None:
-    """A block alone: valid, and only what its kind allows."""
-    if language == "toml":
-        from astm.lang.toml import syntax as ts
-        from astm.lang.toml.checks import check_file
-
-        diag = check_file(text)
-        if diag is not None:
-            return diag
-        for _, key in ts.table_headers(text):
-            if block.tables and not any(key == p or key.startswith(p + ".") for p in block.tables):
-                allowed = ", ".join(f"[{p}]" for p in block.tables)
-                return Diagnostic(f"[{key}] does not belong in this block (only {allowed})", "shape")
-        if not ts.table_headers(text):
-            return Diagnostic("the block must hold its tables, with their headers", "shape")
-        return None
-    from astm.lang.python.edits import PYTHON
-
-    diag = PYTHON.check_file(text, "<block>")
-    if diag is not None:
-        return diag
-    if block.kind in ("imports", "assignment"):
-        return PYTHON.check_shape(text, kind=block.kind, key=block.key, rename=False)
-    return None
+    """A block alone: valid, and only what its kind allows (the language judges)."""
+    return by_name(language).check_block(text, kind=block.kind, key=block.key, tables=block.tables)
 
 
 @dataclass

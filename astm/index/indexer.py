@@ -20,10 +20,9 @@ from pathlib import Path
 from astm.index import terms
 from astm.index.store import Store, using
 from astm.index.summary import summarize
-from astm.lang import language_of
+from astm.lang import language_of, suffixes
 from astm.workspace.blobs import Blobs
 
-SUFFIXES = (".py", ".pyi", ".toml")
 POOL_MIN = 200  # fewer new blobs than this are parsed in-process
 CHUNK = 40
 BATCH = 500  # blobs per transaction
@@ -76,7 +75,7 @@ def update(
     indexed = store.get("commit")
     if commit is not None and commit == indexed:
         return commit, 0, _count(store), 0
-    listing = blobs.listing(rev, SUFFIXES)
+    listing = blobs.listing(rev, suffixes())
     if listing.commit is not None and listing.commit == indexed:
         return listing.commit, 0, _count(store), 0
     conn = store.conn

@@ -46,17 +46,13 @@ CREATE TABLE IF NOT EXISTS path_terms(
 
 
 def format_tag() -> str:
-    """What the stored summaries depend on (this schema, both grammars); a different tag
-    means a rebuild. Bump ``SCHEMA`` whenever ``summarize`` changes what it produces."""
-    import tree_sitter
-    import tree_sitter_python
-    import tree_sitter_toml
+    """What the stored summaries depend on (this schema, every language's grammar); a
+    different tag means a rebuild. Bump ``SCHEMA`` whenever ``summarize`` changes what it
+    produces."""
+    from astm.lang import by_name, names
 
     parts = [f"schema={SCHEMA}"]
-    for name, lang in (("python", tree_sitter_python), ("toml", tree_sitter_toml)):
-        g = tree_sitter.Language(lang.language())
-        version = ".".join(map(str, g.semantic_version or ()))
-        parts.append(f"{name}={version}/{g.abi_version}/{g.node_kind_count}/{g.parse_state_count}")
+    parts += [f"{name}={by_name(name).grammar_tag()}" for name in sorted(names())]
     return ";".join(parts)
 
 

@@ -103,6 +103,10 @@ class Language(Protocol):
 
     def requests(self, text: bytes) -> tuple[bytes, list[bytes]]: ...
 
+    def import_lines(self, text: bytes) -> list[bytes]:
+        """The statements of an ``imports`` node's text, one each (``[]``: no imports)."""
+        ...
+
     def prepare(self, text: bytes, *, node: Node | None, parent: Node, base: bytes) -> bytes: ...
 
     # ---- checks ----------------------------------------------------------------------
@@ -178,9 +182,10 @@ def names() -> tuple[str, ...]:
     return tuple(n for n, _, _ in REGISTRY)
 
 
-def suffixes() -> tuple[str, ...]:
-    """Every suffix astm understands (for listing candidate files)."""
-    return tuple(s for _, sfx, _ in REGISTRY for s in sfx)
+def suffixes(name: str | None = None) -> tuple[str, ...]:
+    """Every suffix astm understands (for listing candidate files), or the suffixes of the
+    language called ``name``."""
+    return tuple(s for n, sfx, _ in REGISTRY if name is None or n == name for s in sfx)
 
 
 def nests(path: str) -> bool:

@@ -92,6 +92,9 @@ class Base:
     def requests(self, text: bytes) -> tuple[bytes, list[bytes]]:
         return text, []
 
+    def import_lines(self, text: bytes) -> list[bytes]:
+        return []
+
     def prepare(self, text: bytes, *, node: Node | None, parent: Node, base: bytes) -> bytes:
         return text
 

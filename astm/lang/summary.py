@@ -7,6 +7,10 @@ index (``astm.index.summary``) stores them once per blob.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tree_sitter
 
 
 @dataclass(frozen=True)
@@ -23,3 +27,9 @@ class Entry:
 
 SIG_MAX = 300  # a longer signature is cut
 PLACEHOLDER = "_"  # the path nodes are built under before the summary strips it
+
+
+def grammar_tag(g: tree_sitter.Language) -> str:
+    """A tree-sitter grammar's version and size: summaries made with another are stale."""
+    version = ".".join(map(str, g.semantic_version or ()))
+    return f"{version}/{g.abi_version}/{g.node_kind_count}/{g.parse_state_count}"

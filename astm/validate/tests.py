@@ -17,20 +17,17 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from astm.lang import find
 from astm.validate.diagnostic import Diagnostic
 
 _TEST_FILE = re.compile(r"(^|/)(test_[^/]*|[^/]*_test)\.py$")
 
 
 def module_names(path: str) -> list[str]:
-    """Import names a changed file may be imported by: ``src/pkg/mod.py`` -> pkg.mod, mod."""
-    parts = path[:-3].split("/") if path.endswith(".py") else path.split("/")
-    if parts[-1] == "__init__":
-        parts = parts[:-1]
-    if parts and parts[0] in ("src", "lib"):
-        parts = parts[1:]
-    names = [".".join(parts[i:]) for i in range(len(parts))]
-    return [n for n in names if n]
+    """Import names a changed file may be imported by: ``src/pkg/mod.py`` -> pkg.mod, mod.
+    Its language says (``Language.module_names``); none for a file nothing imports."""
+    lang = find(path)
+    return lang.module_names(path) if lang is not None else []
 
 
 def select(
@@ -40,7 +37,7 @@ def select(
     tests = [f for f in files if _TEST_FILE.search(f)]
     if not tests:
         return []
-    names = {n for c in changed if c.endswith(".py") for n in module_names(c)}
+    names = {n for c in changed for n in module_names(c)}
     if not names:
         return None
     alt = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))

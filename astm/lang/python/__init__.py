@@ -1,6 +1,8 @@
-"""Python: one home. ``syntax`` (tree-sitter -> nodes), ``edits`` (prepare, insert, delete,
-requests, shape checks), ``view`` (skeleton and curated lines). ``LANGUAGE`` is what the
-registry in ``astm.lang`` hands out."""
+"""Python: one home. ``syntax`` (tree-sitter -> nodes: ``items``, ``builder``), ``edits``
+(prepare, insert, delete, requests, shape checks: ``indent``, ``spacing``, ``placement``,
+``imports``, ``checks``), ``view`` (skeleton and curated lines), ``answers`` (how a model's
+answer reads), ``summary`` (the index's entries). ``LANGUAGE`` is what the registry in
+``astm.lang`` hands out."""
 
 from __future__ import annotations
 
@@ -11,10 +13,14 @@ from typing import TYPE_CHECKING
 from astm.core.node import Node
 from astm.lang.base import Base
 from astm.lang.python import answers, syntax
+from astm.lang.python import summary as entries
 from astm.lang.python.edits import _Python
+from astm.lang.python.items import module_items
 
 if TYPE_CHECKING:
     from astm.core.view import View
+    from astm.lang.summary import Entry
+    from astm.validate.diagnostic import Diagnostic
 
 
 class Python(_Python, Base):
@@ -25,6 +31,12 @@ class Python(_Python, Base):
     tested = True  # a change runs the project's tests at the root
     config = False
     loose_keys = False
+
+    def summary(self, data: bytes) -> tuple[str, str | None, tuple[Entry, ...]]:
+        return entries.summary(data)
+
+    def grammar_tag(self) -> str:
+        return entries.grammar_tag()
 
     # ---- a model's answer (answers.py) ---------------------------------------------
 
@@ -46,6 +58,17 @@ class Python(_Python, Base):
     def inert(self, line: bytes) -> bool:
         return answers.inert(line)
 
+    def check_block(
+        self, text: bytes, *, kind: str, key: str, tables: list[str]
+    ) -> Diagnostic | None:
+        """Valid alone; an ``imports`` or ``assignment`` block only that (``code``: any)."""
+        diag = self.check_file(text, "<block>")
+        if diag is not None:
+            return diag
+        if kind in ("imports", "assignment"):
+            return self.check_shape(text, kind=kind, key=key, rename=False)
+        return None
+
     def wrap_body(self, text: bytes, old: bytes, kind: str) -> bytes | None:
         """Only a function is answered as a bare body (a class's body is its members)."""
         return answers.rewrap(text, old) if kind == "function" else None
@@ -56,7 +79,7 @@ class Python(_Python, Base):
     def top_keys(self, data: bytes) -> list[tuple[str, str | None]]:
         """``(kind, key)`` of a file's top-level nodes, as ``build`` would give them, without
         building the nodes (a composed file's structure check: a big file has many)."""
-        items = syntax._module_items(syntax.parse_tree(data).root_node)
+        items = module_items(syntax.parse_tree(data).root_node)
         return [(i.kind, None if i.kind == "imports" else i.name) for i in items]
 
     def context(self, path: str, data: bytes) -> str:

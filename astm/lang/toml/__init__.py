@@ -1,6 +1,7 @@
 """TOML: one home. ``syntax`` (tree-sitter -> nodes), ``edits`` (prepare, insert, delete),
-``view`` (headers and keys), ``checks`` (tomllib and shape checks). ``LANGUAGE`` is what the
-registry in ``astm.lang`` hands out."""
+``view`` (headers and keys), ``checks`` (tomllib and shape checks), ``answers`` (how a
+model's answer reads), ``summary`` (the index's entries). ``LANGUAGE`` is what the registry
+in ``astm.lang`` hands out."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ from typing import TYPE_CHECKING
 
 from astm.core.node import Node
 from astm.lang.base import Base
-from astm.lang.toml import answers, syntax
+from astm.lang.toml import answers, checks, syntax
+from astm.lang.toml import summary as entries
 from astm.lang.toml.edits import _Toml
 
 if TYPE_CHECKING:
     from astm.core.view import View
+    from astm.lang.summary import Entry
+    from astm.validate.diagnostic import Diagnostic
 
 
 class Toml(_Toml, Base):
@@ -23,6 +27,12 @@ class Toml(_Toml, Base):
     tested = False  # a change runs the project's tests at the root
     config = True  # pyproject.toml and the tools' own files: every repository-wide intent sees them
     loose_keys = True  # ``[tool.ruff]``, ``tool.ruff``, ``"tool".ruff`` name one table
+
+    def summary(self, data: bytes) -> tuple[str, str | None, tuple[Entry, ...]]:
+        return entries.summary(data)
+
+    def grammar_tag(self) -> str:
+        return entries.grammar_tag()
 
     # ---- a model's answer (answers.py) ---------------------------------------------
 
@@ -40,6 +50,11 @@ class Toml(_Toml, Base):
 
     def inert(self, line: bytes) -> bool:
         return line.startswith(b"#")
+
+    def check_block(
+        self, text: bytes, *, kind: str, key: str, tables: list[str]
+    ) -> Diagnostic | None:
+        return checks.check_block(text, tables=tables)
 
     def bare_key(self, key: str) -> str:
         return key.strip("[]").strip()  # a table named by its header

@@ -21,6 +21,21 @@ def check_file(data: bytes, path: str = "<file>") -> Diagnostic | None:
     return Diagnostic(err[0], "tomllib", err[1], relative=False, snippet=_line(data, err[1]))
 
 
+def check_block(text: bytes, *, tables: list[str]) -> Diagnostic | None:
+    """A template block of ``astm new`` alone: valid, its tables only under the prefixes
+    the template allows (any with none listed), and at least one table."""
+    diag = check_file(text)
+    if diag is not None:
+        return diag
+    for _, key in ts.table_headers(text):
+        if tables and not any(key == p or key.startswith(p + ".") for p in tables):
+            allowed = ", ".join(f"[{p}]" for p in tables)
+            return Diagnostic(f"[{key}] does not belong in this block (only {allowed})", "shape")
+    if not ts.table_headers(text):
+        return Diagnostic("the block must hold its tables, with their headers", "shape")
+    return None
+
+
 def check_node(
     patched: bytes,
     new_start: int,

@@ -40,7 +40,7 @@ PREAMBLE = "(preamble)"
 MAX_DEPTH = 200
 BOM = b"\xef\xbb\xbf"
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
-_LANGUAGE = tree_sitter.Language(tree_sitter_toml.language())
+GRAMMAR = tree_sitter.Language(tree_sitter_toml.language())
 _local = threading.local()
 
 
@@ -48,7 +48,7 @@ def _parser() -> tree_sitter.Parser:
     # tree-sitter parsers are not thread-safe; one per thread.
     parser = getattr(_local, "parser", None)
     if parser is None:
-        parser = _local.parser = tree_sitter.Parser(_LANGUAGE)
+        parser = _local.parser = tree_sitter.Parser(GRAMMAR)
     return parser
 
 

@@ -1,0 +1,132 @@
+"""Nodes from items: each item's whole-line span (its leading comments, a commented-out
+tail), repeated names numbered, and the comment lines no node holds made nodes of their own.
+"""
+
+from __future__ import annotations
+
+import re
+
+import tree_sitter
+
+from astm.core.lines import Lines
+from astm.core.node import Node, node_id, text_hash
+from astm.lang.python.items import COMMENT, Item, body_items
+
+_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*[-\w.]+")
+
+
+class Builder:
+    def __init__(self, path: str, data: bytes, tree: tree_sitter.Tree) -> None:
+        self.path = path
+        self.data = data
+        self.root = tree.root_node
+        self.lines = Lines.of(data)
+
+    def is_comment_row(self, row: int) -> bool:
+        """A line holding only a comment (not a ``#`` inside a multi-line string)."""
+        line = self.lines.text(row)
+        body = line.lstrip(b" \t\f")
+        if not body.startswith(b"#"):
+            return False
+        pos = self.lines.start(row) + len(line) - len(body)
+        found = self.root.descendant_for_byte_range(pos, pos + 1)
+        return found is not None and found.type == "comment"
+
+    def is_file_header(self, row: int) -> bool:
+        """A shebang or encoding cookie: these speak for the file, not the node below."""
+        line = self.lines.text(row)
+        return (row == 0 and line.startswith(b"#!")) or (row <= 1 and bool(_CODING.match(line)))
+
+    def span(self, item: Item, floor: int) -> tuple[int, int]:
+        """First and last row of ``item``'s node; its leading comments stay above ``floor``."""
+        first = item.first
+        while (
+            first - 1 >= floor
+            and self.is_comment_row(first - 1)
+            and not self.is_file_header(first - 1)
+        ):
+            first -= 1
+        last = item.last
+        indent = self.lines.indent(item.first)
+        row = last + 1
+        while row < len(self.lines):
+            if self.lines.blank(row):
+                row += 1
+                continue
+            deeper = self.lines.indent(row)
+            if not (self.is_comment_row(row) and deeper.startswith(indent) and deeper != indent):
+                break
+            last = row
+            row += 1
+        return first, last
+
+    def nodes(
+        self, items: list[Item], prefix: str, floor: int, seen: dict[str, int] | None = None,
+        *, deep: bool = True,
+    ) -> tuple[Node, ...]:
+        """One node per item, in order. ``seen`` counts the names used in the scope so far:
+        a block shares its scope's (a block is no scope: ``if X: def f`` is ``F::f``).
+        ``deep=False``: no children and no hashes (ids and ranges of this level only)."""
+        seen = {} if seen is None else seen
+        out: list[Node] = []
+        for item in items:
+            count = seen[item.name] = seen.get(item.name, 0) + 1
+            name = item.name if count == 1 else f"{item.name}#{count}"
+            qual = f"{prefix}.{name}" if prefix else name
+            first, last = self.span(item, floor)
+            floor = last + 1
+            children: tuple[Node, ...] = ()
+            if item.kind == "block" and item.definition is not None:
+                inner = body_items(item.definition)
+                if deep:
+                    children = self.nodes(inner, prefix, item.first + 1, seen)
+                else:  # the names still count: a later sibling may repeat one
+                    for sub in inner:
+                        seen[sub.name] = seen.get(sub.name, 0) + 1
+            elif deep and item.definition is not None:
+                children = self.nodes(body_items(item.definition), qual, item.first + 1)
+            start, end = self.lines.start(first), self.lines.end(last)
+            out.append(
+                Node(
+                    id=node_id(self.path, qual),
+                    kind=item.kind,
+                    path=self.path,
+                    start=start,
+                    end=end,
+                    key=None if item.kind == "imports" else item.name,
+                    hash=text_hash(self.data[start:end]) if deep else "",
+                    children=children,
+                )
+            )
+        return tuple(out)
+
+    def comments(self, children: tuple[Node, ...]) -> tuple[Node, ...]:
+        """``children`` with the lines between them that no node holds made nodes too.
+
+        Those are comment lines separated by a blank line from the node below (or with no
+        node below), a shebang and an encoding cookie: each run of them between two nodes
+        is one node of kind ``comment``, ``(comment before NAME)`` after the node it
+        stands above or ``(comment end)`` at the end of the file. Blank lines around it
+        stay the file's.
+        """
+        out: list[Node] = []
+        pos = self.lines.start(0) if self.data else 0
+        for child in (*children, None):
+            stop = child.start if child is not None else len(self.data)
+            gap = self.data[pos:stop]
+            if gap.strip():
+                first = self.lines.row(pos + len(gap) - len(gap.lstrip()))
+                last = self.lines.row(pos + len(gap.rstrip()) - 1)
+                start, end = self.lines.start(first), self.lines.end(last)
+                after = child.id.split("::", 1)[1] if child is not None else ""
+                qual = f"{COMMENT} before {after})" if child is not None else f"{COMMENT} end)"
+                out.append(
+                    Node(
+                        id=node_id(self.path, qual), kind="comment", path=self.path,
+                        start=start, end=end, key=None, hash=text_hash(self.data[start:end]),
+                    )
+                )
+            if child is not None:
+                out.append(child)
+                pos = child.end
+        return tuple(out)

@@ -1,0 +1,215 @@
+"""Re-indentation of Python text to where its node stands.
+
+New text may come at any indentation: it is re-indented to where the node sits (a method
+at its class's body level), its nesting re-expressed in the file's own unit (a tab, or the
+file's number of spaces). Lines inside multi-line strings are never touched, so string
+values do not change; docstrings move with their definition.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+
+import tree_sitter
+
+from astm.core.node import Node
+from astm.lang.python import syntax
+from astm.lang.python.spacing import floor
+
+DEF_TYPES = ("function_definition", "class_definition")
+_BODIES = ("block", "module", "decorated_definition")  # their named children start lines
+_CLAUSES = (
+    "elif_clause", "else_clause", "except_clause", "except_group_clause", "finally_clause",
+    "case_clause",
+)
+
+
+def indent_of(line: bytes) -> bytes:
+    return line[: len(line) - len(line.lstrip(b" \t"))]
+
+
+def _protected_rows(tree: tree_sitter.Tree) -> set[int]:
+    """Rows that start inside a multi-line string (their bytes are string content).
+
+    Docstrings are not protected: they move with their definition, as any formatter
+    moves them, since their indentation is stripped when they are read (PEP 257).
+    """
+    rows: set[int] = set()
+    # Each node travels with its three nearest ancestors: ``Node.parent`` walks down from
+    # the root, so asking it per node would be quadratic in the nesting depth.
+    stack: list[_Chain] = [(tree.root_node, None, None, None)]
+    while stack:
+        chain = stack.pop()
+        n = chain[0]
+        if n.type in ("string", "concatenated_string") and n.end_point.row > n.start_point.row:
+            if not _is_docstring(chain):
+                rows.update(range(n.start_point.row + 1, n.end_point.row + 1))
+            continue
+        stack.extend((c, n, chain[1], chain[2]) for c in n.children)
+    return rows
+
+
+def _line_starts(tree: tree_sitter.Tree) -> set[int]:
+    """Rows that begin a logical line: a statement, a clause, a decorator or a comment.
+
+    The other rows continue a bracketed or backslashed line; they move with it, so
+    alignment under an open bracket is kept.
+    """
+    rows: set[int] = set()
+    stack: list[tuple[tree_sitter.Node, str]] = [(tree.root_node, "")]
+    while stack:
+        n, parent = stack.pop()
+        if (
+            n.type == "comment"
+            or n.type == "decorator"
+            or n.type in _CLAUSES
+            or (n.is_named and parent in _BODIES)
+        ):
+            rows.add(n.start_point.row)
+        stack.extend((c, n.type) for c in n.children)
+    return rows
+
+
+# A node and its parent, grandparent and great-grandparent (None above the root).
+_Chain = tuple[
+    tree_sitter.Node, tree_sitter.Node | None, tree_sitter.Node | None, tree_sitter.Node | None
+]
+
+
+def _is_docstring(chain: _Chain) -> bool:
+    """A plain string that is the first statement of a module, class or function body."""
+    string, stmt, body, owner = chain
+    if string.type != "string" or stmt is None or stmt.type != "expression_statement":
+        return False
+    if body is None or stmt.named_child_count != 1:
+        return False
+    if body.type == "block":
+        if owner is None or owner.type not in DEF_TYPES:
+            return False
+    elif body.type != "module":
+        return False
+    first = next((c for c in body.named_children if c.type != "comment"), None)
+    return first is not None and first.id == stmt.id
+
+
+def _dedented_tree(text: bytes) -> tree_sitter.Tree:
+    import textwrap
+
+    return syntax.parse_tree(textwrap.dedent(text.decode("utf-8", "replace")).encode("utf-8"))
+
+
+def reindent(text: bytes, target: bytes, *, tabs: bool, width: int = 4) -> bytes:
+    """Shift ``text`` (LF line ends) so its first code line sits at ``target``.
+
+    Its nesting is re-expressed in the file's unit (a tab, or ``width`` spaces): an answer
+    indented by 2 spaces lands indented by 4 in a 4-space file. Lines inside multi-line
+    strings (not docstrings) keep their bytes; continuation lines move with their line.
+    """
+    lines = text.split(b"\n")
+    tree = _dedented_tree(text)
+    protected = _protected_rows(tree)
+    starts = _line_starts(tree)
+    first = next((i for i, ln in enumerate(lines) if ln.strip() and i not in protected), None)
+    if first is None:
+        return text
+    current = indent_of(lines[first])
+    code = [i for i, ln in enumerate(lines) if ln.strip() and i not in protected]
+    rels = [
+        indent_of(lines[i])[len(current) :]
+        for i in code
+        if i in starts and lines[i].startswith(current) and not lines[i].lstrip().startswith(b"#")
+    ]
+    spaced = [len(r) for r in rels if r and not r.strip(b" ")]
+    step = min(spaced) if spaced else width
+    unit = b"\t" if tabs else b" " * width
+
+    def moved(rel: bytes) -> bytes:
+        if not rel.strip(b"\t"):  # tabs: one level each
+            return unit * len(rel)
+        if not rel.strip(b" "):
+            return unit * (len(rel) // step) + b" " * (len(rel) % step)
+        return rel  # mixed tabs and spaces: left as it is
+
+    out: list[bytes] = []
+    last_old, last_new = b"", b""  # the indentation of the logical line being continued
+    for i, ln in enumerate(lines):
+        if i in protected or not ln.strip() or not ln.startswith(current):
+            out.append(ln)
+            continue
+        rel = indent_of(ln)[len(current) :]
+        if i in starts or not rel.startswith(last_old):
+            new = moved(rel)
+            last_old, last_new = rel, new
+        else:
+            extra = rel[len(last_old) :]
+            new = last_new + (moved(extra) if tabs else extra)
+        out.append(target + new + ln.lstrip(b" \t"))
+    return b"\n".join(out)
+
+
+def statements(text: bytes) -> tuple[tree_sitter.Tree, list[tree_sitter.Node]]:
+    import textwrap
+
+    dedented = textwrap.dedent(text.decode("utf-8", "replace")).encode("utf-8")
+    tree = syntax.parse_tree(dedented)
+    return tree, [n for n in tree.root_node.children if n.type != "comment"]
+
+
+def indent_at(node: Node, base: bytes) -> bytes:
+    """The indentation of ``node``'s first code line."""
+    for line in base[node.start : node.end].split(b"\n"):
+        if line.strip() and not line.lstrip().startswith(b"#"):
+            return indent_of(line)
+    return b""
+
+
+def body_indent(parent: Node, base: bytes) -> bytes:
+    """Where children of ``parent`` sit: a child's indent, or one level in."""
+    if parent.kind == "file":
+        return b""
+    if parent.children:
+        return indent_at(parent.children[0], base)
+    own = indent_at(parent, base)
+    lines = base[parent.start : parent.end].split(b"\n")
+    header = next(
+        (i for i, ln in enumerate(lines) if ln.strip() and not ln.lstrip().startswith((b"#", b"@"))), 0
+    )
+    for ln in lines[header + 1 :]:
+        if ln.strip():
+            return indent_of(ln)
+    return own + indent_unit(base)
+
+
+@functools.lru_cache(maxsize=16)
+def indent_unit(base: bytes) -> bytes:
+    """The file's indentation step: a tab or some spaces, the one most blocks use.
+
+    Read from the code (a block's first statement against its header), never from the
+    lines of a multi-line string, whose content may be indented any way.
+    """
+    steps: Counter[bytes] = Counter()
+    stack = [syntax.parse_tree(base).root_node]
+    while stack and sum(steps.values()) < 50:
+        n = stack.pop()
+        if n.type == "block" and n.parent is not None:
+            first = next((c for c in n.named_children if c.type != "comment"), None)
+            if first is not None and first.start_point.row > n.parent.start_point.row:
+                outer, inner = _lead(base, n.parent.start_byte), _lead(base, first.start_byte)
+                if outer is not None and inner is not None and inner.startswith(outer):
+                    step = inner[len(outer) :]
+                    if step and not step.strip(b"\t"):
+                        steps[b"\t"] += 1
+                    elif step and not step.strip(b" "):
+                        steps[step] += 1
+        stack.extend(n.children)
+    if not steps:
+        return b"    "
+    return max(steps, key=lambda u: (steps[u], -len(u)))
+
+
+def _lead(base: bytes, pos: int) -> bytes | None:
+    """The whitespace before ``pos`` on its line; None if code comes before it."""
+    line = base[max(base.rfind(b"\n", 0, pos) + 1, floor(base)) : pos]
+    return None if line.strip(b" \t") else line
+
