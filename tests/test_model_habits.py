@@ -310,6 +310,31 @@ def test_a_new_table_the_standards_refuse_may_move_where_the_hint_says(
     assert hint is not None and "[project.optional-dependencies]" in hint and "[tool.dev]" in hint
 
 
+def test_a_route_creating_a_stray_pyproject_table_gets_one_corrective_turn(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+) -> None:
+    """Routed as a new top-level [dev], the decision is corrected before any generation:
+    the router is told where such a table goes, and its second answer is taken."""
+    repo = make_repo(tmp_path / "shop", {"pyproject.toml": PYPROJECT})
+    group = "pyproject.toml::project.optional-dependencies"
+    body = '[project.optional-dependencies]\ndev = ["pytest", "ruff"]\n'
+    env.responder = scripted(
+        {"pyproject.toml": [
+            {"create": [{"key": "dev", "intent": "a dev group", "position": "end"}]},
+            {"create": [{"key": "project.optional-dependencies", "intent": "a dev group", "position": "end"}]},
+        ]},
+        {group: body},
+    )
+    res = apply(astm, repo, "Add an optional dependency group named dev with pytest and ruff", "pyproject.toml")
+    assert res.code == 0, res.err
+    assert landed(repo, "pyproject.toml") == PYPROJECT + "\n" + body
+    routes = [r.body for r in env.requests if is_route(r.body) and node_of(r.body) == "pyproject.toml"]
+    assert len(routes) == 2
+    told = prompt_of(routes[1])
+    assert "created [dev]" in told and "[project.optional-dependencies]" in told
+    assert generations(env, "pyproject.toml::dev") == []
+
+
 def test_pyproject_standards_are_checked_offline() -> None:
     from astm.validate import pyproject
 

@@ -20,6 +20,7 @@ from astm.core.plan import Delete, Insert, Plan, Replace
 from astm.errors import PlanError, UnknownNodeError, ValidationFailed
 from astm.lang import find
 from astm.llm.base import Act, ClaimRequest, Create, Provider, Route, RouteRequest, Usage
+from astm.validate import pyproject
 
 T = TypeVar("T")
 CONTAINERS = ("file", "class", "function", "block")  # node kinds that can take new children
@@ -286,6 +287,14 @@ def _anchor(anchor: str | None, parent: Node) -> str | None:
     return child.id if child is not None and deeper is None else None
 
 
+def misplaced(route: Route, parent: Node) -> list[str]:
+    """The new children that cannot stand where the route creates them, with why."""
+    if not parent.is_file:
+        return []
+    found = ((c.key, pyproject.misplaced(parent.path, c.key)) for c in route.create)
+    return [f"[{key}]: {why}" for key, why in found if why]
+
+
 def correction(unknown: list[str], parent: Node) -> str:
     """The corrective turn: what was wrong, and the exact ids there are."""
     ids = [c.id for c in parent.children]
@@ -311,8 +320,10 @@ async def decide_checked(
         return check_route(route, parent), usage
     route, unknown = resolve(route, parent)
     clashes = limits.contradictions(route)  # 11.8: one corrective turn, then refused
-    if unknown or clashes:
+    stray = misplaced(route, parent)  # a new table the file's standards refuse
+    if unknown or clashes or stray:
         told = (correction(unknown, parent) if unknown else "") + (limits.correction(clashes) if clashes else "")
+        told += "".join(f"\n\nYour previous answer created {s}. Act on or create the right table instead." for s in stray)
         again = dataclasses.replace(req, context=req.context + told)
         route, more = await decide(provider, again, mode="structured", texts=texts, limit=limit)
         usage = usage + more

@@ -36,6 +36,17 @@ def applies(path: str) -> bool:
     return path == "pyproject.toml" or path.endswith("/pyproject.toml")
 
 
+def misplaced(path: str, key: str) -> str | None:
+    """Why a new table ``key`` cannot stand at the top of this pyproject.toml (None: it can).
+
+    Asked of a routing decision, before any generation: a stray ``[dev]`` or
+    ``[dependencies]`` is a wrong place, which the router can still correct."""
+    top = key.strip().strip("[]").split(".", 1)[0].strip().strip('"')
+    if not applies(path) or not top or top in _TOP:
+        return None
+    return hint(top, f"`{top}` is not a table pyproject.toml may have")
+
+
 @functools.cache
 def _validator() -> Any:
     from validate_pyproject import api
