@@ -36,15 +36,8 @@ from astm.llm.base import (
     S,
     Usage,
 )
-from astm.llm.prompt import render
-from astm.llm.prompting import children_lines, node_shape
-from astm.llm.structured import (
-    LADDER,
-    MEMORY_FILE,
-    EndpointMemory,
-    extract_object,
-    schema_instruction,
-)
+from astm.llm.messages import claim_prompt, generate_prompt, route_prompt, structured_request
+from astm.llm.structured import LADDER, MEMORY_FILE, EndpointMemory, extract_object
 from astm.llm.transport import Notify, plural
 
 __all__ = ["MEMORY_FILE", "OpenAIProvider"]
@@ -128,47 +121,16 @@ class OpenAIProvider:
     # ---- the protocol ----
 
     async def route(self, req: RouteRequest) -> tuple[Route, Usage]:
-        prompt = render(
-            "route",
-            language=req.language,
-            node_id=req.node_id,
-            node_kind=req.node_kind,
-            intent=req.intent,
-            context=req.context or "(none)",
-            children=children_lines(req.children),
-        )
         bound = transport.route_tokens(len(req.children), self._settings.max_tokens)
-        answer, usage = await self._structured(RouteAnswer, "route", prompt, req.node_id, bound)
+        answer, usage = await self._structured(RouteAnswer, "route", route_prompt(req), req.node_id, bound)
         return Route.from_answer(answer), usage
 
     async def claim(self, req: ClaimRequest) -> tuple[ClaimAnswer, Usage]:
-        prompt = render(
-            "claim",
-            language=req.language,
-            node_id=req.child.id,
-            node_kind=req.child.kind,
-            intent=req.intent,
-            context=req.context or "(none)",
-            text=req.text.rstrip("\n"),
-        )
         bound = transport.claim_tokens(self._settings.max_tokens)
-        return await self._structured(ClaimAnswer, "claim", prompt, req.child.id, bound)
+        return await self._structured(ClaimAnswer, "claim", claim_prompt(req), req.child.id, bound)
 
     async def generate(self, req: GenerateRequest) -> tuple[str, Usage]:
-        hint = f"\nYour previous answer was rejected: {req.hint}\nFix that.\n" if req.hint else ""
-        prompt = render(
-            req.prompt or "generate",
-            language=req.language,
-            node_id=req.node_id,
-            node_kind=req.node_kind,
-            key=req.key or "(none)",
-            intent=req.intent,
-            context=req.context or "(none)",
-            text=req.text.rstrip("\n"),
-            hint=hint,
-            shape=node_shape(req.language, req.node_kind),
-        )
-        messages: _Messages = [{"role": "user", "content": prompt}]
+        messages: _Messages = [{"role": "user", "content": generate_prompt(req)}]
         cap = self._settings.max_tokens
         bound = transport.generate_tokens(req.text, cap)
         spent = _Spent()
@@ -229,15 +191,11 @@ class OpenAIProvider:
         spent: _Spent,
     ) -> _A:
         """One answer in ``mode``, then one corrective turn; ``_ModeFailed`` to step down."""
-        schema = answer_type.model_json_schema()
-        fmt: Any
+        extras = structured_request(mode, answer_type, name)
+        fmt = extras.response_format
         messages: _Messages = [{"role": "user", "content": prompt}]
-        if mode == "json_schema":
-            # strict: servers differ on strict mode; pydantic checks anyway
-            fmt = {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
-        else:
-            fmt = {"type": "json_object"} if mode == "json_object" else None
-            messages = [{"role": "system", "content": schema_instruction(schema)}, *messages]
+        if extras.system is not None:
+            messages = [{"role": "system", "content": extras.system}, *messages]
         last = self._forced or mode == LADDER[-1]
         problem = ""
         for _ in range(2):  # the answer, then one corrective turn
