@@ -23,9 +23,9 @@ import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from pydantic import BaseModel, ValidationError
 
-from astm.config import Settings, redact, safe_url, secrets
+from astm.config import Settings, safe_url, secrets
 from astm.errors import ModelError, UsageError, printable
-from astm.llm import transport
+from astm.llm import failures, transport
 from astm.llm.base import (
     ClaimAnswer,
     ClaimRequest,
@@ -38,7 +38,7 @@ from astm.llm.base import (
 )
 from astm.llm.messages import claim_prompt, generate_prompt, route_prompt, structured_request
 from astm.llm.structured import LADDER, MEMORY_FILE, EndpointMemory, extract_object
-from astm.llm.transport import Notify, plural
+from astm.llm.transport import Notify
 
 __all__ = ["MEMORY_FILE", "OpenAIProvider"]
 
@@ -212,7 +212,7 @@ class OpenAIProvider:
                     try:
                         return answer_type.model_validate(obj)
                     except ValidationError as exc:
-                        problem = _first_error(exc)
+                        problem = failures.first_error(exc)
             messages = [
                 *messages,
                 {"role": "assistant", "content": content},
@@ -278,7 +278,7 @@ class OpenAIProvider:
                     if fmt is not None and not self._forced and status in transport.MODE_STATUSES:
                         raise _Refused(status) from None
                     if not transport.should_retry(status, headers):
-                        raise self._error(exc, model, node, attempt) from None
+                        raise failures.error(exc, self._where(model), node, attempt) from None
                     await self._wait(f"HTTP {status}", headers, attempt, deadline, node, exc, model)
                 except openai.APIConnectionError as exc:
                     await self._wait("a connection error", {}, attempt, deadline, node, exc, model)
@@ -326,19 +326,23 @@ class OpenAIProvider:
     ) -> None:
         """Wait before the next try, or raise when no try is left or no time for one."""
         if attempt >= self._settings.http_retries:
-            raise self._error(exc, model, node, attempt) from None
+            raise failures.error(exc, self._where(model), node, attempt) from None
         asked = transport.retry_wait(headers, attempt)
         wait = min(asked, transport.MAX_RETRY_WAIT)
         remaining = deadline - asyncio.get_running_loop().time()
         if wait >= remaining:
-            error = self._error(exc, model, node, attempt)
+            error = failures.error(exc, self._where(model), node, attempt)
             raise ModelError(
-                f"{error.message}; not retried: a retry in {_secs(wait)} would pass the "
+                f"{error.message}; not retried: a retry in {failures.secs(wait)} would pass the "
                 f"{self._timeout:g}s deadline",
                 node=node,
             ) from None
-        self.notify(node, f"waiting for the model (retry in {_secs(wait)} after {why})")
+        self.notify(node, f"waiting for the model (retry in {failures.secs(wait)} after {why})")
         await asyncio.sleep(wait)
+
+    def _where(self, model: str) -> failures.Where:
+        s = self._settings
+        return failures.Where(self.base_url, model, s.api_key_env, bool(self._key), self._timeout, self._secrets)
 
     def _spend(self, usage: Usage, spent: _Spent, node: str) -> None:
         self.usage += usage
@@ -370,41 +374,6 @@ class OpenAIProvider:
             )
         return content
 
-    def _error(self, exc: openai.OpenAIError, model: str, node: str, retried: int = 0) -> ModelError:
-        """One line for ``exc``: no traceback, no credential, the node named."""
-        s = self._settings
-        retries = plural(retried, "retry", "retries")
-        if isinstance(exc, openai.APITimeoutError):  # before its base, APIConnectionError
-            msg = f"model request timed out after {self._timeout:g}s"
-        elif isinstance(exc, openai.APIConnectionError):
-            msg = f"cannot reach the model at {self.base_url}"
-        elif isinstance(exc, openai.AuthenticationError):
-            # The server's text may echo part of the key (OpenAI does): never repeat it.
-            msg = (
-                f"the model server refused the API key (from ${s.api_key_env})"
-                if self._key
-                else f"the model server wants an API key: set ${s.api_key_env}"
-            )
-        elif isinstance(exc, openai.RateLimitError):
-            msg = f"rate limited by the model server (HTTP 429) after {retries}"
-        elif isinstance(exc, openai.NotFoundError):
-            msg = f"model {printable(model)} not found at {self.base_url}"
-        elif isinstance(exc, openai.APIStatusError):
-            detail = self._detail(exc.body)
-            msg = f"model server error HTTP {exc.status_code}" + (f": {detail}" if detail else "")
-        else:
-            msg = f"unexpected answer from the model server ({type(exc).__name__})"
-        return ModelError(msg, node=node)
-
-    def _detail(self, body: object) -> str:
-        """The server's own short reason, if it gave one: credentials masked, control
-        characters escaped (it reaches the terminal and the run record)."""
-        text = body.get("message") if isinstance(body, dict) else None
-        if not isinstance(text, str):
-            return ""
-        text = printable(" ".join(redact(text, self._secrets).split()))
-        return text if len(text) <= 160 else text[:157] + "..."
-
 
 class _Refused(Exception):
     """The server answered a ``response_format`` with an error status."""
@@ -412,18 +381,3 @@ class _Refused(Exception):
     def __init__(self, status: int) -> None:
         super().__init__(status)
         self.status = status
-
-
-# ---- pure helpers ----
-
-
-def _secs(seconds: float) -> str:
-    return f"{seconds:.0f}s" if seconds >= 1 else f"{seconds:.1f}s"
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors(include_url=False)[0]
-    loc = ".".join(str(part) for part in err["loc"])
-    text = f"{loc}: {err['msg']}" if loc else str(err["msg"])
-    text = " ".join(text.split())
-    return text if len(text) <= 120 else text[:117] + "..."
