@@ -10,9 +10,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-import tempfile
-import time
-import traceback
 from pathlib import Path
 
 import click
@@ -117,6 +114,10 @@ def crash_log(exc: BaseException) -> str:
 
     The temp directory is the user's word too ($TMPDIR): never a git directory or a link.
     """
+    import tempfile  # a crash's business: not imported by every command
+    import time
+    import traceback
+
     from astm.workspace.paths import safe_output_path
 
     try:

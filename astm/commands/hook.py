@@ -13,7 +13,7 @@ from astm import errors
 
 if TYPE_CHECKING:
     from astm.hook.check import CheckResult
-    from astm.workspace.index import StagedView
+    from astm.hook.staged import Staged
 
 # Set while ``astm hook run`` works, so a commit made below it (none should be: sandbox
 # commits are pygit2 objects and run no hooks) can never run astm a second time.
@@ -83,11 +83,11 @@ def run(files: tuple[str, ...], fix: bool | None) -> int:
 def _run(files: tuple[str, ...], fix: bool | None) -> int:
     from astm.hook import report, settings
     from astm.hook.check import check_staged
-    from astm.workspace.index import open_staged
+    from astm.hook.staged import Staged
 
     cwd = Path.cwd()
-    view = open_staged(cwd)
-    conf = settings.load(view.workdir, fallback=view.at_head("pyproject.toml"))
+    view = Staged(cwd)
+    conf = settings.load(view.workdir, fallback=lambda: view.at_head("pyproject.toml"))
     only = {view.relpath(f, cwd) for f in files} if files else None
     result = check_staged(view, conf, only)
     out = sys.stdout
@@ -101,12 +101,12 @@ def _run(files: tuple[str, ...], fix: bool | None) -> int:
     return errors.EXIT_APPLY
 
 
-def _repair(view: StagedView, result: CheckResult, color: bool) -> None:
+def _repair(view: Staged, result: CheckResult, color: bool) -> None:
     from astm import render
     from astm.hook.repair import repair
 
     click.echo("astm: repairing the failing nodes with the model ...", err=True)
-    done = repair(view, result)
+    done = repair(view.view, result)  # pygit2 from here on: objects are written
     if done.error:
         click.echo(f"astm: cannot repair: {done.error}", err=True)
         return
