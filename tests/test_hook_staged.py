@@ -138,5 +138,17 @@ def test_a_commit_s_check_loads_no_libgit2(tmp_path: Path) -> None:
                           cwd=repo, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
-    for heavy in ("pygit2", "ssl", "openai", "astm.engine", "concurrent.futures"):
+    for heavy in ("pygit2", "ssl", "openai", "astm.engine", "concurrent.futures", "click"):
         assert heavy not in imported, heavy
+
+
+def test_the_fast_path_leaves_help_and_bad_options_to_click(tmp_path: Path, astm) -> None:  # type: ignore[no-untyped-def]
+    repo = make_repo(tmp_path / "r", BASE)
+    stage(repo, {"a.py": "def a(:\n"})
+    res = astm("hook", "run", "--bogus", cwd=repo)
+    assert res.code == 2 and "No such option '--bogus'" in res.err
+    res = astm("hook", "run", "--help", cwd=repo)
+    assert res.code == 0 and "--fix / --no-fix" in res.out
+    res = astm("hook", "run", "--no-fix", "--", "a.py", cwd=repo)
+    assert res.code == 1 and "a.py" in res.out
+    assert astm("hook", "run", "b.toml", cwd=repo).code == 0  # only FILES among the staged
