@@ -192,7 +192,7 @@ def import_report(repo: Path) -> str:
     ):
         if name in cumulative:
             lines.append(f"  {name:<22} {cumulative[name] / 1000:7.1f} ms")
-    for heavy in ("openai", "rich", "httpx", "pygit2", "ssl", "astm.engine"):
+    for heavy in ("click", "openai", "rich", "httpx", "pygit2", "ssl", "astm.engine"):
         lines.append(f"  {heavy:<22} {'IMPORTED' if heavy in cumulative else 'not imported'}")
     return "\n".join(lines)
 
