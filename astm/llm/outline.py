@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from astm.llm.base import ChildInfo
 
@@ -60,8 +61,20 @@ def members(child: ChildInfo) -> list[str]:
     return sorted(names)
 
 
+@lru_cache(maxsize=8)
+def _by_summary(children: tuple[ChildInfo, ...]) -> dict[str, int]:
+    """Each child's first line -> its index (the first child wins)."""
+    out: dict[str, int] = {}
+    for i, c in enumerate(children):
+        out.setdefault(c.summary.strip(), i)
+    return out
+
+
 def _shown_by(line: str, children: tuple[ChildInfo, ...]) -> tuple[int, str] | None:
     """The child whose first line ``line`` is (index, what the line adds to it), if any."""
+    exact = _by_summary(children).get(line)
+    if exact is not None and line:
+        return exact, ""
     for i, c in enumerate(children):
         s = c.summary.strip()
         if not s:
@@ -157,18 +170,35 @@ def _blocks(lines: list[str]) -> tuple[int, list[list[str]]]:
     return top, blocks
 
 
+@dataclass(frozen=True)
+class _Outline:
+    lines: tuple[str, ...]  # without folded bodies and blank lines
+    top: int
+    blocks: tuple[tuple[str, ...], ...]
+    skeleton: str  # the top-level lines
+
+
+@lru_cache(maxsize=8)
+def _read(context: str) -> _Outline:
+    """A file's outline read once: every worker of the file gets the same one."""
+    lines = [ln.rstrip() for ln in context.splitlines() if ln.strip() and ln.strip() not in PLACEHOLDERS]
+    top, blocks = _blocks(lines)
+    skeleton = "\n".join(ln for ln in lines if _depth(ln) <= top)
+    return _Outline(tuple(lines), top, tuple(tuple(b) for b in blocks), skeleton)
+
+
 def around(context: str, node_id: str) -> str:
     """The part of a file's outline a worker on ``node_id`` needs: the top-level block
     that holds it when it is nested (a method: its class), else the top-level lines.
     Folded bodies (``pass``) and blank lines are left out; an outline it cannot place is
     kept whole."""
-    lines = [ln.rstrip() for ln in context.splitlines() if ln.strip() and ln.strip() not in PLACEHOLDERS]
-    top, blocks = _blocks(lines)
+    outline = _read(context)
+    lines, top, blocks = list(outline.lines), outline.top, outline.blocks
     if not blocks:
         return context
     path = _path(node_id)
     if len(path) < 2:
-        return "\n".join(ln for ln in lines if _depth(ln) <= top)
+        return outline.skeleton
     name = _defines(path[0])
     inside = [
         b for b in blocks
@@ -176,7 +206,7 @@ def around(context: str, node_id: str) -> str:
     ]
     if len(inside) != 1:
         return "\n".join(lines)  # not placed: whole
-    return "\n".join(_window(inside[0], top, path[1]))
+    return "\n".join(_window(list(inside[0]), top, path[1]))
 
 
 def _defines(name: str) -> re.Pattern[str]:
