@@ -30,8 +30,8 @@ PLACEHOLDERS = frozenset({"pass", "...", "…"})
 # What a router's context opens with when it shows its own text with the children folded
 # (agents/router.py); once the children are taken out, the label no longer says what follows.
 FOLDED_LABEL = "Node text, children folded to their signatures:"
-NEAR = 10  # a worker's outline: this many lines either side of its node in its block
-OWN_LINES = 16  # a router's own lines beyond this many are cut (a class's long docstring)
+NEAR = 8  # a worker's outline: this many lines either side of its node in its block
+OWN_LINES = 12  # a router's own lines beyond this many are cut (a class's long docstring)
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,8 @@ def route_parts(context: str, children: tuple[ChildInfo, ...]) -> RouteParts:
     for i, c in enumerate(children):
         head = " ".join([*(x for x in extra.get(i, []) if x.startswith("@")), c.summary.strip()])
         tail = [x for x in extra.get(i, []) if not x.startswith("@")]
-        line = f"- {c.id} | {c.kind} | {' '.join([head, *tail]).strip()}"
+        # Runs of spaces (a comment aligned far right) say nothing to a router.
+        line = f"- {c.id} | {c.kind} | {' '.join(' '.join([head, *tail]).split())}"
         names = members(c)
         if names:
             line += f" | has {', '.join(names)}"
