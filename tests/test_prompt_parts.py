@@ -186,9 +186,9 @@ def test_a_big_class_is_cut_around_the_method() -> None:
     outline = pysyntax.outline(f"class Big:\n{methods}".encode())
     got = around(outline, "f.py::Big.m30").splitlines()
     assert got[0] == "class Big:" and "    def m30(self) -> int:" in got
-    assert "    def m20(self) -> int:" in got and "    def m40(self) -> int:" in got
-    assert "    def m19(self) -> int:" not in got and "    def m41(self) -> int:" not in got
-    assert got[1] == "    ... (20 more lines)" and got[-1] == "    ... (19 more lines)"  # m0-m19, m41-m59
+    assert "    def m22(self) -> int:" in got and "    def m38(self) -> int:" in got
+    assert "    def m21(self) -> int:" not in got and "    def m39(self) -> int:" not in got
+    assert got[1] == "    ... (22 more lines)" and got[-1] == "    ... (21 more lines)"  # m0-m21, m39-m59
 
 
 class _Nested(BaseModel):
