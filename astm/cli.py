@@ -219,13 +219,15 @@ def _main(argv: list[str] | None) -> int:
             print(f"astm: error: {errors.printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - a bug: one line and a log, never a traceback
-        click = sys.modules.get("click")  # loaded unless the hook's fast path ran
-        if click is not None and isinstance(exc, click.exceptions.Abort):
-            print(interrupted_message(), file=sys.stderr)
-            return errors.EXIT_INTERRUPTED
-        if click is not None and isinstance(exc, click.ClickException):
-            exc.show()
-            return errors.EXIT_USAGE
+        if "click" in sys.modules:  # loaded unless the hook's fast path ran (then none is raised)
+            import click
+
+            if isinstance(exc, click.exceptions.Abort):
+                print(interrupted_message(), file=sys.stderr)
+                return errors.EXIT_INTERRUPTED
+            if isinstance(exc, click.ClickException):
+                exc.show()
+                return errors.EXIT_USAGE
         path = crash_log(exc)
         print(f"astm: unexpected error: {type(exc).__name__}: {_one_line(exc)} (details: {path})", file=sys.stderr)
         return errors.EXIT_CRASH
