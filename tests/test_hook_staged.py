@@ -108,6 +108,19 @@ def test_the_index_a_hook_is_given(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert light == full and [f[0] for f in light[0][0]] == ["z.py"]  # type: ignore[index]
 
 
+def test_from_a_subfolder_every_path_is_the_repository_s(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    git(fresh, "init", "-q", "-b", "main")
+    stage(fresh, {"top.py": "x = 1\n", "sub/a.py": "y = 1\n"})
+    repo = make_repo(tmp_path / "r", {**BASE, "sub/keep.txt": "k\n", "pyproject.toml": "[tool.astm]\n"})
+    stage(repo, {"top.py": "x = 1\n", "sub/a.py": "y = 1\n"})
+    for where in (fresh, repo):
+        light, full = both(where / "sub", monkeypatch)
+        assert light == full and [f[0] for f in light[0][0]] == ["sub/a.py", "top.py"]  # type: ignore[index]
+    assert Staged(repo / "sub").at_head("pyproject.toml") == b"[tool.astm]\n"
+
+
 def test_states_and_head_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = make_repo(tmp_path / "r", {**BASE, "pyproject.toml": "[tool.astm]\n"})
     monkeypatch.chdir(repo)

@@ -181,7 +181,7 @@ class Staged:
         """``path`` as HEAD has it (None: no HEAD, no such file, or not a regular file)."""
         if self.head is None:
             return None
-        listing = _git(self.cwd, ["ls-tree", "-z", self.head, "--", path], check=False)
+        listing = _git(self.cwd, ["ls-tree", "-z", "--full-tree", self.head, "--", path], check=False)
         mode, _, rest = listing.partition(b" ")
         if not listing or mode not in (b"100644", b"100755"):
             return None
@@ -219,7 +219,7 @@ class Staged:
         conflicted: set[str] = set()
         entries: list[_Entry] = []
         if self.head is None:  # the first commit: every entry is added
-            raw = _git(self.cwd, ["ls-files", "-s", "-z"])
+            raw = _git(self.cwd, ["ls-files", "-s", "-z", "--full-name", "--", ":/"])  # all, from any folder
             for item in raw.split(b"\0"):
                 if not item:
                     continue
