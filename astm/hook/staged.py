@@ -1,7 +1,7 @@
 """The staged state a commit is made from, read with git's own plumbing.
 
 Check mode runs on every commit, so it reads only what the commit stages and imports
-nothing heavy: one ``git rev-parse`` (where the repository is), one ``git diff-index
+nothing heavy: ``git rev-parse`` (where the repository is, and HEAD), one ``git diff-index
 --cached`` (what the index adds or changes against HEAD, renames found as git finds
 them) and one ``git cat-file --batch`` (those blobs and their versions in the parents),
 whatever the size of the repository. pygit2 (and its ``ssl``) loads only for what needs
