@@ -10,14 +10,15 @@ from __future__ import annotations
 import os
 import re
 import sys
-import tempfile
-import time
-import traceback
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
-
-import click
+from typing import TYPE_CHECKING
 
 from astm import __version__, errors
+
+if TYPE_CHECKING:
+    import click
 
 # Commands load on first use: a hook run must not pay for the model client or pydantic,
 # and `astm --help` lists them from this table without importing any (their one-line help
@@ -58,32 +59,54 @@ SHORT_HELP = {
 }
 
 
-class LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+@cache
+def group() -> click.Group:
+    """The ``astm`` click group, built on first use: the pre-commit hook's fast path
+    (``_hook_fast_path``) never imports click."""
+    import click
 
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name not in COMMANDS:
-            return None
-        import importlib
+    class LazyGroup(click.Group):
+        def list_commands(self, ctx: click.Context) -> list[str]:
+            return sorted(COMMANDS)
 
-        return importlib.import_module(COMMANDS[name]).command  # type: ignore[no-any-return]
+        def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+            if name not in COMMANDS:
+                return None
+            import importlib
 
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """The command list of ``astm --help``, from ``SHORT_HELP``: no command is imported."""
-        from click.utils import make_default_short_help
+            return importlib.import_module(COMMANDS[name]).command  # type: ignore[no-any-return]
 
-        names = self.list_commands(ctx)
-        limit = formatter.width - 6 - max(map(len, names))  # as click.Group does it
-        rows = [(n, make_default_short_help(SHORT_HELP.get(n, ""), limit)) for n in names]
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
+        def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+            """The command list of ``astm --help``, from ``SHORT_HELP``: no command is imported."""
+            from click.utils import make_default_short_help
+
+            names = self.list_commands(ctx)
+            limit = formatter.width - 6 - max(map(len, names))  # as click.Group does it
+            rows = [(n, make_default_short_help(SHORT_HELP.get(n, ""), limit)) for n in names]
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(version=__version__, prog_name="astm")
+    def cli() -> None:
+        """AST Momentum: turn an intent into one reviewable, validated git commit."""
+
+    return cli
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(version=__version__, prog_name="astm")
-def cli() -> None:
-    """AST Momentum: turn an intent into one reviewable, validated git commit."""
+def _hook_fast_path(args: list[str]) -> Callable[[], int] | None:
+    """``astm hook run [--fix|--no-fix] [FILES]`` runs on every commit: it is dispatched
+    here without click (its import is a good part of a hook's time); anything else it
+    could mean (``--help``, a bad option) goes through click."""
+    if args[:2] != ["hook", "run"]:
+        return None
+    from astm.hook import main as hook
+
+    parsed = hook.parse(args[2:])
+    if parsed is None:
+        return None
+    files, fix = parsed
+    return lambda: hook.run(files, fix)
 
 
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH", re.IGNORECASE)
@@ -117,6 +140,10 @@ def crash_log(exc: BaseException) -> str:
 
     The temp directory is the user's word too ($TMPDIR): never a git directory or a link.
     """
+    import tempfile  # a crash's business: not imported by every command
+    import time
+    import traceback
+
     from astm.workspace.paths import safe_output_path
 
     try:
@@ -166,9 +193,12 @@ def _main(argv: list[str] | None) -> int:
     render.landed_branch = None  # (in-process callers run several commands)
     try:
         pause_at("startup")
-        rv = cli.main(args=argv, prog_name="astm", standalone_mode=False)
+        fast = _hook_fast_path(list(sys.argv[1:] if argv is None else argv))
+        if fast is not None:
+            return fast()
+        rv = group().main(args=argv, prog_name="astm", standalone_mode=False)
         return rv if isinstance(rv, int) else 0
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except KeyboardInterrupt:
         print(interrupted_message(), file=sys.stderr)
         return errors.EXIT_INTERRUPTED
     except errors.QuitAtReview as exc:  # --step: the user said quit; the run removed its sandboxes
@@ -182,9 +212,6 @@ def _main(argv: list[str] | None) -> int:
         else:
             print(interrupted_message(getattr(partial, "branch", None), cleaned=True), file=sys.stderr)
         return errors.EXIT_INTERRUPTED
-    except click.ClickException as exc:
-        exc.show()
-        return errors.EXIT_USAGE
     except errors.AstmError as exc:
         if exc.exit_code == errors.EXIT_CRASH:  # an internal failure (git refused): keep details
             print(f"astm: unexpected error: {_one_line(exc)} (details: {crash_log(exc)})", file=sys.stderr)
@@ -192,6 +219,15 @@ def _main(argv: list[str] | None) -> int:
             print(f"astm: error: {errors.printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - a bug: one line and a log, never a traceback
+        if "click" in sys.modules:  # loaded unless the hook's fast path ran (then none is raised)
+            import click
+
+            if isinstance(exc, click.exceptions.Abort):
+                print(interrupted_message(), file=sys.stderr)
+                return errors.EXIT_INTERRUPTED
+            if isinstance(exc, click.ClickException):
+                exc.show()
+                return errors.EXIT_USAGE
         path = crash_log(exc)
         print(f"astm: unexpected error: {type(exc).__name__}: {_one_line(exc)} (details: {path})", file=sys.stderr)
         return errors.EXIT_CRASH

@@ -98,7 +98,7 @@ def reply_bytes(content: str) -> int:
     return len(json.dumps(_completion(Reply(content), "bench-model")).encode())
 
 
-def measure(module: str, method_name: str, verbose: bool) -> float:
+def measure(module: str, method_name: str, verbose: bool, dump: Path | None = None) -> float:
     """Run ``astm apply`` (the command, as a user runs it) for one method; the ratio."""
     source = Path(sysconfig.get_paths()["stdlib"]) / module
     data = source.read_bytes()
@@ -146,6 +146,10 @@ def measure(module: str, method_name: str, verbose: bool) -> float:
         shutil.rmtree(tmp, ignore_errors=True)
 
     requests = [r for r in server.requests if r.path.endswith("/chat/completions")]
+    if dump is not None:  # every request body as sent, for reading the prompts
+        dump.mkdir(parents=True, exist_ok=True)
+        for i, r in enumerate(requests):
+            (dump / f"{name}.{i}.json").write_bytes(r.raw)
     if len(requests) != len(answers):
         raise SystemExit(f"{len(requests)} requests but {len(answers)} answers")
     whole_prompt = render(
@@ -179,12 +183,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--module", default=DEFAULT_MODULE, help="path under the stdlib")
     ap.add_argument("--method", default=DEFAULT_METHOD, help="Class.method to change")
     ap.add_argument("--all", action="store_true", help="every module of MODULES, one line each")
+    ap.add_argument("--dump", type=Path, help="write every request body to this folder")
     args = ap.parse_args(argv)
     if not args.all:
-        ratio = measure(args.module, args.method, verbose=True)
+        ratio = measure(args.module, args.method, verbose=True, dump=args.dump)
         print(f"ratio astm/whole-file: {ratio:.2f} (target <= {TARGET:.2f})")
         return 0
-    ratios = [measure(m, meth, verbose=False) for m, meth in MODULES.items()]
+    ratios = [measure(m, meth, verbose=False, dump=args.dump) for m, meth in MODULES.items()]
     print(f"ratio astm/whole-file, raw HTTP bodies: worst {max(ratios):.2f}, "
           f"best {min(ratios):.2f} (target <= {TARGET:.2f} on every module)")
     return 0

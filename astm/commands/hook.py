@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from astm import errors
-
-if TYPE_CHECKING:
-    from astm.hook.check import CheckResult
-    from astm.workspace.index import StagedView
-
-# Set while ``astm hook run`` works, so a commit made below it (none should be: sandbox
-# commits are pygit2 objects and run no hooks) can never run astm a second time.
-ACTIVE = "ASTM_HOOK_ACTIVE"
 
 
 @click.group("hook")
@@ -71,62 +60,6 @@ def run(files: tuple[str, ...], fix: bool | None) -> int:
     """Check the staged content of the staged Python and TOML files (or of FILES among
     them): only problems inside nodes this commit changed count. Exit 1 if any does.
     Never writes the index; --fix writes repairs to the working tree only."""
-    if os.environ.get(ACTIVE):
-        return errors.EXIT_OK
-    os.environ[ACTIVE] = "1"
-    try:
-        return _run(files, fix)
-    finally:
-        os.environ.pop(ACTIVE, None)
+    from astm.hook import main  # the body; the CLI's fast path calls it without click
 
-
-def _run(files: tuple[str, ...], fix: bool | None) -> int:
-    from astm.hook import report, settings
-    from astm.hook.check import check_staged
-    from astm.workspace.index import open_staged
-
-    cwd = Path.cwd()
-    view = open_staged(cwd)
-    conf = settings.load(view.workdir, fallback=view.at_head("pyproject.toml"))
-    only = {view.relpath(f, cwd) for f in files} if files else None
-    result = check_staged(view, conf, only)
-    out = sys.stdout
-    color = out.isatty()
-    report.notes(result, sys.stderr)
-    report.check(result, out, color=color)
-    if result.ok:
-        return errors.EXIT_OK
-    if fix if fix is not None else conf.fix:
-        _repair(view, result, color)
-    return errors.EXIT_APPLY
-
-
-def _repair(view: StagedView, result: CheckResult, color: bool) -> None:
-    from astm import render
-    from astm.hook.repair import repair
-
-    click.echo("astm: repairing the failing nodes with the model ...", err=True)
-    done = repair(view, result)
-    if done.error:
-        click.echo(f"astm: cannot repair: {done.error}", err=True)
-        return
-    written = []
-    for f in done.files:
-        if f.status == "failed":
-            click.echo(f"astm: could not repair {f.path}: {f.error}", err=True)
-            continue
-        render.diff(f.diff, sys.stdout)
-        if f.status == "written":
-            written.append(f.path)
-        else:
-            click.echo(
-                f"astm: {f.path} has unstaged changes, so it was left alone; the repair is "
-                f"saved as {f.patch_file} (apply it with `git apply`)",
-                err=True,
-            )
-    if written:
-        click.echo(
-            f"astm: files were modified by this hook: {', '.join(written)}. Review them "
-            "(`git diff`), stage them (`git add`) and commit again.",
-            err=True,
-        )
+    return main.run(files, fix)

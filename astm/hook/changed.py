@@ -13,8 +13,8 @@ import difflib
 
 from astm.core.node import Node, split_id
 from astm.hook.finding import Lines, Problem
+from astm.hook.staged import StagedFile
 from astm.lang import language_for
-from astm.workspace.index import StagedFile
 
 
 def build(path: str, data: bytes) -> Node | None:

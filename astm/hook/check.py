@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from astm.hook import checks, syntax
-from astm.hook.changed import NodeMap
 from astm.hook.finding import Finding, Problem
 from astm.hook.settings import HookSettings
-from astm.lang import find, language_of
-from astm.workspace.index import StagedFile, StagedView
+from astm.hook.staged import Staged, StagedFile
+from astm.lang import language_of
 
 # Sources that are the authority on a file's syntax; tree-sitter only adds other nodes.
 AUTHORITIES = ("compile", "tomllib", "utf-8")
@@ -33,7 +32,7 @@ class CheckResult:
 
 
 def check_staged(
-    view: StagedView, settings: HookSettings, only: set[str] | None = None
+    view: Staged, settings: HookSettings, only: set[str] | None = None
 ) -> CheckResult:
     """Check what the commit would record; ``only`` limits it to those paths."""
     result = CheckResult(state=view.state)
@@ -49,7 +48,9 @@ def check_staged(
     result.checked = [f.path for f in files]
 
     ruff = None
-    py = {f.path: f.data for f in files if (lang := find(f.path)) is not None and lang.external}
+    # ruff lints Python; the language modules (edits, checks) load only where a problem
+    # must be placed in a node (``place``), never on a clean commit.
+    py = {f.path: f.data for f in files if language_of(f.path) == "python"}
     if py and "ruff" in settings.validators:
         from astm.hook import ruff as ruff_mod
 
@@ -83,6 +84,8 @@ def place(f: StagedFile, problems: list[Problem]) -> list[Finding]:
     """The problems that sit in nodes the commit changed, as findings, deduplicated."""
     if not problems:
         return []
+    from astm.hook.changed import NodeMap
+
     nodes = NodeMap(f)
     out: list[Finding] = []
     syntax_nodes: set[str] = set()

@@ -16,9 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from astm.hook.finding import Finding
-from astm.workspace.index import StagedFile, StagedView
+from astm.hook.staged import Staged, StagedFile
 
-Check = Callable[[StagedView, list[StagedFile]], list[Finding]]
+# A check reads what it needs through ``Staged``: its ``view`` (pygit2: the whole index,
+# every object) costs an import a commit that needs none of it should not pay.
+Check = Callable[[Staged, list[StagedFile]], list[Finding]]
 
 REGISTRY: dict[str, Check] = {}
 
@@ -32,29 +34,29 @@ def unregister(name: str) -> None:
     REGISTRY.pop(name, None)
 
 
-def run_all(view: StagedView, files: list[StagedFile]) -> list[Finding]:
+def run_all(view: Staged, files: list[StagedFile]) -> list[Finding]:
     out: list[Finding] = []
     for name in sorted(REGISTRY):
         out.extend(REGISTRY[name](view, files))
     return out
 
 
-def _spec_freshness(view: StagedView, files: list[StagedFile]) -> list[Finding]:
+def _spec_freshness(view: Staged, files: list[StagedFile]) -> list[Finding]:
     if not any(f.path.endswith(".py") for f in files) or not _may_hold_generated(view):
         return []  # nothing it could find: skip reading every Python blob of the index
     from astm.specs.hookcheck import check  # loaded only when a commit stages Python
+    from astm.workspace import index
 
-    return check(view, files)
+    full = [index.StagedFile(f.path, f.data, f.bases, f.old_path, f.mode) for f in files]
+    return check(view.view, full)
 
 
-def _generated_name(view: StagedView) -> str | None:
+def _generated_name(view: Staged) -> str | None:
     """``[tool.astm.build] generated`` as staged (default ``__generated__``); None: unsure."""
     import tomllib
 
-    try:
-        entry = view.index["pyproject.toml"]
-        raw: bytes = view.repo.repo[entry.id].data
-    except (KeyError, ValueError, AttributeError):
+    raw = view.staged_blob("pyproject.toml")
+    if raw is None:
         return "__generated__"
     if b"generated" not in raw:
         return "__generated__"
@@ -66,7 +68,7 @@ def _generated_name(view: StagedView) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _may_hold_generated(view: StagedView) -> bool:
+def _may_hold_generated(view: Staged) -> bool:
     """Whether the index may hold a generated module (a path through a folder named
     ``generated``): the spec-freshness check finds nothing without one. Read from the raw
     index file, where every path is stored whole (versions 2 and 3; anything else, a split

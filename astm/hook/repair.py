@@ -32,6 +32,7 @@ from astm.errors import AstmError
 from astm.hook.changed import NodeMap
 from astm.hook.check import CheckResult, place, problems_of
 from astm.hook.finding import Finding
+from astm.hook.staged import StagedFile
 from astm.lang import find, language_of
 from astm.llm.base import (
     Act,
@@ -43,7 +44,7 @@ from astm.llm.base import (
     RouteRequest,
     Usage,
 )
-from astm.workspace.index import StagedFile, StagedView, unified_diff
+from astm.workspace.index import StagedView, unified_diff
 
 if TYPE_CHECKING:
     from astm.config import Settings

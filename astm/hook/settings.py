@@ -10,6 +10,7 @@ Without ``validators`` ruff runs when it is installed; naming it makes a missing
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,12 @@ class HookSettings:
     explicit_validators: bool = False  # named in the config, not the default
 
 
-def load(root: Path, fallback: bytes | None = None) -> HookSettings:
+def load(root: Path, fallback: Callable[[], bytes | None] | None = None) -> HookSettings:
     """The hook settings of the repository at ``root``; UsageError naming a bad key.
 
-    A pyproject.toml that does not parse (the check reports it) gives way to ``fallback``,
-    the file as HEAD has it, so breaking the file does not switch settings off.
+    A pyproject.toml that does not parse (the check reports it) gives way to ``fallback()``,
+    the file as HEAD has it, so breaking the file does not switch settings off (read only
+    then: it costs git calls).
     """
     try:
         raw = (root / "pyproject.toml").read_bytes()
@@ -38,7 +40,8 @@ def load(root: Path, fallback: bytes | None = None) -> HookSettings:
         return HookSettings()
     data = _parse(raw)
     if data is None and fallback is not None:
-        data = _parse(fallback)
+        head = fallback()
+        data = _parse(head) if head is not None else None
     if data is None:
         return HookSettings()
     section = data.get("tool", {}).get("astm", {}).get("hook", {})

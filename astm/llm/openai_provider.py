@@ -23,9 +23,9 @@ import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from pydantic import BaseModel, ValidationError
 
-from astm.config import Settings, redact, safe_url, secrets
+from astm.config import Settings, safe_url, secrets
 from astm.errors import ModelError, UsageError, printable
-from astm.llm import transport
+from astm.llm import failures, transport
 from astm.llm.base import (
     ClaimAnswer,
     ClaimRequest,
@@ -36,16 +36,9 @@ from astm.llm.base import (
     S,
     Usage,
 )
-from astm.llm.prompt import render
-from astm.llm.prompting import children_lines, node_shape
-from astm.llm.structured import (
-    LADDER,
-    MEMORY_FILE,
-    EndpointMemory,
-    extract_object,
-    schema_instruction,
-)
-from astm.llm.transport import Notify, plural
+from astm.llm.messages import claim_prompt, generate_prompt, route_prompt, structured_request
+from astm.llm.structured import LADDER, MEMORY_FILE, EndpointMemory, extract_object
+from astm.llm.transport import Notify
 
 __all__ = ["MEMORY_FILE", "OpenAIProvider"]
 
@@ -128,47 +121,16 @@ class OpenAIProvider:
     # ---- the protocol ----
 
     async def route(self, req: RouteRequest) -> tuple[Route, Usage]:
-        prompt = render(
-            "route",
-            language=req.language,
-            node_id=req.node_id,
-            node_kind=req.node_kind,
-            intent=req.intent,
-            context=req.context or "(none)",
-            children=children_lines(req.children),
-        )
         bound = transport.route_tokens(len(req.children), self._settings.max_tokens)
-        answer, usage = await self._structured(RouteAnswer, "route", prompt, req.node_id, bound)
+        answer, usage = await self._structured(RouteAnswer, "route", route_prompt(req), req.node_id, bound)
         return Route.from_answer(answer), usage
 
     async def claim(self, req: ClaimRequest) -> tuple[ClaimAnswer, Usage]:
-        prompt = render(
-            "claim",
-            language=req.language,
-            node_id=req.child.id,
-            node_kind=req.child.kind,
-            intent=req.intent,
-            context=req.context or "(none)",
-            text=req.text.rstrip("\n"),
-        )
         bound = transport.claim_tokens(self._settings.max_tokens)
-        return await self._structured(ClaimAnswer, "claim", prompt, req.child.id, bound)
+        return await self._structured(ClaimAnswer, "claim", claim_prompt(req), req.child.id, bound)
 
     async def generate(self, req: GenerateRequest) -> tuple[str, Usage]:
-        hint = f"\nYour previous answer was rejected: {req.hint}\nFix that.\n" if req.hint else ""
-        prompt = render(
-            req.prompt or "generate",
-            language=req.language,
-            node_id=req.node_id,
-            node_kind=req.node_kind,
-            key=req.key or "(none)",
-            intent=req.intent,
-            context=req.context or "(none)",
-            text=req.text.rstrip("\n"),
-            hint=hint,
-            shape=node_shape(req.language, req.node_kind),
-        )
-        messages: _Messages = [{"role": "user", "content": prompt}]
+        messages: _Messages = [{"role": "user", "content": generate_prompt(req)}]
         cap = self._settings.max_tokens
         bound = transport.generate_tokens(req.text, cap)
         spent = _Spent()
@@ -229,15 +191,11 @@ class OpenAIProvider:
         spent: _Spent,
     ) -> _A:
         """One answer in ``mode``, then one corrective turn; ``_ModeFailed`` to step down."""
-        schema = answer_type.model_json_schema()
-        fmt: Any
+        extras = structured_request(mode, answer_type, name)
+        fmt = extras.response_format
         messages: _Messages = [{"role": "user", "content": prompt}]
-        if mode == "json_schema":
-            # strict: servers differ on strict mode; pydantic checks anyway
-            fmt = {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
-        else:
-            fmt = {"type": "json_object"} if mode == "json_object" else None
-            messages = [{"role": "system", "content": schema_instruction(schema)}, *messages]
+        if extras.system is not None:
+            messages = [{"role": "system", "content": extras.system}, *messages]
         last = self._forced or mode == LADDER[-1]
         problem = ""
         for _ in range(2):  # the answer, then one corrective turn
@@ -254,7 +212,7 @@ class OpenAIProvider:
                     try:
                         return answer_type.model_validate(obj)
                     except ValidationError as exc:
-                        problem = _first_error(exc)
+                        problem = failures.first_error(exc)
             messages = [
                 *messages,
                 {"role": "assistant", "content": content},
@@ -320,7 +278,7 @@ class OpenAIProvider:
                     if fmt is not None and not self._forced and status in transport.MODE_STATUSES:
                         raise _Refused(status) from None
                     if not transport.should_retry(status, headers):
-                        raise self._error(exc, model, node, attempt) from None
+                        raise failures.error(exc, self._where(model), node, attempt) from None
                     await self._wait(f"HTTP {status}", headers, attempt, deadline, node, exc, model)
                 except openai.APIConnectionError as exc:
                     await self._wait("a connection error", {}, attempt, deadline, node, exc, model)
@@ -368,19 +326,23 @@ class OpenAIProvider:
     ) -> None:
         """Wait before the next try, or raise when no try is left or no time for one."""
         if attempt >= self._settings.http_retries:
-            raise self._error(exc, model, node, attempt) from None
+            raise failures.error(exc, self._where(model), node, attempt) from None
         asked = transport.retry_wait(headers, attempt)
         wait = min(asked, transport.MAX_RETRY_WAIT)
         remaining = deadline - asyncio.get_running_loop().time()
         if wait >= remaining:
-            error = self._error(exc, model, node, attempt)
+            error = failures.error(exc, self._where(model), node, attempt)
             raise ModelError(
-                f"{error.message}; not retried: a retry in {_secs(wait)} would pass the "
+                f"{error.message}; not retried: a retry in {failures.secs(wait)} would pass the "
                 f"{self._timeout:g}s deadline",
                 node=node,
             ) from None
-        self.notify(node, f"waiting for the model (retry in {_secs(wait)} after {why})")
+        self.notify(node, f"waiting for the model (retry in {failures.secs(wait)} after {why})")
         await asyncio.sleep(wait)
+
+    def _where(self, model: str) -> failures.Where:
+        s = self._settings
+        return failures.Where(self.base_url, model, s.api_key_env, bool(self._key), self._timeout, self._secrets)
 
     def _spend(self, usage: Usage, spent: _Spent, node: str) -> None:
         self.usage += usage
@@ -412,41 +374,6 @@ class OpenAIProvider:
             )
         return content
 
-    def _error(self, exc: openai.OpenAIError, model: str, node: str, retried: int = 0) -> ModelError:
-        """One line for ``exc``: no traceback, no credential, the node named."""
-        s = self._settings
-        retries = plural(retried, "retry", "retries")
-        if isinstance(exc, openai.APITimeoutError):  # before its base, APIConnectionError
-            msg = f"model request timed out after {self._timeout:g}s"
-        elif isinstance(exc, openai.APIConnectionError):
-            msg = f"cannot reach the model at {self.base_url}"
-        elif isinstance(exc, openai.AuthenticationError):
-            # The server's text may echo part of the key (OpenAI does): never repeat it.
-            msg = (
-                f"the model server refused the API key (from ${s.api_key_env})"
-                if self._key
-                else f"the model server wants an API key: set ${s.api_key_env}"
-            )
-        elif isinstance(exc, openai.RateLimitError):
-            msg = f"rate limited by the model server (HTTP 429) after {retries}"
-        elif isinstance(exc, openai.NotFoundError):
-            msg = f"model {printable(model)} not found at {self.base_url}"
-        elif isinstance(exc, openai.APIStatusError):
-            detail = self._detail(exc.body)
-            msg = f"model server error HTTP {exc.status_code}" + (f": {detail}" if detail else "")
-        else:
-            msg = f"unexpected answer from the model server ({type(exc).__name__})"
-        return ModelError(msg, node=node)
-
-    def _detail(self, body: object) -> str:
-        """The server's own short reason, if it gave one: credentials masked, control
-        characters escaped (it reaches the terminal and the run record)."""
-        text = body.get("message") if isinstance(body, dict) else None
-        if not isinstance(text, str):
-            return ""
-        text = printable(" ".join(redact(text, self._secrets).split()))
-        return text if len(text) <= 160 else text[:157] + "..."
-
 
 class _Refused(Exception):
     """The server answered a ``response_format`` with an error status."""
@@ -454,18 +381,3 @@ class _Refused(Exception):
     def __init__(self, status: int) -> None:
         super().__init__(status)
         self.status = status
-
-
-# ---- pure helpers ----
-
-
-def _secs(seconds: float) -> str:
-    return f"{seconds:.0f}s" if seconds >= 1 else f"{seconds:.1f}s"
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors(include_url=False)[0]
-    loc = ".".join(str(part) for part in err["loc"])
-    text = f"{loc}: {err['msg']}" if loc else str(err["msg"])
-    text = " ".join(text.split())
-    return text if len(text) <= 120 else text[:117] + "..."

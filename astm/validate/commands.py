@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 from astm.validate.diagnostic import Diagnostic
-from astm.workspace.git import clean_env  # hook-exported GIT_* must not reach validators
+from astm.workspace.gitenv import clean_env  # hook-exported GIT_* must not reach validators
 
 TIMEOUT = 300
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from astm.validate.diagnostic import Diagnostic
 from astm.validate.ruff import Finding, _rows, new_inside, source_line
-from astm.workspace.git import clean_env  # hook-exported GIT_* must not reach validators
+from astm.workspace.gitenv import clean_env  # hook-exported GIT_* must not reach validators
 
 CONFIG_FILES = ("pyproject.toml", "pyrightconfig.json")
 TIMEOUT = 300

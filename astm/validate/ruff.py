@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from astm.validate.diagnostic import Diagnostic
-from astm.workspace.git import clean_env  # hook-exported GIT_* must not reach validators
+from astm.workspace.gitenv import clean_env  # hook-exported GIT_* must not reach validators
 
 CONFIG_FILES = ("pyproject.toml", "ruff.toml", ".ruff.toml")
 TIMEOUT = 60
@@ -180,6 +180,41 @@ def run(
         row = int(loc.get("row") or 0)
         out.append(Finding(str(item["code"]), str(item.get("message", "")), row, int(loc.get("column") or 0),
                            source_line(lines, row)))
+    return out
+
+
+def run_files(cwd: Path, files: dict[str, bytes], cmd: list[str]) -> dict[str, list[Finding]] | str:
+    """``run`` for files whose text is on disk under ``cwd`` as given (``files``: relative
+    path -> that text): one ruff process for all of them, or an error line."""
+    try:
+        proc = subprocess.run(
+            [*cmd, "check", "--output-format=json", "--no-cache", "--exit-zero", "--no-fix", "--force-exclude",
+             "--", *files],
+            cwd=cwd, capture_output=True, env=clean_env(), timeout=TIMEOUT, check=False, stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"ruff could not run: {exc}"
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        return f"ruff failed: {err[-1] if err else f'exit {proc.returncode}'}"
+    try:
+        items = json.loads(proc.stdout or b"[]")
+    except ValueError:
+        return "ruff gave unreadable output"
+    root = cwd.resolve()
+    out: dict[str, list[Finding]] = {path: [] for path in files}
+    lines = {path: data.split(b"\n") for path, data in files.items()}
+    for item in items:
+        try:
+            path = Path(str(item.get("filename", ""))).resolve().relative_to(root).as_posix()
+        except ValueError:
+            continue
+        if path not in out or not item.get("code"):
+            continue  # not asked for; a syntax error (compile() reports it)
+        loc = item.get("location") or {}
+        row = int(loc.get("row") or 0)
+        out[path].append(Finding(str(item["code"]), str(item.get("message", "")), row,
+                                 int(loc.get("column") or 0), source_line(lines[path], row)))
     return out
 
 
