@@ -119,7 +119,8 @@ class _Latent:
     def provider(self, _plan: Plan | None):  # type: ignore[no-untyped-def]
         from astm.llm.openai_provider import OpenAIProvider
 
-        return OpenAIProvider(Settings(model="m", base_url=self.server.base_url, http_retries=0), api_key="k")
+        return OpenAIProvider(Settings(model="m", base_url=self.server.base_url, http_retries=0,
+                                       model_jobs=64), api_key="k")
 
 
 def run_once(root: Path, base: str, latency: float, jobs: int, via: str) -> tuple[float, float]:
