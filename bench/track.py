@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import sys
@@ -101,6 +102,9 @@ class _Latent:
 
         self.latency = latency
         self.server = Server()
+        # A real endpoint queues every connection; the stdlib server's listen backlog of 5
+        # would drop the rest of a burst of connects, which the client retries after 1 s.
+        self.server._httpd.socket.listen(128)  # bench-only: widen the running server's backlog
 
     @staticmethod
     def answer(body: dict) -> str:
@@ -109,7 +113,7 @@ class _Latent:
 
         prompt = body["messages"][-1]["content"]
         if prompt.startswith("You route"):
-            ids = re.findall(r"^- (\S+::\S+) \|", prompt, re.MULTILINE)
+            ids = re.findall(r"^- (m\d+\.py::f\d+) \|", prompt, re.MULTILINE)
             return json.dumps({"act": [{"id": i, "intent": "bump it"} for i in ids]})
         node = re.search(r"^Node: (m(\d+)\.py::f(\d+)) ", prompt, re.MULTILINE)
         assert node, prompt[:200]
@@ -123,8 +127,9 @@ class _Latent:
                                        model_jobs=64), api_key="k")
 
 
-def run_once(root: Path, base: str, latency: float, jobs: int, via: str) -> tuple[float, float]:
-    """(wall, measured critical path) of one track run."""
+def run_once(root: Path, base: str, latency: float, jobs: int, via: str) -> tuple[float, float, float]:
+    """(wall, measured critical path, CPU seconds of this process and its children) of one
+    track run."""
     repo = Repo.open(root)
     track = make_track(base)
     latent = _Latent(latency) if via == "loopback" else None
@@ -148,6 +153,7 @@ def run_once(root: Path, base: str, latency: float, jobs: int, via: str) -> tupl
             took[e.node] = time.perf_counter() - started[e.node]
 
     runner = Runner(repo, track, settings, provider_for, on_event=on_event)
+    cpu0 = os.times()
     t0 = time.perf_counter()
     try:
         result = runner.run()
@@ -155,12 +161,14 @@ def run_once(root: Path, base: str, latency: float, jobs: int, via: str) -> tupl
         if latent is not None:
             latent.server.close()
     wall = time.perf_counter() - t0
+    cpu1 = os.times()
+    cpu = sum(b - a for a, b in zip(cpu0[:4], cpu1[:4], strict=True))
     assert result.branch and git(root, "rev-list", "--count", f"main..{result.branch}") == str(FILES)
     git(root, "branch", "-D", result.branch)
     chain_cost: dict[str, float] = {}
     for t in dag.topo_order(track.tickets):
         chain_cost[t.id] = took[t.id] + max((chain_cost[d] for d in t.depends_on), default=0.0)
-    return wall, max(chain_cost.values())
+    return wall, max(chain_cost.values()), cpu
 
 
 def scheduling(latency: float, reps: int, jobs: int, via: str) -> None:
@@ -171,6 +179,7 @@ def scheduling(latency: float, reps: int, jobs: int, via: str) -> None:
             runs = [run_once(root, base, lat, jobs, via) for _ in range(reps)]
             wall = statistics.median(r[0] for r in runs)
             measured = statistics.median(r[1] for r in runs)
+            cpu = statistics.median(r[2] for r in runs)
             critical = DEPTH * 2 * lat
             print(f"track of {FILES} tickets, depth {DEPTH}, {FUNCS} nodes each, L = {lat:.2f}s, "
                   f"jobs = {jobs}, model via {via}:")
@@ -178,6 +187,9 @@ def scheduling(latency: float, reps: int, jobs: int, via: str) -> None:
             print(f"  wall {wall:.2f}s   critical path 3 x 2L = {critical:.2f}s   ratio {ratio}")
             print(f"  measured critical path (longest chain of ticket durations) {measured:.2f}s   "
                   f"ratio {wall / measured:.2f}   per ticket {measured / DEPTH:.2f}s")
+            print(f"  runs: {' '.join(f'{r[0]:.2f}s' for r in runs)} (the first imports the model "
+                  f"client); CPU per run {cpu:.2f}s (this process, loopback server included, "
+                  "and its validators)")
 
 
 DEEP_TEST = '''def total(items, depth):
@@ -234,6 +246,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=8)
     ap.add_argument("--via", choices=("loopback", "plan"), default="loopback")
     args = ap.parse_args()
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     scheduling(args.latency, args.reps, args.jobs, args.via)
     tier4()
 

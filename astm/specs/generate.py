@@ -203,7 +203,7 @@ class ModuleBuilder:
                 # (ready), and fails with them.
                 self.drafted(compose(imports, texts))
             sandbox = await box
-            block = await self.run.blocking(self.import_block, sandbox, imports)
+            block = await self.import_block(sandbox, imports)
             body = compose([], texts, block)
             await self.ready()
             await self.run.blocking(self.write_new, sandbox)
@@ -233,14 +233,18 @@ class ModuleBuilder:
             self.run.emit(self.m.generated_path, "retry", round_ + 1, problem.diagnostic.hint())
         raise AssertionError("unreachable")
 
-    def import_block(self, box: Sandbox, imports: list[str]) -> str:
-        """The merged imports, in the project's isort order when ruff is on."""
+    async def import_block(self, box: Sandbox, imports: list[str]) -> str:
+        """The merged imports, in the project's isort order when ruff is on. Only ruff runs
+        on the pool: ``ast`` stays on the event loop's thread, because CPython 3.11's AST
+        conversion is not thread-safe (two threads parsing at once can raise SystemError:
+        "AST constructor recursion depth mismatch", cpython gh-106905)."""
         block = "\n".join(merge_imports(imports))
         if not block or not self.shared.conf.ruff:
             return block
         from astm.validate import ruff
 
-        done = ruff.sort_imports(box.path, self.m.generated_path, None, (block + "\n").encode())
+        done = await self.run.blocking(ruff.sort_imports, box.path, self.m.generated_path, None,
+                                       (block + "\n").encode())
         text = done.decode("utf-8", "replace").strip("\n")
         try:
             ast.parse(text)
