@@ -35,6 +35,7 @@ from astm.specs.engine_bridge import (
 from astm.specs.header import split
 from astm.specs.prompting import Prompt, request_template
 from astm.specs.stale import ModuleState
+from astm.specs.warm_import import WarmImporter
 from astm.validate.diagnostic import Diagnostic
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ class Shared:
     write_mode: bool
     python: str
     typecheck: bool = False  # pyright where the project configures it
+    importer: WarmImporter | None = None  # the import checks' warm interpreter
     texts: dict[str, bytes] = field(default_factory=dict)  # module -> body made by this build
     known: dict[str, bytes] = field(default_factory=dict)  # module -> newest body (context)
     answers: dict[str, str] = field(default_factory=dict)  # spec ref -> accepted answer
@@ -261,7 +263,7 @@ class ModuleBuilder:
         # ruff and the import check are independent subprocesses: run them side by side.
         imported = asyncio.ensure_future(self.run.blocking(
             checks.import_problem, self.shared.python, box.path, self.m, roots,
-            self.shared.conf.generated))
+            self.shared.conf.generated, self.shared.importer))
         if self.shared.conf.ruff:
             linted = await self.run.blocking(checks.ruff_problem, box.path, self.m, data)
             if linted is not None:

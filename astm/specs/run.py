@@ -16,6 +16,7 @@ from astm.specs.engine_bridge import BuildRun, landing, run_build, runs, settle
 from astm.specs.generate import Built, ModuleBuilder, Shared
 from astm.specs.header import split
 from astm.specs.stale import ModuleState
+from astm.specs.warm_import import WarmImporter
 
 if TYPE_CHECKING:
     from astm.specs.result import BuildOptions, BuildResult, Prepared
@@ -55,6 +56,7 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
         write_mode=opts.write, python=python_of(prep.repo.workdir),
         typecheck=_typecheck(settings, prep),
     )
+    shared.importer = WarmImporter(shared.python)  # started by the first import check
     # Existing generated code of every module is context for its dependents.
     for m in prep.discovery.modules:
         data = prep.source.read(m.generated_path)
@@ -189,6 +191,8 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
             result.notices.append(f"{name}: {why}")
         setattr(exc, "result", result)  # noqa: B010 - the CLI reads it back with getattr
         raise
+    finally:
+        shared.importer.close()
     result.run, result.usage, result.calls = applied.run, applied.usage, shared.calls
     if opts.write:
         states = {s.module.generated_path: s for s in stale}
