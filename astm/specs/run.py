@@ -103,7 +103,6 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
 
             builder = ModuleBuilder(run, shared, st, drafted=on_draft,
                                     ready=lambda: failed_dep(deps))
-            box = builder.prefetch()
             work: asyncio.Future[Built] | None = None
             try:
                 # Generation starts once the dependencies' code is drafted, not validated:
@@ -121,7 +120,8 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
                     await asyncio.wait([work])
                 raise
             finally:
-                await settle(box)
+                if builder.box is not None:  # opened as its generation started (build)
+                    await settle(builder.box)
             shared.texts[st.name] = shared.known[st.name] = split(out.data)[1]
             return out
 
