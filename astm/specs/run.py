@@ -115,9 +115,10 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
                 await failed_dep(deps, work)
                 out = await work
             except BaseException:
-                if work is not None and not work.done():
-                    work.cancel()
-                    await asyncio.wait([work])
+                if work is not None:
+                    if not work.done():
+                        work.cancel()
+                    await settle(work)  # its own error, if any, gives way to this one
                 raise
             finally:
                 if builder.box is not None:  # opened as its generation started (build)
