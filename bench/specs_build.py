@@ -1,14 +1,17 @@
 """Spec-driven builds: critical path under model latency, no-op cost, staleness precision.
 
-    python bench/specs_build.py [--latency 1.0] [--noop-specs 200]
+    python bench/specs_build.py [--latency 1.0] [--noop-specs 200] [--timeline]
+                                [--server thread|process]
 
 1. Latency. 20 spec modules of 3 specs each (60 specs) in a dependency DAG of depth 4
    (4 levels of 5 modules; each module's specs call a spec of the module below it). The
    model is the real OpenAI client against a loopback server that answers every request
-   after L seconds. Modules build in dependency order, so the critical path is 4 L; the
-   script prints the wall time of ``astm build --write`` and its ratio to 4 L (target
-   <= 1.10), plus the same build at L = 0 (astm's own cost: sandboxes, ruff, the import
-   check of each module in a subprocess).
+   after L seconds (``--server process``: in its own process, as a model server is). A module's prompt shows its dependencies' generated code, so the
+   model's critical path is 4 sequential calls, 4 L; the script prints the wall time of
+   ``astm build --write`` and its ratio to 4 L (target <= 1.10): first in a cold process
+   (the build imports the model client, ``import openai``), then warm, plus the same
+   build at L = 0 (astm's own cost: sandboxes, ruff, the import check of each module in
+   a subprocess). ``--timeline``: when each module reached each stage.
 2. No-op. A project of N specs (default 200) already built: the wall time of a build that
    finds nothing stale (target < 1 s) and its model calls (target 0).
 3. Precision. A comment-only and a formatting-only edit of a spec: modules rebuilt
@@ -21,8 +24,10 @@ It prints figures only.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +43,7 @@ from _common import git
 from openai_server import LoopbackServer
 
 from astm.config import Settings
+from astm.core.result import Event
 from astm.specs.build import BuildOptions, build
 from astm.specs.plan import BuildPlan
 
@@ -98,29 +104,112 @@ def timed_build(root: Path, settings: Settings, **kw: Any) -> tuple[float, Any]:
     return time.perf_counter() - t0, result
 
 
-def bench_latency(tmp: Path, latency: float) -> None:
+class Timeline:
+    """When each module reached each stage, from the build's own events (seconds since
+    the build started): first model call sent, last spec answered, validation started,
+    module done."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.first: dict[tuple[str, str], float] = {}
+        self.last: dict[tuple[str, str], float] = {}
+
+    def __call__(self, e: Event) -> None:
+        path, _, spec = e.node.partition("::")
+        if not path.endswith(".py"):
+            return
+        key = (Path(path).stem, f"spec {e.state}" if spec else e.state)
+        now = time.perf_counter() - self.t0
+        self.first.setdefault(key, now)
+        self.last[key] = now
+
+    def show(self, wall: float) -> None:
+        rows = sorted({m for m, _ in self.first})
+        print("  module  generating  answered  validating  done   (s since the build started)")
+        for m in rows:
+            cells = [self.first.get((m, "spec generating")), self.last.get((m, "spec committed")),
+                     self.first.get((m, "validating")), self.last.get((m, "committed"))]
+            print(f"  {m}    " + "  ".join(f"{c:8.2f}  " if c is not None else "       -  " for c in cells))
+        done = max(self.last.get((m, "committed"), 0.0) for m in rows)
+        print(f"  after the last module: {wall - done:.2f}s (sandbox clean-up, run record, "
+              "writing the files)")
+
+
+def model_server(latency: float) -> LoopbackServer:
+    """The loopback model: every spec answered after ``latency``."""
     server = LoopbackServer()
-    try:
-        for lat in (latency, 0.0):
-            root = tmp / f"latency-{lat}"
-            make_project(root, LEVELS, WIDTH)
-            settings = Settings(model="bench", base_url=server.base_url, jobs=64, retries=0)
-            latency_now = lat
+    # A real endpoint queues every connection; the stdlib server's listen backlog of 5
+    # would drop the rest of a burst of connects, which the client retries after 1 s.
+    server._httpd.socket.listen(128)  # bench-only: widen the running server's backlog
 
-            def respond_now(body: dict[str, Any], lat: float = latency_now) -> str:
-                ref = REF.search(str(body["messages"][-1]["content"]))
-                time.sleep(lat)
-                return answer(ref.group(1)) if ref else ""
+    def respond(body: dict[str, Any]) -> str:
+        ref = REF.search(str(body["messages"][-1]["content"]))
+        time.sleep(latency)
+        return answer(ref.group(1)) if ref else ""
 
-            server.responder = respond_now
-            wall, result = timed_build(root, settings)
-            assert len(result.built) == LEVELS * WIDTH, result.built
-            path = LEVELS * lat
-            ratio = f"{wall / path:.2f}" if path else "-"
-            print(f"latency L={lat:.2f}s: {len(result.built)} modules, {result.calls} model calls, "
-                  f"wall {wall:.2f}s, critical path 4L = {path:.2f}s, ratio {ratio}")
-    finally:
-        server.close()
+    server.responder = respond
+    return server
+
+
+def serve(latency: float) -> None:
+    """``--serve L``: the loopback model alone in this process (its URL on stdout) until
+    stdin closes."""
+    server = model_server(latency)
+    print(server.base_url, flush=True)
+    sys.stdin.read()
+    server.close()
+
+
+class Model:
+    """``model_server(latency)`` in a thread of this process, or (``process``) in a child
+    process, as a model server is: its work then never shares astm's interpreter lock."""
+
+    def __init__(self, latency: float, process: bool) -> None:
+        self.proc: subprocess.Popen[str] | None = None
+        self.server: LoopbackServer | None = None
+        if process:
+            self.proc = subprocess.Popen([sys.executable, __file__, "--serve", str(latency)],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            assert self.proc.stdout is not None
+            self.base_url = self.proc.stdout.readline().strip()
+        else:
+            self.server = model_server(latency)
+            self.base_url = self.server.base_url
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        if self.proc is not None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+
+
+def bench_latency(tmp: Path, latency: float, timeline: bool, server: str) -> None:
+    runs = [("cold process: its first build imports the model client", latency),
+            ("warm process", latency), ("astm's own cost", 0.0)]
+    for label, lat in runs:
+        root = tmp / f"latency-{len(list(tmp.iterdir()))}"
+        make_project(root, LEVELS, WIDTH)
+        model = Model(lat, server == "process")
+        try:
+            # model_jobs: the loopback server stands for a remote model serving in parallel
+            # (astm's default for a local endpoint is one request at a time).
+            settings = Settings(model="bench", base_url=model.base_url, jobs=64, model_jobs=64,
+                                retries=0)
+            seen = Timeline()
+            t0 = time.perf_counter()
+            result = build(BuildOptions(cwd=root, write=True), settings, on_event=seen)
+            wall = time.perf_counter() - t0
+        finally:
+            model.close()
+        assert len(result.built) == LEVELS * WIDTH, result.built
+        path = LEVELS * lat
+        ratio = f"{wall / path:.2f}" if path else "-"
+        print(f"latency L={lat:.2f}s ({label}): {len(result.built)} modules, {result.calls} "
+              f"model calls, wall {wall:.2f}s, critical path 4L = {path:.2f}s, ratio {ratio}")
+        if timeline:
+            seen.show(wall)
 
 
 def bench_noop_and_precision(tmp: Path, n_specs: int) -> None:
@@ -162,10 +251,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--latency", type=float, default=1.0)
     ap.add_argument("--noop-specs", type=int, default=200)
+    ap.add_argument("--timeline", action="store_true", help="when each module reached each stage")
+    ap.add_argument("--server", choices=("thread", "process"), default="thread",
+                    help="where the loopback model runs (a process: as a model server does)")
+    ap.add_argument("--serve", type=float, help=argparse.SUPPRESS)  # the model's process
     args = ap.parse_args()
+    if args.serve is not None:
+        serve(args.serve)
+        return
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     tmp = Path(tempfile.mkdtemp(prefix="astm-bench-specs-"))
     try:
-        bench_latency(tmp, args.latency)
+        bench_latency(tmp, args.latency, args.timeline, args.server)
         bench_noop_and_precision(tmp, args.noop_specs)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

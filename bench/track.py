@@ -1,13 +1,15 @@
 """How close ``astm track run`` runs to its critical path, and what tier-4 hints save.
 
     python bench/track.py [--latency 0.5] [--reps 3] [--jobs 8] [--via loopback|plan]
+                          [--server thread|process]
 
 1. Scheduling. A repository of 12 Python files (``m0.py`` .. ``m11.py``, three functions
    each) and a track of 12 tickets, DAG depth 3 (4 chains of 3: each level-2 ticket
    depends on a level-1 ticket, each level-3 ticket on a level-2 one); every ticket
    replaces the 3 functions of its file. Every model call waits L seconds: by default the
    real OpenAI client against the loopback server of tests/openai_server.py, which answers
-   routes and generations from the request after a delay of L (``--via plan``:
+   routes and generations from the request after a delay of L (``--server process``: in
+   its own process, as a model server is; ``--via plan``:
    ``PlanProvider(plan, latency=L)``, as bench/apply.py). A ticket's model critical path
    is 2 L (its file routes, then the 3 functions generate side by side), so the track's
    is 3 x 2 L. Printed: the median wall time of ``Runner.run()`` (planned track to landed
@@ -27,12 +29,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 PROJECT = Path(__file__).resolve().parents[1]
 for p in (PROJECT, PROJECT / "tests"):
@@ -87,20 +91,52 @@ def make_track(base: str) -> Track:
     return track
 
 
+def _server(latency: float) -> Any:
+    import openai_server as loopback
+
+    class Server(loopback.LoopbackServer):
+        def _next(self, body: dict) -> loopback.Reply:  # type: ignore[override]
+            return loopback.Reply(_Latent.answer(body), delay=latency)
+
+    server = Server()
+    # A real endpoint queues every connection; the stdlib server's listen backlog of 5
+    # would drop the rest of a burst of connects, which the client retries after 1 s.
+    server._httpd.socket.listen(128)  # bench-only: widen the running server's backlog
+    return server
+
+
+def serve(latency: float) -> None:
+    """``--serve L``: the loopback model alone in this process (its URL on stdout) until
+    stdin closes."""
+    server = _server(latency)
+    print(server.base_url, flush=True)
+    sys.stdin.read()
+    server.close()
+
+
 class _Latent:
-    """The loopback server, answering every request from its content after ``latency``."""
+    """The loopback model: every request answered from its content after ``latency``; in
+    a thread of this process, or (``process``) ``serve(latency)`` in a child process."""
 
-    def __init__(self, latency: float) -> None:
-        import openai_server as loopback
+    def __init__(self, latency: float, process: bool = False) -> None:
+        self.proc: subprocess.Popen[str] | None = None
+        self.server: Any = None
+        if process:
+            self.proc = subprocess.Popen([sys.executable, __file__, "--serve", str(latency)],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            assert self.proc.stdout is not None
+            self.base_url = self.proc.stdout.readline().strip()
+        else:
+            self.server = _server(latency)
+            self.base_url = self.server.base_url
 
-        outer = self
-
-        class Server(loopback.LoopbackServer):
-            def _next(self, body: dict) -> loopback.Reply:  # type: ignore[override]
-                return loopback.Reply(outer.answer(body), delay=outer.latency)
-
-        self.latency = latency
-        self.server = Server()
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        if self.proc is not None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
 
     @staticmethod
     def answer(body: dict) -> str:
@@ -109,7 +145,7 @@ class _Latent:
 
         prompt = body["messages"][-1]["content"]
         if prompt.startswith("You route"):
-            ids = re.findall(r"^- (\S+::\S+) \|", prompt, re.MULTILINE)
+            ids = re.findall(r"^- (m\d+\.py::f\d+) \|", prompt, re.MULTILINE)
             return json.dumps({"act": [{"id": i, "intent": "bump it"} for i in ids]})
         node = re.search(r"^Node: (m(\d+)\.py::f(\d+)) ", prompt, re.MULTILINE)
         assert node, prompt[:200]
@@ -119,19 +155,22 @@ class _Latent:
     def provider(self, _plan: Plan | None):  # type: ignore[no-untyped-def]
         from astm.llm.openai_provider import OpenAIProvider
 
-        return OpenAIProvider(Settings(model="m", base_url=self.server.base_url, http_retries=0), api_key="k")
+        return OpenAIProvider(Settings(model="m", base_url=self.base_url, http_retries=0,
+                                       model_jobs=64), api_key="k")
 
 
-def run_once(root: Path, base: str, latency: float, jobs: int, via: str) -> tuple[float, float]:
-    """(wall, measured critical path) of one track run."""
+def run_once(root: Path, base: str, latency: float, jobs: int, via: str,
+             server: str) -> tuple[float, float, float]:
+    """(wall, measured critical path, CPU seconds of this process and its children) of one
+    track run."""
     repo = Repo.open(root)
     track = make_track(base)
-    latent = _Latent(latency) if via == "loopback" else None
+    latent = _Latent(latency, server == "process") if via == "loopback" else None
     if latent is not None:
         for t in track.tickets:
             t.plan = None  # the model answers
         provider_for = latent.provider
-        settings = Settings(jobs=jobs, model="m", base_url=latent.server.base_url)
+        settings = Settings(jobs=jobs, model="m", base_url=latent.base_url)
     else:
         provider_for = lambda p: PlanProvider(p, latency=latency)  # type: ignore[arg-type]
         settings = Settings(jobs=jobs)
@@ -147,29 +186,33 @@ def run_once(root: Path, base: str, latency: float, jobs: int, via: str) -> tupl
             took[e.node] = time.perf_counter() - started[e.node]
 
     runner = Runner(repo, track, settings, provider_for, on_event=on_event)
+    cpu0 = os.times()
     t0 = time.perf_counter()
     try:
         result = runner.run()
+        wall = time.perf_counter() - t0
+        cpu1 = os.times()
     finally:
         if latent is not None:
-            latent.server.close()
-    wall = time.perf_counter() - t0
+            latent.close()
+    cpu = sum(b - a for a, b in zip(cpu0[:4], cpu1[:4], strict=True))
     assert result.branch and git(root, "rev-list", "--count", f"main..{result.branch}") == str(FILES)
     git(root, "branch", "-D", result.branch)
     chain_cost: dict[str, float] = {}
     for t in dag.topo_order(track.tickets):
         chain_cost[t.id] = took[t.id] + max((chain_cost[d] for d in t.depends_on), default=0.0)
-    return wall, max(chain_cost.values())
+    return wall, max(chain_cost.values()), cpu
 
 
-def scheduling(latency: float, reps: int, jobs: int, via: str) -> None:
+def scheduling(latency: float, reps: int, jobs: int, via: str, server: str) -> None:
     with tempfile.TemporaryDirectory(prefix="astm-bench-track-") as tmp:
         root = Path(tmp) / "repo"
         base = make_repo(root)
         for lat in (latency, 0.0):
-            runs = [run_once(root, base, lat, jobs, via) for _ in range(reps)]
+            runs = [run_once(root, base, lat, jobs, via, server) for _ in range(reps)]
             wall = statistics.median(r[0] for r in runs)
             measured = statistics.median(r[1] for r in runs)
+            cpu = statistics.median(r[2] for r in runs)
             critical = DEPTH * 2 * lat
             print(f"track of {FILES} tickets, depth {DEPTH}, {FUNCS} nodes each, L = {lat:.2f}s, "
                   f"jobs = {jobs}, model via {via}:")
@@ -177,6 +220,9 @@ def scheduling(latency: float, reps: int, jobs: int, via: str) -> None:
             print(f"  wall {wall:.2f}s   critical path 3 x 2L = {critical:.2f}s   ratio {ratio}")
             print(f"  measured critical path (longest chain of ticket durations) {measured:.2f}s   "
                   f"ratio {wall / measured:.2f}   per ticket {measured / DEPTH:.2f}s")
+            print(f"  runs: {' '.join(f'{r[0]:.2f}s' for r in runs)} (the first imports the model "
+                  f"client); CPU per run {cpu:.2f}s (this process and its validators; the model "
+                  f"server runs in a {server})")
 
 
 DEEP_TEST = '''def total(items, depth):
@@ -232,8 +278,15 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=8)
     ap.add_argument("--via", choices=("loopback", "plan"), default="loopback")
+    ap.add_argument("--server", choices=("thread", "process"), default="thread",
+                    help="where the loopback model runs (a process: as a model server does)")
+    ap.add_argument("--serve", type=float, help=argparse.SUPPRESS)  # the model's process
     args = ap.parse_args()
-    scheduling(args.latency, args.reps, args.jobs, args.via)
+    if args.serve is not None:
+        serve(args.serve)
+        return
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+    scheduling(args.latency, args.reps, args.jobs, args.via, args.server)
     tier4()
 
 

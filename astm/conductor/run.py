@@ -15,6 +15,7 @@ track's base, one commit per ticket, and land on ``astm/track-<slug>``.
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -22,11 +23,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pygit2
+
 from astm.agents import hints
 from astm.conductor import dag, store
 from astm.conductor.clutch import Approve, Clutch, Edit, Reject, Review
 from astm.conductor.config import TrackSettings
 from astm.conductor.models import Attempt, Ticket, Track, WorkerContext
+from astm.conductor.spares import Spares
 from astm.config import Settings
 from astm.core import plan as planfile
 from astm.core.plan import Plan
@@ -34,7 +38,7 @@ from astm.core.result import ApplyResult, Event, EventSink, ignore
 from astm.engine import apply as engine
 from astm.errors import AstmError, Interrupted, UsageError, ValidationFailed
 from astm.llm.base import Provider
-from astm.workspace import chain, oplog
+from astm.workspace import chain, git, oplog
 from astm.workspace.landing import slugify
 from astm.workspace.repo import Repo
 
@@ -90,6 +94,8 @@ class Runner:
         self.max_rejections = max_rejections
         self.tmp = Path(tempfile.mkdtemp(prefix="astm-track-"))
         self.result = TrackResult(track)
+        self.spares = Spares(lambda: provider_for(None))  # model providers built ahead
+        self.landed: dict[str, Future[str]] = {}  # running ticket -> its result, once made
 
     # ---- plumbing ----
 
@@ -128,6 +134,7 @@ class Runner:
         try:
             self.schedule()
         finally:
+            self.spares.close()
             shutil.rmtree(self.tmp, ignore_errors=True)
         left = [t for t in tr.tickets if t.status != "done"]
         if left:
@@ -149,9 +156,14 @@ class Runner:
                         futures[started] = t.id
                 if not futures:
                     return
-                done, _ = wait(futures, return_when=FIRST_COMPLETED)
-                for f in done:
-                    futures.pop(f)
+                self.spares.fill(self.spares_wanted())
+                landed = {self.landed[tid]: tid for tid in futures.values() if tid in self.landed}
+                done, _ = wait([*futures, *landed], return_when=FIRST_COMPLETED)
+                for f in sorted(done, key=lambda f: f not in landed):  # early results first
+                    if f in landed:
+                        self.keep_early(landed[f], f.result())
+                        continue
+                    self.landed.pop(futures.pop(f), None)
                     again = self.settle(f.result())
                     if again is not None:
                         started = self.start(pool, tr.ticket(again), rerun=True)
@@ -163,7 +175,8 @@ class Runner:
             pool.shutdown(wait=True)
             for f, tid in futures.items():
                 t = tr.ticket(tid)
-                if f.done() and not f.cancelled() and f.exception() is None and not self.pauses(t):
+                if (f.done() and not f.cancelled() and f.exception() is None and not self.pauses(t)
+                        and t.status == "running"):
                     o = f.result()
                     if o.error is None and o.commit is not None:
                         self.keep(o, reviewed=False)  # finished while stopping: not lost
@@ -206,11 +219,32 @@ class Runner:
         self.save()
         self.emit(t.id, "running", t.title or t.prompt[:60], t.attempts)
         self.result.ran.append(t.id)
-        return pool.submit(self.work, t.id, t.base or "", intent, t.plan, list(t.files), t.attempts)
+        landed: Future[str] | None = None
+        if not self.pauses(t):  # a reviewed result waits for its review, not for this
+            landed = self.landed[t.id] = Future()
+        return pool.submit(self.work, t.id, t.base or "", intent, t.plan, list(t.files), t.attempts,
+                           landed)
+
+    def keep_early(self, tid: str, commit: str) -> None:
+        """``tid``'s result commit exists (the engine said so as it made it): the ticket is
+        done, and its dependents start now, while its engine run still cleans up (its
+        sandboxes, its record). The run's id is filled in when the run returns."""
+        self.landed.pop(tid, None)
+        t = self.track.ticket(tid)
+        if t.status == "running":
+            self.keep(Outcome(tid, t.base or "", commit=commit), reviewed=False)
+
+    def spares_wanted(self) -> int:
+        """As many providers as the tickets that may start when the running ones end:
+        at most one per running ticket, and no more than the model tickets left."""
+        left = sum(1 for t in self.track.tickets if t.plan is None and t.status in ("locked", "ready"))
+        running = sum(1 for t in self.track.tickets if t.status == "running")
+        return min(left, running) if self.settings.model else 0
 
     def work(self, tid: str, base: str, intent: str, plan: Plan | None, paths: list[str],
-             attempt: int) -> Outcome:
-        """One engine run, in a worker thread: no track state is touched here."""
+             attempt: int, landed: Future[str] | None = None) -> Outcome:
+        """One engine run, in a worker thread: no track state is touched here. ``landed``
+        gets the result commit as soon as the engine has made it."""
         saved = self.tmp / f"{tid}-{attempt}.plan.json"
         opts = engine.ApplyOptions(
             intent=intent, cwd=self.repo.workdir, paths=tuple(paths), plan=plan, base=base,
@@ -218,10 +252,15 @@ class Runner:
         )
 
         def forward(e: Event) -> None:
+            if landed is not None and e.node == engine.REPO_ID and e.state == "landed" and not landed.done():
+                commit = result_commit(self.repo, e.detail, base)
+                if commit is not None:
+                    landed.set_result(commit)
             self.events(Event(f"{tid} {e.node}", e.state, e.attempt, e.detail))
 
         try:
-            res: ApplyResult = engine.apply(opts, self.settings, self.provider_for(plan), forward)
+            provider = self.provider_for(plan) if plan is not None else self.spares.take()
+            res: ApplyResult = engine.apply(opts, self.settings, provider, forward)
         except AstmError as exc:
             partial: ApplyResult | None = getattr(exc, "result", None)
             return Outcome(tid, base, run=partial.run if partial else None, error=exc)
@@ -231,6 +270,16 @@ class Runner:
     def settle(self, o: Outcome) -> str | None:
         """Record one finished run; the ticket id when it must run again (a review)."""
         t = self.track.ticket(o.ticket)
+        if t.status == "done" and t.commit is not None:  # kept early (keep_early)
+            last = next((a for a in reversed(t.history) if a.outcome == "done"), None)
+            if last is not None and last.run is None:
+                last.run = o.run
+                self.save()
+            if o.error is not None or o.commit != t.commit:
+                why = o.error or f"it then reported {o.commit}"
+                self.result.notices.append(f"ticket {t.id}: its result {t.commit[:10]} is kept; "
+                                           f"its engine run then failed: {why}")
+            return None
         if o.error is not None or o.commit is None:
             raw = str(o.error) if o.error else "the engine gave no commit"
             self.fail(t, o.run, raw, self.hint(raw))
@@ -352,3 +401,19 @@ def _plan_problem(text: str) -> str | None:
     except AstmError as exc:
         return str(exc)
     return None
+
+
+def result_commit(repo: Repo, short: str, base: str) -> str | None:
+    """The full id of a ticket's result from the engine's ``landed`` event (its short id):
+    a commit whose only parent is the ticket's base; None otherwise (the run's return
+    then says)."""
+    if not re.fullmatch(r"[0-9a-f]{7,40}", short):
+        return None
+    with git.LOCK:
+        try:
+            obj = repo.repo.revparse_single(short)
+        except (KeyError, ValueError, pygit2.GitError):
+            return None
+        if not isinstance(obj, pygit2.Commit) or [str(p) for p in obj.parent_ids] != [base]:
+            return None
+        return str(obj.id)

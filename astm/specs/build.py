@@ -138,7 +138,12 @@ def _provider(opts: BuildOptions, settings: Settings, conf: build_config.BuildCo
             raise PlanError(f"the build plan has no answer for {missing[0]}{more}")
         return SpecPlanProvider(opts.plan, refs, latency=opts.latency)
     from astm.llm import make_provider
+    from astm.llm.warm import WarmProvider
 
     if conf.model:
         settings = settings.model_copy(update={"model": conf.model})
-    return make_provider(settings, None)
+    if not settings.model:
+        return make_provider(settings, None)  # raises the usage error, before any work
+    # The model client (``import openai``, about a second under load) is built on a thread
+    # while the build opens its sandboxes and renders the first prompts.
+    return WarmProvider(lambda: make_provider(settings, None))  # type: ignore[return-value]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from astm.specs.discover import SpecModule
+from astm.specs.warm_import import TimedOut, WarmImporter
 from astm.validate.diagnostic import Diagnostic
 
 IMPORT_TIMEOUT = 60
@@ -107,16 +108,25 @@ def import_env(cwd: Path, roots: tuple[str, ...], generated: str) -> dict[str, s
 
 
 def import_problem(python: str, cwd: Path, m: SpecModule, roots: tuple[str, ...],
-                   generated: str) -> ModuleProblem | None:
+                   generated: str, warm: WarmImporter | None = None) -> ModuleProblem | None:
+    """The module imports cleanly in the sandbox: in a child of the build's warm
+    interpreter (``warm``), else in a new ``python``."""
+    env = import_env(cwd, roots, generated)
+    if warm is not None:
+        try:
+            got = warm.check(str(cwd), env, m.generated_module, m.generated_path, IMPORT_TIMEOUT)
+        except TimedOut:
+            return _timed_out(m)
+        if got is not None:
+            return None if got.ok else _failed(got.text, got.line or None)
     try:
         proc = subprocess.run(
             [python, "-c", _IMPORT_SCRIPT, m.generated_module, m.generated_path],
-            cwd=cwd, env=import_env(cwd, roots, generated), capture_output=True, text=True,
+            cwd=cwd, env=env, capture_output=True, text=True,
             timeout=IMPORT_TIMEOUT, stdin=subprocess.DEVNULL, check=False,
         )
     except subprocess.TimeoutExpired:
-        return ModuleProblem(Diagnostic(f"importing {m.generated_module} did not finish within "
-                                        f"{IMPORT_TIMEOUT}s", "import"), None)
+        return _timed_out(m)
     except OSError as exc:
         return ModuleProblem(Diagnostic(f"cannot run {python}: {exc.strerror}", "import"), None)
     if proc.returncode == 0:
@@ -127,5 +137,14 @@ def import_problem(python: str, cwd: Path, m: SpecModule, roots: tuple[str, ...]
         err = proc.stderr.strip().splitlines()
         message = err[-1] if err else f"exit {proc.returncode}"
     line = int(line_text) if line_text.isdigit() and int(line_text) > 0 else None
+    return _failed(message, line)
+
+
+def _failed(message: str, line: int | None) -> ModuleProblem:
     return ModuleProblem(Diagnostic(f"importing the module failed: {message}", "import", line,
                                     relative=False), line)
+
+
+def _timed_out(m: SpecModule) -> ModuleProblem:
+    return ModuleProblem(Diagnostic(f"importing {m.generated_module} did not finish within "
+                                    f"{IMPORT_TIMEOUT}s", "import"), None)

@@ -5,6 +5,7 @@ code of the modules it depends on. A tester sees APIs only, never implementation
 from __future__ import annotations
 
 import ast
+import functools
 
 from astm.specs.deps import Graph
 from astm.specs.discover import Spec, SpecModule
@@ -15,10 +16,16 @@ MAX_GENERATED_LINES = 120
 
 
 def _skeleton(m: SpecModule) -> str:
+    return _skeleton_of(m.path, m.text)
+
+
+@functools.lru_cache(maxsize=256)
+def _skeleton_of(path: str, text: bytes) -> str:
+    """Once per module, not once per spec: every agent of a module shows the same one."""
     from astm.views import skeleton
 
-    text = skeleton(m.path, m.text).text.strip()
-    return text or "(empty)"
+    out = skeleton(path, text).text.strip()
+    return out or "(empty)"
 
 
 def _api_stub(source: Source, discovery_path: str | None, name: str) -> str | None:

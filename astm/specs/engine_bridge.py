@@ -10,9 +10,11 @@ engine's layout changes, this module is the one to re-point.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
+
+import pygit2
 
 from astm.agents.answer import normalise
 from astm.agents.context import RunContext, settle
@@ -20,18 +22,15 @@ from astm.config import Settings
 from astm.core.result import ApplyResult, EventSink
 from astm.engine.apply import ApplyOptions, Run
 from astm.llm.base import GenerateRequest, Provider, Usage
-from astm.workspace import landing, runs
+from astm.workspace import git, landing, runs
 from astm.workspace.repo import Repo
 from astm.workspace.sandbox import Sandbox, delete_ref, open_sandbox, remove_worktree
-
-if TYPE_CHECKING:
-    import pygit2
 
 T = TypeVar("T")
 
 __all__ = [
-    "BuildRun", "GenerateRequest", "Sandbox", "Usage", "delete_ref", "landing", "normalise",
-    "open_sandbox", "remove_worktree", "run_build", "runs", "settle",
+    "BuildRun", "GenerateRequest", "Sandbox", "Usage", "commit_detached", "delete_ref", "landing",
+    "normalise", "open_sandbox", "remove_worktree", "run_build", "runs", "settle",
 ]
 
 
@@ -72,12 +71,31 @@ class BuildRun(Run):
     async def sandbox(self, fork: pygit2.Oid) -> Sandbox:
         return await self._context().sandbox(fork)
 
+    def release(self, box: Sandbox) -> None:
+        """Remove a sandbox's worktree now (on the pool), not in the run's final clean-up:
+        its branch keeps its commit until the clean-up deletes it."""
+        self._context().release(box)
+
     def message_for(self, lines: list[str]) -> str:
         """A landing commit message: the intent, the given lines, astm's trailers."""
         intent = " ".join(self.opts.intent.split())
         subject = intent[0].upper() + intent[1:] if intent else "astm build"
         return "\n".join([subject, "", *lines, "", f"Astm-Run: {self.run_id}",
                           f"Astm-Intent: {intent}"]) + "\n"
+
+
+def commit_detached(repo: Repo, fork: pygit2.Oid, changes: Mapping[str, bytes], message: str
+                    ) -> pygit2.Oid:
+    """A commit of ``changes`` on ``fork`` made from trees, with no worktree and no ref: a
+    spec's definition, which its module's commit (on the module sandbox's branch) then
+    holds as a parent. Until then git's grace period for fresh objects (two weeks by
+    default, as for the operation log's blobs) keeps it; a sandbox per spec cost more
+    than the whole commit."""
+    with git.LOCK:
+        r = repo.repo
+        tree = git.write_tree(r, r[fork].peel(pygit2.Commit).tree, changes)
+        sig = git.signature(r)
+        return r.create_commit(None, sig, sig, message, tree, [fork])
 
 
 def run_build(

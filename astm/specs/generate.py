@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -23,10 +24,18 @@ from astm.specs.context import render
 from astm.specs.deps import Graph
 from astm.specs.digest import body_digest
 from astm.specs.discover import Spec
-from astm.specs.engine_bridge import BuildRun, GenerateRequest, Sandbox, normalise, settle
+from astm.specs.engine_bridge import (
+    BuildRun,
+    GenerateRequest,
+    Sandbox,
+    commit_detached,
+    normalise,
+    settle,
+)
 from astm.specs.header import split
 from astm.specs.prompting import Prompt, request_template
 from astm.specs.stale import ModuleState
+from astm.specs.warm_import import WarmImporter
 from astm.validate.diagnostic import Diagnostic
 
 if TYPE_CHECKING:
@@ -50,6 +59,7 @@ class Shared:
     write_mode: bool
     python: str
     typecheck: bool = False  # pyright where the project configures it
+    importer: WarmImporter | None = None  # the import checks' warm interpreter
     texts: dict[str, bytes] = field(default_factory=dict)  # module -> body made by this build
     known: dict[str, bytes] = field(default_factory=dict)  # module -> newest body (context)
     answers: dict[str, str] = field(default_factory=dict)  # spec ref -> accepted answer
@@ -125,12 +135,23 @@ def with_header(st: ModuleState, body: bytes) -> bytes:
     return h.render(__version__).encode("utf-8") + body
 
 
+async def _no_wait() -> None:
+    return None
+
+
 class ModuleBuilder:
-    def __init__(self, run: BuildRun, shared: Shared, st: ModuleState) -> None:
+    """``drafted(body)`` is told the module's first composed body (before validation: what
+    its dependents' prompts show); ``ready()`` is awaited before the module validates (its
+    dependencies' final modules must be in place for the import check)."""
+
+    def __init__(self, run: BuildRun, shared: Shared, st: ModuleState, *,
+                 drafted: Callable[[bytes], None] | None = None,
+                 ready: Callable[[], Awaitable[None]] = _no_wait) -> None:
         self.run, self.shared, self.st, self.m = run, shared, st, st.module
         self.defs: dict[str, Definition] = {}
         self.commits: list[pygit2.Oid] = []
         self.box: asyncio.Future[Sandbox] | None = None
+        self.drafted, self.ready = drafted, ready
 
     def prefetch(self) -> asyncio.Future[Sandbox]:
         """Open the module's sandbox and write the build's input into it, off the
@@ -147,9 +168,11 @@ class ModuleBuilder:
     async def build(self) -> Built:
         box = self.prefetch()
         try:
-            return await self._build(box)
+            out = await self._build(box)
         finally:
             await settle(box)
+        self.run.release(box.result())  # now, not in the run's final clean-up
+        return out
 
     def _kept(self) -> tuple[dict[str, str], tuple[str, ...]]:
         if self.st.existing is None or self.st.edited:
@@ -176,21 +199,30 @@ class ModuleBuilder:
                 d = self.defs.get(s.ref)
                 imports += d.imports if d is not None else ()
                 texts.append(d.text if d is not None else old_defs[s.name])
+            if self.drafted is not None:
+                # Dependents generate from this draft (its imports not yet in isort order)
+                # while it validates; it validates once the modules it imports are final
+                # (ready), and fails with them.
+                self.drafted(compose(imports, texts))
             sandbox = await box
-            await self.run.blocking(self.write_new, sandbox)
-            block = await self.run.blocking(self.import_block, sandbox, imports)
+            block = await self.import_block(sandbox, imports)
             body = compose([], texts, block)
+            await self.ready()
+            await self.run.blocking(self.write_new, sandbox)
             first = self.st.expected.render(__version__).count("\n") + 1
             spans = [(s, first + a - 1, first + b - 1)
                      for s, (a, b) in zip(self.m.specs, def_spans(block, texts), strict=True)]
             data = with_header(self.st, body)
             self.run.emit(self.m.generated_path, "validating", round_ + 1)
-            problem = await self.validate(await box, data)
+            async with self.run.sem:  # a CPU slot (``jobs``): the validators' subprocesses
+                problem = await self.validate(await box, data)
             if problem is None:
-                sandbox = await box
-                commit = await self.run.blocking(
-                    sandbox.commit, {self.m.generated_path: data}, f"astm build {self.m.module}",
-                    tuple(self.commits))
+                commit = None
+                if not self.shared.write_mode:  # --write lands no commit: make none
+                    sandbox = await box
+                    commit = await self.run.blocking(
+                        sandbox.commit, {self.m.generated_path: data},
+                        f"astm build {self.m.module}", tuple(self.commits))
                 self.run.emit(self.m.generated_path, "committed", round_ + 1)
                 return Built(self.st, data, commit)
             owner = [s for s, a, b in spans if problem.line is not None and a <= problem.line <= b]
@@ -203,14 +235,18 @@ class ModuleBuilder:
             self.run.emit(self.m.generated_path, "retry", round_ + 1, problem.diagnostic.hint())
         raise AssertionError("unreachable")
 
-    def import_block(self, box: Sandbox, imports: list[str]) -> str:
-        """The merged imports, in the project's isort order when ruff is on."""
+    async def import_block(self, box: Sandbox, imports: list[str]) -> str:
+        """The merged imports, in the project's isort order when ruff is on. Only ruff runs
+        on the pool: ``ast`` stays on the event loop's thread, because CPython 3.11's AST
+        conversion is not thread-safe (two threads parsing at once can raise SystemError:
+        "AST constructor recursion depth mismatch", cpython gh-106905)."""
         block = "\n".join(merge_imports(imports))
         if not block or not self.shared.conf.ruff:
             return block
         from astm.validate import ruff
 
-        done = ruff.sort_imports(box.path, self.m.generated_path, None, (block + "\n").encode())
+        done = await self.run.blocking(ruff.sort_imports, box.path, self.m.generated_path, None,
+                                       (block + "\n").encode())
         text = done.decode("utf-8", "replace").strip("\n")
         try:
             ast.parse(text)
@@ -227,7 +263,7 @@ class ModuleBuilder:
         # ruff and the import check are independent subprocesses: run them side by side.
         imported = asyncio.ensure_future(self.run.blocking(
             checks.import_problem, self.shared.python, box.path, self.m, roots,
-            self.shared.conf.generated))
+            self.shared.conf.generated, self.shared.importer))
         if self.shared.conf.ruff:
             linted = await self.run.blocking(checks.ruff_problem, box.path, self.m, data)
             if linted is not None:
@@ -256,50 +292,48 @@ class ModuleBuilder:
             box.write(self.shared.graph.modules[module].generated_path, text)
 
     async def agent(self, spec: Spec, hint: str) -> Diagnostic | None:
-        """One spec: ask, absorb, check, retry; commit its definition in its sandbox."""
+        """One spec: ask, absorb, check, retry; commit its definition (no sandbox: the
+        commit is made from a tree, and nothing validates a lone definition on disk)."""
         nid = f"{self.m.generated_path}::{spec.name}"
         prompt = render(self.shared.prompts[spec.role], spec, self.m, self.shared.graph,
                         self.shared.source, self.shared.by_module, self.shared.known)
         index = self.shared.refs.index(spec.ref) if spec.ref in self.shared.refs else None
         settings = self.run.settings
-        async with self.run.sem:
-            box = asyncio.ensure_future(self.run.sandbox(self.run.base.id))
-            try:
-                diag: Diagnostic | None = None
-                attempt = 0
-                for attempt in range(1, settings.retries + 2):
-                    self.run.emit(nid, "generating", attempt)
-                    req = GenerateRequest(
-                        intent=prompt, node_id=nid, node_kind=spec.kind, language="python",
-                        key=spec.name, text="", context="", hint=hint, attempt=attempt,
-                        ref=index, prompt=request_template(),
-                    )
-                    answer, usage = await self.run.provider.generate(req)
-                    self.shared.calls += 1
-                    self.run.add_usage(usage)
-                    text, diag = normalise(answer, eol=b"\n", max_bytes=settings.max_answer_bytes)
-                    definition = None
-                    if diag is None:
-                        definition, diag = take_definition(text, spec, self.shared.conf.generated)
-                    if definition is not None:
-                        self.defs[spec.ref] = definition
-                        break
-                    assert diag is not None
-                    hint = diag.hint()
-                    if attempt <= settings.retries:
-                        self.run.emit(nid, "retry", attempt, hint)
-                if diag is not None:
-                    self.run.emit(nid, "failed", settings.retries + 1, str(diag))
-                    return diag
-                d = self.defs[spec.ref]
-                self.shared.answers[spec.ref] = compose(list(d.imports), [d.text]).decode("utf-8")
-                sandbox = await box
-                node_text = compose(list(d.imports), [d.text])
-                await self.run.blocking(sandbox.write, self.m.generated_path, node_text)
-                commit = await self.run.blocking(
-                    sandbox.commit, {self.m.generated_path: node_text}, f"astm spec {spec.ref}")
-                self.commits.append(commit)
-                self.run.emit(nid, "committed", attempt)
-                return None
-            finally:
-                await settle(box)
+        # No CPU slot (``jobs``) is held while the model works: the provider bounds the
+        # requests in flight (``model_jobs``); the module's validation takes a slot.
+        diag: Diagnostic | None = None
+        attempt = 0
+        for attempt in range(1, settings.retries + 2):
+            self.run.emit(nid, "generating", attempt)
+            req = GenerateRequest(
+                intent=prompt, node_id=nid, node_kind=spec.kind, language="python",
+                key=spec.name, text="", context="", hint=hint, attempt=attempt,
+                ref=index, prompt=request_template(),
+            )
+            answer, usage = await self.run.provider.generate(req)
+            self.shared.calls += 1
+            self.run.add_usage(usage)
+            text, diag = normalise(answer, eol=b"\n", max_bytes=settings.max_answer_bytes)
+            definition = None
+            if diag is None:
+                definition, diag = take_definition(text, spec, self.shared.conf.generated)
+            if definition is not None:
+                self.defs[spec.ref] = definition
+                break
+            assert diag is not None
+            hint = diag.hint()
+            if attempt <= settings.retries:
+                self.run.emit(nid, "retry", attempt, hint)
+        if diag is not None:
+            self.run.emit(nid, "failed", settings.retries + 1, str(diag))
+            return diag
+        d = self.defs[spec.ref]
+        node_text = compose(list(d.imports), [d.text])
+        self.shared.answers[spec.ref] = node_text.decode("utf-8")
+        if not self.shared.write_mode:  # provenance: the module's commit is their overlay
+            commit = await self.run.blocking(
+                commit_detached, self.run.repo, self.run.base.id,
+                {self.m.generated_path: node_text}, f"astm spec {spec.ref}")
+            self.commits.append(commit)
+        self.run.emit(nid, "committed", attempt)
+        return None

@@ -5,7 +5,7 @@ dependents by name, then one landing commit (or, with ``--write``, the files).""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from astm.config import Settings
 from astm.core.result import EventSink
@@ -16,6 +16,7 @@ from astm.specs.engine_bridge import BuildRun, landing, run_build, runs, settle
 from astm.specs.generate import Built, ModuleBuilder, Shared
 from astm.specs.header import split
 from astm.specs.stale import ModuleState
+from astm.specs.warm_import import WarmImporter
 
 if TYPE_CHECKING:
     from astm.specs.result import BuildOptions, BuildResult, Prepared
@@ -55,6 +56,7 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
         write_mode=opts.write, python=python_of(prep.repo.workdir),
         typecheck=_typecheck(settings, prep),
     )
+    shared.importer = WarmImporter(shared.python)  # started by the first import check
     # Existing generated code of every module is context for its dependents.
     for m in prep.discovery.modules:
         data = prep.source.read(m.generated_path)
@@ -68,23 +70,65 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
     async def body(run: BuildRun) -> None:
         depth = prep.graph.depth()
         tasks: dict[str, asyncio.Task[Built]] = {}
+        drafts: dict[str, asyncio.Future[None]] = {}
+
+        async def failed_dep(deps: list[str], until: asyncio.Future[Any] | None = None) -> None:
+            """Wait until every task of ``deps`` ended (or ``until`` did); a dependency that
+            failed raises ``_DependencyFailed`` naming it."""
+            pending = {tasks[d] for d in deps if not tasks[d].done()}
+            while True:
+                for d in deps:
+                    t = tasks[d]
+                    if t.done() and (t.cancelled() or t.exception() is not None):
+                        raise _DependencyFailed(d)
+                if until is not None and until.done() or not pending:
+                    return
+                _, pending = await asyncio.wait(
+                    pending | ({until} if until is not None else set()),
+                    return_when=asyncio.FIRST_COMPLETED)
+                pending -= {until}
+
+        async def drafted(dep: str) -> None:
+            """The dependency's first composed draft is known (its generated code is the
+            context its dependents' prompts show), or it failed before one."""
+            await failed_dep([dep], drafts[dep])
 
         async def one(st: ModuleState) -> Built:
-            builder = ModuleBuilder(run, shared, st)
-            box = builder.prefetch()
+            deps = sorted(d for d in prep.graph.edges.get(st.name, ()) if d in tasks)
+
+            def on_draft(body: bytes) -> None:
+                shared.known[st.name] = body
+                if not drafts[st.name].done():
+                    drafts[st.name].set_result(None)
+
+            builder = ModuleBuilder(run, shared, st, drafted=on_draft,
+                                    ready=lambda: failed_dep(deps))
+            work: asyncio.Future[Built] | None = None
             try:
-                for dep in sorted(prep.graph.edges.get(st.name, ())):
-                    if dep in tasks:
-                        try:
-                            await tasks[dep]
-                        except (_DependencyFailed, AstmError):
-                            raise _DependencyFailed(dep) from None
-                out = await builder.build()
+                # Generation starts once the dependencies' code is drafted, not validated:
+                # their validation runs under this module's model calls. A dependency
+                # that fails later still fails this module (the guard below cancels its
+                # work at once), and this module validates only against their final code.
+                for dep in deps:
+                    await drafted(dep)
+                work = asyncio.ensure_future(builder.build())
+                await failed_dep(deps, work)
+                out = await work
+            except BaseException:
+                if work is not None:
+                    if not work.done():
+                        work.cancel()
+                    await settle(work)  # its own error, if any, gives way to this one
+                raise
             finally:
-                await settle(box)
+                if builder.box is not None:  # opened as its generation started (build)
+                    await settle(builder.box)
             shared.texts[st.name] = shared.known[st.name] = split(out.data)[1]
             return out
 
+        loop = asyncio.get_running_loop()
+        for st in stale:
+            drafts[st.name] = loop.create_future()
         for st in sorted(stale, key=lambda s: (-depth.get(s.name, 0), s.name)):
             tasks[st.name] = asyncio.ensure_future(one(st))
         try:
@@ -148,6 +192,8 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
             result.notices.append(f"{name}: {why}")
         setattr(exc, "result", result)  # noqa: B010 - the CLI reads it back with getattr
         raise
+    finally:
+        shared.importer.close()
     result.run, result.usage, result.calls = applied.run, applied.usage, shared.calls
     if opts.write:
         states = {s.module.generated_path: s for s in stale}

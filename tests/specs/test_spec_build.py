@@ -39,6 +39,11 @@ def test_build_lands_one_commit_on_a_branch_and_leaves_the_checkout(astm, tmp_pa
     assert "# astm: spec shop.pricing:price_with_tax " in pricing
     assert "# astm: dep shop.money:parse_money " in pricing
     assert "```" not in pricing  # the fenced plan answer was absorbed
+    # Provenance: the run's ref reaches each spec's own commit (the modules overlay them).
+    run_ref = git(repo, "for-each-ref", "--format=%(refname)", "refs/astm/runs/").split()
+    subjects = git(repo, "log", "--format=%s", *run_ref).splitlines()
+    assert {"astm spec shop.money:parse_money", "astm spec shop.pricing:PriceBook",
+            "astm build shop.pricing"} <= set(subjects)
     # Merged, the stubs forward to the generated code.
     git(repo, "merge", "-q", branch)
     import subprocess

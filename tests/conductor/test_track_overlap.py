@@ -1,0 +1,125 @@
+"""What keeps a track near its critical path: a ticket's dependents start as soon as its
+result commit exists (while its engine run still cleans up), and model providers are
+built ahead of the tickets that use them."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import openai_server as loopback
+import pytest
+from conftest import git
+from trackkit import project, standard_tickets, write_plan
+
+from astm import config as cfg
+from astm.conductor import planner
+from astm.conductor.models import Track
+from astm.conductor.run import Runner, result_commit
+from astm.conductor.spares import Spares
+from astm.config import Settings
+from astm.core.result import Event
+from astm.errors import UsageError
+from astm.llm.openai_provider import OpenAIProvider
+from astm.llm.plan_provider import PlanProvider
+from astm.workspace.repo import Repo
+
+openai_server = loopback.openai_server
+
+
+def planned(tmp_path: Path) -> tuple[Repo, Track]:
+    repo_path = project(tmp_path)
+    repo = Repo.open(repo_path)
+    plan = planner.load_plan(write_plan(tmp_path / "t.json", standard_tickets()))
+    base = repo.base_commit().id
+    track = planner.build(plan, intent="", base=str(base), files=set(repo.list_files(base)))
+    for t, given in zip(track.tickets, plan.tickets, strict=True):
+        t.plan = given.plan
+    return repo, track
+
+
+def test_dependents_start_before_their_parents_engine_run_returns(tmp_path: Path) -> None:
+    repo, track = planned(tmp_path)
+    started = threading.Event()
+    held: list[bool] = []
+
+    def on_event(e: Event) -> None:
+        if e.node in ("tax", "net") and e.state == "running":
+            started.set()
+        if e.node == "stub ." and e.state == "landed":
+            # The stub's engine run is held here, after its commit and before it returns:
+            # its dependents must start meanwhile (else this waits out its minute).
+            held.append(started.wait(timeout=60))
+
+    runner = Runner(repo, track, cfg.load(repo.workdir), lambda p: PlanProvider(p),  # type: ignore[arg-type]
+                    on_event=on_event)
+    result = runner.run()
+    assert held == [True]
+    assert result.branch == "astm/track-prices-with-tax"
+    stub = track.ticket("stub")
+    # The run's id reached the ticket's record once its run returned, and the commit.
+    done = [a for a in stub.history if a.outcome == "done"]
+    assert len(done) == 1 and done[0].run is not None
+    for rev in ("~3", "~2", "~1", ""):
+        assert "Astm-Run: " in git(repo.workdir, "log", "-1", "--format=%B", f"{result.branch}{rev}")
+    assert result.notices == []
+
+
+def test_result_commit_takes_only_a_commit_on_the_tickets_base(tmp_path: Path) -> None:
+    repo_path = project(tmp_path)
+    repo = Repo.open(repo_path)
+    base = git(repo_path, "rev-parse", "HEAD")
+    (repo_path / "x.txt").write_text("x\n")
+    git(repo_path, "add", "x.txt")
+    git(repo_path, "commit", "-q", "-m", "child")
+    child = git(repo_path, "rev-parse", "HEAD")
+    assert result_commit(repo, child[:10], base) == child
+    assert result_commit(repo, base[:10], base) is None  # not a child of the base
+    assert result_commit(repo, child[:10], child) is None
+    assert result_commit(repo, "astm/branch", base) is None  # a detail that is no short id
+    assert result_commit(repo, "0000000000", base) is None
+
+
+def test_spares_are_built_ahead_handed_out_once_and_the_rest_closed(
+        openai_server: loopback.LoopbackServer) -> None:
+    built: list[OpenAIProvider] = []
+    lock = threading.Lock()
+
+    def build() -> OpenAIProvider:
+        p = OpenAIProvider(Settings(model="m", base_url=openai_server.base_url), api_key="k")
+        with lock:
+            built.append(p)
+        return p
+
+    spares = Spares(build)
+    spares.fill(2)
+    first = spares.take()
+    assert first is built[0]  # the spare built first, not a new one
+    spares.close()
+    assert 1 <= len(built) <= 2  # the second spare was cancelled, or built and closed
+    assert not first._client.is_closed()  # handed out: its run closes it
+    assert all(p._client.is_closed() for p in built[1:])
+    alone = Spares(build)
+    inline = alone.take()  # none ahead: built on the caller's thread
+    assert inline is built[-1]
+    alone.close()
+
+
+def test_a_spare_that_failed_to_build_is_built_again_by_its_taker() -> None:
+    calls: list[int] = []
+
+    def build() -> PlanProvider:
+        calls.append(1)
+        if len(calls) == 1:
+            raise UsageError("no model configured")
+        return PlanProvider(None)  # type: ignore[arg-type]
+
+    spares = Spares(build)
+    spares.fill(1)
+    assert isinstance(spares.take(), PlanProvider) and len(calls) == 2
+    failing = Spares(lambda: (_ for _ in ()).throw(UsageError("no model configured")))
+    failing.fill(1)
+    with pytest.raises(UsageError, match="no model configured"):
+        failing.take()
+    failing.close()
+    spares.close()
