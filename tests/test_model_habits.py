@@ -223,6 +223,30 @@ def test_whole_pyproject_answer_lands_the_table_and_proposes_the_new_one(
     assert generations(env, "pyproject.toml::tool.pytest.ini_options") == []
 
 
+def test_a_whole_pyproject_answer_proposing_a_stray_table_retries_with_the_hint(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+) -> None:
+    """The proposals of a whole-file answer are held to the file's standards: a stray
+    top-level [dev] is never created; the node retries with the hint and its second
+    answer lands."""
+    from test_python_model import hint_of
+
+    repo = make_repo(tmp_path / "shop", {"pyproject.toml": PYPROJECT})
+    ruff = PYPROJECT.replace("line-length = 100", "line-length = 120")
+    whole = ruff + '\n[dev]\ndependencies = ["pytest"]\n'
+    node = "pyproject.toml::tool.ruff"
+    env.responder = scripted(
+        {"pyproject.toml": {"act": [{"id": node, "intent": "longer lines"}]}},
+        {node: [f"```toml\n{whole}```\n", '[tool.ruff]\nline-length = 120\n']},
+    )
+    res = apply(astm, repo, "longer lines", "pyproject.toml")
+    assert res.code == 0, res.err
+    assert landed(repo, "pyproject.toml") == ruff
+    assert generations(env, "pyproject.toml::dev") == []
+    hint = hint_of(generations(env, node)[1])
+    assert hint is not None and "[dev] is not a table" in hint
+
+
 # ---- 10.8 wrong but valid: pyproject.toml against its standards ---------------------
 
 
