@@ -79,6 +79,10 @@ class Recorded:
     raw: bytes
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # a burst of parallel requests: no connect dropped and retried 1 s later
+
+
 class LoopbackServer:
     """The server; ``base_url`` ends in ``/v1`` like the OpenAI one."""
 
@@ -95,7 +99,7 @@ class LoopbackServer:
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd = _Server(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

@@ -147,7 +147,7 @@ async def generate(
                 if diag is None and ctx.review is not None:  # --step: the user decides (agents/review.py)
                     patch, imports, asks, diag = await review.gate(
                         ctx, nid, text, (patch, imports, asks, diag),
-                        lambda a: recheck(ctx, f, a, place, box, node=node, parent=parent, kind=kind,
+                        lambda a, free=free: recheck(ctx, f, a, place, box, node=node, parent=parent, kind=kind,
                                           key=key, rename=free, owner=nid))
                 if diag is None:
                     break

@@ -14,6 +14,8 @@ import tokenize
 from collections import Counter
 from collections.abc import Iterator
 
+from astm import pyast
+
 _HOT = re.compile(r"#\s*\[HOT\]")
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
@@ -37,7 +39,7 @@ def _children(body: list[ast.stmt]) -> Iterator[_Def]:
 
 def docstrings(source: str | ast.Module) -> Counter[str]:
     """The docstrings of the module and of every class and function a node can name."""
-    tree = ast.parse(source) if isinstance(source, str) else source
+    tree = pyast.parse(source) if isinstance(source, str) else source
     found: Counter[str] = Counter()
 
     def visit(node: ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> None:
@@ -68,7 +70,7 @@ def _is_core_logic(deco: ast.expr) -> bool:
 def marked_bodies(source: str) -> list[str]:
     """The full text (decorators to last line of code) of every marked function: decorated
     ``@core_logic`` or holding a ``# [HOT]`` comment from its ``def`` line on."""
-    tree = ast.parse(source)
+    tree = pyast.parse(source)
     lines = source.splitlines()
     hot = _hot_lines(source)
     out: list[str] = []
@@ -93,7 +95,7 @@ def mark(source: str, every: int = 3, tree: ast.Module | None = None) -> tuple[s
     """``source`` (parsed: ``tree``) with every ``every``-th function marked, in turns
     ``@core_logic`` and ``# [HOT]`` (a comment line atop its body), and the marked bodies
     it then has."""
-    tree = tree or ast.parse(source)
+    tree = tree or pyast.parse(source)
     lines = source.splitlines(keepends=True)
     funcs = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
     inserts: list[tuple[int, str]] = []  # (0-based line index, line to insert before it)

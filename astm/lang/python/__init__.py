@@ -6,10 +6,10 @@ answer reads), ``summary`` (the index's entries). ``LANGUAGE`` is what the regis
 
 from __future__ import annotations
 
-import ast
 import warnings
 from typing import TYPE_CHECKING
 
+from astm import pyast
 from astm.core.node import Node
 from astm.lang.base import Base
 from astm.lang.python import answers, syntax
@@ -110,7 +110,7 @@ def _parses(text: str) -> bool:
     try:
         with syntax._warnings_lock, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            compile(text, "<view>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+            pyast.parse_only(text)  # threads share it safely (astm/pyast.py)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-
 from textkit.core import initials as initials_of
 from textkit.core import slugify, word_count
 
