@@ -15,6 +15,7 @@ under ``.git/astm/staging/`` and renames it into place, so others see all of it 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -183,15 +184,17 @@ def open_sandbox(repo: Repo, run: str, n: int, fork: pygit2.Oid) -> Sandbox:
         made_ref = True
         path.mkdir()
         made_path = True
-        _write(path / ".git", f"gitdir: {admin}\n")
+        _write(path / ".git", dot_git(admin))
         admin.parent.mkdir(exist_ok=True)
         os.rename(staging, admin)
     except (OSError, pygit2.GitError, ValueError) as exc:
-        shutil.rmtree(staging, ignore_errors=True)
+        # Undone in the reverse order: the staging entry, which names the folder, goes last
+        # (a kill midway leaves it for ``astm gc``, never a folder nothing names).
         if made_path and not admin.exists():
-            shutil.rmtree(path, ignore_errors=True)
+            remove_folder(repo, path)
         if made_ref:
             delete_ref(repo, branch)
+        shutil.rmtree(staging, ignore_errors=True)
         raise git.GitError(f"cannot open a sandbox for run {run}: {exc}") from None
     return Sandbox(repo, run, n, fork, path, branch)
 
@@ -221,29 +224,64 @@ def remove_worktree(repo: Repo, path: Path) -> None:
         shutil.rmtree(admin, ignore_errors=True)
 
 
+def dot_git(admin: Path) -> str:
+    """The ``.git`` file of the sandbox whose admin directory is ``admin``."""
+    return f"gitdir: {admin}\n"
+
+
 def owns_folder(repo: Repo, path: Path) -> bool:
-    """Whether ``path`` is a sandbox folder astm made: empty (a kill right after mkdir), or
-    its ``.git`` file names the admin directory of its own name. A folder someone else
-    made under a sandbox's name is never ours to delete."""
+    """Whether ``path`` is a sandbox folder astm made: its ``.git`` file names the admin
+    directory of its own name; or a kill cut its making or removal short (see below).
+    A folder someone else made under a sandbox's name is never ours to delete."""
     try:
         if not path.is_dir() or path.is_symlink():
             return False
-        if not any(path.iterdir()):
-            return True
-        text = (path / ".git").read_text(encoding="utf-8").strip()
-    except OSError:
+        entries = [e.name for e in os.scandir(path)]
+        if not entries:
+            return True  # a kill between mkdir and writing .git, or before the last rmdir
+        dot = path / ".git"
+        if ".git" not in entries or dot.is_symlink() or not dot.is_file():
+            return False
+        text = dot.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
         return False
-    want = os.path.realpath(repo.common / "worktrees" / path.name)
-    return text.startswith("gitdir: ") and os.path.realpath(text[len("gitdir: ") :]) == want
+    admin = repo.common / "worktrees" / path.name
+    if text.startswith("gitdir: "):
+        named = text[len("gitdir: ") :].strip()
+        if named and os.path.realpath(named) == os.path.realpath(admin):
+            return True
+    # Killed between creating .git and writing it: the folder holds that one file, cut
+    # short of exactly the line astm writes (open_sandbox writes .git right after mkdir).
+    wanted = (dot_git(admin), dot_git(Path(os.path.realpath(admin))))
+    return entries == [".git"] and any(w.startswith(text) for w in wanted)
 
 
 def remove_folder(repo: Repo, path: Path) -> bool:
-    """Delete a sandbox folder if astm provably made it; True if it is gone."""
+    """Delete a sandbox folder if astm provably made it; True if it is gone.
+
+    ``.git`` goes last: until then a kill midway leaves a folder that still proves it is
+    astm's (``owns_folder``), so ``astm gc`` can finish the removal."""
     if not os.path.lexists(path):
         return True
     if not owns_folder(repo, path):
         return False
-    shutil.rmtree(path, ignore_errors=True)
+    try:
+        entries = list(os.scandir(path))
+    except OSError:
+        entries = []
+    for entry in entries:
+        if entry.name == ".git":
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+        except OSError:
+            pass
+    with contextlib.suppress(OSError):
+        os.unlink(path / ".git")
+    shutil.rmtree(path, ignore_errors=True)  # empty now, unless something failed above
     return not os.path.lexists(path)
 
 

@@ -12,7 +12,9 @@ leaves out (a run interrupted while its sandboxes are being opened, records afte
 
 from __future__ import annotations
 
+import json
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -200,3 +202,61 @@ def test_gc_removes_a_half_removed_admin_dir(tmp_path: Path) -> None:
     assert str(admin) in out
     assert not admin.exists()
     assert git(repo, "worktree", "list", "--porcelain") == mine  # the user's is kept
+
+
+def half_opened(repo: Path, sbx: Path, run: str, dot_git: str, *extra: str) -> Path:
+    """The state a kill leaves between creating a sandbox folder's ``.git`` and writing it:
+    the whole staging entry (marker and all), the branch, the folder holding ``.git`` with
+    ``dot_git`` (and ``extra`` files a user might have put there)."""
+    name = f"astm-{run}-1"
+    staging = repo / ".git" / "astm" / "staging" / name
+    staging.mkdir(parents=True)
+    marker = {"run": run, "n": 1, "pid": 2**22 + 1, "host": socket.gethostname(), "branch": f"refs/heads/astm/tmp/{run}/1"}
+    (staging / "astm-sandbox.json").write_text(json.dumps(marker) + "\n")
+    (staging / "gitdir").write_text(f"{sbx / name / '.git'}\n")
+    (staging / "commondir").write_text("../..\n")
+    (staging / "HEAD").write_text(f"ref: refs/heads/astm/tmp/{run}/1\n")
+    (staging / "locked").write_text(f"astm run {run}\n")
+    git(repo, "branch", f"astm/tmp/{run}/1")
+    (sbx / name).mkdir()
+    (sbx / name / ".git").write_text(dot_git)
+    for f in extra:
+        (sbx / name / f).write_text("mine\n")
+    return sbx / name
+
+
+@pytest.mark.parametrize("cut", [0, 9, -1])
+def test_gc_removes_a_sandbox_killed_while_writing_its_dot_git(cut: int, tmp_path: Path) -> None:
+    """The state behind the flaky stage kills (issue 11): a git thread was opening a sandbox
+    when the run died, between creating the folder's ``.git`` and writing its line. gc
+    removes it whole: the empty or cut-short ``.git`` is nothing but astm's own line."""
+    repo = make_repo(tmp_path / "r", {"pyproject.toml": PYPROJECT})
+    sbx = sandbox_dir(tmp_path)
+    run = "20260101-000000-dead02"
+    line = f"gitdir: {repo / '.git' / 'worktrees' / f'astm-{run}-1'}\n"
+    folder = half_opened(repo, sbx, run, line[:cut])
+    before = Snapshot.take(repo)
+    code, out, err = astm_run("gc", cwd=repo, env=env_for(sbx))
+    assert code == 0, err
+    assert f"removed worktree {folder}" in out and "left" not in out, out
+    assert leftovers(repo, sbx) == []
+    user_state_held(before, repo)
+
+
+@pytest.mark.parametrize(
+    ("dot_git", "extra"),
+    [("", ("notes.txt",)), ("gitdir: /somewhere/else\n", ()), ("gitdir: /somewh", ())],
+)
+def test_gc_keeps_a_folder_that_is_not_a_half_opened_sandbox(
+    dot_git: str, extra: tuple[str, ...], tmp_path: Path
+) -> None:
+    """Only the exact half-made state is astm's: a file beside an empty ``.git``, or a
+    ``.git`` that is not (a start of) astm's line, and the folder is kept."""
+    repo = make_repo(tmp_path / "r", {"pyproject.toml": PYPROJECT})
+    sbx = sandbox_dir(tmp_path)
+    folder = half_opened(repo, sbx, "20260101-000000-dead03", dot_git, *extra)
+    code, out, err = astm_run("gc", cwd=repo, env=env_for(sbx))
+    assert code == 0, err
+    assert f"left {folder}: not made by astm" in out, out
+    assert (folder / ".git").read_text() == dot_git
+    assert all((folder / f).read_text() == "mine\n" for f in extra)
