@@ -247,6 +247,25 @@ def test_a_whole_pyproject_answer_proposing_a_stray_table_retries_with_the_hint(
     assert hint is not None and "[dev] is not a table" in hint
 
 
+def test_a_method_the_file_router_also_creates_at_top_level_is_created_once(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+) -> None:
+    """The 1.5B's habit on "Add a method Cart.count": the file router creates ``count`` at
+    the top level (and may act on Cart too). The intent says ``Cart.count``: Cart creates
+    it; nothing is generated at the top level."""
+    repo = make_repo(tmp_path / "shop", {"cart.py": CART})
+    method = "    def count(self) -> int:\n        return len(self.items)\n"
+    env.responder = scripted(
+        {"cart.py": {"create": [{"key": "count", "intent": "count the items", "position": "end"}]},
+         "cart.py::Cart": {"create": [{"key": "count", "intent": "count the items", "position": "end"}]}},
+        {"cart.py::Cart.count": method},
+    )
+    res = apply(astm, repo, "Add a method Cart.count that returns how many items the cart holds", "cart.py")
+    assert res.code == 0, res.err
+    assert landed(repo, "cart.py") == CART + "\n" + method
+    assert generations(env, "cart.py::count") == []
+
+
 # ---- 10.8 wrong but valid: pyproject.toml against its standards ---------------------
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 
 from astm.core.node import Node
 from astm.lang import by_name, find, names, suffixes
-from astm.llm.base import Act, Route
+from astm.llm.base import Act, Create, Route
 
 MAX_CANDIDATES = 40
 _STOP = frozenset(
@@ -183,6 +183,7 @@ def add_named(route: Route, parent: Node, intent: str) -> Route:
     it does nothing at all, the tables plain words point at (weak evidence)."""
     if route.rewrite:
         return route
+    route = _members_stay_members(route, parent, intent)
     taken = {a.node_id for a in route.act} | set(route.delete)
     created = {c.key for c in route.create}
     act = list(route.act)
@@ -203,6 +204,22 @@ def add_named(route: Route, parent: Node, intent: str) -> Route:
             if cid not in taken:
                 act.append(Act(cid, intent))
     return Route(tuple(act), route.create, route.delete, route.rewrite)
+
+
+def _members_stay_members(route: Route, parent: Node, intent: str) -> Route:
+    """A new child ``X`` of ``parent`` that the intent calls ``C.X``, for an existing child
+    ``C`` that has children (a class), is ``C``'s to create: the small models create it
+    twice, at both levels. ``C`` acts instead (it routes the creation into itself)."""
+    keep: list[Create] = []
+    act = list(route.act)
+    for c in route.create:
+        owner = next((k for k in parent.children if k.key and k.children
+                      and re.search(rf"(?<![\w.]){re.escape(k.key)}\.{re.escape(c.key)}\b", intent)), None)
+        if owner is None:
+            keep.append(c)
+        elif not any(a.node_id == owner.id for a in act):
+            act.append(Act(owner.id, intent))
+    return Route(tuple(act), tuple(keep), route.delete, route.rewrite)
 
 
 def named_python(intent: str, parent: Node) -> bool:
