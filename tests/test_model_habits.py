@@ -587,6 +587,31 @@ def test_a_pyproject_only_intent_never_goes_to_python(
     assert not any(node_of(r.body).startswith("src/app.py") for r in env.requests if not is_route(r.body))
 
 
+CORE = 'def slugify(text: str) -> str:\n    return "-".join(text.lower().split())\n'
+CLI = 'from core import slugify\n\n\ndef main(text: str) -> None:\n    print(slugify(text))\n'
+
+
+def test_the_file_defining_a_name_the_intent_names_acts(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+) -> None:
+    """The 1.5B's repository router sends "change slugify" to the file that calls it; the
+    file that defines ``slugify`` acts too, and the caller's router finding nothing there
+    is no failure."""
+    repo = make_repo(tmp_path / "kit", {"core.py": CORE, "cli.py": CLI})
+    new = ('def slugify(text: str, max_length: int | None = None) -> str:\n'
+           '    slug = "-".join(text.lower().split())\n'
+           '    return slug if max_length is None else slug[:max_length].rstrip("-")\n')
+    env.responder = scripted(
+        {".": {"act": [{"id": "cli.py", "intent": "add max_length"}]}, "cli.py": {},
+         "core.py": {"act": [{"id": "core.py::slugify", "intent": "add max_length"}]}},
+        {"core.py::slugify": new},
+    )
+    res = astm("apply", "Add a keyword parameter max_length to slugify", "--branch", "m", "--retries", "0", cwd=repo)
+    assert res.code == 0, res.err
+    assert landed(repo, "core.py") == new
+    assert landed(repo, "cli.py") == CLI
+
+
 # ---- 10.5 changes that must follow a change -----------------------------------------
 
 

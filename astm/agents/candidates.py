@@ -192,6 +192,11 @@ def add_named(route: Route, parent: Node, intent: str) -> Route:
         if cid not in taken and child is not None and child.key not in created:
             act.append(Act(cid, intent))
             taken.add(cid)
+    if parent.kind == "repo":
+        for path in defining_files(intent, parent):
+            if path not in taken:
+                act.append(Act(path, intent))
+                taken.add(path)
     if parent.kind == "repo" and toml_only(intent) and not named_python(intent, parent):
         # A pyproject-only intent never goes to a Python file.
         act = [a for a in act if _configures(a.node_id)]
@@ -204,6 +209,26 @@ def add_named(route: Route, parent: Node, intent: str) -> Route:
             if cid not in taken:
                 act.append(Act(cid, intent))
     return Route(tuple(act), route.create, route.delete, route.rewrite)
+
+
+_CODE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def defining_files(intent: str, repo: Node) -> list[str]:
+    """The files that define a function or class the intent names (``slugify``,
+    ``Inventory.recent_movements``): the repository router of a small model sends
+    "change slugify" to the file that *calls* it. A name defined in more than two files
+    says nothing about which one is meant."""
+    words = set(_CODE_NAME.findall(intent))
+    owners: dict[str, list[str]] = {}
+    for f in repo.children:
+        for n in f.walk():
+            if n.kind in ("function", "class") and "::" in n.id:
+                qual = n.id.split("::", 1)[1]
+                if qual in words:
+                    owners.setdefault(qual, []).append(f.id)
+    found = [p for paths in owners.values() if len(set(paths)) <= 2 for p in dict.fromkeys(paths)]
+    return list(dict.fromkeys(found))
 
 
 def _members_stay_members(route: Route, parent: Node, intent: str) -> Route:
