@@ -12,7 +12,7 @@ from astm.hook import checks, syntax
 from astm.hook.finding import Finding, Problem
 from astm.hook.settings import HookSettings
 from astm.hook.staged import Staged, StagedFile
-from astm.lang import language_of
+from astm.lang import language_of, ruff_lints
 
 # Sources that are the authority on a file's syntax; tree-sitter only adds other nodes.
 AUTHORITIES = ("compile", "tomllib", "utf-8")
@@ -50,7 +50,7 @@ def check_staged(
     ruff = None
     # ruff lints Python; the language modules (edits, checks) load only where a problem
     # must be placed in a node (``place``), never on a clean commit.
-    py = {f.path: f.data for f in files if language_of(f.path) == "python"}
+    py = {f.path: f.data for f in files if ruff_lints(f.path)}
     if py and "ruff" in settings.validators:
         from astm.hook import ruff as ruff_mod
 

@@ -148,6 +148,16 @@ def language_of(path: str) -> str | None:
     return next((name for name, suffixes, _ in REGISTRY if path.endswith(suffixes)), None)
 
 
+# The languages ruff lints. Light on purpose (no language module imported): the hook asks
+# it for every staged file before anything else is loaded.
+_RUFF_LINTS = ("python",)
+
+
+def ruff_lints(path: str) -> bool:
+    """Whether ruff lints ``path`` (its language's code, not a configuration file)."""
+    return language_of(path) in _RUFF_LINTS
+
+
 def find(path: str) -> Language | None:
     """``path``'s language, or ``None`` for a file astm does not understand."""
     for _, suffixes, module in REGISTRY:
