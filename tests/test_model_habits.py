@@ -266,6 +266,25 @@ def test_a_method_the_file_router_also_creates_at_top_level_is_created_once(
     assert generations(env, "cart.py::count") == []
 
 
+def test_acting_on_a_method_that_does_not_exist_yet_routes_into_its_class(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+) -> None:
+    """The 1.5B's file router answers "act on Cart.count" for a method still to be made:
+    Cart acts, and its own router creates the method."""
+    repo = make_repo(tmp_path / "shop", {"cart.py": CART})
+    method = "    def count(self) -> int:\n        return len(self.items)\n"
+    env.responder = scripted(
+        {"cart.py": {"act": [{"id": "cart.py::Cart.count", "intent": "count the items"}]},
+         "cart.py::Cart": {"create": [{"key": "count", "intent": "count the items", "position": "end"}]}},
+        {"cart.py::Cart.count": method},
+    )
+    res = apply(astm, repo, "Add a method Cart.count that returns how many items the cart holds", "cart.py")
+    assert res.code == 0, res.err
+    assert landed(repo, "cart.py") == CART + "\n" + method
+    routes = [r.body for r in env.requests if is_route(r.body) and node_of(r.body) == "cart.py"]
+    assert len(routes) == 1  # no corrective turn was needed
+
+
 # ---- 10.8 wrong but valid: pyproject.toml against its standards ---------------------
 
 

@@ -208,6 +208,21 @@ def find_child(nid: str, parent: Node) -> tuple[Node | None, str | None]:
     return None, None
 
 
+def _home_of_new(nid: str, parent: Node) -> tuple[Node | None, str]:
+    """For an id naming a member that does not exist yet (``F::Cart.count``), the child
+    that would hold it (``Cart``, when it has members of its own) and the new name."""
+    name = nid.strip().strip("`").strip()
+    while name.startswith(parent.path + "::"):
+        name = name[len(parent.path) + 2 :]
+    if parent.kind == "repo" or "." not in name:
+        return None, ""
+    owner, new = name.rsplit(".", 1)
+    child, deeper = find_child(owner, parent)
+    if child is None or deeper is not None or not child.children or not new.isidentifier():
+        return None, ""
+    return child, new
+
+
 def _tail(nid: str, parent: Node) -> str:
     """``nid`` without the path, and without the parent's own qualified name in front."""
     if parent.kind == "repo":
@@ -227,7 +242,12 @@ def resolve(route: Route, parent: Node) -> tuple[Route, list[str]]:
     for a in route.act:
         child, deeper = find_child(a.node_id, parent)
         if child is None:
-            unknown.append(a.node_id)
+            home, new = _home_of_new(a.node_id, parent)
+            if home is not None and not any(x.node_id == home.id for x in act):
+                # "act on Cart.count" where Cart has no count yet: Cart routes its creation.
+                act.append(Act(home.id, f"{new}: {a.intent}", mode="route"))
+            elif home is None:
+                unknown.append(a.node_id)
             continue
         intent = a.intent
         if deeper is not None and deeper.split("::", 1)[-1] not in intent:
