@@ -223,6 +223,22 @@ def _home_of_new(nid: str, parent: Node) -> tuple[Node | None, str]:
     return child, new
 
 
+def _new_member(nid: str, parent: Node) -> str:
+    """The name a class router acted on that it does not have, when that name is no
+    near miss of one it has (``Cart.count`` in a Cart without ``count``); else ""."""
+    if parent.kind != "class":
+        return ""
+    name = nid.strip().strip("`").strip()
+    while name.startswith(parent.path + "::"):
+        name = name[len(parent.path) + 2 :]
+    own = parent.id.split("::", 1)[1] + "."
+    new = name.removeprefix(own)
+    keys = [c.key for c in parent.children if c.key]
+    if not new.isidentifier() or difflib.get_close_matches(new, keys, n=1, cutoff=0.8):
+        return ""
+    return new
+
+
 def _tail(nid: str, parent: Node) -> str:
     """``nid`` without the path, and without the parent's own qualified name in front."""
     if parent.kind == "repo":
@@ -239,6 +255,7 @@ def resolve(route: Route, parent: Node) -> tuple[Route, list[str]]:
     an existing name turned into acting on it; and the ids that stay unknown."""
     unknown: list[str] = []
     act: list[Act] = []
+    extra: list[Create] = []
     for a in route.act:
         child, deeper = find_child(a.node_id, parent)
         if child is None:
@@ -246,6 +263,10 @@ def resolve(route: Route, parent: Node) -> tuple[Route, list[str]]:
             if home is not None and not any(x.node_id == home.id for x in act):
                 # "act on Cart.count" where Cart has no count yet: Cart routes its creation.
                 act.append(Act(home.id, f"{new}: {a.intent}", mode="route"))
+            elif home is None and (new := _new_member(a.node_id, parent)):
+                # "act on Cart.count" answered by Cart's own router: it meant "create".
+                if not any(c.key == new for c in route.create):
+                    extra.append(Create(new, a.intent, position="end"))
             elif home is None:
                 unknown.append(a.node_id)
             continue
@@ -262,7 +283,7 @@ def resolve(route: Route, parent: Node) -> tuple[Route, list[str]]:
         else:
             delete.append(child.id)
     create: list[Create] = []
-    for c in route.create:
+    for c in (*route.create, *extra):
         key = _plain_key(c.key, parent)
         existing = _existing(key, parent)
         if existing is not None:  # "create" of a name that exists: it meant "act on it"
