@@ -7,6 +7,7 @@ override what they know better; a new language starts from here (docs/architectu
 
 from __future__ import annotations
 
+import abc
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from astm.validate.diagnostic import Diagnostic
 
 
-class Base:
+class Base(abc.ABC):
     routers: tuple[str, ...] = ("file",)
     external = False
     typecheck = False
@@ -26,19 +27,25 @@ class Base:
     loose_keys = False
 
     # The methods every language must define (``parse``, ``build``, ``outline``, ``view``,
-    # ``key_of``, ``check_node``, ``check_file``, ``insert``, ``delete``) have no default.
+    # ``key_of``, ``check_node``, ``check_file``, ``insert``, ``delete``) have no default;
+    # the four the defaults below call are abstract, so a language that lacks one fails
+    # when it is made, not at its first use.
 
+    @abc.abstractmethod
     def parse(self, path: str, data: bytes) -> Node:
-        raise NotImplementedError
+        """Required of every language."""
 
+    @abc.abstractmethod
     def outline(self, data: bytes) -> str:
-        raise NotImplementedError
+        """Required of every language."""
 
+    @abc.abstractmethod
     def key_of(self, text: bytes) -> tuple[str, str] | None:
-        raise NotImplementedError
+        """Required of every language."""
 
+    @abc.abstractmethod
     def check_file(self, data: bytes, path: str) -> Diagnostic | None:
-        raise NotImplementedError
+        """Required of every language."""
 
     def context(self, path: str, data: bytes) -> str:
         return self.outline(data)
