@@ -15,7 +15,6 @@ track's base, one commit per ticket, and land on ``astm/track-<slug>``.
 from __future__ import annotations
 
 import asyncio
-import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -23,11 +22,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pygit2
-
 from astm.agents import hints
 from astm.conductor import dag, store
 from astm.conductor.clutch import Approve, Clutch, Edit, Reject, Review
+from astm.conductor.commits import message_of, result_commit
 from astm.conductor.config import TrackSettings
 from astm.conductor.models import Attempt, Ticket, Track, WorkerContext
 from astm.conductor.spares import Spares
@@ -38,7 +36,7 @@ from astm.core.result import ApplyResult, Event, EventSink, ignore
 from astm.engine import apply as engine
 from astm.errors import AstmError, Interrupted, UsageError, ValidationFailed
 from astm.llm.base import Provider
-from astm.workspace import chain, git, oplog
+from astm.workspace import chain, oplog
 from astm.workspace.landing import slugify
 from astm.workspace.repo import Repo
 
@@ -382,38 +380,9 @@ class Runner:
         self.emit(tr.id, "landed", branch)
 
 
-def message_of(track: Track, t: Ticket) -> str:
-    subject = " ".join((t.title or t.prompt).split())
-    subject = subject[0].upper() + subject[1:] if subject else t.id
-    if len(subject) > 72:
-        subject = subject[:71].rstrip() + "…"
-    body = " ".join(t.prompt.split())
-    runs = [a.run for a in t.history if a.run and a.outcome == "done"]
-    trailers = [f"Astm-Track: {track.id}", f"Astm-Ticket: {t.id} ({t.archetype})"]
-    if runs:
-        trailers.append(f"Astm-Run: {runs[-1]}")
-    return f"{subject}\n\n{body}\n\n" + "\n".join(trailers) + "\n"
-
-
 def _plan_problem(text: str) -> str | None:
     try:
         planfile.parse(text, "the edited plan")
     except AstmError as exc:
         return str(exc)
     return None
-
-
-def result_commit(repo: Repo, short: str, base: str) -> str | None:
-    """The full id of a ticket's result from the engine's ``landed`` event (its short id):
-    a commit whose only parent is the ticket's base; None otherwise (the run's return
-    then says)."""
-    if not re.fullmatch(r"[0-9a-f]{7,40}", short):
-        return None
-    with git.LOCK:
-        try:
-            obj = repo.repo.revparse_single(short)
-        except (KeyError, ValueError, pygit2.GitError):
-            return None
-        if not isinstance(obj, pygit2.Commit) or [str(p) for p in obj.parent_ids] != [base]:
-            return None
-        return str(obj.id)
