@@ -180,9 +180,7 @@ def find_child(nid: str, parent: Node) -> tuple[Node | None, str | None]:
     if nid in kids:
         return kids[nid], None
     path = parent.path
-    name = nid.strip().strip("`").strip()
-    while name.startswith(path + "::") and name != path:
-        name = name[len(path) + 2 :]  # the file's path, once or repeated
+    name = _local(nid, path)
     if "::" in name and parent.kind == "repo":
         name = name.split("::", 1)[0]
     tries = [name] if parent.kind == "repo" else [node_id(path, name)]
@@ -208,12 +206,18 @@ def find_child(nid: str, parent: Node) -> tuple[Node | None, str | None]:
     return None, None
 
 
+def _local(nid: str, path: str) -> str:
+    """``nid`` without back-quotes and without the file's path, once or repeated."""
+    name = nid.strip().strip("`").strip()
+    while name.startswith(path + "::") and name != path:
+        name = name[len(path) + 2 :]
+    return name
+
+
 def _home_of_new(nid: str, parent: Node) -> tuple[Node | None, str]:
     """For an id naming a member that does not exist yet (``F::Cart.count``), the child
     that would hold it (``Cart``, when it has members of its own) and the new name."""
-    name = nid.strip().strip("`").strip()
-    while name.startswith(parent.path + "::"):
-        name = name[len(parent.path) + 2 :]
+    name = _local(nid, parent.path)
     if parent.kind == "repo" or "." not in name:
         return None, ""
     owner, new = name.rsplit(".", 1)
@@ -228,9 +232,7 @@ def _new_member(nid: str, parent: Node) -> str:
     near miss of one it has (``Cart.count`` in a Cart without ``count``); else ""."""
     if parent.kind != "class":
         return ""
-    name = nid.strip().strip("`").strip()
-    while name.startswith(parent.path + "::"):
-        name = name[len(parent.path) + 2 :]
+    name = _local(nid, parent.path)
     own = parent.id.split("::", 1)[1] + "."
     new = name.removeprefix(own)
     keys = [c.key for c in parent.children if c.key]
