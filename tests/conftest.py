@@ -94,10 +94,15 @@ class Snapshot:
     def take(cls, repo: Path) -> Snapshot:
         gitdir = repo / ".git"
         files = {}
-        for p in sorted(repo.rglob("*")):
-            if ".git" in p.relative_to(repo).parts or not p.is_file():
-                continue
-            files[p.relative_to(repo).as_posix()] = hashlib.sha1(p.read_bytes()).hexdigest()
+        # Prune .git while walking: astm's sandboxes under .git/astm come and go while a
+        # snapshot is taken mid-run, and a vanished directory must not fail the walk.
+        for top, dirs, names in os.walk(repo):
+            dirs[:] = sorted(d for d in dirs if d != ".git")
+            for name in names:
+                p = Path(top) / name
+                if p.is_file():
+                    files[p.relative_to(repo).as_posix()] = hashlib.sha1(p.read_bytes()).hexdigest()
+        files = dict(sorted(files.items()))
         refs = {}
         for line in git(repo, "for-each-ref", "--format=%(refname) %(objectname)").splitlines():
             name, oid = line.split()
