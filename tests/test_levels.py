@@ -101,7 +101,7 @@ def test_the_blamed_child_retries_with_its_siblings_news(env: loopback.LoopbackS
         return next(answers[node_of(body)])
 
     env.responder = respond
-    res = astm("apply", "rename g to g2", "m.py", "--branch", "out", "--json", cwd=repo)
+    res = astm("apply", "give the helper the name g2", "m.py", "--branch", "out", "--json", cwd=repo)
     assert res.code == 0, res.err
     landed = git(repo, "show", "out:m.py")
     assert "return os.sep + str(g2())" in landed and "def g2():" in landed

@@ -279,7 +279,7 @@ def test_acting_on_a_method_that_does_not_exist_yet_routes_into_its_class(
          "cart.py::Cart": {"act": [{"id": "cart.py::Cart.count", "intent": "count the items"}]}},
         {"cart.py::Cart.count": method},
     )
-    res = apply(astm, repo, "Add a method Cart.count that returns how many items the cart holds", "cart.py")
+    res = apply(astm, repo, "Add a method to the cart that returns how many items it holds", "cart.py")
     assert res.code == 0, res.err
     assert landed(repo, "cart.py") == CART + "\n" + method
     for node in ("cart.py", "cart.py::Cart"):  # no corrective turn was needed

@@ -253,7 +253,7 @@ def test_the_prompts_astm_sends_say_each_thing_once(
         return new_total
 
     env.responder = respond
-    res = astm("apply", "Cart.total adds zero", "--branch", "z", cwd=repo)
+    res = astm("apply", "the cart total adds zero", "--branch", "z", cwd=repo)
     assert res.code == 0, res.err
     assert "+ 0" in git(repo, "show", "z:shop.py")
     file_route, class_route, gen = (r.body for r in env.requests)

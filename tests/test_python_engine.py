@@ -170,7 +170,7 @@ def test_repo_wide_intent_routes_over_files(tmp_path: Path, model_env: loopback.
     }
     model_env.responder = lambda body: route_or(body, routes, lambda b: NEW_TOTAL)
     before = Snapshot.take(repo)
-    res = astm("apply", "Cart.total must apply the discount", "--branch", "wide", cwd=repo)
+    res = astm("apply", "the cart total must apply the discount", "--branch", "wide", cwd=repo)
     assert res.code == 0, res.err
     before.assert_unchanged(repo, new_branch="wide")
     assert git(repo, "diff", "--name-only", "HEAD", "wide") == "src/cart.py"

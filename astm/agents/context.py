@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from astm.core.patch import Patch
     from astm.core.plan import Edit as PlanEdit
     from astm.lang import Language
-    from astm.llm.base import Provider, Usage
+    from astm.llm.base import Provider, Route, Usage
     from astm.workspace.repo import Repo
     from astm.workspace.sandbox import Sandbox
 
@@ -96,6 +96,8 @@ class RunContext:
     review_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # the hint model (hint_model, else router_model): compresses a failed check's output
     hinter: Provider | None = None
+    # routes the intent decides by naming its targets, by node id (astm.agents.named)
+    decided: dict[str, Route] = field(default_factory=dict)
 
     @classmethod
     def create(

@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 
 
 async def route_node(ctx: RunContext, f: FileCtx, node: Node, intent: str) -> Route:
+    decided = ctx.decided.get(node.id)
+    if decided is not None:  # the intent names what acts here (astm.agents.named)
+        limits.charge(ctx, node.id, limits.fan_out(decided, root=node.is_file))
+        ctx.emit(node.id, "waiting", detail=f"{len(decided.act)} act, {len(decided.create)} new, named in the intent")
+        return decided
     children = tuple(
         ChildInfo(
             c.id, c.kind, _first_line(f.data[c.start : c.end]),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from astm.agents import limits, router, routing
+from astm.agents import limits, named, router, routing
 from astm.agents.context import FileCtx, Outcome, RunContext, gather
 from astm.config import Settings
 from astm.core.node import Node
@@ -56,6 +56,16 @@ def apply(
 async def route_files(ctx: RunContext, files: dict[str, FileCtx], intent: str) -> list[tuple[FileCtx, str]]:
     """The repository node's decision: which files act, with what intent."""
     targets = list(files.values())
+    repo_node = Node(REPO_ID, "repo", "", 0, 0, children=tuple(f.tree for f in targets))
+    data = {f.path: f.data for f in targets}
+    if ctx.provider.name != "plan" and (decided := named.decide(intent, repo_node, data)):
+        # The intent names its targets: the route down to them is its own (10.3).
+        ctx.decided.update(decided)
+        acting = decided[named.REPO].act
+        ctx.emit(REPO_ID, "waiting", detail=f"{len(acting)} file(s) named in the intent")
+        ctx.result.notices.append(f"routed by the names in the intent, not by the model: {named.summary(decided)}")
+        limits.charge(ctx, REPO_ID, len(acting), what="acting files")
+        return [(files[a.node_id], a.intent or intent) for a in acting]
     if len(targets) == 1:
         return [(targets[0], intent)]
     children = tuple(
@@ -71,7 +81,6 @@ async def route_files(ctx: RunContext, files: dict[str, FileCtx], intent: str) -
     ctx.emit(REPO_ID, "routing")
     route, usage = await ctx.provider.route(req)  # bounded by the provider (model_jobs)
     ctx.add_usage(usage)
-    repo_node = Node(REPO_ID, "repo", "", 0, 0, children=tuple(f.tree for f in targets))
     route = routing.settle_repo(route, repo_node, intent, ctx.provider.name)  # 10.2/10.3
     limits.charge(ctx, REPO_ID, len(route.act), what="acting files")  # 11.7
     return [(files[a.node_id], a.intent or intent) for a in route.act]

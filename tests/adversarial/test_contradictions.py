@@ -139,7 +139,7 @@ def test_a_contradictory_decision_is_refused_naming_the_node(
     route, needle, node = CONTRADICTIONS[case]
     openai_server.responder = lambda body: json.dumps(route) if is_route(body) else "def area(w, h):\n    return 0\n"
     before = Snapshot.take(repo)
-    res = astm("apply", "change area", "shop.py", cwd=repo)
+    res = astm("apply", "change the size formula", "shop.py", cwd=repo)
     assert res.code == 1, res.err
     assert_one_error(res.err, "contradictory", needle, node)
     assert generations(openai_server) == []
@@ -156,7 +156,7 @@ def test_a_corrected_decision_lands(repo: Path, openai_server: loopback.Loopback
     openai_server.enqueue(bad)
     openai_server.enqueue(good)
     openai_server.responder = lambda body: "def area(w, h):\n    return w + h\n"
-    res = astm("apply", "area returns the sum", "shop.py", "--branch", "b", cwd=repo)
+    res = astm("apply", "the size is the sum", "shop.py", "--branch", "b", cwd=repo)
     assert res.code == 0, res.err
     assert "return w + h" in git(repo, "show", "b:shop.py")
 
@@ -166,7 +166,7 @@ def test_one_node_acted_on_twice_with_one_intent_acts_once(
 ) -> None:
     twice = {"act": [{"id": "shop.py::area", "intent": "return the sum"}] * 2}
     openai_server.responder = lambda body: json.dumps(twice) if is_route(body) else "def area(w, h):\n    return w + h\n"
-    res = astm("apply", "area returns the sum", "shop.py", "--branch", "b", cwd=repo)
+    res = astm("apply", "the size is the sum", "shop.py", "--branch", "b", cwd=repo)
     assert res.code == 0, res.err
     assert len(generations(openai_server)) == 1
 

@@ -1,0 +1,219 @@
+"""Routes the intent decides by naming its targets (issue 10.3, ``astm.agents.named``).
+
+Unit cases run ``decide`` on real tree-sitter trees of a small project; the end-to-end
+cases run the real CLI through the real openai client against the loopback server and
+check which prompts the model saw: a named target costs no routing call at all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import openai_server as loopback
+import pytest
+from conftest import git, make_repo
+from test_model_habits import env, scripted  # noqa: F401  (the env fixture)
+from test_python_model import is_route, node_of
+
+from astm.agents import named
+from astm.core.node import Node
+from astm.lang import find
+
+openai_server = loopback.openai_server
+
+CORE = '''\
+"""Text helpers."""
+
+import re
+
+WORD = re.compile(r"\\w+")
+
+
+def _norm(text):
+    return " ".join(text.lower().split())
+
+
+def slugify(text, sep="-"):
+    return sep.join(WORD.findall(_norm(text)))
+'''
+STATS = '''\
+"""Counting words."""
+
+from textkit.core import WORD, _norm
+
+
+class TextStats:
+    def __init__(self, text):
+        self.text = text
+
+    def words(self):
+        return WORD.findall(_norm(self.text))
+
+    def top_words(self, n):
+        return self.words()[: n - 1]
+'''
+CLI = '''\
+"""The command line."""
+
+from textkit.core import slugify
+
+
+def slug(text):
+    print(slugify(text))
+'''
+ERRORS = '''\
+class ShopError(Exception):
+    """Anything that goes wrong in the shop."""
+'''
+PROJECT = {
+    "pyproject.toml": '[project]\nname = "textkit"\n',
+    "src/textkit/core.py": CORE,
+    "src/textkit/stats.py": STATS,
+    "src/textkit/cli.py": CLI,
+    "src/textkit/errors.py": ERRORS,
+}
+
+
+def tree() -> tuple[Node, dict[str, bytes]]:
+    data = {p: t.encode() for p, t in PROJECT.items()}
+    kids = []
+    for p, d in data.items():
+        lang = find(p)
+        assert lang is not None
+        kids.append(lang.parse(p, d))
+    return Node(".", "repo", "", 0, 0, children=tuple(kids)), data
+
+
+def routes(intent: str) -> dict[str, tuple[list[str], list[str]]] | None:
+    repo, data = tree()
+    got = named.decide(intent, repo, data)
+    if got is None:
+        return None
+    return {
+        nid: ([a.node_id + ("!" if a.rename else "") for a in r.act], [c.key for c in r.create])
+        for nid, r in got.items()
+    }
+
+
+S = "src/textkit/stats.py"
+C = "src/textkit/core.py"
+
+
+@pytest.mark.parametrize(
+    ("intent", "want"),
+    [
+        (  # a method named with its class: only it acts, its class routes to it
+            "Fix the off-by-one in TextStats.top_words: asked for n words it returns n - 1",
+            {".": ([S], []), S: ([f"{S}::TextStats"], []), f"{S}::TextStats": ([f"{S}::TextStats.top_words"], [])},
+        ),
+        (  # a new member of an existing class: the class creates it
+            "Add a method TextStats.longest that returns the longest of the words",
+            {".": ([S], []), S: ([f"{S}::TextStats"], []), f"{S}::TextStats": ([], ["longest"])},
+        ),
+        (  # a plain word naming a function after a verb of change; new snake names are its parameters
+            "Add a keyword parameter max_length to slugify",
+            {".": ([C], []), C: ([f"{C}::slugify"], [])},
+        ),
+        (  # a new definition in the one named file; a named base class only mentioned
+            "Add an OutOfStockError exception (a subclass of ShopError) to textkit/errors.py",
+            {".": (["src/textkit/errors.py"], []), "src/textkit/errors.py": ([], ["OutOfStockError"])},
+        ),
+        (  # a rename: the definition renames, every user in every file follows
+            "Rename the private helper _norm to _normalize and update all its callers",
+            {
+                ".": ([C, S], []),
+                C: ([f"{C}::_norm!", f"{C}::slugify"], []),
+                S: ([f"{S}::(imports)", f"{S}::TextStats"], []),
+                f"{S}::TextStats": ([f"{S}::TextStats.words"], []),
+            },
+        ),
+        (  # a named file with no named target in it: the file's own router decides inside
+            "Add type hints to every function of textkit/core.py",
+            {".": ([C], [])},
+        ),
+    ],
+)
+def test_an_intent_that_names_its_targets_decides_the_route(intent: str, want: dict[str, Any]) -> None:
+    assert routes(intent) == want
+
+
+@pytest.mark.parametrize(
+    "intent",
+    [
+        "Add requests 2.31 or newer as a runtime dependency",  # names no code
+        "Add an optional dependency group named dev with pytest and ruff",
+        "cut the slug to 20 characters",  # "slug" is a plain word here, not cli.py::slug
+        "Add a command initials to the CLI that prints the NAME's initials",  # NAME: unresolved
+        "Make WORD_RE match digits",  # an unknown code name
+        "Give TextStats a cache and fix TextStats.words",  # one named node holds another
+        "the total must round",  # a plain word that names nothing here
+    ],
+)
+def test_an_intent_that_does_not_name_its_targets_is_routed_by_the_model(intent: str) -> None:
+    assert routes(intent) is None
+
+
+def test_a_named_config_file_acts_and_its_own_router_decides() -> None:
+    # A URL is no name; pyproject.toml is named, so it acts, and the model routes inside.
+    got = routes("Add the homepage URL https://example.com/a.b to the metadata in pyproject.toml")
+    assert got == {".": (["pyproject.toml"], [])}
+
+
+def test_references_do_not_act() -> None:
+    got = routes("Add a method TextStats.count that calls slugify and raises ShopError")
+    assert got is not None
+    acting = {a for acts, _ in got.values() for a in acts}
+    assert not any("slugify" in a or "ShopError" in a for a in acting)
+
+
+# ---- end to end: no routing call when the intent names its targets ------------------
+
+
+def test_a_named_method_is_fixed_without_any_routing_call(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any  # noqa: F811
+) -> None:
+    repo = make_repo(tmp_path / "r", PROJECT)
+    fixed = "    def top_words(self, n):\n        return self.words()[:n]\n"
+    env.responder = scripted({}, {f"{S}::TextStats.top_words": fixed})
+    res = astm("apply", "Fix the off-by-one in TextStats.top_words", "--branch", "m", cwd=repo)
+    assert res.code == 0, res.err
+    assert git(repo, "show", f"m:{S}") == STATS.replace("[: n - 1]", "[:n]").rstrip("\n")
+    assert [node_of(r.body) for r in env.requests] == [f"{S}::TextStats.top_words"]
+    assert not [r for r in env.requests if is_route(r.body)]
+    assert f"routed by the names in the intent, not by the model: {S}::TextStats.top_words" in res.out
+
+
+def test_a_rename_reaches_its_users_in_other_files(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any  # noqa: F811
+) -> None:
+    repo = make_repo(tmp_path / "r", PROJECT)
+    answers = {
+        f"{C}::_norm": "def _normalize(text):\n    return \" \".join(text.lower().split())\n",
+        f"{C}::slugify": 'def slugify(text, sep="-"):\n    return sep.join(WORD.findall(_normalize(text)))\n',
+        f"{S}::(imports)": "from textkit.core import WORD, _normalize\n",
+        f"{S}::TextStats.words": "    def words(self):\n        return WORD.findall(_normalize(self.text))\n",
+    }
+    env.responder = scripted({}, answers)
+    res = astm("apply", "Rename the private helper _norm to _normalize and update all its callers",
+               "--branch", "m", cwd=repo)
+    assert res.code == 0, res.err
+    for path in (C, S):
+        text = git(repo, "show", f"m:{path}")
+        assert "_normalize" in text and not __import__("re").search(r"\b_norm\b", text), path
+    assert not [r for r in env.requests if is_route(r.body)]
+
+
+def test_an_unnamed_target_still_asks_the_model_to_route(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any  # noqa: F811
+) -> None:
+    repo = make_repo(tmp_path / "r", {"src/textkit/stats.py": STATS})
+    fixed = "    def top_words(self, n):\n        return self.words()[:n]\n"
+    env.responder = scripted(
+        {S: {"act": [{"id": f"{S}::TextStats", "intent": "fix the top words"}]},
+         f"{S}::TextStats": {"act": [{"id": f"{S}::TextStats.top_words", "intent": "fix"}]}},
+        {f"{S}::TextStats.top_words": fixed},
+    )
+    res = astm("apply", "the most frequent words come one short", S, "--branch", "m", cwd=repo)
+    assert res.code == 0, res.err
+    assert [node_of(r.body) for r in env.requests if is_route(r.body)] == [S, f"{S}::TextStats"]
