@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from astm.agents import answer, candidates, requests, routing
+from astm.agents import answer, candidates, nearmiss, requests
 from astm.core.node import Node
 from astm.lang import parse_file
 from astm.llm.base import Act, Create, Route
@@ -31,7 +31,7 @@ def tree(path: str, data: bytes) -> Node:
     ],
 )
 def test_python_near_misses(written: str, child: str, deeper: str | None) -> None:
-    got, below = routing.find_child(written, tree("m.py", PY))
+    got, below = nearmiss.find_child(written, tree("m.py", PY))
     assert got is not None and got.id == child and below == deeper
 
 
@@ -45,29 +45,38 @@ def test_python_near_misses(written: str, child: str, deeper: str | None) -> Non
     ],
 )
 def test_toml_near_misses(written: str, child: str) -> None:
-    got, below = routing.find_child(written, tree("pyproject.toml", TOML))
+    got, below = nearmiss.find_child(written, tree("pyproject.toml", TOML))
     assert got is not None and got.id == child and below is None
 
 
 def test_unknown_and_ambiguous_ids_stay_unknown() -> None:
-    assert routing.find_child("pyproject.toml::backend", tree("pyproject.toml", TOML)) == (None, None)
+    assert nearmiss.find_child("pyproject.toml::backend", tree("pyproject.toml", TOML)) == (None, None)
     two = tree("m.py", b"class A:\n    def f(self):\n        pass\n\n\nclass B:\n    def f(self):\n        pass\n")
-    assert routing.find_child("f", two) == (None, None)  # A.f or B.f: ask again
+    assert nearmiss.find_child("f", two) == (None, None)  # A.f or B.f: ask again
 
 
 def test_resolve_turns_a_create_of_an_existing_key_into_acting_on_it() -> None:
     t = tree("pyproject.toml", TOML)
     route = Route(create=(Create("pyproject.toml::[build-system]", "hatch", position="end"),
                           Create("tool.black", "add", after="tool.ruff")))
-    got, unknown = routing.resolve(route, t)
+    got, unknown = nearmiss.resolve(route, t)
     assert unknown == []
     assert got.act == (Act("pyproject.toml::build-system", "hatch"),)
     assert got.create == (Create("tool.black", "add", after="pyproject.toml::tool.ruff"),)
 
 
+def test_a_key_inside_a_table_acts_as_the_table() -> None:
+    # The 1.5B answered "act on pyproject.toml::project.dependencies" twice running.
+    t = tree("pyproject.toml", TOML)
+    route = Route(act=(Act("pyproject.toml::project.dependencies", "add requests"),))
+    got, unknown = nearmiss.resolve(route, t)
+    assert unknown == []
+    assert got.act == (Act("pyproject.toml::project", "dependencies: add requests"),)
+
+
 def test_correction_lists_every_valid_id() -> None:
     t = tree("pyproject.toml", TOML)
-    text = routing.correction(["pyproject.toml::backend"], t)
+    text = nearmiss.correction(["pyproject.toml::backend"], t)
     assert "'pyproject.toml::backend'" in text
     for c in t.children:
         assert f"- {c.id}\n" in text + "\n"
