@@ -20,6 +20,7 @@ field"); a function named bare acts unless a reference word precedes it.
 from __future__ import annotations
 
 import builtins
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -76,7 +77,7 @@ def decide(intent: str, repo: Node, data: dict[str, bytes]) -> dict[str, Route] 
             return None
     if (not found.targets and not found.new and not paths) or _nested(found):
         return None
-    renames = bool(re.search(r"\brenam", intent, re.I))
+    renames = bool(re.search(r"\brenam", intent, re.IGNORECASE))
     routes: dict[str, tuple[list[Act], list[Create]]] = {}
 
     def add(parent: str, item: Act | Create) -> None:
@@ -91,7 +92,7 @@ def decide(intent: str, repo: Node, data: dict[str, bytes]) -> dict[str, Route] 
         how ``node``'s parent sends it the intent (None: it routes)."""
         chain = _chain(files[node.path], node)
         add(REPO, Act(node.path, intent))
-        for i, (above, below) in enumerate(zip(chain, chain[1:])):
+        for i, (above, below) in enumerate(itertools.pairwise(chain)):
             end = i == len(chain) - 2
             add(above.id, last if end and last is not None else Act(below.id, intent, mode="route"))
 
