@@ -14,8 +14,8 @@ from trackkit import project, standard_tickets, write_plan
 
 from astm import config as cfg
 from astm.conductor import planner
-from astm.conductor.models import Track
 from astm.conductor.commits import result_commit
+from astm.conductor.models import Track
 from astm.conductor.run import Runner
 from astm.conductor.spares import Spares
 from astm.config import Settings
