@@ -141,8 +141,7 @@ def test_an_intent_that_names_its_targets_decides_the_route(intent: str, want: d
 @pytest.mark.parametrize(
     "intent",
     [
-        "Add requests 2.31 or newer as a runtime dependency",  # names no code
-        "Add an optional dependency group named dev with pytest and ruff",
+        "Configure ruff and mypy to be strict",  # two tools: which table is the model's call
         "cut the slug to 20 characters",  # "slug" is a plain word here, not cli.py::slug
         "Add a command initials to the CLI that prints the NAME's initials",  # NAME: unresolved
         "Make WORD_RE match digits",  # an unknown code name
@@ -154,10 +153,23 @@ def test_an_intent_that_does_not_name_its_targets_is_routed_by_the_model(intent:
     assert routes(intent) is None
 
 
-def test_a_named_config_file_acts_and_its_own_router_decides() -> None:
-    # A URL is no name; pyproject.toml is named, so it acts, and the model routes inside.
-    got = routes("Add the homepage URL https://example.com/a.b to the metadata in pyproject.toml")
-    assert got == {".": (["pyproject.toml"], [])}
+P = "pyproject.toml"
+
+
+@pytest.mark.parametrize(
+    ("intent", "act", "create"),
+    [
+        ("Add requests 2.31 or newer as a runtime dependency", [f"{P}::project"], []),
+        ("Add an optional dependency group named dev with pytest and ruff", [], ["project.optional-dependencies"]),
+        ("Configure pytest-cov: fail the test run under 80% coverage", [], ["tool.pytest.ini_options"]),
+        # A URL is no name; the standards put it in [project.urls].
+        ("Add the homepage URL https://example.com/a.b to the metadata in pyproject.toml", [], ["project.urls"]),
+    ],
+)
+def test_a_configuration_intent_goes_to_the_table_the_standards_say(
+    intent: str, act: list[str], create: list[str]
+) -> None:
+    assert routes(intent) == {".": ([P], []), P: (act, create)}
 
 
 def test_references_do_not_act() -> None:
@@ -217,3 +229,15 @@ def test_an_unnamed_target_still_asks_the_model_to_route(
     res = astm("apply", "the most frequent words come one short", S, "--branch", "m", cwd=repo)
     assert res.code == 0, res.err
     assert [node_of(r.body) for r in env.requests if is_route(r.body)] == [S, f"{S}::TextStats"]
+
+
+def test_a_dependency_lands_in_project_without_any_routing_call(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any  # noqa: F811
+) -> None:
+    repo = make_repo(tmp_path / "r", PROJECT)
+    table = '[project]\nname = "textkit"\ndependencies = ["requests>=2.31"]\n'
+    env.responder = scripted({}, {f"{P}::project": table})
+    res = astm("apply", "Add requests 2.31 or newer as a runtime dependency", "--branch", "m", cwd=repo)
+    assert res.code == 0, res.err
+    assert git(repo, "show", f"m:{P}") + "\n" == table
+    assert [node_of(r.body) for r in env.requests] == [f"{P}::project"]

@@ -24,6 +24,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
+from astm.agents import config_route
 from astm.agents.candidates import named_paths
 from astm.core.node import Node
 from astm.lang import find
@@ -55,6 +56,16 @@ def decide(intent: str, repo: Node, data: dict[str, bytes]) -> dict[str, Route] 
     """Each deciding node's route (``"."`` for the repository), or None when the intent
     does not name its targets exactly. ``repo``'s children are the candidate files,
     ``data`` their bytes (a renamed definition's users act too)."""
+    files = {c.id: c for c in repo.children}
+    code = _decide_code(intent, repo, data)
+    only_config = code is not None and set(code) == {REPO} and [a.node_id for a in code[REPO].act] == ["pyproject.toml"]
+    if (code is not None and not only_config) or "pyproject.toml" not in files:
+        return code
+    table = config_route.decide(intent, files["pyproject.toml"])
+    return code if table is None else {REPO: Route((Act("pyproject.toml", intent),)), "pyproject.toml": table}
+
+
+def _decide_code(intent: str, repo: Node, data: dict[str, bytes]) -> dict[str, Route] | None:
     files = {c.id: c for c in repo.children}
     paths = named_paths(intent, list(files))
     text = _QUOTED.sub(" ", _URL.sub(" ", intent))
