@@ -74,6 +74,14 @@ def test_a_key_inside_a_table_acts_as_the_table() -> None:
     assert got.act == (Act("pyproject.toml::project", "dependencies: add requests"),)
 
 
+def test_a_node_named_at_the_repository_without_its_file_means_that_file() -> None:
+    files = (tree("pyproject.toml", TOML), tree("m.py", b"def f():\n    return 1\n"))
+    repo = Node(".", "repo", "", 0, 0, children=files)
+    assert nearmiss.find_child("tool.pytest.ini_options", repo) == (files[0], None)
+    assert nearmiss.find_child("f", repo) == (files[1], None)
+    assert nearmiss.find_child("g", repo) == (None, None)
+
+
 def test_correction_lists_every_valid_id() -> None:
     t = tree("pyproject.toml", TOML)
     text = nearmiss.correction(["pyproject.toml::backend"], t)

@@ -55,6 +55,11 @@ def find_child(nid: str, parent: Node) -> tuple[Node | None, str | None]:
         by_path = [c for c in parent.children if c.id.endswith("/" + name) or c.id == name.lstrip("./")]
         if len(by_path) == 1:
             return by_path[0], None
+        # A node inside one file named without its path (``tool.pytest.ini_options``).
+        holders = [c for c in parent.children
+                   if any(_loose(d.id.split("::", 1)[1]) == want for d in c.walk() if "::" in d.id)]
+        if len(holders) == 1:
+            return holders[0], None
         return None, None
     # A descendant named by its last part(s): a method without its class.
     below = [
