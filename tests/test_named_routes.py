@@ -241,3 +241,21 @@ def test_a_dependency_lands_in_project_without_any_routing_call(
     assert res.code == 0, res.err
     assert git(repo, "show", f"m:{P}") + "\n" == table
     assert [node_of(r.body) for r in env.requests] == [f"{P}::project"]
+
+
+def test_a_named_route_does_not_take_a_whole_class_answers_rewrites_of_siblings(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any  # noqa: F811
+) -> None:
+    """The 1.5B answered "create TextStats.longest" with the whole class, its other
+    methods rewritten (``words`` without ``_norm``): only the named method lands."""
+    repo = make_repo(tmp_path / "r", PROJECT)
+    method = "    def longest(self):\n        return max(self.words(), key=len, default='')\n"
+    whole = STATS[STATS.index("class TextStats:"):].replace(
+        "return WORD.findall(_norm(self.text))", "return self.text.split()"
+    ) + "\n" + method
+    env.responder = scripted({}, {f"{S}::TextStats.longest": whole})
+    res = astm("apply", "Add a method TextStats.longest that returns the longest word",
+               "--branch", "m", cwd=repo)
+    assert res.code == 0, res.err
+    assert git(repo, "show", f"m:{S}") + "\n" == STATS + "\n" + method
+    assert "proposed a change to TextStats.words; not done: the intent names the nodes that change" in res.out
