@@ -2,7 +2,7 @@
 
 Environment: ``ASTM_MODEL``, ``ASTM_BASE_URL`` (wins over ``OPENAI_BASE_URL``),
 ``ASTM_ROUTER_MODEL``, ``ASTM_MODEL_JOBS``, ``ASTM_TIMEOUT``, ``ASTM_JSON_MODE``,
-``ASTM_MAX_TOKENS``, ``ASTM_TEMPERATURE``, and the API key from the variable that
+``ASTM_MAX_TOKENS``, ``ASTM_TEMPERATURE``, ``ASTM_NAMED_ROUTES``, and the API key from the variable that
 ``api_key_env`` names (default ``OPENAI_API_KEY``). The key itself is never stored in files
 astm writes, and every credential astm knows is masked in what it prints (``secrets``).
 """
@@ -93,6 +93,10 @@ class Settings(BaseModel):
         description="model requests in flight at once; none: 1 local, 8 remote",
     )
     routing: Literal["structured", "broadcast"] = "structured"
+    named_routes: bool = Field(
+        default=True,
+        description="an intent that names its targets exactly routes to them without a model call",
+    )
     json_mode: JsonMode = Field(
         default="auto",
         description="structured answers: auto (json_schema, then json_object, then instructions), "
@@ -179,6 +183,7 @@ ENV_VARS = {
     "ASTM_JSON_MODE": "json_mode",
     "ASTM_MAX_TOKENS": "max_tokens",
     "ASTM_TEMPERATURE": "temperature",
+    "ASTM_NAMED_ROUTES": "named_routes",
 }
 
 

@@ -52,6 +52,13 @@ def env(
     return openai_server
 
 
+@pytest.fixture
+def model_routes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model routes every level: for habits of the router itself, with intents that
+    name their targets (which astm otherwise routes by itself, ``named_routes``)."""
+    monkeypatch.setenv("ASTM_NAMED_ROUTES", "0")
+
+
 def scripted(routes: dict[str, Any], answers: dict[str, str | list[str]]) -> Responder:
     """Routing answers by the routing node's id (a dict, or a list: one per call); the
     generation answers by node id (a string, or a list: one per attempt)."""
@@ -334,7 +341,7 @@ def test_pyproject_against_its_standards_refused_then_corrected(
 
 
 def test_pyproject_table_that_never_conforms_fails_with_one_line(
-    env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+    model_routes: None, env: loopback.LoopbackServer, tmp_path: Path, astm: Any
 ) -> None:
     repo = make_repo(tmp_path / "shop", {"pyproject.toml": PYPROJECT})
     env.responder = scripted(
@@ -351,7 +358,7 @@ def test_pyproject_table_that_never_conforms_fails_with_one_line(
 
 
 def test_a_new_table_the_standards_refuse_may_move_where_the_hint_says(
-    env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+    model_routes: None, env: loopback.LoopbackServer, tmp_path: Path, astm: Any
 ) -> None:
     """The 1.5B's habit: "an optional dependency group named dev" routed as a new
     top-level [dev]. The hint names both usual meanings; the retry may then write the
@@ -374,7 +381,7 @@ def test_a_new_table_the_standards_refuse_may_move_where_the_hint_says(
 
 
 def test_a_route_creating_a_stray_pyproject_table_gets_one_corrective_turn(
-    env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+    model_routes: None, env: loopback.LoopbackServer, tmp_path: Path, astm: Any
 ) -> None:
     """Routed as a new top-level [dev], the decision is corrected before any generation:
     the router is told where such a table goes, and its second answer is taken."""
@@ -662,7 +669,7 @@ class Doc:
 
 
 def test_a_rename_pulls_in_the_callers_it_broke(
-    env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+    model_routes: None, env: loopback.LoopbackServer, tmp_path: Path, astm: Any
 ) -> None:
     repo = make_repo(tmp_path / "kit", {"textkit.py": TEXTKIT})
     after = TEXTKIT.replace("_norm(", "_normalise(")
@@ -690,7 +697,7 @@ def test_a_rename_pulls_in_the_callers_it_broke(
 
 
 def test_a_caller_that_does_not_follow_fails_the_run_cleanly(
-    env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+    model_routes: None, env: loopback.LoopbackServer, tmp_path: Path, astm: Any
 ) -> None:
     repo = make_repo(tmp_path / "kit", {"textkit.py": TEXTKIT})
     answers = {

@@ -259,3 +259,20 @@ def test_a_named_route_does_not_take_a_whole_class_answers_rewrites_of_siblings(
     assert res.code == 0, res.err
     assert git(repo, "show", f"m:{S}") + "\n" == STATS + "\n" + method
     assert "proposed a change to TextStats.words; not done: the intent names the nodes that change" in res.out
+
+
+def test_named_routes_off_leaves_every_level_to_the_model(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    monkeypatch.setenv("ASTM_NAMED_ROUTES", "0")
+    repo = make_repo(tmp_path / "r", {"src/textkit/stats.py": STATS})
+    fixed = "    def top_words(self, n):\n        return self.words()[:n]\n"
+    env.responder = scripted(
+        {S: {"act": [{"id": f"{S}::TextStats", "intent": "fix"}]},
+         f"{S}::TextStats": {"act": [{"id": f"{S}::TextStats.top_words", "intent": "fix"}]}},
+        {f"{S}::TextStats.top_words": fixed},
+    )
+    res = astm("apply", "Fix the off-by-one in TextStats.top_words", S, "--branch", "m", cwd=repo)
+    assert res.code == 0, res.err
+    assert [node_of(r.body) for r in env.requests if is_route(r.body)] == [S, f"{S}::TextStats"]
+    assert "routed by the names" not in res.out

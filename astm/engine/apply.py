@@ -58,7 +58,8 @@ async def route_files(ctx: RunContext, files: dict[str, FileCtx], intent: str) -
     targets = list(files.values())
     repo_node = Node(REPO_ID, "repo", "", 0, 0, children=tuple(f.tree for f in targets))
     data = {f.path: f.data for f in targets}
-    if ctx.provider.name != "plan" and (decided := named.decide(intent, repo_node, data)):
+    named_ok = ctx.provider.name != "plan" and ctx.settings.named_routes
+    if named_ok and (decided := named.decide(intent, repo_node, data)):
         # The intent names its targets: the route down to them is its own (10.3).
         ctx.decided.update(decided)
         acting = decided[named.REPO].act
