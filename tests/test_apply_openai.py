@@ -384,8 +384,10 @@ def test_a_failed_demo_prints_the_token_line(
     monkeypatch.setenv("ASTM_BASE_URL", openai_server.base_url.replace("http://", "http://u:pw-SENTINEL-9@"))
     openai_server.responder = lambda body: "Sorry, I cannot answer in JSON."
     res = astm("demo", "--dir", str(tmp_path / "demo"), cwd=tmp_path)
-    assert res.code == 3, res.err
-    assert "route answer did not match the schema" in res.err
-    assert "tokens: 66 prompt + 42 completion in 6 model calls" in res.err
+    # The demo's intent names its tables (routed without the model); both nodes get
+    # prose three times, are reset once, and fail: 12 calls, each counted.
+    assert res.code == 1, res.err
+    assert "pyproject.toml::project: line 1: Expected '=' after a key" in res.err
+    assert "tokens: 132 prompt + 84 completion in 12 model calls" in res.err
     assert "model: loop-model at http://***@127.0.0.1" in res.out
     assert "pw-SENTINEL-9" not in res.out + res.err

@@ -142,6 +142,7 @@ def test_an_intent_that_names_its_targets_decides_the_route(intent: str, want: d
     "intent",
     [
         "Configure ruff and mypy to be strict",  # two tools: which table is the model's call
+        "add requests and coverage",  # neither a dependency nor a tool's settings, said plainly
         "cut the slug to 20 characters",  # "slug" is a plain word here, not cli.py::slug
         "Add a command initials to the CLI that prints the NAME's initials",  # NAME: unresolved
         "Make WORD_RE match digits",  # an unknown code name
@@ -162,6 +163,9 @@ P = "pyproject.toml"
         ("Add requests 2.31 or newer as a runtime dependency", [f"{P}::project"], []),
         ("Add an optional dependency group named dev with pytest and ruff", [], ["project.optional-dependencies"]),
         ("Configure pytest-cov: fail the test run under 80% coverage", [], ["tool.pytest.ini_options"]),
+        # Two parts, two tables: the dependency in [project], pytest-cov's options in pytest's.
+        ("Add requests as a dependency and configure pytest-cov with 80% coverage",
+         [f"{P}::project"], ["tool.pytest.ini_options"]),
         # A URL is no name; the standards put it in [project.urls].
         ("Add the homepage URL https://example.com/a.b to the metadata in pyproject.toml", [], ["project.urls"]),
     ],

@@ -74,6 +74,35 @@ def test_failing_root_tests_block_landing(shop: Path, tmp_path: Path, astm) -> N
     before.assert_unchanged(shop)
 
 
+def test_failing_root_tests_give_the_model_one_more_round(
+    shop: Path, model_env: loopback.LoopbackServer, astm: Any
+) -> None:
+    """A model's first total breaks the project's test: every acting node answers again,
+    told the failing test and its assertion, and the second answer lands."""
+    answers = iter(["    " + BROKEN_TOTAL.replace("\n    ", "\n        "), "    " + NEW_TOTAL.replace("\n    ", "\n        ")])
+    model_env.responder = lambda body: next(answers)
+    res = astm("apply", "Make Cart.total apply the discount", "--branch", "b", cwd=shop)
+    assert res.code == 0, res.err
+    assert "round(sum(self.prices)" in git(shop, "show", "b:src/cart.py")
+    prompts = [json.dumps(r.body) for r in model_env.requests]
+    assert len(prompts) == 2
+    assert "the project's tests fail" in prompts[1] and "test_total" in prompts[1] and "assert 0.0 == 3.0" in prompts[1]
+    assert "the project's tests failed on the first try" in res.out
+
+
+def test_root_tests_failing_twice_fail_the_run_with_one_line(
+    shop: Path, model_env: loopback.LoopbackServer, astm: Any
+) -> None:
+    before = Snapshot.take(shop)
+    model_env.responder = lambda body: "    " + BROKEN_TOTAL.replace("\n    ", "\n        ")
+    res = astm("apply", "Make Cart.total apply the discount", "--branch", "b", cwd=shop)
+    assert res.code == 1
+    errors = [ln for ln in res.err.splitlines() if ln.startswith("astm: error")]
+    assert len(errors) == 1 and "at the root: tests failed: FAILED tests/test_cart.py::test_total" in errors[0]
+    assert len(model_env.requests) == 2
+    before.assert_unchanged(shop)
+
+
 def test_tests_off_skips_root_tests(shop: Path, tmp_path: Path, astm) -> None:  # type: ignore[no-untyped-def]
     (shop / "pyproject.toml").write_text('[tool.astm.validate]\ntests = "off"\n')
     git(shop, "add", "pyproject.toml")

@@ -28,7 +28,7 @@ _SUBTABLES = (
 _PROJECT = re.compile(r"dependenc|requires-python|python version|\bversion\b|description|licen[cs]e|author|"
                       r"maintainer|classifier|keyword|readme")
 _BUILD = re.compile(r"build[- ](backend|system|requires)")
-_CONFIGURE = re.compile(r"configur|setting|option|enable|turn on|set up|setup|\bset\b|coverage")
+_CONFIGURE = re.compile(r"configur|setting|\boptions?\b|enable|turn on|set up|\bset\b")
 # Tools whose settings live in a table other than [tool.NAME].
 _TOOL_TABLE = {"pytest": "tool.pytest.ini_options", "pytest-cov": "tool.pytest.ini_options",
                "coverage": "tool.coverage.report", "mypy": "tool.mypy", "ruff": "tool.ruff"}
@@ -40,20 +40,24 @@ def decide(intent: str, file: Node) -> Route | None:
         return None
     text = intent.lower()
     keys = {c.key: c for c in file.children if c.key}
-    if not toml_only(intent) and not (_CONFIGURE.search(text) and _tool_table(text, keys)):
+    tool = _tool_table(text, keys) if _CONFIGURE.search(text) else None
+    if not toml_only(intent) and tool is None:
         return None  # neither about pyproject.toml nor configuring one known tool
-    table = _project_table(text) if _PROJECT.search(text) or any(p.search(text) for _, p in _SUBTABLES) else None
-    if table is None and _BUILD.search(text):
-        table = "build-system"
-    if table is None and _CONFIGURE.search(text):
-        table = _tool_table(text, keys)
-    if table is None:
+    tables: list[str] = []
+    if _PROJECT.search(text) or any(p.search(text) for _, p in _SUBTABLES):
+        tables.append(_project_table(text))
+    elif _BUILD.search(text):
+        tables.append("build-system")
+    if tool is not None:
+        tables.append(tool)
+    if not tables:
         return None
-    if table in keys:
-        return Route(act=(Act(keys[table].id, intent),))
-    after = _after(table, keys)
-    return Route(create=(Create(table, intent, after=after.id if after else None,
-                                position=None if after else "end"),))
+    act = tuple(Act(keys[t].id, intent) for t in tables if t in keys)
+    create = []
+    for t in (t for t in tables if t not in keys):
+        after = _after(t, keys)
+        create.append(Create(t, intent, after=after.id if after else None, position=None if after else "end"))
+    return Route(act=act, create=tuple(create))
 
 
 def _project_table(text: str) -> str:

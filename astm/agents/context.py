@@ -98,6 +98,8 @@ class RunContext:
     hinter: Provider | None = None
     # routes the intent decides by naming its targets, by node id (astm.agents.named)
     decided: dict[str, Route] = field(default_factory=dict)
+    # what every node's next answer must also fix: the project's failing tests (engine.run)
+    run_hint: list[str] = field(default_factory=list)
 
     @classmethod
     def create(

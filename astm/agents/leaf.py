@@ -113,7 +113,7 @@ async def generate(
     async with ctx.sem:
         box = asyncio.ensure_future(ctx.sandbox(ctx.base.id))
         try:
-            hint, diag = "", None
+            hint, diag = "; ".join(ctx.run_hint), None
             patch: Patch | None = None
             imports: list[bytes] = []
             asks: list[Ask] = []

@@ -34,6 +34,23 @@ if TYPE_CHECKING:
     from astm.engine.options import ApplyOptions
 
 REPO_ID = "."  # the repository node: its children are the candidate files
+MAX_FAILURE = 800  # characters of a test failure handed to the model as a hint
+
+
+class TestsFailed(ValidationFailed):
+    """The project's tests failed on the composed change (exit 1, like any validation)."""
+
+    def __init__(self, message: str, *, first: str, failure: str) -> None:
+        super().__init__(message)
+        self.first, self.failure = first, failure
+
+
+def _failure(raw: str) -> str:
+    """The part of pytest's output a model can act on: the failing test and its ``E`` lines."""
+    lines = raw.splitlines()
+    keep = [ln for ln in lines if ln.startswith(("E ", "FAILED ", "ERROR ")) or ln.lstrip().startswith(">")]
+    text = "\n".join(keep or lines[-10:])
+    return text[:MAX_FAILURE]
 Produce = Callable[[RunContext], Awaitable[list[Outcome]]]
 
 
@@ -131,7 +148,18 @@ class Run:
             outcomes = await produce(ctx)
         finally:
             await settle(root_box)
-        await self.land_outcomes(ctx, outcomes, root_box.result())
+        try:
+            await self.land_outcomes(ctx, outcomes, root_box.result())
+        except TestsFailed as exc:
+            # The project's tests are the strongest check there is: a model gets one more
+            # round with their failure as every acting node's hint. A plan would answer
+            # the same; retries = 0 means no second answer.
+            if ctx.provider.name == "plan" or self.settings.retries == 0:
+                raise
+            ctx.run_hint.append(f"with it, the project's tests fail: {exc.failure}")
+            self.result.notices.append(f"the project's tests failed on the first try; the acting nodes tried again ({exc.first})")
+            ctx.result.nodes.clear()
+            await self.land_outcomes(ctx, await produce(ctx), root_box.result())
 
     async def land_outcomes(self, ctx: RunContext, outcomes: list[Outcome], root: Sandbox) -> None:
         """Root overlay commit, root-level tests, run ref, and the landing commit."""
@@ -213,7 +241,7 @@ class Run:
         if note:
             self.result.warnings.append(note)
         if diag is not None:
-            raise ValidationFailed(f"at the root: {diag}")
+            raise TestsFailed(f"at the root: {diag}", first=str(diag), failure=_failure(diag.raw or str(diag)))
 
     def message(self) -> str:
         subject = " ".join(self.opts.intent.split()) or "astm change"
