@@ -90,11 +90,9 @@ def place(f: StagedFile, problems: list[Problem]) -> list[Finding]:
     syntax_nodes: set[str] = set()
     for p in problems:
         node, counts = nodes.place(p)
-        if p.source == TREE_SITTER:
-            # The authority already spoke for this node, or tree-sitter did once.
-            if node in syntax_nodes:
-                continue
-        # Any other source is an authority (the language's own, not UTF-8) or ruff, which
+        if p.source == TREE_SITTER and node in syntax_nodes:
+            continue  # the authority already spoke for this node, or tree-sitter did once
+        # Every other source is an authority (the language's own, not UTF-8) or ruff, which
         # runs only on a file with no syntax problems: tree-sitter adds only other nodes.
         syntax_nodes.add(node)
         if counts:
