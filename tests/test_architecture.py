@@ -3,13 +3,14 @@
 Everything astm knows about a language is in ``astm/lang/<name>/``; the rest of astm asks
 the ``Language``. The first tests read astm's own source for the switches that would break
 that; the last ones register a toy third language in-process and run it through the
-agents' answer and routing paths, and through a whole ``engine.apply``, with no edit
-anywhere else.
+agents' answer and routing paths, a whole ``engine.apply``, and the pre-commit hook's
+check and repair cut, with no edit anywhere else.
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 import sys
 import types
@@ -27,6 +28,8 @@ from astm.core.plan import Insert, Plan, Replace
 from astm.core.view import Line, View
 from astm.engine.apply import ApplyOptions, apply
 from astm.errors import TargetError
+from astm.hook import main as hook
+from astm.hook.repair import _tighten
 from astm.index import summarize
 from astm.lang import language_of, parse_file
 from astm.lang.base import Base
@@ -56,8 +59,6 @@ ALLOWED = {
     ("astm/workspace/sandbox.py", ".pyi"): "top-level modules ruff's import sorting reads",
     # Still to move behind the Language (owned elsewhere; see docs/architecture.md):
     ("astm/engine/apply.py", ".toml"): "root candidates of a plan: should ask Language.config",
-    ("astm/hook/check.py", "toml"): "the hook's syntax problems per language",
-    ("astm/hook/repair.py", "toml"): "the repair's sibling-header cut per language",
 }
 # Literal text (regular expressions) naming a suffix; same rule.
 ALLOWED_PATTERNS = {
@@ -69,8 +70,6 @@ ALLOWED_IMPORTS = {
     ("astm/agents/answer.py", "astm.lang.python.answers"): "answer.rewrap, the old name kept",
     ("astm/agents/router.py", "astm.lang.python"): "folded: a class router's children cut to headers",
     ("astm/validate/pyproject.py", "astm.lang.toml"): "validate-pyproject reads pyproject.toml",
-    ("astm/hook/syntax.py", "astm.lang.python"): "the hook's syntax problems (owned by hook/)",
-    ("astm/hook/syntax.py", "astm.lang.toml"): "the hook's syntax problems (owned by hook/)",
 }
 
 
@@ -123,6 +122,21 @@ def test_no_language_module_imported_outside_astm_lang() -> None:
                     found.append(f"{rel}:{line}: {m}")
                 break
     assert not found, "language packages imported outside astm/lang/:\n" + "\n".join(found)
+
+
+def test_lang_never_imports_the_hook() -> None:
+    """The hook asks the languages (``Language.problems``); never the other way round."""
+    found = []
+    for path in sorted((ASTM / "lang").rglob("*.py")):
+        for n in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(n, ast.ImportFrom):
+                mods = [n.module or ""]
+            elif isinstance(n, ast.Import):
+                mods = [a.name for a in n.names]
+            else:
+                continue
+            found += [f"{path.relative_to(ASTM)}:{n.lineno}: {m}" for m in mods if m.startswith("astm.hook")]
+    assert not found, "astm/lang/ imports the hook:\n" + "\n".join(found)
 
 
 def test_the_checks_above_see_a_switch() -> None:
@@ -229,6 +243,11 @@ class Ini(Base):
     def bare_key(self, key: str) -> str:
         return key.strip("[]").strip()
 
+    # Where the hook's repair cuts a section tree-sitter-like recovery ran on too far.
+    def sibling_header(self, lines: list[bytes]) -> tuple[int, re.Pattern[bytes]] | None:
+        header = next((i for i, ln in enumerate(lines) if _HEADER.match(ln.rstrip(b"\n"))), None)
+        return None if header is None else (header, re.compile(rb"\["))
+
 
 @pytest.fixture
 def ini(monkeypatch: pytest.MonkeyPatch) -> Ini:
@@ -300,3 +319,44 @@ def test_a_new_language_runs_through_the_engine(ini: Ini, tmp_path: Path) -> Non
               load(repo, {}), PlanProvider(bad))
     assert getattr(exc.value, "exit_code", None) == 1
     assert git(repo, "branch", "--list", "astm/bad") == ""
+
+
+def test_the_hook_checks_a_new_language_through_the_protocol(
+    ini: Ini, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``astm hook run`` on a staged INI file: its syntax problems are the language's
+    (``Base.problems``: ``check_file``'s message, source ``ini``), placed in the section
+    the commit changed. INI lines such as ``oops`` are valid Python: a hook that still
+    picked a syntax check by name would pass this commit."""
+    repo = make_repo(tmp_path / "repo", {"conf.ini": BASE})
+    monkeypatch.chdir(repo)
+
+    def run(text: bytes) -> tuple[int, str]:
+        (repo / "conf.ini").write_bytes(text)
+        git(repo, "add", "conf.ini")
+        code = hook.run((), False)
+        return code, capsys.readouterr().out
+
+    code, out = run(BASE + b"oops\n")
+    assert code == 1
+    assert out.splitlines()[:2] == [
+        "conf.ini::b (line 6): expected [section] or key = value [ini]", "  6 | oops"]
+    # Bytes that are not UTF-8 fail at the file, before the language is asked.
+    code, out = run(b"[a]\nx = \xff\n")
+    assert code == 1 and out.startswith("conf.ini: not UTF-8 (byte 8) [utf-8]\n")
+    # A problem in a section the commit did not change does not block it.
+    git(repo, "reset", "-q", "--hard")
+    (repo / "conf.ini").write_bytes(b"[a]\nbroken\n\n[b]\ny = 2\n")
+    git(repo, "commit", "-q", "-am", "a broken")
+    assert run(b"[a]\nbroken\n\n[b]\ny = 3\n") == (0, "")
+    code, out = run(b"[a]\nbroken, still\n\n[b]\ny = 3\n")
+    assert code == 1 and out.startswith("conf.ini::a (line 2): expected [section] or key = value [ini]\n")
+
+def test_the_hook_repair_cuts_a_new_language_at_its_sibling_header(ini: Ini) -> None:
+    """A node that ran on over its siblings is cut where the language's
+    ``sibling_header`` says (comments and blank lines above the sibling go with it)."""
+    data = b"[a]\nx = 1\n\n# about b\n[b]\ny = 2\n"
+    a = ini.build("conf.ini", data).children[0]  # tolerant: the comment runs [a] on
+    swollen = dataclasses.replace(a, end=len(data))
+    assert data[: _tighten(swollen, data).end] == b"[a]\nx = 1\n"
+    assert _tighten(a, data) == a  # nothing to cut

@@ -1,4 +1,4 @@
-"""Check mode: the staged Python and TOML files, node by node, read-only.
+"""Check mode: the staged files astm has a language for, node by node, read-only.
 
 Only problems inside nodes the commit changed count (``changed.NodeMap``), so a commit is
 never blocked by what it did not touch. Needs no model and no network; never writes.
@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from astm.hook import checks, syntax
+from astm.hook import checks
 from astm.hook.finding import Finding, Problem
 from astm.hook.settings import HookSettings
 from astm.hook.staged import Staged, StagedFile
-from astm.lang import language_of, ruff_lints
-
-# Sources that are the authority on a file's syntax; tree-sitter only adds other nodes.
-AUTHORITIES = ("compile", "tomllib", "utf-8")
+from astm.lang import find, language_of, ruff_lints
+from astm.lang.problems import TREE_SITTER
 
 
 @dataclass
@@ -48,8 +46,8 @@ def check_staged(
     result.checked = [f.path for f in files]
 
     ruff = None
-    # ruff lints Python; the language modules (edits, checks) load only where a problem
-    # must be placed in a node (``place``), never on a clean commit.
+    # ruff lints Python (asked without loading a language); a staged file's language loads
+    # for its syntax check (``problems_of``): a commit of TOML alone never loads Python's.
     py = {f.path: f.data for f in files if ruff_lints(f.path)}
     if py and "ruff" in settings.validators:
         from astm.hook import ruff as ruff_mod
@@ -75,9 +73,10 @@ def check_staged(
 
 def problems_of(path: str, data: bytes) -> list[Problem]:
     """The syntax problems of one file (its language's authority, then tree-sitter)."""
-    if language_of(path) == "toml":
-        return syntax.toml_problems(data, path)
-    return syntax.python_problems(data, path)
+    lang = find(path)
+    # Only files a language claims are checked (``wanted`` above) or repaired; a file no
+    # language claims has no authority on its syntax, so it has no syntax problems.
+    return [] if lang is None else lang.problems(data, path)
 
 
 def place(f: StagedFile, problems: list[Problem]) -> list[Finding]:
@@ -91,13 +90,11 @@ def place(f: StagedFile, problems: list[Problem]) -> list[Finding]:
     syntax_nodes: set[str] = set()
     for p in problems:
         node, counts = nodes.place(p)
-        if p.source == "tree-sitter":
-            # The authority already spoke for this node, or tree-sitter did once.
-            if node in syntax_nodes:
-                continue
-            syntax_nodes.add(node)
-        elif p.source in AUTHORITIES:
-            syntax_nodes.add(node)
+        if p.source == TREE_SITTER and node in syntax_nodes:
+            continue  # the authority already spoke for this node, or tree-sitter did once
+        # Every other source is an authority (the language's own, not UTF-8) or ruff, which
+        # runs only on a file with no syntax problems: tree-sitter adds only other nodes.
+        syntax_nodes.add(node)
         if counts:
             out.append(
                 Finding(

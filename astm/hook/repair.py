@@ -33,7 +33,7 @@ from astm.hook.changed import NodeMap
 from astm.hook.check import CheckResult, place, problems_of
 from astm.hook.finding import Finding
 from astm.hook.staged import StagedFile
-from astm.lang import find, language_of
+from astm.lang import find
 from astm.llm.base import (
     Act,
     ClaimAnswer,
@@ -234,9 +234,6 @@ def _outermost(nodes: list[Node | None]) -> list[Node]:
     return sorted(out, key=lambda n: n.start)
 
 
-_PY_SIBLING = rb"(?:@|async[ \t]+def\b|def\b|class\b)"
-
-
 def _tighten(node: Node, data: bytes) -> Node:
     """``node`` ending before the first sibling header inside it.
 
@@ -244,22 +241,11 @@ def _tighten(node: Node, data: bytes) -> Node:
     bracket swallows the rest of the file); the repair must not rebuild those too.
     """
     lines = data[node.start : node.end].splitlines(keepends=True)
-    if language_of(node.path) == "toml":
-        header = next((i for i, ln in enumerate(lines) if ln.startswith(b"[")), None)
-        sibling = re.compile(rb"\[")
-    else:
-        header = next(
-            (
-                i
-                for i, ln in enumerate(lines)
-                if re.match(rb"[ \t]*(?:async[ \t]+)?(?:def|class)\b", ln)
-            ),
-            None,
-        )
-        indent = re.match(rb"[ \t]*", lines[header]).group(0) if header is not None else b""  # type: ignore[union-attr]
-        sibling = re.compile(re.escape(indent) + _PY_SIBLING)
-    if header is None:
+    lang = find(node.path)
+    cut_at = lang.sibling_header(lines) if lang is not None else None
+    if cut_at is None:
         return node
+    header, sibling = cut_at
     for i in range(header + 1, len(lines)):
         if sibling.match(lines[i]):
             cut = i

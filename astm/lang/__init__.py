@@ -15,9 +15,12 @@ from typing import TYPE_CHECKING, Protocol
 from astm.errors import TargetError
 
 if TYPE_CHECKING:
+    import re
+
     from astm.core.node import Node
     from astm.core.patch import Patch
     from astm.core.view import View
+    from astm.lang.problems import Problem
     from astm.lang.summary import Entry
     from astm.validate.diagnostic import Diagnostic
 
@@ -127,6 +130,19 @@ class Language(Protocol):
     def module_names(self, path: str) -> list[str]:
         """Import names a changed file may be imported by (the root tests that import
         one of them run); ``[]`` for a language nothing imports."""
+        ...
+
+    # ---- the hook (astm/hook/) -------------------------------------------------------
+
+    def problems(self, data: bytes, path: str) -> list[Problem]:
+        """A staged file's syntax problems: the language's authority first (``compile()``,
+        ``tomllib``), then tree-sitter's errors when the authority fails the file."""
+        ...
+
+    def sibling_header(self, lines: list[bytes]) -> tuple[int, re.Pattern[bytes]] | None:
+        """The repair's cut of a node tree-sitter ran on over its siblings: the index of the
+        node's own header among its ``lines`` and what a sibling's header matches after it;
+        ``None`` when the language cannot tell."""
         ...
 
     # ---- placing text ----------------------------------------------------------------

@@ -10,13 +10,18 @@ from __future__ import annotations
 import abc
 from typing import TYPE_CHECKING
 
+from astm.lang.problems import Problem, not_utf8
+
 if TYPE_CHECKING:
+    import re
+
     from astm.core.node import Node
     from astm.lang.summary import Entry
     from astm.validate.diagnostic import Diagnostic
 
 
 class Base(abc.ABC):
+    name: str
     routers: tuple[str, ...] = ("file",)
     external = False
     typecheck = False
@@ -112,3 +117,17 @@ class Base(abc.ABC):
 
     def module_names(self, path: str) -> list[str]:
         return []
+
+    def problems(self, data: bytes, path: str) -> list[Problem]:
+        """A staged file's syntax problems (the hook's check): not UTF-8, else what
+        ``check_file`` says, as one problem from the language itself."""
+        bad = not_utf8(data)
+        if bad is not None:
+            return [bad]
+        diag = self.check_file(data, path)
+        return [] if diag is None else [Problem(diag.line, None, diag.message, self.name)]
+
+    def sibling_header(self, lines: list[bytes]) -> tuple[int, re.Pattern[bytes]] | None:
+        """Where a node's own definition starts among its ``lines``, and what a sibling's
+        header at that level matches; ``None``: the language cannot tell (nothing is cut)."""
+        return None

@@ -1,11 +1,13 @@
 """Python: one home. ``syntax`` (tree-sitter -> nodes: ``items``, ``builder``), ``edits``
 (prepare, insert, delete, requests, shape checks: ``indent``, ``spacing``, ``placement``,
 ``imports``, ``checks``), ``view`` (skeleton and curated lines), ``answers`` (how a model's
-answer reads), ``summary`` (the index's entries). ``LANGUAGE`` is what the registry in
-``astm.lang`` hands out."""
+answer reads), ``summary`` (the index's entries), ``problems`` (the hook's syntax check:
+``compile()``, then tree-sitter). ``LANGUAGE`` is what the registry in ``astm.lang`` hands
+out."""
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import TYPE_CHECKING
 
@@ -13,14 +15,22 @@ from astm import pyast
 from astm.core.node import Node
 from astm.lang.base import Base
 from astm.lang.python import answers, syntax
+from astm.lang.python import problems as hook_problems
 from astm.lang.python import summary as entries
 from astm.lang.python.edits import _Python
 from astm.lang.python.items import module_items
 
 if TYPE_CHECKING:
     from astm.core.view import View
+    from astm.lang.problems import Problem
     from astm.lang.summary import Entry
     from astm.validate.diagnostic import Diagnostic
+
+# The repair's cut (``sibling_header``): a node's own ``def``/``class`` line, and what starts
+# a sibling at its indentation (a decorator, another definition).
+_DEFINITION = re.compile(rb"[ \t]*(?:async[ \t]+)?(?:def|class)\b")
+_INDENT = re.compile(rb"[ \t]*")
+_SIBLING = rb"(?:@|async[ \t]+def\b|def\b|class\b)"
 
 
 class Python(_Python, Base):
@@ -75,6 +85,19 @@ class Python(_Python, Base):
 
     def build(self, path: str, data: bytes) -> Node:
         return syntax.build(path, data)
+
+    # ---- the hook (problems.py) ----------------------------------------------------
+
+    def problems(self, data: bytes, path: str) -> list[Problem]:
+        return hook_problems.problems(data, path)
+
+    def sibling_header(self, lines: list[bytes]) -> tuple[int, re.Pattern[bytes]] | None:
+        """The node's first ``def``/``class`` line; a sibling starts at that line's indent."""
+        header = next((i for i, ln in enumerate(lines) if _DEFINITION.match(ln)), None)
+        if header is None:
+            return None
+        indent = _INDENT.match(lines[header])
+        return header, re.compile(re.escape(indent.group(0) if indent else b"") + _SIBLING)
 
     def top_keys(self, data: bytes) -> list[tuple[str, str | None]]:
         """``(kind, key)`` of a file's top-level nodes, as ``build`` would give them, without

@@ -1,22 +1,28 @@
 """TOML: one home. ``syntax`` (tree-sitter -> nodes), ``edits`` (prepare, insert, delete),
 ``view`` (headers and keys), ``checks`` (tomllib and shape checks), ``answers`` (how a
-model's answer reads), ``summary`` (the index's entries). ``LANGUAGE`` is what the registry
-in ``astm.lang`` hands out."""
+model's answer reads), ``summary`` (the index's entries), ``problems`` (the hook's syntax
+check: ``tomllib``, then tree-sitter). ``LANGUAGE`` is what the registry in ``astm.lang``
+hands out."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from astm.core.node import Node
 from astm.lang.base import Base
 from astm.lang.toml import answers, checks, syntax
+from astm.lang.toml import problems as hook_problems
 from astm.lang.toml import summary as entries
 from astm.lang.toml.edits import _Toml
 
 if TYPE_CHECKING:
     from astm.core.view import View
+    from astm.lang.problems import Problem
     from astm.lang.summary import Entry
     from astm.validate.diagnostic import Diagnostic
+
+_TABLE_HEADER = re.compile(rb"\[")  # ``[table]`` and ``[[array]]`` (the repair's cut)
 
 
 class Toml(_Toml, Base):
@@ -61,6 +67,16 @@ class Toml(_Toml, Base):
 
     def build(self, path: str, data: bytes) -> Node:
         return syntax.build(path, data)
+
+    # ---- the hook (problems.py) ----------------------------------------------------
+
+    def problems(self, data: bytes, path: str) -> list[Problem]:
+        return hook_problems.problems(data, path)
+
+    def sibling_header(self, lines: list[bytes]) -> tuple[int, re.Pattern[bytes]] | None:
+        """The node's first table header; any later line opening with ``[`` is a sibling."""
+        header = next((i for i, ln in enumerate(lines) if ln.startswith(b"[")), None)
+        return None if header is None else (header, _TABLE_HEADER)
 
     def context(self, path: str, data: bytes) -> str:
         """Table headers and keys: values are other nodes' business."""
