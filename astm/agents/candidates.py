@@ -172,7 +172,7 @@ def toml_only(intent: str) -> bool:
     """An intent about pyproject.toml and nothing in Python: it names a table or the
     file, or speaks of dependencies, and writes no Python path or call."""
     text = intent.lower()
-    code = _code_suffixes()
+    code = code_suffixes()
     if (code and re.search(rf"(?:{_alternation(code)})\b", text)) or re.search(r"\w\(", intent):
         return False
     return bool(re.search(r"pyproject|\[[a-z\"' .-]+\]|dependenc|build-system|\btool\.", text))
@@ -259,7 +259,7 @@ def _configures(path: str) -> bool:
     return lang is not None and lang.config
 
 
-def _code_suffixes() -> tuple[str, ...]:
+def code_suffixes() -> tuple[str, ...]:
     """The suffixes of the languages that do not configure the project (``.py``, ``.pyi``)."""
     return tuple(s for name in names() if not by_name(name).config for s in suffixes(name))
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from astm.agents.candidates import toml_only
+from astm.agents.candidates import code_suffixes, tokens, toml_only
 from astm.core.node import Node
 from astm.llm.base import Act, Create, Route
 
@@ -36,7 +36,8 @@ _TOOL_TABLE = {"pytest": "tool.pytest.ini_options", "pytest-cov": "tool.pytest.i
 
 def decide(intent: str, file: Node) -> Route | None:
     """The route of ``file`` (a pyproject.toml) for a configuration intent, or None."""
-    if file.path != "pyproject.toml" or "[" in intent or re.search(r"\w\(|\.py\b", intent):
+    code_file = any(t.endswith(code_suffixes()) for t in tokens(intent))
+    if file.path != "pyproject.toml" or "[" in intent or code_file or re.search(r"\w\(", intent):
         return None
     text = intent.lower()
     keys = {c.key: c for c in file.children if c.key}
