@@ -128,8 +128,12 @@ C = "src/textkit/core.py"
                 f"{S}::TextStats": ([f"{S}::TextStats.words"], []),
             },
         ),
-        (  # a named file with no named target in it: the file's own router decides inside
+        (  # "every function" of a named file: each one acts, no router asked
             "Add type hints to every function of textkit/core.py",
+            {".": ([C], []), C: ([f"{C}::_norm", f"{C}::slugify"], [])},
+        ),
+        (  # a named file with no named target in it: the file's own router decides inside
+            "Make textkit/core.py handle accents",
             {".": ([C], [])},
         ),
     ],

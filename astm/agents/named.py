@@ -116,8 +116,29 @@ def _decide_code(intent: str, repo: Node, data: dict[str, bytes]) -> dict[str, R
         reach(owner, None)
         add(owner.id, Create(key, intent, position="end"))
     for p in paths:
+        every = _every(intent, files[p]) if p not in routes else []
+        for n in every:  # "type hints to the functions in core.py": each acts, no router
+            reach(n, Act(n.id, intent))
         add(REPO, Act(p, intent))
     return {nid: Route(tuple(acts), tuple(creates)) for nid, (acts, creates) in routes.items()}
+
+
+_EVERY = re.compile(r"\b(?:every|all|each)\b[^.;]*?\b(functions?|methods?|classes)\b|\bthe (functions|methods|classes)\b",
+                    re.IGNORECASE)
+
+
+def _every(intent: str, file: Node) -> list[Node]:
+    """The definitions of ``file`` an intent about all of a kind of them names: "every
+    function" (top-level functions), "all methods" (every class's), "the classes"."""
+    m = _EVERY.search(intent)
+    if m is None:
+        return []
+    word = (m.group(1) or m.group(2)).lower()
+    if word.startswith("function"):
+        return [c for c in file.children if c.kind == "function"]
+    if word.startswith("method"):
+        return [d for c in file.children if c.kind == "class" for d in c.children if d.kind == "function"]
+    return [c for c in file.children if c.kind == "class"]
 
 
 def summary(routes: dict[str, Route]) -> str:
