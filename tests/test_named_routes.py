@@ -7,6 +7,7 @@ check which prompts the model saw: a named target costs no routing call at all.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -284,3 +285,35 @@ def test_named_routes_off_leaves_every_level_to_the_model(
     assert res.code == 0, res.err
     assert [node_of(r.body) for r in env.requests if is_route(r.body)] == [S, f"{S}::TextStats"]
     assert "routed by the names" not in res.out
+
+
+def test_an_added_dependency_may_not_drop_the_others(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any  # noqa: F811
+) -> None:
+    """The 1.5B answered "add requests" with click replaced by requests, and asked to
+    change [tool.ruff] too: the drop is refused with a hint naming click, the request is
+    not done (the intent named [project]), and the second answer lands."""
+    project = '[project]\nname = "textkit"\ndependencies = ["click>=8.1"]\n\n[tool.ruff]\nline-length = 100\n'
+    repo = make_repo(tmp_path / "r", {**PROJECT, P: project})
+    dropped = '[project]\nname = "textkit"\ndependencies = ["requests>=2.31"]\n'
+    kept = ('# astm-request: change tool.ruff: raise the line length to 120\n'
+            '[project]\nname = "textkit"\ndependencies = ["click>=8.1", "requests>=2.31"]\n')
+    env.responder = scripted({}, {f"{P}::project": [dropped, kept]})
+    res = astm("apply", "Add requests 2.31 or newer as a runtime dependency", "--branch", "m", cwd=repo)
+    assert res.code == 0, res.err
+    assert git(repo, "show", f"m:{P}") + "\n" == project.replace('["click>=8.1"]', '["click>=8.1", "requests>=2.31"]')
+    second = json.dumps(env.requests[1].body)
+    assert 'drops the dependencies \\\\"click>=8.1\\\\"' in second or "click>=8.1" in second.split("rejected", 1)[-1]
+    assert [node_of(r.body) for r in env.requests] == [f"{P}::project", f"{P}::project"]
+    assert "tool.ruff; not done: the intent names the nodes that change" in res.out
+
+
+def test_removing_a_dependency_on_purpose_is_not_refused() -> None:
+    from astm.validate import pyproject
+
+    base = b'[project]\nname = "x"\ndependencies = ["click>=8.1", "six"]\n'
+    patched = b'[project]\nname = "x"\ndependencies = ["click>=8.1"]\n'
+    assert pyproject.lost_dependencies(base, patched, intent="Remove six", path="pyproject.toml") is None
+    diag = pyproject.lost_dependencies(base, patched, intent="Add requests", path="pyproject.toml")
+    assert diag is not None and '"six"' in diag.message
+    assert pyproject.lost_dependencies(base, patched, intent="Add requests", path="sub/other.toml") is None

@@ -70,9 +70,10 @@ async def answer_asks(
             create = Create(key, ask.intent, after=anchor, position=None if anchor else "end")
             text = ask.text.decode("utf-8", "replace") if ask.text is not None else None
             jobs.append(leaf.create(ctx, f, parent, create, seq=seq, proposed=text))
-        elif target is not None and ask.proposal and ctx.decided:
+        elif target is not None and ctx.decided:
             # The intent named the nodes that change; a small model's whole-class answer
-            # rewrites their siblings too, and those rewrites are not what was asked.
+            # rewrites their siblings too (and asks to change them: line-length = 120),
+            # and those changes are not what was asked.
             _not_done(ctx, ask, "the intent names the nodes that change")
         elif target is not None and target.id not in acted and not any(requests.overlaps(target, b) for b in busy):
             acted.add(target.id)

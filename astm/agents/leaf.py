@@ -138,7 +138,7 @@ async def generate(
                 ctx.emit(nid, "validating", attempt)
                 patch, imports, asks, diag = shape(
                     ctx, f, answer, place, node=node, parent=parent, kind=kind, key=key,
-                    rename=free, owner=nid,
+                    rename=free, owner=nid, intent=intent,
                 )
                 if diag is None and patch is not None and keep is not None and node is not None:
                     diag = limits.lost_children(f, patch, node, keep)
@@ -186,8 +186,10 @@ def shape(
     key: str | None,
     rename: bool,
     owner: str = "",
+    intent: str = "",
 ) -> tuple[Patch | None, list[bytes], list[Ask], Diagnostic | None]:
-    """Answer -> the node's patch (re-indented, EOLs of the file) and its requests."""
+    """Answer -> the node's patch (re-indented, EOLs of the file) and its requests.
+    ``intent``: what the node was asked (a model's answer may not undo what it did not ask)."""
     new, imports, asks, diag = absorb(  # issue 10.1: what real models answer
         answer, max_bytes=ctx.settings.max_answer_bytes, path=f.path, language=f.lang.name,
         tree=f.tree, base=f.data, node=node, parent=parent, kind=kind, key=key, owner=owner,
@@ -215,6 +217,8 @@ def shape(
         return None, [], [], Diagnostic(exc.message, "compose")
     diag = f.lang.check_node(patched, start, new, kind=kind, key=key, rename=rename, path=f.path)
     diag = diag or pyproject.check_node(patched, new, path=f.path, base=f.data)  # 10.8: PEP 621
+    if diag is None and intent and not ctx.plan_mode:
+        diag = pyproject.lost_dependencies(f.data, patched, intent=intent, path=f.path)
     return (patch if diag is None else None), imports, asks, diag
 
 

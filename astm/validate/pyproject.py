@@ -145,3 +145,37 @@ def _owns(new_text: bytes, where: str) -> bool:
     key = headers[0][1].replace('"', "")
     flat = where.replace('"', "")
     return bool(flat) and (flat == key or flat.startswith((key + ".", key + "[")))
+
+
+_REMOVES = re.compile(r"\b(remov|drop|delet|replac|bump|upgrad|downgrad|pin|updat|chang|swap|mov|renam|clean|prun)",
+                      re.IGNORECASE)
+
+
+def lost_dependencies(base: bytes, patched: bytes, *, intent: str, path: str) -> Diagnostic | None:
+    """A model asked to *add* a dependency that rewrote the list without the old ones
+    (the 1.5B replaced ``click`` with ``requests``): the dependencies it dropped, unless
+    the intent speaks of removing, replacing or changing some."""
+    if not applies(path) or _REMOVES.search(intent):
+        return None
+    old, new = _load(base), _load(patched)
+    if old is None or new is None:
+        return None
+    lost = [d for d in _dependencies(old) if d not in _dependencies(new)]
+    if not lost:
+        return None
+    names = ", ".join(f'"{d}"' for d in lost)
+    return Diagnostic(f"the answer drops the dependencies {names}; keep every existing one and add to them",
+                      "pyproject")
+
+
+def _dependencies(doc: dict[str, Any]) -> list[str]:
+    """Every dependency string of [project]: the runtime ones and each optional group's."""
+    project = doc.get("project")
+    if not isinstance(project, dict):
+        return []
+    out = [d for d in project.get("dependencies", []) if isinstance(d, str)] if isinstance(
+        project.get("dependencies"), list) else []
+    groups = project.get("optional-dependencies")
+    if isinstance(groups, dict):
+        out += [d for g in groups.values() if isinstance(g, list) for d in g if isinstance(d, str)]
+    return out
