@@ -317,3 +317,20 @@ def test_removing_a_dependency_on_purpose_is_not_refused() -> None:
     diag = pyproject.lost_dependencies(base, patched, intent="Add requests", path="pyproject.toml")
     assert diag is not None and '"six"' in diag.message
     assert pyproject.lost_dependencies(base, patched, intent="Add requests", path="sub/other.toml") is None
+
+
+def test_a_requested_table_that_fails_is_left_out_not_the_run(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any  # noqa: F811
+) -> None:
+    """pytest's table asked for a new [pytest-cov] sibling the 1.5B could not write: the
+    named table lands, the request is left out with a note."""
+    project = '[project]\nname = "inventory"\n\n[tool.pytest.ini_options]\ntestpaths = ["tests"]\n'
+    repo = make_repo(tmp_path / "r", {P: project})
+    table = ('# astm-request: sibling pytest-cov: fail under 80\n'
+             '[tool.pytest.ini_options]\ntestpaths = ["tests"]\naddopts = "--cov=inventory --cov-fail-under=80"\n')
+    env.responder = scripted({}, {f"{P}::tool.pytest.ini_options": table, f"{P}::pytest-cov": "fail_under = 80 80"})
+    res = astm("apply", "Configure pytest-cov: fail the test run under 80% coverage", "--branch", "m", cwd=repo)
+    assert res.code == 0, res.err
+    assert 'addopts = "--cov=inventory --cov-fail-under=80"' in git(repo, "show", f"m:{P}")
+    assert "pytest-cov" not in git(repo, "show", f"m:{P}").replace("--cov", "")
+    assert f"{P}::pytest-cov: asked for by another node, left out:" in res.out

@@ -100,7 +100,14 @@ async def answer_asks(
         for ask in up:
             _not_done(ctx, ask, f"{f.path} has no place for it")
         up = []
-    return list(await _all(jobs)), up
+    done = list(await _all(jobs))
+    if ctx.decided:
+        # The intent named what changes: what a node asked for beyond it is a suggestion,
+        # and one that fails its checks is left out, not the run.
+        for o in [o for o in done if o.failed or o.failed_below]:
+            ctx.result.notices.append(f"{o.result.id}: asked for by another node, left out: {o.result.diagnostic}")
+        done = [o for o in done if not (o.failed or o.failed_below)]
+    return done, up
 
 
 def _not_done(ctx: RunContext, ask: Ask, why: str) -> None:
