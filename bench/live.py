@@ -320,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", dest="task_set", choices=["tuned", "heldout", "all"], default="all",
                     help="the tasks astm was tuned on, the held-out ones, or all (default)")
     ap.add_argument("--arm", choices=["astm", "whole", "both"], default="both")
+    ap.add_argument("--transcript", type=Path, default=None,
+                    help="append every call's messages and answer to this JSON-lines file")
     ap.add_argument("--setup", action="store_true",
                     help="create the server venv, download and verify the model, then run")
     ap.add_argument("--keep", action="store_true", help="keep the temp dirs for inspection")
@@ -360,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         serve.log(f"starting llama_cpp.server on {spec.gguf.name} (port {args.port})")
         server.start()
         upstream = server.url
-    proxy = serve.CountingProxy(upstream)
+    proxy = serve.CountingProxy(upstream, args.transcript)
     model = serve.get_json(f"{upstream}/v1/models")["data"][0]["id"]
     serve.log(f"model {model} ({spec.description}) via {proxy.url}")
     arms = ["astm", "whole"] if args.arm == "both" else [args.arm]

@@ -204,8 +204,9 @@ class CountingProxy:
     calls a client timed out on or whose usage it dropped.
     """
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, transcript: Path | None = None) -> None:
         self.upstream = urlsplit(upstream)
+        self.transcript = transcript  # JSON lines: each call's messages and answer
         self.tally = Tally()
         self.in_flight = 0
         self.lock = threading.Lock()
@@ -265,6 +266,8 @@ class CountingProxy:
                     usage = json.loads(data).get("usage") or {}
                 except ValueError:
                     pass
+            if self.transcript is not None:
+                self._record(body, data)
             with self.lock:
                 tally.statuses.append(status)
                 tally.prompt += int(usage.get("prompt_tokens") or 0)
@@ -280,6 +283,17 @@ class CountingProxy:
             if is_call:
                 with self.lock:
                     tally.abandoned += 1
+
+    def _record(self, body: bytes, data: bytes) -> None:
+        """One call, as the model saw it and answered, for reading a failure afterwards."""
+        try:
+            messages = json.loads(body).get("messages", [])
+            answer = json.loads(data)["choices"][0]["message"].get("content")
+        except (ValueError, KeyError, IndexError, TypeError):
+            messages, answer = [], data.decode("utf-8", "replace")[:2000]
+        assert self.transcript is not None
+        with self.lock, self.transcript.open("a", encoding="utf-8") as out:
+            out.write(json.dumps({"messages": messages, "answer": answer}) + "\n")
 
     def wait_idle(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
