@@ -176,3 +176,12 @@ def test_files_named_by_path_are_candidates() -> None:
     assert candidates.named_paths("edit src/app.py and cli.py", paths) == ["src/app.py"]  # cli.py: two
     assert candidates.named_paths("bump pyproject.toml", paths) == ["pyproject.toml"]
     assert candidates.rank(["a/x.py", "src/app.py", "b.py"], "edit src/app.py", lambda p: b"") == ["src/app.py"]
+
+
+def test_a_request_naming_a_member_qualified_means_the_classs_child() -> None:
+    t = tree("m.py", b"class Cart:\n    def total(self):\n        return 0\n")
+    cart = t.children[0]
+    ask = requests.Ask("sibling", "Cart.total", "keep it", "m.py::Cart.total")
+    assert requests.target_of(cart, ask) is cart.children[0]
+    assert requests.target_of(cart, requests.Ask("sibling", "total", "x", "m.py::Cart.total")) is cart.children[0]
+    assert requests.target_of(cart, requests.Ask("sibling", "Cart.count", "x", "m.py::Cart.total")) is None

@@ -60,7 +60,13 @@ async def answer_asks(
         target = requests.target_of(node, ask)
         if target is None and ask.what == "sibling":
             parent = requests.parent_of_new(node, ask)
-            key = ask.name if not f.lang.nested or not ask.proposal else ask.name.rsplit(".", 1)[-1]
+            if not f.lang.nested:
+                key = ask.name
+            elif ask.proposal:
+                key = ask.name.rsplit(".", 1)[-1]
+            else:  # a request may name the new sibling qualified (``Cart.helper`` in Cart)
+                own = requests.qualname(parent) if parent is not None else ""
+                key = ask.name.removeprefix(own + ".") if own else ask.name
             new_id = node_id(f.path, ask.name) if ask.proposal else ask.name
             if parent is None or new_id in made or any(requests.overlaps(parent, b) for b in busy if parent is not node):
                 _not_done(ctx, ask, "its place is already acting or asked for")

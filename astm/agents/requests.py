@@ -81,7 +81,11 @@ def target_of(node: Node, ask: Ask) -> Node | None:
     """The existing node ``ask`` is about, inside ``node``'s subtree (``node`` excluded):
     a proposal names it by qualified name, a request by a child's key."""
     if not ask.proposal:
-        return next((c for c in node.children if c.key == ask.name), None)
+        # A request names a child by key; models often write it qualified
+        # (``TextStats.words`` asked inside TextStats): the same child.
+        own = qualname(node)
+        name = ask.name.removeprefix(own + ".") if own and nests(node.path) else ask.name
+        return next((c for c in node.children if c.key in (ask.name, name)), None)
     want = node_id(node.path, ask.name)
     return next((n for n in node.walk() if n.id == want and n is not node), None)
 
