@@ -171,6 +171,24 @@ def test_extract_node_from_a_whole_file_with_proposals() -> None:
     assert got.asks[0].text == b"def _norm(t):\n    return t.strip()\n"
 
 
+def test_a_renamed_node_is_found_in_a_whole_file_answer() -> None:
+    """Asked to rename _norm, the 1.5B answered the whole file: the one new definition at
+    _norm's level is its new text; the callers it updated are proposals."""
+    t = tree("m.py", PY)
+    whole = PY.replace(b"def _norm(t)", b"def _normalize(t)").replace(b"return 1", b"return _normalize('x')")
+    own = t.find("m.py::_norm")
+    assert own is not None
+    got = answer.extract_node(whole, path="m.py", language="python", tree=t, base=PY, node=own,
+                              kind="function", key="_norm", parent=t, owner=own.id, rename=True)
+    assert got.diag is None
+    assert got.text == b"def _normalize(t):\n    return t\n"
+    assert [(a.what, a.name) for a in got.asks] == [("change", "Inventory.recent_movements")]
+    # Not a rename: the answer without _norm is left to the shape checks to name.
+    plain = answer.extract_node(whole, path="m.py", language="python", tree=t, base=PY, node=own,
+                                kind="function", key="_norm", parent=t, owner=own.id)
+    assert plain.text == whole
+
+
 def test_files_named_by_path_are_candidates() -> None:
     paths = ["src/app.py", "a/cli.py", "b/cli.py", "app.py", "pyproject.toml"]
     assert candidates.named_paths("edit src/app.py and cli.py", paths) == ["src/app.py"]  # cli.py: two

@@ -114,7 +114,7 @@ class Extracted:
 def absorb(
     answer: str, *, max_bytes: int, path: str, language: str, tree: Node, base: bytes,
     node: Node | None, parent: Node, kind: str | None, key: str | None, owner: str,
-    strict: bool = False,
+    strict: bool = False, rename: bool = False,
 ) -> tuple[bytes, list[bytes], list[Ask], Diagnostic | None]:
     """A model's answer -> the node's own text (LF), the imports and requests it carries.
 
@@ -136,14 +136,14 @@ def absorb(
         return new, [], asks, None
     got = extract_node(
         new, path=path, language=language, tree=tree, base=base, node=node, kind=kind, key=key,
-        parent=parent, owner=owner,
+        parent=parent, owner=owner, rename=rename,
     )
     return got.text, got.imports, asks + got.asks, got.diag
 
 
 def extract_node(
     text: bytes, *, path: str, language: str, tree: Node, base: bytes, node: Node | None,
-    kind: str | None, key: str | None, parent: Node, owner: str,
+    kind: str | None, key: str | None, parent: Node, owner: str, rename: bool = False,
 ) -> Extracted:
     """The node's own definition out of an answer that holds more (the whole file, the
     whole class, a helper next to it), or out of less (a function's body without its
@@ -165,6 +165,15 @@ def extract_node(
     # Python answers are parsed dedented, so their qualified names start at the top.
     want = requests.qualname(node) if node is not None else _child_qual(parent, key)
     found = [n for n in answer.walk() if n.kind in kinds and n.key == key and n is not answer]
+    if not found and rename and node is not None:
+        # A renamed node in a whole-file answer: the one definition of its kind, at its
+        # level, whose name the file does not have yet (``_norm`` -> ``_normalize``).
+        level = _answer_parent_qual(want)
+        have = {n.key for n in tree.walk() if n.key}
+        found = [n for n in answer.walk() if n.kind in kinds and n is not answer and n.key not in have
+                 and _answer_parent_qual(requests.qualname(n)) == level]
+        if len(found) == 1:
+            want = requests.qualname(found[0])
     exact = [n for n in found if requests.qualname(n) == want]
     if len(found) != 1 and len(exact) != 1:
         return Extracted(text)  # nothing or several to take: the shape check names it
@@ -190,6 +199,11 @@ def extract_node(
         head = b"\n".join(imports) + b"\n\n"
         asks = [dataclasses.replace(a, text=head + (a.text or b"")) for a in asks]
     return Extracted(body, imports, asks)
+
+
+def _answer_parent_qual(qual: str) -> str:
+    """``Cart.total`` -> ``Cart``; ``total`` -> ``""``."""
+    return qual.rsplit(".", 1)[0] if "." in qual else ""
 
 
 def _against_standards(asks: list[Ask], path: str, base: bytes) -> Diagnostic | None:
