@@ -334,3 +334,16 @@ def test_a_requested_table_that_fails_is_left_out_not_the_run(
     assert 'addopts = "--cov=inventory --cov-fail-under=80"' in git(repo, "show", f"m:{P}")
     assert "pytest-cov" not in git(repo, "show", f"m:{P}").replace("--cov", "")
     assert f"{P}::pytest-cov: asked for by another node, left out:" in res.out
+
+
+def test_a_named_route_drops_code_outside_the_definition(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any  # noqa: F811
+) -> None:
+    repo = make_repo(tmp_path / "r", PROJECT)
+    fixed = "    def top_words(self, n):\n        return self.words()[:n]\n"
+    noisy = "class TextStats:\n" + fixed + "\n\nprint(TextStats('a b').top_words(1))\n"
+    env.responder = scripted({}, {f"{S}::TextStats.top_words": noisy})
+    res = astm("apply", "Fix the off-by-one in TextStats.top_words", "--branch", "m", cwd=repo)
+    assert res.code == 0, res.err
+    assert git(repo, "show", f"m:{S}") == STATS.replace("[: n - 1]", "[:n]").rstrip("\n")
+    assert len(env.requests) == 1

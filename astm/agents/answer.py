@@ -114,7 +114,7 @@ class Extracted:
 def absorb(
     answer: str, *, max_bytes: int, path: str, language: str, tree: Node, base: bytes,
     node: Node | None, parent: Node, kind: str | None, key: str | None, owner: str,
-    strict: bool = False, rename: bool = False,
+    strict: bool = False, rename: bool = False, drop_stray: bool = False,
 ) -> tuple[bytes, list[bytes], list[Ask], Diagnostic | None]:
     """A model's answer -> the node's own text (LF), the imports and requests it carries.
 
@@ -136,7 +136,7 @@ def absorb(
         return new, [], asks, None
     got = extract_node(
         new, path=path, language=language, tree=tree, base=base, node=node, kind=kind, key=key,
-        parent=parent, owner=owner, rename=rename,
+        parent=parent, owner=owner, rename=rename, drop_stray=drop_stray,
     )
     return got.text, got.imports, asks + got.asks, got.diag
 
@@ -144,6 +144,7 @@ def absorb(
 def extract_node(
     text: bytes, *, path: str, language: str, tree: Node, base: bytes, node: Node | None,
     kind: str | None, key: str | None, parent: Node, owner: str, rename: bool = False,
+    drop_stray: bool = False,
 ) -> Extracted:
     """The node's own definition out of an answer that holds more (the whole file, the
     whole class, a helper next to it), or out of less (a function's body without its
@@ -186,7 +187,7 @@ def extract_node(
         return Extracted(text)
     prefix = want[: len(want) - len(own_qual)]  # answer names -> file names
     stray = _new_loose_code(answer, data, base, language)
-    if stray:
+    if stray and not drop_stray:  # dropped: a route the intent decided takes only the node
         return Extracted(text, diag=Diagnostic(
             f"the answer has code outside the definition of {key}", "shape", snippet=stray))
     body = data[own.start : own.end]

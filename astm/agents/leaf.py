@@ -193,7 +193,7 @@ def shape(
     new, imports, asks, diag = absorb(  # issue 10.1: what real models answer
         answer, max_bytes=ctx.settings.max_answer_bytes, path=f.path, language=f.lang.name,
         tree=f.tree, base=f.data, node=node, parent=parent, kind=kind, key=key, owner=owner,
-        strict=ctx.plan_mode, rename=rename,
+        strict=ctx.plan_mode, rename=rename, drop_stray=bool(ctx.decided),
     )
     if diag is not None:
         return None, [], [], diag
