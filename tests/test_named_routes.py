@@ -129,6 +129,15 @@ C = "src/textkit/core.py"
                 f"{S}::TextStats": ([f"{S}::TextStats.words"], []),
             },
         ),
+        (  # full ids written out, as a track's ticket lists its targets
+            "Implement it\nTargets: src/textkit/core.py::slugify, src/textkit/stats.py::TextStats.words",
+            {".": ([C, S], []), C: ([f"{C}::slugify"], []), S: ([f"{S}::TextStats"], []),
+             f"{S}::TextStats": ([f"{S}::TextStats.words"], [])},
+        ),
+        (  # a full id of a node still to be made, inside an existing class
+            "Implement the stub\nTargets: src/textkit/stats.py::TextStats.count",
+            {".": ([S], []), S: ([f"{S}::TextStats"], []), f"{S}::TextStats": ([], ["count"])},
+        ),
         (  # "every function" of a named file: each one acts, no router asked
             "Add type hints to every function of textkit/core.py",
             {".": ([C], []), C: ([f"{C}::_norm", f"{C}::slugify"], [])},

@@ -43,6 +43,7 @@ _REFER = frozenset({"using", "use", "uses", "call", "calls", "calling", "via", "
                     "than", "as", "import", "imports", "by"})
 _OF_KIND = frozenset({("subclass",), ("subclasses",), ("instance",), ("instances",), ("type",), ("kind",), ("copy",)})
 _BUILTIN = frozenset(dir(builtins))
+_FULL_ID = re.compile(r"(?<![\w/.-])([\w./-]+)::([\w.()\"'-]+\w\)?)")
 
 
 @dataclass
@@ -69,6 +70,14 @@ def _decide_code(intent: str, repo: Node, data: dict[str, bytes]) -> dict[str, R
     files = {c.id: c for c in repo.children}
     paths = named_paths(intent, list(files))
     text = _QUOTED.sub(" ", _URL.sub(" ", intent))
+    ids: list[Node] = []  # full ids written out (a ticket's "Targets: src/app.py::Cart.total")
+    for m in reversed(list(_FULL_ID.finditer(text))):
+        path = m.group(1)
+        node = files[path].find(m.group(0)) if path in files else None
+        if node is not None and not node.is_file:
+            ids.insert(0, node)
+            text = text[: m.start()] + " " + text[m.end() :]
+    paths = [p for p in paths if p in text or not any(n.path == p for n in ids)]
     for p in sorted(paths, key=len, reverse=True):
         text = text.replace(p, " ")
     text = re.sub(r"(?<![\w/])(?:[\w.-]+/)+[\w.-]+\.\w+", " ", text)  # partial paths
@@ -76,6 +85,7 @@ def _decide_code(intent: str, repo: Node, data: dict[str, bytes]) -> dict[str, R
     found = _resolve(text, repo)
     if found is None:
         return None
+    found.targets[:0] = [n for n in ids if n not in found.targets]
     if found.loose:
         # New names: new definitions in the one named file that holds no target, or
         # (snake_case) the new parameters, fields and names of the targets.
