@@ -203,3 +203,10 @@ def test_a_request_naming_a_member_qualified_means_the_classs_child() -> None:
     assert requests.target_of(cart, ask) is cart.children[0]
     assert requests.target_of(cart, requests.Ask("sibling", "total", "x", "m.py::Cart.total")) is cart.children[0]
     assert requests.target_of(cart, requests.Ask("sibling", "Cart.count", "x", "m.py::Cart.total")) is None
+
+
+def test_a_request_written_as_a_trailing_comment_never_lands() -> None:
+    text = b'dependencies = [\n    "click>=8.1",\n    "requests>=2.31",  # astm-request: sibling requests: add it\n]\n'
+    got, asks = requests.take(text, "pyproject.toml::project")
+    assert got == b'dependencies = [\n    "click>=8.1",\n    "requests>=2.31",\n]\n'
+    assert asks == []  # a trailing one is taken out, not acted on

@@ -212,6 +212,8 @@ def test_a_named_method_is_fixed_without_any_routing_call(
     assert [node_of(r.body) for r in env.requests] == [f"{S}::TextStats.top_words"]
     assert not [r for r in env.requests if is_route(r.body)]
     assert f"routed by the names in the intent, not by the model: {S}::TextStats.top_words" in res.out
+    # The intent named what acts: the worker is not invited to ask for more.
+    assert "astm-request" not in json.dumps(env.requests[0].body)
 
 
 def test_a_rename_reaches_its_users_in_other_files(
@@ -247,6 +249,7 @@ def test_an_unnamed_target_still_asks_the_model_to_route(
     res = astm("apply", "the most frequent words come one short", S, "--branch", "m", cwd=repo)
     assert res.code == 0, res.err
     assert [node_of(r.body) for r in env.requests if is_route(r.body)] == [S, f"{S}::TextStats"]
+    assert "astm-request: sibling NAME" in json.dumps(env.requests[-1].body)
 
 
 def test_a_dependency_lands_in_project_without_any_routing_call(

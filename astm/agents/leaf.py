@@ -127,7 +127,7 @@ async def generate(
                     intent=intent, node_id=nid, node_kind=kind or "definition",
                     language=f.lang.name, key=key, text=text.decode("utf-8", "replace"),
                     context=f.outline, hint=hint, attempt=attempt, ref=ref,
-                    prompt=ctx.prompt_for(kind),
+                    prompt=ctx.prompt_for(kind), requests=not ctx.decided,
                 )
                 if attempt == 1 and proposed is not None:  # a proposal answers first
                     answer, usage = proposed, Usage()

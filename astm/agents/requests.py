@@ -28,6 +28,7 @@ from astm.lang import nests
 
 # Any comment line that starts with astm-request in any spelling; a well-formed one parses.
 _ANY = re.compile(rb"^[ \t]*#[ \t]*astm[-_ \t]?requests?\b[ \t]*:?(.*)$", re.IGNORECASE)
+_TRAILING = re.compile(rb"[ \t]*#[ \t]*astm[-_ \t]?requests?\b.*$", re.IGNORECASE)
 _BODY = re.compile(rb"^[ \t]*(sibling|change)[ \t]+([^\s:]+)[ \t]*:[ \t]*(.+?)[ \t]*$", re.IGNORECASE)
 MAX_ASKS = 4  # per node: a request is a hint for one more agent, not a work queue
 MAX_PROPOSALS = 12  # proposals cost no model call: a rename's callers can be many
@@ -55,13 +56,14 @@ def take(text: bytes, by: str) -> tuple[bytes, list[Ask]]:
     for line in lines:
         m = _ANY.match(line)
         if m is None:
-            kept.append(line)
+            tail = _TRAILING.search(line)  # code, then a request as its comment
+            kept.append(line if tail is None else line[: tail.start()].rstrip())
             continue
         body = _BODY.match(m.group(1))
         if body is not None:
             asks.append(Ask(body.group(1).decode().lower(), body.group(2).decode("utf-8", "replace"),
                             body.group(3).decode("utf-8", "replace"), by))
-    if len(kept) == len(lines):
+    if kept == lines:
         return text, []
     # Blank lines the request lines leave at either end go with them.
     while kept and not kept[-1].strip():

@@ -58,6 +58,7 @@ class GenerateRequest:
     attempt: int = 1
     ref: int | None = None  # PlanProvider: index of the edit that creates this node
     prompt: str | None = None  # a prompt template file configured for this node kind
+    requests: bool = True  # the prompt tells how to ask for a helper or a sibling's change
 
 
 S = TypeVar("S", bound=BaseModel)  # any structured answer (structured())

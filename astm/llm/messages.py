@@ -61,6 +61,14 @@ def claim_prompt(req: ClaimRequest) -> str:
     )
 
 
+# Left out when the intent named the nodes that act: a small model then invents requests.
+_REQUESTS = (
+    "If the change needs a new helper next to this node, or a change to a sibling (a caller), "
+    "do not write it here: end your answer with one line per need, "
+    "`# astm-request: sibling NAME: what it must do` or `# astm-request: change NAME: what must change`.\n"
+)
+
+
 def generate_prompt(req: GenerateRequest) -> str:
     hint = f"\nYour previous answer was rejected: {req.hint}\nFix that.\n" if req.hint else ""
     shape = node_shape(req.language, req.node_kind)
@@ -77,6 +85,7 @@ def generate_prompt(req: GenerateRequest) -> str:
         text=req.text.rstrip("\n"),
         hint=hint,
         shape=shape,
+        requests=_REQUESTS if req.requests else "",
     )
 
 
