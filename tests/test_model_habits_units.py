@@ -210,3 +210,21 @@ def test_a_request_written_as_a_trailing_comment_never_lands() -> None:
     got, asks = requests.take(text, "pyproject.toml::project")
     assert got == b'dependencies = [\n    "click>=8.1",\n    "requests>=2.31",\n]\n'
     assert asks == []  # a trailing one is taken out, not acted on
+
+
+def test_a_whole_toml_file_with_junk_elsewhere_still_gives_the_nodes_table() -> None:
+    """The 1.5B's whole-file answers to [project] carried broken lines in other tables:
+    the file does not parse, but [project]'s own lines do, and they are the answer."""
+    base = b'[project]\nname = "t"\ndependencies = ["click>=8.1"]\n\n[tool.ruff]\nline-length = 100\n'
+    t = tree("pyproject.toml", base)
+    own = t.find("pyproject.toml::project")
+    assert own is not None
+    whole = (b'[project]\nname = "t"\ndependencies = ["click>=8.1", "requests>=2.31"]\n\n'
+             b'# lint\n[tool.ruff]\nline-length = {\n')
+    got = answer.extract_node(whole, path="pyproject.toml", language="toml", tree=t, base=base, node=own,
+                              kind="table", key="project", parent=t, owner=own.id)
+    assert got.text == b'[project]\nname = "t"\ndependencies = ["click>=8.1", "requests>=2.31"]\n'
+    # Junk inside the node's own table: nothing to take apart, the checks speak to it.
+    broken = whole.replace(b'"requests>=2.31"]', b'"requests>=2.31"')
+    assert answer.extract_node(broken, path="pyproject.toml", language="toml", tree=t, base=base, node=own,
+                               kind="table", key="project", parent=t, owner=own.id).text == broken

@@ -331,11 +331,11 @@ def test_removing_a_dependency_on_purpose_is_not_refused() -> None:
     assert pyproject.lost_dependencies(base, patched, intent="Add requests", path="sub/other.toml") is None
 
 
-def test_a_requested_table_that_fails_is_left_out_not_the_run(
+def test_a_new_table_asked_for_beside_the_named_one_is_not_made(
     env: loopback.LoopbackServer, tmp_path: Path, astm: Any  # noqa: F811
 ) -> None:
-    """pytest's table asked for a new [pytest-cov] sibling the 1.5B could not write: the
-    named table lands, the request is left out with a note."""
+    """pytest's table asked for a new [pytest-cov] sibling (the 1.5B did, and then could
+    not write it): the standards placed the change, so no new table is made; a note says so."""
     project = '[project]\nname = "inventory"\n\n[tool.pytest.ini_options]\ntestpaths = ["tests"]\n'
     repo = make_repo(tmp_path / "r", {P: project})
     table = ('# astm-request: sibling pytest-cov: fail under 80\n'
@@ -345,7 +345,21 @@ def test_a_requested_table_that_fails_is_left_out_not_the_run(
     assert res.code == 0, res.err
     assert 'addopts = "--cov=inventory --cov-fail-under=80"' in git(repo, "show", f"m:{P}")
     assert "pytest-cov" not in git(repo, "show", f"m:{P}").replace("--cov", "")
-    assert f"{P}::pytest-cov: asked for by another node, left out:" in res.out
+    assert "asked to sibling pytest-cov; not done: the intent names the nodes that change" in res.out
+    assert len(env.requests) == 1
+
+
+def test_a_requested_helper_that_fails_is_left_out_not_the_run(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any  # noqa: F811
+) -> None:
+    repo = make_repo(tmp_path / "r", PROJECT)
+    fixed = ("    def top_words(self, n):\n        return self.words()[:n]\n"
+             "# astm-request: sibling _rank: rank the words\n")
+    env.responder = scripted({}, {f"{S}::TextStats.top_words": fixed, f"{S}::TextStats._rank": "def _rank(self) return 1"})
+    res = astm("apply", "Fix the off-by-one in TextStats.top_words", "--branch", "m", "--retries", "0", cwd=repo)
+    assert res.code == 0, res.err
+    assert git(repo, "show", f"m:{S}") == STATS.replace("[: n - 1]", "[:n]").rstrip("\n")
+    assert f"{S}::TextStats._rank: asked for by another node, left out:" in res.out
 
 
 def test_a_named_route_drops_code_outside_the_definition(

@@ -160,6 +160,12 @@ def extract_node(
             return Extracted(wrapped)
     data = lang.dedent(text)
     answer = _parse(data, path)
+    if answer is None or not lang.parses(data):
+        # A whole file that does not parse (junk in another table): the node's own lines
+        # may still stand apart by the language's line structure (TOML's headers).
+        own_lines = lang.section(data, key)
+        if own_lines is not None and own_lines != data and lang.parses(own_lines):
+            return Extracted(own_lines)
     if answer is None:
         return Extracted(text)
     kinds = {kind} if kind is not None else {"function", "class", "assignment", "table", "array_table"}

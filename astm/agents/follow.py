@@ -58,8 +58,10 @@ async def answer_asks(
         ctx.emit(ask.by, "request", detail=f"{ask.what} {ask.name}")
         seq = 2000 + i
         target = requests.target_of(node, ask)
-        if target is None and ctx.decided and ask.proposal and ask.name.split(".")[-1].startswith("("):
-            # Loose statements beside the node (a print(), a __main__ guard): not asked for.
+        if target is None and ctx.decided and (f.lang.config or (
+                ask.proposal and ask.name.split(".")[-1].startswith("("))):
+            # New tables in a configuration file the intent's route placed, or loose
+            # statements beside a node (a print(), a __main__ guard): not asked for.
             _not_done(ctx, ask, "the intent names the nodes that change")
         elif target is None and ask.what == "sibling":
             parent = requests.parent_of_new(node, ask)

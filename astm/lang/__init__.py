@@ -104,6 +104,12 @@ class Language(Protocol):
         """A new child's key without the language's own wrapping (TOML: ``[...]``)."""
         ...
 
+    def section(self, text: bytes, key: str) -> bytes | None:
+        """The lines of an answer that no parser reads (a whole file with junk in another
+        table) that still hold node ``key`` by the language's line structure (TOML: from
+        ``[key]`` to the next header); ``None`` when it has no such structure."""
+        ...
+
     def requests(self, text: bytes) -> tuple[bytes, list[bytes]]: ...
 
     def import_lines(self, text: bytes) -> list[bytes]:

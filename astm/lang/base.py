@@ -101,6 +101,9 @@ class Base(abc.ABC):
     def bare_key(self, key: str) -> str:
         return key
 
+    def section(self, text: bytes, key: str) -> bytes | None:
+        return None
+
     def requests(self, text: bytes) -> tuple[bytes, list[bytes]]:
         return text, []
 

@@ -65,6 +65,9 @@ class Toml(_Toml, Base):
     def bare_key(self, key: str) -> str:
         return key.strip("[]").strip()  # a table named by its header
 
+    def section(self, text: bytes, key: str) -> bytes | None:
+        return syntax.section(text, key)
+
     def build(self, path: str, data: bytes) -> Node:
         return syntax.build(path, data)
 

@@ -298,3 +298,24 @@ def outline(data: bytes, *, max_keys: int = 12) -> str:
 
 def _pair_key(pair: tree_sitter.Node) -> str:
     return (pair.children[0].text or b"").decode("utf-8", "replace") if pair.children else ""
+
+
+_HEADER_LINE = re.compile(rb"^[ \t]*\[\[?[ \t]*([^\]\n]+?)[ \t]*\]\]?[ \t]*(?:#.*)?$")
+
+
+def section(text: bytes, key: str) -> bytes | None:
+    """The lines of ``text`` from the header of table ``key`` to the next header (comment
+    lines right above the next header go with it); None without exactly one such header."""
+    lines = text.split(b"\n")
+    starts = [i for i, ln in enumerate(lines) if _HEADER_LINE.match(ln)]
+    want = key.replace('"', "").replace("'", "").replace(" ", "")
+    own = [i for i in starts
+           if (m := _HEADER_LINE.match(lines[i])) and m.group(1).decode("utf-8", "replace").replace('"', "")
+           .replace("'", "").replace(" ", "") == want]
+    if len(own) != 1:
+        return None
+    first = own[0]
+    end = next((i for i in starts if i > first), len(lines))
+    while end > first + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith(b"#")):
+        end -= 1
+    return b"\n".join(lines[first:end]).rstrip(b"\n") + b"\n"
