@@ -373,3 +373,20 @@ def test_a_named_route_drops_code_outside_the_definition(
     assert res.code == 0, res.err
     assert git(repo, "show", f"m:{S}") == STATS.replace("[: n - 1]", "[:n]").rstrip("\n")
     assert len(env.requests) == 1
+
+
+def test_a_new_table_starts_from_its_header_in_the_prompt(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any  # noqa: F811
+) -> None:
+    """Shown an empty node, the 1.5B echoed the file's outline six times; shown the new
+    table's header, it has the line to continue from."""
+    project = '[project]\nname = "textkit"\ndependencies = ["click>=8.1"]\n'
+    repo = make_repo(tmp_path / "r", {P: project})
+    group = '[project.optional-dependencies]\ndev = ["pytest", "ruff"]\n'
+    env.responder = scripted({}, {f"{P}::project.optional-dependencies": group})
+    res = astm("apply", "Add an optional dependency group named dev with pytest and ruff", "--branch", "m", cwd=repo)
+    assert res.code == 0, res.err
+    assert git(repo, "show", f"m:{P}") + "\n" == project + "\n" + group
+    prompt = env.requests[0].body["messages"][-1]["content"]
+    assert "--- begin ---\n[project.optional-dependencies]\n--- end ---" in prompt
+    assert "The node is new" in prompt

@@ -149,15 +149,15 @@ def test_a_toml_route_merges_each_table_s_keys_into_its_line() -> None:
     parts = route_parts(tomlsyntax.outline(data), children)
     assert parts.context == ""
     assert parts.children.splitlines() == [
-        "- pyproject.toml::project | table | [project] keys: name, version",
-        "- pyproject.toml::tool.ruff | table | [tool.ruff] keys: line-length",
+        "- pyproject.toml::project | table | [project] # keys: name, version",
+        "- pyproject.toml::tool.ruff | table | [tool.ruff] # keys: line-length",
     ]
 
 
 def test_a_correction_appended_to_the_context_is_kept_whole() -> None:
     children = (ChildInfo("p.toml::a", "table", "[a]"),)
     told = "\n\nYour previous answer named ids that do not exist: 'p.toml::b'. Use only these ids:\n- p.toml::a"
-    parts = route_parts("[a]  keys: x" + told, children)
+    parts = route_parts("[a]  # keys: x" + told, children)
     assert parts.context == told.strip("\n")
 
 

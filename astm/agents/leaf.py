@@ -123,9 +123,10 @@ async def generate(
             for attempt in range(1, ctx.settings.retries + 2):
                 res.attempts = attempt
                 ctx.emit(nid, "generating", attempt)
+                shown = text if node is not None or ctx.plan_mode else f.lang.stub(key or "")
                 req = GenerateRequest(
-                    intent=intent, node_id=nid, node_kind=kind or "definition",
-                    language=f.lang.name, key=key, text=text.decode("utf-8", "replace"),
+                    intent=intent, node_id=nid, node_kind=kind or "definition", new=node is None,
+                    language=f.lang.name, key=key, text=shown.decode("utf-8", "replace"),
                     context=f.outline, hint=hint, attempt=attempt, ref=ref,
                     prompt=ctx.prompt_for(kind), requests=not ctx.decided,
                 )

@@ -104,6 +104,11 @@ class Language(Protocol):
         """A new child's key without the language's own wrapping (TOML: ``[...]``)."""
         ...
 
+    def stub(self, key: str) -> bytes:
+        """What a new node ``key`` starts from in its worker's prompt (TOML: its header
+        line, which a small model otherwise does not write); ``b""``: nothing."""
+        ...
+
     def section(self, text: bytes, key: str) -> bytes | None:
         """The lines of an answer that no parser reads (a whole file with junk in another
         table) that still hold node ``key`` by the language's line structure (TOML: from

@@ -104,6 +104,9 @@ class Base(abc.ABC):
     def section(self, text: bytes, key: str) -> bytes | None:
         return None
 
+    def stub(self, key: str) -> bytes:
+        return b""
+
     def requests(self, text: bytes) -> tuple[bytes, list[bytes]]:
         return text, []
 

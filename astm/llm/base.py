@@ -59,6 +59,7 @@ class GenerateRequest:
     ref: int | None = None  # PlanProvider: index of the edit that creates this node
     prompt: str | None = None  # a prompt template file configured for this node kind
     requests: bool = True  # the prompt tells how to ask for a helper or a sibling's change
+    new: bool = False  # a node being created (``text`` is then empty or its language's stub)
 
 
 S = TypeVar("S", bound=BaseModel)  # any structured answer (structured())

@@ -72,7 +72,7 @@ _REQUESTS = (
 def generate_prompt(req: GenerateRequest) -> str:
     hint = f"\nYour previous answer was rejected: {req.hint}\nFix that.\n" if req.hint else ""
     shape = node_shape(req.language, req.node_kind)
-    if not req.text.strip():
+    if req.new or not req.text.strip():
         shape += f". The node is new: write it from scratch with the key {req.key or '(none)'}"
     return render(
         req.prompt or "generate",

@@ -68,6 +68,9 @@ class Toml(_Toml, Base):
     def section(self, text: bytes, key: str) -> bytes | None:
         return syntax.section(text, key)
 
+    def stub(self, key: str) -> bytes:
+        return f"[{key}]\n".encode() if key and not key.startswith("(") else b""
+
     def build(self, path: str, data: bytes) -> Node:
         return syntax.build(path, data)
 

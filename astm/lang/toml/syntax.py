@@ -292,7 +292,7 @@ def outline(data: bytes, *, max_keys: int = 12) -> str:
             header += "]]" if n.type == "table_array_element" else "]"
             keys = [_pair_key(c) for c in n.children if c.type == "pair"]
             more = f", … (+{len(keys) - max_keys})" if len(keys) > max_keys else ""
-            out.append(f"{header}  keys: {', '.join(keys[:max_keys])}{more}" if keys else header)
+            out.append(f"{header}  # keys: {', '.join(keys[:max_keys])}{more}" if keys else header)
     return "\n".join(out)
 
 
