@@ -390,3 +390,16 @@ def test_a_new_table_starts_from_its_header_in_the_prompt(
     prompt = env.requests[0].body["messages"][-1]["content"]
     assert "--- begin ---\n[project.optional-dependencies]\n--- end ---" in prompt
     assert "The node is new" in prompt
+
+
+def test_a_method_used_as_data_gets_a_retry_with_the_call_to_write(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any  # noqa: F811
+) -> None:
+    repo = make_repo(tmp_path / "r", PROJECT)
+    wrong = "    def average(self):\n        return sum(len(w) for w in self.words) / len(self.words)\n"
+    right = wrong.replace("self.words)", "self.words())")
+    env.responder = scripted({}, {f"{S}::TextStats.average": [wrong, right]})
+    res = astm("apply", "Add a method TextStats.average that returns the mean word length", "--branch", "m", cwd=repo)
+    assert res.code == 0, res.err
+    assert git(repo, "show", f"m:{S}").endswith(right.rstrip("\n"))
+    assert "self.words is a method: call it, self.words()" in json.dumps(env.requests[1].body)

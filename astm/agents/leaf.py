@@ -217,6 +217,9 @@ def shape(
     except AstmError as exc:
         return None, [], [], Diagnostic(exc.message, "compose")
     diag = f.lang.check_node(patched, start, new, kind=kind, key=key, rename=rename, path=f.path)
+    if diag is None and parent.kind == "class":  # self.words used as data where words is a method
+        siblings = {c.key: f.data[c.start : c.end] for c in parent.children if c.key and c.key != key}
+        diag = f.lang.check_member(new, siblings)
     diag = diag or pyproject.check_node(patched, new, path=f.path, base=f.data)  # 10.8: PEP 621
     if diag is None and intent and not ctx.plan_mode:
         diag = pyproject.lost_dependencies(f.data, patched, intent=intent, path=f.path)

@@ -104,6 +104,11 @@ class Language(Protocol):
         """A new child's key without the language's own wrapping (TOML: ``[...]``)."""
         ...
 
+    def check_member(self, new_text: bytes, siblings: dict[str, bytes]) -> Diagnostic | None:
+        """A member's new text checked against its siblings' (name -> text): Python
+        refuses ``self.words`` used as data when ``words`` is a method."""
+        ...
+
     def stub(self, key: str) -> bytes:
         """What a new node ``key`` starts from in its worker's prompt (TOML: its header
         line, which a small model otherwise does not write); ``b""``: nothing."""

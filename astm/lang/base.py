@@ -107,6 +107,9 @@ class Base(abc.ABC):
     def stub(self, key: str) -> bytes:
         return b""
 
+    def check_member(self, new_text: bytes, siblings: dict[str, bytes]) -> Diagnostic | None:
+        return None
+
     def requests(self, text: bytes) -> tuple[bytes, list[bytes]]:
         return text, []
 

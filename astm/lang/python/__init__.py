@@ -42,6 +42,11 @@ class Python(_Python, Base):
     config = False
     loose_keys = False
 
+    def check_member(self, new_text: bytes, siblings: dict[str, bytes]) -> Diagnostic | None:
+        from astm.lang.python import members
+
+        return members.misused(new_text, members.methods(siblings))
+
     def summary(self, data: bytes) -> tuple[str, str | None, tuple[Entry, ...]]:
         return entries.summary(data)
 
