@@ -120,8 +120,8 @@ def _decide_code(intent: str, repo: Node, data: dict[str, bytes]) -> dict[str, R
     for t in found.targets:
         reach(t, Act(t.id, intent, rename=renames and t.kind != "class"))
     if renames:  # every node that uses a renamed definition follows it, in any file
-        for user in _users(found.targets, files, data):
-            reach(user, Act(user.id, intent))
+        for user, text in _users(found.targets, files, data, _new_names(intent, found.targets)):
+            reach(user, Act(user.id, intent, proposed=text))
     for owner, key in found.new:
         reach(owner, None)
         add(owner.id, Create(key, intent, position="end"))
@@ -209,9 +209,23 @@ def _resolve(text: str, repo: Node) -> _Found | None:
     return out
 
 
-def _users(targets: list[Node], files: dict[str, Node], data: dict[str, bytes]) -> list[Node]:
-    """The innermost nodes, other than ``targets``, whose text uses a target's name."""
-    out: list[Node] = []
+def _new_names(intent: str, targets: list[Node]) -> dict[str, str]:
+    """``{"_norm": "_normalize"}`` from "rename _norm to _normalize" (each target's key)."""
+    out: dict[str, str] = {}
+    for t in targets:
+        if t.key:
+            m = re.search(rf"(?<![\w.]){re.escape(t.key)}\b.*?\b(?:to|into|as)\s+`?([A-Za-z_]\w*)", intent)
+            if m and m.group(1) != t.key:
+                out[t.key] = m.group(1)
+    return out
+
+
+def _users(
+    targets: list[Node], files: dict[str, Node], data: dict[str, bytes], renamed: dict[str, str]
+) -> list[tuple[Node, str | None]]:
+    """The innermost nodes, other than ``targets``, whose text uses a target's name, each
+    with its text under the new name when the intent says it (no model call needed)."""
+    out: dict[str, tuple[Node, str | None]] = {}
     for t in targets:
         if not t.key:
             continue
@@ -219,9 +233,18 @@ def _users(targets: list[Node], files: dict[str, Node], data: dict[str, bytes]) 
         for path, f in files.items():
             for m in word.finditer(data.get(path, b"")):
                 node = _innermost(f, m.start())
-                if node is not None and node not in targets and node not in out and not node.is_file:
-                    out.append(node)
-    return out
+                if node is None or node in targets or node.id in out or node.is_file:
+                    continue
+                out[node.id] = (node, None)
+    if not renamed or any(t.key not in renamed for t in targets if t.key):
+        return list(out.values())
+    done = []
+    for node, _ in out.values():
+        text = data[node.path][node.start : node.end]
+        for old, new in renamed.items():
+            text = re.sub(rb"(?<![\w.])" + re.escape(old.encode()) + rb"\b", new.encode(), text)
+        done.append((node, text.decode("utf-8", "replace")))
+    return done
 
 
 def _innermost(node: Node, at: int) -> Node | None:

@@ -97,7 +97,9 @@ async def run(ctx: RunContext, f: FileCtx, node: Node, intent: str, *, parent: N
                 jobs.append(lambda extra, c=child, t=todo: run(ctx, f, c, t + extra, parent=node))
             else:
                 jobs.append(
-                    lambda extra, c=child, t=todo, a=a, s=seq: leaf(ctx, f, node, c, t + extra, rename=a.rename, seq=s)
+                    lambda extra, c=child, t=todo, a=a, s=seq: leaf(
+                        ctx, f, node, c, t + extra, rename=a.rename, seq=s, proposed=None if extra else a.proposed,
+                    )
                 )
         for seq, c in enumerate(route.create):
             jobs.append(

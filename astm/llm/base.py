@@ -113,6 +113,7 @@ class Act:
     intent: str
     rename: bool = False
     mode: str = "auto"  # auto: by kind; rewrite: generate it whole; route: route into it
+    proposed: str | None = None  # its new text, decided without a model (a renamed name's users)
 
 
 @dataclass(frozen=True)
