@@ -223,6 +223,7 @@ def shape(
     diag = diag or pyproject.check_node(patched, new, path=f.path, base=f.data)  # 10.8: PEP 621
     if diag is None and intent and not ctx.plan_mode:
         diag = pyproject.lost_dependencies(f.data, patched, intent=intent, path=f.path)
+        diag = diag or f.lang.check_asked(new, intent)  # type hints asked, none written
     return (patch if diag is None else None), imports, asks, diag
 
 

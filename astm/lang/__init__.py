@@ -109,6 +109,11 @@ class Language(Protocol):
         refuses ``self.words`` used as data when ``words`` is a method."""
         ...
 
+    def check_asked(self, new_text: bytes, intent: str) -> Diagnostic | None:
+        """What ``intent`` visibly asks of the new text and it lacks (Python: type hints
+        asked for, parameters left bare)."""
+        ...
+
     def stub(self, key: str) -> bytes:
         """What a new node ``key`` starts from in its worker's prompt (TOML: its header
         line, which a small model otherwise does not write); ``b""``: nothing."""

@@ -110,6 +110,9 @@ class Base(abc.ABC):
     def check_member(self, new_text: bytes, siblings: dict[str, bytes]) -> Diagnostic | None:
         return None
 
+    def check_asked(self, new_text: bytes, intent: str) -> Diagnostic | None:
+        return None
+
     def requests(self, text: bytes) -> tuple[bytes, list[bytes]]:
         return text, []
 

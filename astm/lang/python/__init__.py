@@ -47,6 +47,11 @@ class Python(_Python, Base):
 
         return members.misused(new_text, members.methods(siblings))
 
+    def check_asked(self, new_text: bytes, intent: str) -> Diagnostic | None:
+        from astm.lang.python import asked
+
+        return asked.missing(new_text, intent)
+
     def summary(self, data: bytes) -> tuple[str, str | None, tuple[Entry, ...]]:
         return entries.summary(data)
 

@@ -1,0 +1,23 @@
+"""Type hints the intent asks for and a function's new text lacks (astm.lang.python.asked)."""
+
+from __future__ import annotations
+
+from astm.lang.python import asked
+
+ASK = "Add type hints to every parameter and return value of the functions in core.py"
+
+
+def test_a_function_left_bare_is_refused_naming_what_lacks_a_type() -> None:
+    diag = asked.missing(b'def truncate(text, width: int, suffix="..."):\n    return text\n', ASK)
+    assert diag is not None and diag.message == "truncate still lacks type hints for text, suffix, the return value"
+
+
+def test_an_annotated_function_and_self_pass() -> None:
+    assert asked.missing(b"def f(text: str, *args: int, **kw: str) -> str:\n    return text\n", ASK) is None
+    assert asked.missing(b"    def m(self, n: int) -> int:\n        return n\n", ASK) is None
+    assert asked.missing(b"    def __init__(self, n: int):\n        self.n = n\n", ASK) is None
+
+
+def test_only_when_the_intent_asks_for_type_hints() -> None:
+    assert asked.missing(b"def f(x):\n    return x\n", "Fix the off-by-one in f") is None
+    assert asked.missing(b"def f(x):\n    return x\n", "annotate f") is not None
