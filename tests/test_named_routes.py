@@ -400,3 +400,18 @@ def test_a_method_used_as_data_gets_a_retry_with_the_call_to_write(
     assert res.code == 0, res.err
     assert git(repo, "show", f"m:{S}").endswith(right.rstrip("\n"))
     assert "self.words is a method: call it, self.words()" in json.dumps(env.requests[1].body)
+
+
+def test_a_new_method_starts_from_its_def_line_and_an_unchanged_stub_is_refused(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any  # noqa: F811
+) -> None:
+    repo = make_repo(tmp_path / "r", PROJECT)
+    stub = "    def longest(self, limit):\n        ...\n"
+    method = "    def longest(self, limit):\n        return max(self.words()[:limit], key=len, default='')\n"
+    env.responder = scripted({}, {f"{S}::TextStats.longest": [stub, method]})
+    res = astm("apply", "Add a method TextStats.longest(limit) that returns the longest word", "--branch", "m", cwd=repo)
+    assert res.code == 0, res.err
+    assert git(repo, "show", f"m:{S}").endswith(method.rstrip("\n"))
+    first, second = (r.body["messages"][-1]["content"] for r in env.requests)
+    assert "--- begin ---\n" + stub + "--- end ---" in first
+    assert "the answer is the new node's stub, unchanged" in second

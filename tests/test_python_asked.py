@@ -21,3 +21,16 @@ def test_an_annotated_function_and_self_pass() -> None:
 def test_only_when_the_intent_asks_for_type_hints() -> None:
     assert asked.missing(b"def f(x):\n    return x\n", "Fix the off-by-one in f") is None
     assert asked.missing(b"def f(x):\n    return x\n", "annotate f") is not None
+
+
+def test_a_new_functions_stub_has_its_def_line_and_the_parameters_the_intent_writes() -> None:
+    intent = "Add a method Inventory.restock(sku, quantity) that adds quantity units"
+    assert asked.stub("restock", member=True, intent=intent) == b"    def restock(self, sku, quantity):\n        ...\n"
+    assert asked.stub("count_lines", member=False, intent="Add count_lines(text) to core.py") == (
+        b"def count_lines(text):\n    ...\n"
+    )
+    assert asked.stub("total_units", member=True, intent="Add Inventory.total_units") == (
+        b"    def total_units(self):\n        ...\n"
+    )
+    assert asked.stub("OutOfStockError", member=False, intent="x") == b""  # a class: no stub
+    assert asked.stub("MAX_SIZE", member=False, intent="x") == b""

@@ -123,7 +123,8 @@ async def generate(
             for attempt in range(1, ctx.settings.retries + 2):
                 res.attempts = attempt
                 ctx.emit(nid, "generating", attempt)
-                shown = text if node is not None or ctx.plan_mode else f.lang.stub(key or "")
+                shown = text if node is not None or ctx.plan_mode else f.lang.stub(
+                    key or "", member=parent.kind == "class", intent=intent)
                 req = GenerateRequest(
                     intent=intent, node_id=nid, node_kind=kind or "definition", new=node is None,
                     language=f.lang.name, key=key, text=shown.decode("utf-8", "replace"),
@@ -143,6 +144,8 @@ async def generate(
                 )
                 if diag is None and patch is not None and keep is not None and node is not None:
                     diag = limits.lost_children(f, patch, node, keep)
+                if diag is None and patch is not None and shown != text and patch.text.strip() == shown.strip():
+                    diag = Diagnostic("the answer is the new node's stub, unchanged: write its content", "shape")
                 if diag is None and patch is not None:
                     diag = await external_node(ctx, f, await box, patch, imports, node)
                 if diag is None and ctx.review is not None:  # --step: the user decides (agents/review.py)

@@ -114,9 +114,11 @@ class Language(Protocol):
         asked for, parameters left bare)."""
         ...
 
-    def stub(self, key: str) -> bytes:
+    def stub(self, key: str, *, member: bool = False, intent: str = "") -> bytes:
         """What a new node ``key`` starts from in its worker's prompt (TOML: its header
-        line, which a small model otherwise does not write); ``b""``: nothing."""
+        line; Python: a function's ``def`` line, its parameters as the intent writes them,
+        ``member`` inside a class), which a small model otherwise does not write; ``b""``:
+        nothing."""
         ...
 
     def section(self, text: bytes, key: str) -> bytes | None:

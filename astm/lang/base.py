@@ -104,7 +104,7 @@ class Base(abc.ABC):
     def section(self, text: bytes, key: str) -> bytes | None:
         return None
 
-    def stub(self, key: str) -> bytes:
+    def stub(self, key: str, *, member: bool = False, intent: str = "") -> bytes:
         return b""
 
     def check_member(self, new_text: bytes, siblings: dict[str, bytes]) -> Diagnostic | None:

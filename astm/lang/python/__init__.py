@@ -47,6 +47,11 @@ class Python(_Python, Base):
 
         return members.misused(new_text, members.methods(siblings))
 
+    def stub(self, key: str, *, member: bool = False, intent: str = "") -> bytes:
+        from astm.lang.python import asked
+
+        return asked.stub(key, member=member, intent=intent)
+
     def check_asked(self, new_text: bytes, intent: str) -> Diagnostic | None:
         from astm.lang.python import asked
 

@@ -68,7 +68,7 @@ class Toml(_Toml, Base):
     def section(self, text: bytes, key: str) -> bytes | None:
         return syntax.section(text, key)
 
-    def stub(self, key: str) -> bytes:
+    def stub(self, key: str, *, member: bool = False, intent: str = "") -> bytes:
         return f"[{key}]\n".encode() if key and not key.startswith("(") else b""
 
     def build(self, path: str, data: bytes) -> Node:
