@@ -415,3 +415,19 @@ def test_a_new_method_starts_from_its_def_line_and_an_unchanged_stub_is_refused(
     first, second = (r.body["messages"][-1]["content"] for r in env.requests)
     assert "--- begin ---\n" + stub + "--- end ---" in first
     assert "the answer is the new node's stub, unchanged" in second
+
+
+def test_a_pytest_option_pytest_does_not_know_is_refused_with_where_it_goes(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any  # noqa: F811
+) -> None:
+    """The 1.5B configured pytest-cov as `cov = true` and `min_coverage = 80.0` in pytest's
+    table: pytest (asked for its options, plugins included) knows neither."""
+    project = '[project]\nname = "inventory"\n\n[tool.pytest.ini_options]\ntestpaths = ["tests"]\n'
+    repo = make_repo(tmp_path / "r", {P: project})
+    invented = '[tool.pytest.ini_options]\ntestpaths = ["tests"]\ncov = true\nmin_coverage = 80.0\n'
+    right = '[tool.pytest.ini_options]\ntestpaths = ["tests"]\naddopts = "--cov=inventory --cov-fail-under=80"\n'
+    env.responder = scripted({}, {f"{P}::tool.pytest.ini_options": [invented, right]})
+    res = astm("apply", "Configure pytest-cov: fail the test run under 80% coverage", "--branch", "m", cwd=repo)
+    assert res.code == 0, res.err
+    assert git(repo, "show", f"m:{P}") + "\n" == project.replace('["tests"]\n', '["tests"]\n' + right.split("\n")[2] + "\n")
+    assert "pytest has no option cov, min_coverage in [tool.pytest.ini_options]" in json.dumps(env.requests[1].body)

@@ -27,6 +27,7 @@ from astm.errors import AstmError
 from astm.llm.base import Create, GenerateRequest
 from astm.validate import pyproject
 from astm.validate.diagnostic import Diagnostic
+from astm.validate.tests import python_of
 
 if TYPE_CHECKING:
     from astm.workspace.sandbox import Sandbox
@@ -227,6 +228,7 @@ def shape(
     if diag is None and intent and not ctx.plan_mode:
         diag = pyproject.lost_dependencies(f.data, patched, intent=intent, path=f.path)
         diag = diag or f.lang.check_asked(new, intent)  # type hints asked, none written
+        diag = diag or pyproject.unknown_pytest_options(f.data, patched, path=f.path, python=python_of(ctx.repo.workdir))
     return (patch if diag is None else None), imports, asks, diag
 
 

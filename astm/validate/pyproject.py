@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import functools
 import re
+import subprocess
+import tempfile
 import tomllib
 from typing import Any
 
@@ -179,3 +181,56 @@ def _dependencies(doc: dict[str, Any]) -> list[str]:
     if isinstance(groups, dict):
         out += [d for g in groups.values() if isinstance(g, list) for d in g if isinstance(d, str)]
     return out
+
+
+_OPTION = re.compile(r"^  ([A-Za-z_][\w-]*) \(")
+
+
+def unknown_pytest_options(base: bytes, patched: bytes, *, path: str, python: str) -> Diagnostic | None:
+    """Keys new in ``[tool.pytest.ini_options]`` that the project's pytest (with its
+    plugins) does not know: the 1.5B wrote ``cov = true`` and ``min_coverage = 80.0``
+    there, which pytest ignores with a warning. None when pytest cannot be asked."""
+    if not applies(path):
+        return None
+    old, new = _load(base), _load(patched)
+    added = set(_pytest_table(new)) - set(_pytest_table(old))
+    if not added:
+        return None
+    known = _pytest_options(python)
+    bad = sorted(k for k in added if known and k not in known)
+    if not bad:
+        return None
+    return Diagnostic(
+        f"pytest has no option {', '.join(bad)} in [tool.pytest.ini_options]; a plugin's "
+        'command-line flags go in addopts, e.g. addopts = "--cov=PACKAGE --cov-fail-under=80"',
+        "pyproject",
+    )
+
+
+def _pytest_table(doc: dict[str, Any] | None) -> dict[str, Any]:
+    table = ((doc or {}).get("tool") or {}).get("pytest") or {}
+    ini = table.get("ini_options") if isinstance(table, dict) else None
+    return ini if isinstance(ini, dict) else {}
+
+
+@functools.lru_cache(maxsize=4)
+def _pytest_options(python: str) -> frozenset[str]:
+    """The ini options ``python -m pytest --help`` lists (plugins' included); empty when
+    pytest is not there. Run outside the project so no conftest of it is imported."""
+    try:
+        out = subprocess.run(  # noqa: PLW1510 - an unreadable help means "unknown"
+            [python, "-m", "pytest", "--help"], capture_output=True, text=True, timeout=60,
+            cwd=tempfile.gettempdir(), stdin=subprocess.DEVNULL,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return frozenset()
+    section = out.split("ini-options in the first", 1)[-1] if "ini-options in the first" in out else (
+        out.split("configuration options in the first", 1)[-1] if "configuration options in the first" in out else "")
+    names = set()
+    for line in section.splitlines()[1:]:
+        if line and not line.startswith(" "):
+            break  # the next section ("Environment variables:")
+        m = _OPTION.match(line)
+        if m:
+            names.add(m.group(1))
+    return frozenset(names)
