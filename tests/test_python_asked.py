@@ -34,3 +34,12 @@ def test_a_new_functions_stub_has_its_def_line_and_the_parameters_the_intent_wri
     )
     assert asked.stub("OutOfStockError", member=False, intent="x") == b""  # a class: no stub
     assert asked.stub("MAX_SIZE", member=False, intent="x") == b""
+
+
+def test_a_definition_is_cut_out_of_an_answer_that_does_not_compile() -> None:
+    """The 1.5B's whole-file answer for Item ended in a half-written Movement."""
+    answer = (b'from dataclasses import dataclass\n\n@dataclass\nclass Item:\n    sku: str\n'
+              b'    location: str = ""\n\n@dataclass(frozen=True)\nclass Movement:\n\n# astm-request: x\n')
+    assert asked.section(answer, "Item") == b'@dataclass\nclass Item:\n    sku: str\n    location: str = ""\n'
+    assert asked.section(answer, "Movement") is None  # broken itself
+    assert asked.section(answer, "Missing") is None

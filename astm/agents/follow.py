@@ -72,6 +72,9 @@ async def answer_asks(
             else:  # a request may name the new sibling qualified (``Cart.helper`` in Cart)
                 own = requests.qualname(parent) if parent is not None else ""
                 key = ask.name.removeprefix(own + ".") if own else ask.name
+                if "." in key:  # ``Inventory.add`` asked for beside Item: not a name here
+                    _not_done(ctx, ask, f"{node.id} has no place named {ask.name}")
+                    continue
             new_id = node_id(f.path, ask.name) if ask.proposal else ask.name
             if parent is None or new_id in made or any(requests.overlaps(parent, b) for b in busy if parent is not node):
                 _not_done(ctx, ask, "its place is already acting or asked for")

@@ -52,6 +52,11 @@ class Python(_Python, Base):
 
         return asked.stub(key, member=member, intent=intent)
 
+    def section(self, text: bytes, key: str) -> bytes | None:
+        from astm.lang.python import asked
+
+        return asked.section(text, key)
+
     def check_asked(self, new_text: bytes, intent: str) -> Diagnostic | None:
         from astm.lang.python import asked
 

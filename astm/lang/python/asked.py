@@ -55,3 +55,41 @@ def stub(key: str, *, member: bool, intent: str) -> bytes:
         params = ["self", *[p for p in params if p != "self"]]
     indent = "    " if member else ""
     return f"{indent}def {key}({', '.join(params)}):\n{indent}    ...\n".encode()
+
+
+def section(text: bytes, key: str) -> bytes | None:
+    """The one definition named ``key`` (top level, or right inside a top-level class) of
+    an answer that does not compile as a whole (a half-written class beside it), when that
+    definition compiles alone; None otherwise. tree-sitter reads past the broken parts."""
+    from astm.lang.python import syntax
+
+    root = syntax.parse_tree(text).root_node
+    defs = [n for n in root.children if n.type in ("function_definition", "class_definition", "decorated_definition")]
+    if len(defs) < 2:
+        return None  # not a whole file or class: the usual reading applies (imports above a def)
+    found = []
+    for top in root.children:
+        for n in (top, *_members(top)):
+            d = n.child_by_field_name("definition") if n.type == "decorated_definition" else n
+            if d is not None and d.type in ("function_definition", "class_definition"):
+                name = d.child_by_field_name("name")
+                if name is not None and name.text == key.encode() and not n.has_error:
+                    found.append(n)
+    if len(found) != 1:
+        return None
+    n = found[0]
+    start = text.rfind(b"\n", 0, n.start_byte) + 1
+    own = text[start : n.end_byte].rstrip() + b"\n"
+    try:
+        compile(textwrap.dedent(own.decode("utf-8", "replace")), "<answer>", "exec")
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+    return own
+
+
+def _members(top: object) -> list:  # tree_sitter.Node
+    d = top.child_by_field_name("definition") if top.type == "decorated_definition" else top  # type: ignore[attr-defined]
+    if d is None or d.type != "class_definition":
+        return []
+    body = d.child_by_field_name("body")
+    return list(body.children) if body is not None else []

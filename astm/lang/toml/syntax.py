@@ -308,6 +308,8 @@ def section(text: bytes, key: str) -> bytes | None:
     lines right above the next header go with it); None without exactly one such header."""
     lines = text.split(b"\n")
     starts = [i for i, ln in enumerate(lines) if _HEADER_LINE.match(ln)]
+    if len(starts) < 2:
+        return None  # one table: nothing to cut out
     want = key.replace('"', "").replace("'", "").replace(" ", "")
     own = [i for i in starts
            if (m := _HEADER_LINE.match(lines[i])) and m.group(1).decode("utf-8", "replace").replace('"', "")
