@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from astm.agents import follow, hints, limits, review
+from astm.agents import follow, hints, limits, review, stated
 from astm.agents.answer import absorb
 from astm.agents.compose import fold
 from astm.agents.context import FileCtx, Outcome, RunContext, plain, released, settle
@@ -229,6 +229,8 @@ def shape(
         diag = pyproject.lost_dependencies(f.data, patched, intent=intent, path=f.path)
         diag = diag or f.lang.check_asked(new, intent)  # type hints asked, none written
         diag = diag or pyproject.unknown_pytest_options(f.data, patched, path=f.path, python=python_of(ctx.repo.workdir))
+        if diag is None and stated.sole(ctx.decided, f.path):  # "under 80%": the 80 is this node's
+            diag = stated.missing(intent, new, f.data)
     return (patch if diag is None else None), imports, asks, diag
 
 

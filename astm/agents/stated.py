@@ -1,0 +1,40 @@
+"""Values the intent states that the one node acting on them must carry (issue 10).
+
+Asked to "fail when it is under 80%", the 1.5B wrote ``addopts = "--cov=inventory
+--cov-report=term-missing"``: valid, and without the 80. When the intent's route names a
+single node of a file (``astm.agents.named``), that node's new text must contain each
+percentage (``80%``) and version (``2.31``) the intent states that the file did not have.
+With several acting nodes the value may be another's to write: nothing is checked.
+"""
+
+from __future__ import annotations
+
+import re
+
+from astm.llm.base import Route
+from astm.validate.diagnostic import Diagnostic
+
+_VALUES = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*%|(?<![\w.])(\d+\.\d+(?:\.\d+)*)(?![\w.]*\w)")
+
+
+def values(intent: str) -> list[str]:
+    """``"80%"`` -> ``["80"]``; ``"requests 2.31 or newer"`` -> ``["2.31"]``."""
+    return [a or b for a, b in _VALUES.findall(intent)]
+
+
+def missing(intent: str, new: bytes, base: bytes) -> Diagnostic | None:
+    text = new.decode("utf-8", "replace")
+    old = base.decode("utf-8", "replace")
+    lost = [v for v in values(intent) if not re.search(rf"(?<![\d.]){re.escape(v)}(?![\d])", text)
+            and not re.search(rf"(?<![\d.]){re.escape(v)}(?![\d])", old)]
+    if not lost:
+        return None
+    return Diagnostic(f"the task states {', '.join(lost)}; the answer does not have it", "shape")
+
+
+def sole(decided: dict[str, Route], path: str) -> bool:
+    """Whether the intent's route sets exactly one node of file ``path`` acting."""
+    leaves = [a for nid, r in decided.items() if nid == path or nid.startswith(path + "::")
+              for a in r.act if a.mode != "route"]
+    creates = [c for nid, r in decided.items() if nid == path or nid.startswith(path + "::") for c in r.create]
+    return len(leaves) + len(creates) == 1
