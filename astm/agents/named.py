@@ -120,8 +120,8 @@ def _decide_code(intent: str, repo: Node, data: dict[str, bytes]) -> dict[str, R
     for t in found.targets:
         reach(t, Act(t.id, intent, rename=renames and t.kind != "class"))
     if renames:  # every node that uses a renamed definition follows it, in any file
-        for user, text in _users(found.targets, files, data, _new_names(intent, found.targets)):
-            reach(user, Act(user.id, intent, proposed=text))
+        for user, followed in _users(found.targets, files, data, _new_names(intent, found.targets)):
+            reach(user, Act(user.id, intent, proposed=followed))
     for owner, key in found.new:
         reach(owner, None)
         add(owner.id, Create(key, intent, position="end"))
