@@ -414,6 +414,8 @@ def test_a_new_method_starts_from_its_def_line_and_an_unchanged_stub_is_refused(
     assert git(repo, "show", f"m:{S}").endswith(method.rstrip("\n"))
     first, second = (r.body["messages"][-1]["content"] for r in env.requests)
     assert "--- begin ---\n" + stub + "--- end ---" in first
+    # Beside it, the class's own code, not its outline.
+    assert "return self.words()[: n - 1]" in first
     assert "the answer is the new node's stub, unchanged" in second
 
 

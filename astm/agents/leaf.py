@@ -29,6 +29,8 @@ from astm.validate import pyproject
 from astm.validate.diagnostic import Diagnostic
 from astm.validate.tests import python_of
 
+MAX_CLASS_LINES = 150  # of a class shown whole to the worker of a new member
+
 if TYPE_CHECKING:
     from astm.workspace.sandbox import Sandbox
 
@@ -121,6 +123,12 @@ async def generate(
             # A plan's insert names its own key; so may a retry of a new node whose routed
             # key the file's standards refused (a stray [dev] table belongs elsewhere).
             free = rename or ref is not None
+            # A new member is written beside its class's code, not its outline: the 1.5B,
+            # shown only signatures, rewrote the class from them and guessed its attributes.
+            inside = ""
+            if node is None and parent.kind == "class" and not ctx.plan_mode:
+                lines = f.data[parent.start : parent.end].decode("utf-8", "replace").splitlines()
+                inside = "\n".join(lines[:MAX_CLASS_LINES] + (["    ..."] if len(lines) > MAX_CLASS_LINES else []))
             for attempt in range(1, ctx.settings.retries + 2):
                 res.attempts = attempt
                 ctx.emit(nid, "generating", attempt)
@@ -130,7 +138,7 @@ async def generate(
                     intent=intent, node_id=nid, node_kind=kind or "definition", new=node is None,
                     language=f.lang.name, key=key, text=shown.decode("utf-8", "replace"),
                     context=f.outline, hint=hint, attempt=attempt, ref=ref,
-                    prompt=ctx.prompt_for(kind), requests=not ctx.decided,
+                    prompt=ctx.prompt_for(kind), requests=not ctx.decided, around=inside,
                 )
                 if attempt == 1 and proposed is not None:  # a proposal answers first
                     answer, usage = proposed, Usage()

@@ -60,6 +60,7 @@ class GenerateRequest:
     prompt: str | None = None  # a prompt template file configured for this node kind
     requests: bool = True  # the prompt tells how to ask for a helper or a sibling's change
     new: bool = False  # a node being created (``text`` is then empty or its language's stub)
+    around: str = ""  # the code the node goes into, shown whole instead of the outline
 
 
 S = TypeVar("S", bound=BaseModel)  # any structured answer (structured())

@@ -81,7 +81,7 @@ def generate_prompt(req: GenerateRequest) -> str:
         node_kind=req.node_kind,
         key=req.key or "(none)",
         intent=req.intent,
-        context=around(req.context, req.node_id) or "(none)",
+        context=req.around.rstrip("\n") or around(req.context, req.node_id) or "(none)",
         text=req.text.rstrip("\n"),
         hint=hint,
         shape=shape,
