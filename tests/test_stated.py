@@ -17,7 +17,7 @@ def test_a_stated_value_the_answer_lacks_is_named() -> None:
     base = b'[tool.pytest.ini_options]\ntestpaths = ["tests"]\n'
     lacking = b'[tool.pytest.ini_options]\naddopts = "--cov=inventory"\n'
     diag = stated.missing("fail when it is under 80%", lacking, base)
-    assert diag is not None and diag.message == "the task states 80; the answer does not have it"
+    assert diag is not None and diag.message == 'the task says "fail when it is under 80%"; the answer does not have 80'
     assert stated.missing("fail when it is under 80%", lacking.replace(b'"\n', b' --cov-fail-under=80"\n'), base) is None
     assert stated.missing("fail under 80%", lacking, base + b"# 80 already\n") is None  # the file had it
 
@@ -28,3 +28,14 @@ def test_only_a_sole_acting_node_of_its_file_must_carry_them() -> None:
     assert stated.sole(one, "p.toml") and not stated.sole(two, "p.toml")
     nested = {"a.py": Route((Act("a.py::C", "i", mode="route"),)), "a.py::C": Route((Act("a.py::C.m", "i"),))}
     assert stated.sole(nested, "a.py") and not stated.sole({}, "a.py")
+
+
+def test_a_coverage_percentage_in_pytests_table_says_where_it_goes() -> None:
+    from astm.validate import pyproject
+
+    intent = "Configure pytest-cov: fail when it is under 80%"
+    hint = pyproject.value_hint("pyproject.toml", "tool.pytest.ini_options", intent)
+    assert hint == ' (pytest-cov: addopts = "... --cov-fail-under=80")'
+    assert pyproject.value_hint("pyproject.toml", "project", intent) == ""
+    diag = stated.missing(intent, b'[tool.pytest.ini_options]\naddopts = "--cov=x"\n', b"", where=hint)
+    assert diag is not None and diag.message.endswith('does not have 80 (pytest-cov: addopts = "... --cov-fail-under=80")')

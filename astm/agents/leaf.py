@@ -238,7 +238,7 @@ def shape(
         diag = diag or f.lang.check_asked(new, intent)  # type hints asked, none written
         diag = diag or pyproject.unknown_pytest_options(f.data, patched, path=f.path, python=python_of(ctx.repo.workdir))
         if diag is None and stated.sole(ctx.decided, f.path):  # "under 80%": the 80 is this node's
-            diag = stated.missing(intent, new, f.data)
+            diag = stated.missing(intent, new, f.data, where=pyproject.value_hint(f.path, key or "", intent))
     return (patch if diag is None else None), imports, asks, diag
 
 

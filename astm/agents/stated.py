@@ -22,14 +22,26 @@ def values(intent: str) -> list[str]:
     return [a or b for a, b in _VALUES.findall(intent)]
 
 
-def missing(intent: str, new: bytes, base: bytes) -> Diagnostic | None:
+def missing(intent: str, new: bytes, base: bytes, *, where: str = "") -> Diagnostic | None:
+    """The stated values ``new`` lacks (and ``base`` did not have), with the clause of the
+    intent that states each and, where the standards say, the setting that carries it
+    (``where``: a hint such as pytest-cov's ``--cov-fail-under``)."""
     text = new.decode("utf-8", "replace")
     old = base.decode("utf-8", "replace")
     lost = [v for v in values(intent) if not re.search(rf"(?<![\d.]){re.escape(v)}(?![\d])", text)
             and not re.search(rf"(?<![\d.]){re.escape(v)}(?![\d])", old)]
     if not lost:
         return None
-    return Diagnostic(f"the task states {', '.join(lost)}; the answer does not have it", "shape")
+    said = "; ".join(f'"{_clause(intent, v)}"' for v in lost)
+    return Diagnostic(f"the task says {said}; the answer does not have {', '.join(lost)}{where}", "shape")
+
+
+def _clause(intent: str, value: str) -> str:
+    """The part of ``intent`` between punctuation that states ``value``."""
+    for part in re.split(r"[:;,]\s+", intent):
+        if value in part:
+            return part.strip()
+    return value
 
 
 def sole(decided: dict[str, Route], path: str) -> bool:

@@ -234,3 +234,14 @@ def _pytest_options(python: str) -> frozenset[str]:
         if m:
             names.add(m.group(1))
     return frozenset(names)
+
+
+def value_hint(path: str, key: str, intent: str) -> str:
+    """Where a value the intent states goes in table ``key``, when a standard says: a
+    coverage percentage in pytest's table is pytest-cov's ``--cov-fail-under`` in addopts."""
+    if not applies(path) or key != "tool.pytest.ini_options":
+        return ""
+    m = re.search(r"(\d+(?:\.\d+)?)\s*%", intent)
+    if m and re.search(r"cov", intent, re.IGNORECASE):
+        return f' (pytest-cov: addopts = "... --cov-fail-under={m.group(1)}")'
+    return ""
