@@ -433,3 +433,26 @@ def test_a_pytest_option_pytest_does_not_know_is_refused_with_where_it_goes(
     assert res.code == 0, res.err
     assert git(repo, "show", f"m:{P}") + "\n" == project.replace('["tests"]\n', '["tests"]\n' + right.split("\n")[2] + "\n")
     assert "pytest has no option cov, min_coverage in [tool.pytest.ini_options]" in json.dumps(env.requests[1].body)
+
+
+def test_a_whole_file_answers_copies_of_defined_classes_are_not_made(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any  # noqa: F811
+) -> None:
+    """Inventory.remove's whole-file answer wrote its own InventoryError and OutOfStockError
+    beside the method: the first exists in errors.py, the second is errors.py's to create."""
+    repo = make_repo(tmp_path / "r", PROJECT)
+    err = "class OutOfStockError(ShopError, ValueError):\n    pass\n"
+    method = ("    def top_words(self, n):\n        if n < 0:\n            raise OutOfStockError(n)\n"
+              "        return self.words()[:n]\n")
+    whole = ("from textkit.errors import OutOfStockError\n\n\n" + STATS[STATS.index("class TextStats:"):]
+             .replace("    def top_words(self, n):\n        return self.words()[: n - 1]\n", method)
+             + "\n\nclass ShopError(Exception):\n    pass\n\n\n" + err)
+    env.responder = scripted({}, {"src/textkit/errors.py::OutOfStockError": err, f"{S}::TextStats.top_words": whole})
+    res = astm("apply", "Add an OutOfStockError exception (a subclass of ShopError and ValueError) to "
+               "textkit/errors.py and raise it from TextStats.top_words when n is negative", "--branch", "m", cwd=repo)
+    assert res.code == 0, res.err
+    stats = git(repo, "show", f"m:{S}")
+    assert "class ShopError" not in stats and "class OutOfStockError" not in stats
+    assert "from textkit.errors import OutOfStockError" in stats
+    assert "ShopError is defined elsewhere already" in res.out
+    assert git(repo, "show", "m:src/textkit/errors.py").endswith(err.rstrip("\n"))

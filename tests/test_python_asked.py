@@ -43,3 +43,12 @@ def test_a_definition_is_cut_out_of_an_answer_that_does_not_compile() -> None:
     assert asked.section(answer, "Item") == b'@dataclass\nclass Item:\n    sku: str\n    location: str = ""\n'
     assert asked.section(answer, "Movement") is None  # broken itself
     assert asked.section(answer, "Missing") is None
+
+
+def test_a_class_the_intent_calls_a_subclass_of_two_bases_has_both() -> None:
+    intent = "Add an OutOfStockError exception (a subclass of InventoryError and ValueError) to errors.py"
+    diag = asked.missing(b"class OutOfStockError(InventoryError):\n    pass\n", intent)
+    assert diag is not None and diag.message == "OutOfStockError must also subclass ValueError"
+    assert asked.missing(b"class OutOfStockError(InventoryError, ValueError):\n    pass\n", intent) is None
+    assert asked.missing(b"class OutOfStockError(errors.InventoryError, ValueError):\n    pass\n", intent) is None
+    assert asked.missing(b"def f(x):\n    return x\n", intent) is None  # no class: nothing to check

@@ -98,6 +98,9 @@ class RunContext:
     hinter: Provider | None = None
     # routes the intent decides by naming its targets, by node id (astm.agents.named)
     decided: dict[str, Route] = field(default_factory=dict)
+    # the names the candidate files define and a decided route creates: a proposal for a
+    # new definition of one of them elsewhere is a duplicate (astm.agents.follow)
+    defined: set[str] = field(default_factory=set)
     # what every node's next answer must also fix: the project's failing tests (engine.run)
     run_hint: list[str] = field(default_factory=list)
 

@@ -63,6 +63,10 @@ async def answer_asks(
             # New tables in a configuration file the intent's route placed, or loose
             # statements beside a node (a print(), a __main__ guard): not asked for.
             _not_done(ctx, ask, "the intent names the nodes that change")
+        elif target is None and ask.proposal and ask.name.split(".")[-1] in ctx.defined:
+            # A whole-file answer that wrote its own InventoryError beside the real one
+            # (or the OutOfStockError another node creates): a duplicate, not a helper.
+            _not_done(ctx, ask, f"{ask.name.split('.')[-1]} is defined elsewhere already")
         elif target is None and ask.what == "sibling":
             parent = requests.parent_of_new(node, ask)
             if not f.lang.nested:

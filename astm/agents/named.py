@@ -151,6 +151,12 @@ def _every(intent: str, file: Node) -> list[Node]:
     return [c for c in file.children if c.kind == "class"]
 
 
+def defined(repo: Node, routes: dict[str, Route]) -> set[str]:
+    """Every name the candidate files define (any depth) and every key a route creates."""
+    names = {n.key for f in repo.children for n in f.walk() if n.key and not n.key.startswith("(")}
+    return names | {c.key for r in routes.values() for c in r.create}
+
+
 def summary(routes: dict[str, Route]) -> str:
     """The nodes a decided route sets acting and creating, for the run's notices."""
     acting = [a.node_id for r in routes.values() for a in r.act if a.mode != "route" and "::" in a.node_id]

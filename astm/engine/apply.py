@@ -62,6 +62,7 @@ async def route_files(ctx: RunContext, files: dict[str, FileCtx], intent: str) -
     if named_ok and (decided := named.decide(intent, repo_node, data)):
         # The intent names its targets: the route down to them is its own (10.3).
         ctx.decided.update(decided)
+        ctx.defined.update(named.defined(repo_node, decided))
         acting = decided[named.REPO].act
         ctx.emit(REPO_ID, "waiting", detail=f"{len(acting)} file(s) named in the intent")
         ctx.result.notices.append(f"routed by the names in the intent, not by the model: {named.summary(decided)}")

@@ -23,14 +23,26 @@ from astm.validate.diagnostic import Diagnostic
 _HINTS = re.compile(r"\btype[- ]?hints?\b|\bannotat|\btype annotations?\b|\bfully typed\b", re.IGNORECASE)
 
 
+_SUBCLASS = re.compile(r"\bsub-?class(?:es)? of\s+((?:`?[A-Za-z_][\w.]*`?(?:\s*,\s*|\s+and\s+)?)+)")
+
+
 def missing(new_text: bytes, intent: str) -> Diagnostic | None:
-    """The parameters and return of the functions in ``new_text`` left without a type,
-    when ``intent`` asks for type hints; None otherwise."""
-    if not _HINTS.search(intent):
+    """What ``intent`` asks of the new text's functions and classes that it visibly lacks:
+    a type on each parameter and return (type hints asked), each base class a "subclass
+    of A and B" names; None otherwise."""
+    bases = _bases(intent)
+    if not _HINTS.search(intent) and not bases:
         return None
     try:
         tree = pyast.parse(textwrap.dedent(new_text.decode("utf-8", "replace")))
     except (SyntaxError, ValueError, RecursionError):
+        return None
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef) and re.search(rf"\b{n.name}\b", intent)):
+        have = {ast.unparse(b).rsplit(".", 1)[-1] for b in cls.bases}
+        lack = [b for b in bases if b not in have]
+        if bases and lack:
+            return Diagnostic(f"{cls.name} must also subclass {', '.join(lack)}", "shape", cls.lineno)
+    if not _HINTS.search(intent):
         return None
     for fn in (n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
         args = fn.args
@@ -42,6 +54,15 @@ def missing(new_text: bytes, intent: str) -> Diagnostic | None:
         if bare:
             return Diagnostic(f"{fn.name} still lacks type hints for {', '.join(bare)}", "shape", fn.lineno)
     return None
+
+
+def _bases(intent: str) -> list[str]:
+    """``"a subclass of InventoryError and ValueError"`` -> ``[InventoryError, ValueError]``."""
+    m = _SUBCLASS.search(intent)
+    if m is None:
+        return []
+    names = re.findall(r"[A-Za-z_][\w.]*", m.group(1).replace(" and ", ","))
+    return [n.rsplit(".", 1)[-1] for n in names if n != "and" and n[:1].isupper()]
 
 
 def stub(key: str, *, member: bool, intent: str) -> bytes:
