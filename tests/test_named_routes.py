@@ -456,3 +456,17 @@ def test_a_whole_file_answers_copies_of_defined_classes_are_not_made(
     assert "from textkit.errors import OutOfStockError" in stats
     assert "ShopError is defined elsewhere already" in res.out
     assert git(repo, "show", "m:src/textkit/errors.py").endswith(err.rstrip("\n"))
+
+
+def test_a_new_members_worker_that_writes_its_class_back_is_told_so(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any  # noqa: F811
+) -> None:
+    repo = make_repo(tmp_path / "r", PROJECT)
+    echo = STATS[STATS.index("class TextStats:"):]
+    method = "    def count(self):\n        return len(self.words())\n"
+    env.responder = scripted({}, {f"{S}::TextStats.count": [echo, method]})
+    res = astm("apply", "Add a method TextStats.count that returns how many words there are", "--branch", "m", cwd=repo)
+    assert res.code == 0, res.err
+    first, second = (r.body["messages"][-1]["content"] for r in env.requests)
+    assert "the answer repeats TextStats without count: write only the new count" in second
+    assert "return self.words()[: n - 1]" in first and "return self.words()[: n - 1]" not in second  # a change of view

@@ -182,6 +182,12 @@ def extract_node(
         if len(found) == 1:
             want = requests.qualname(found[0])
     exact = [n for n in found if requests.qualname(n) == want]
+    if not found and node is None and parent.key and any(c.key == parent.key for c in answer.children):
+        # A new member's worker that wrote its class back without the member (the 1.5B
+        # did, three times running): say that, not "keep the name".
+        return Extracted(text, diag=Diagnostic(
+            f"the answer repeats {parent.key} without {key}: write only the new {key}, starting with its first line",
+            "shape"))
     if len(found) != 1 and len(exact) != 1:
         return Extracted(text)  # nothing or several to take: the shape check names it
     own = exact[0] if len(exact) == 1 else found[0]

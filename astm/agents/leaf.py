@@ -125,7 +125,7 @@ async def generate(
             free = rename or ref is not None
             # A new member is written beside its class's code, not its outline: the 1.5B,
             # shown only signatures, rewrote the class from them and guessed its attributes.
-            inside = ""
+            inside = ""  # (on the first attempt only: a retry sees the outline, a change of view)
             if node is None and parent.kind == "class" and not ctx.plan_mode:
                 lines = f.data[parent.start : parent.end].decode("utf-8", "replace").splitlines()
                 inside = "\n".join(lines[:MAX_CLASS_LINES] + (["    ..."] if len(lines) > MAX_CLASS_LINES else []))
@@ -138,7 +138,7 @@ async def generate(
                     intent=intent, node_id=nid, node_kind=kind or "definition", new=node is None,
                     language=f.lang.name, key=key, text=shown.decode("utf-8", "replace"),
                     context=f.outline, hint=hint, attempt=attempt, ref=ref,
-                    prompt=ctx.prompt_for(kind), requests=not ctx.decided, around=inside,
+                    prompt=ctx.prompt_for(kind), requests=not ctx.decided, around=inside if attempt == 1 else "",
                 )
                 if attempt == 1 and proposed is not None:  # a proposal answers first
                     answer, usage = proposed, Usage()
