@@ -58,21 +58,21 @@ async def answer_asks(
         ctx.emit(ask.by, "request", detail=f"{ask.what} {ask.name}")
         seq = 2000 + i
         target = requests.target_of(node, ask)
-        if target is None and ctx.decided and (f.lang.config or (
-                ask.proposal and ask.name.split(".")[-1].startswith("("))):
+        last = ask.name.rsplit(".", 1)[-1]  # a proposal's name is qualified
+        if target is None and ctx.decided and (f.lang.config or (ask.proposal and last.startswith("("))):
             # New tables in a configuration file the intent's route placed, or loose
             # statements beside a node (a print(), a __main__ guard): not asked for.
             _not_done(ctx, ask, "the intent names the nodes that change")
-        elif target is None and ask.proposal and ask.name.split(".")[-1] in ctx.defined:
+        elif target is None and ask.proposal and last in ctx.defined:
             # A whole-file answer that wrote its own InventoryError beside the real one
             # (or the OutOfStockError another node creates): a duplicate, not a helper.
-            _not_done(ctx, ask, f"{ask.name.split('.')[-1]} is defined elsewhere already")
+            _not_done(ctx, ask, f"{last} is defined elsewhere already")
         elif target is None and ask.what == "sibling":
             parent = requests.parent_of_new(node, ask)
             if not f.lang.nested:
                 key = ask.name
             elif ask.proposal:
-                key = ask.name.rsplit(".", 1)[-1]
+                key = last
             else:  # a request may name the new sibling qualified (``Cart.helper`` in Cart)
                 own = requests.qualname(parent) if parent is not None else ""
                 key = ask.name.removeprefix(own + ".") if own else ask.name

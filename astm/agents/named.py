@@ -58,7 +58,7 @@ def decide(intent: str, repo: Node, data: dict[str, bytes]) -> dict[str, Route] 
     does not name its targets exactly. ``repo``'s children are the candidate files,
     ``data`` their bytes (a renamed definition's users act too)."""
     files = {c.id: c for c in repo.children}
-    code = _decide_code(intent, repo, data)
+    code = _decide_code(intent, repo, files, data)
     only_config = code is not None and set(code) == {REPO} and [a.node_id for a in code[REPO].act] == ["pyproject.toml"]
     if (code is not None and not only_config) or "pyproject.toml" not in files:
         return code
@@ -66,8 +66,7 @@ def decide(intent: str, repo: Node, data: dict[str, bytes]) -> dict[str, Route] 
     return code if table is None else {REPO: Route((Act("pyproject.toml", intent),)), "pyproject.toml": table}
 
 
-def _decide_code(intent: str, repo: Node, data: dict[str, bytes]) -> dict[str, Route] | None:
-    files = {c.id: c for c in repo.children}
+def _decide_code(intent: str, repo: Node, files: dict[str, Node], data: dict[str, bytes]) -> dict[str, Route] | None:
     paths = named_paths(intent, list(files))
     text = _QUOTED.sub(" ", _URL.sub(" ", intent))
     ids: list[Node] = []  # full ids written out (a ticket's "Targets: src/app.py::Cart.total")

@@ -46,7 +46,5 @@ def _clause(intent: str, value: str) -> str:
 
 def sole(decided: dict[str, Route], path: str) -> bool:
     """Whether the intent's route sets exactly one node of file ``path`` acting."""
-    leaves = [a for nid, r in decided.items() if nid == path or nid.startswith(path + "::")
-              for a in r.act if a.mode != "route"]
-    creates = [c for nid, r in decided.items() if nid == path or nid.startswith(path + "::") for c in r.create]
-    return len(leaves) + len(creates) == 1
+    mine = [r for nid, r in decided.items() if nid == path or nid.startswith(path + "::")]
+    return sum(a.mode != "route" for r in mine for a in r.act) + sum(len(r.create) for r in mine) == 1
