@@ -106,6 +106,10 @@ class Settings(BaseModel):
         default=16384, ge=16, description="cap on one answer's tokens; each call asks for less"
     )
     temperature: float = Field(default=0.0, ge=0, le=2, description="sampling temperature")
+    echo_temperature: float = Field(
+        default=0.7, ge=0, le=2,
+        description="temperature of a node's retries once the model gave it the same answer twice",
+    )
     max_answer_bytes: int = Field(default=200_000, gt=0, description="longest accepted answer")
     token_budget: int | None = Field(default=None, gt=0, description="stop a run past this many tokens")
     max_children_per_node: int = Field(
@@ -183,6 +187,7 @@ ENV_VARS = {
     "ASTM_JSON_MODE": "json_mode",
     "ASTM_MAX_TOKENS": "max_tokens",
     "ASTM_TEMPERATURE": "temperature",
+    "ASTM_ECHO_TEMPERATURE": "echo_temperature",
     "ASTM_NAMED_ROUTES": "named_routes",
 }
 

@@ -45,6 +45,23 @@ def test_a_definition_is_cut_out_of_an_answer_that_does_not_compile() -> None:
     assert asked.section(answer, "Missing") is None
 
 
+def test_a_method_is_cut_out_of_its_class_written_back_with_empty_siblings() -> None:
+    """The 1.5B, asked for Inventory.recent_movements, wrote the class back with every
+    other method's body a comment (no Python) three times running, at temperature 0."""
+    answer = (b"class Inventory:\n    def __init__(self) -> None:\n        self.movements = []\n\n"
+              b"    def add(self, sku: str) -> Item:\n        # Implementation of add method\n\n"
+              b"    def recent_movements(self, n: int = 10) -> list[Movement]:\n"
+              b'        """The last N movements, newest first."""\n        return self.movements[-n:][::-1]\n')
+    assert asked.section(answer, "recent_movements") == (
+        b"    def recent_movements(self, n: int = 10) -> list[Movement]:\n"
+        b'        """The last N movements, newest first."""\n        return self.movements[-n:][::-1]\n'
+    )
+    assert asked.section(answer, "add") is None  # broken itself
+    assert asked.section(answer, "Inventory") is None  # the class is the node: nothing to cut
+    # One definition, the node itself, with imports above: the usual reading applies.
+    assert asked.section(b"import x\ndef f(:\n", "f") is None
+
+
 def test_a_class_the_intent_calls_a_subclass_of_two_bases_has_both() -> None:
     intent = "Add an OutOfStockError exception (a subclass of InventoryError and ValueError) to errors.py"
     diag = asked.missing(b"class OutOfStockError(InventoryError):\n    pass\n", intent)

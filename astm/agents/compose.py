@@ -21,7 +21,7 @@ from astm.core.node import Node, node_id
 from astm.core.patch import Patch, compose
 from astm.core.plan import Edit, Insert, Replace
 from astm.core.result import NodeResult
-from astm.errors import ValidationFailed
+from astm.errors import AstmError, ValidationFailed
 from astm.validate.diagnostic import Diagnostic
 
 if TYPE_CHECKING:
@@ -54,6 +54,8 @@ async def compose_up(
     imports = [i for k in kids for i in k.imports]
     patches = [k.patch for k in kids if k.patch is not None]
     edits = [e for k in kids for e in k.edits]
+    if node.is_file and ctx.importable and patches:
+        imports += needed_imports(ctx, f, patches, imports)
     if node.is_file and imports:
         if prefetch is not None:
             await settle(prefetch)
@@ -102,6 +104,24 @@ async def compose_up(
     else:
         patch = Patch(f.path, node.start, node.end, composed[node.start : node.end + delta], node.id)
     return Outcome(res, patch, commit, edits, imports)
+
+
+def needed_imports(ctx: RunContext, f: FileCtx, patches: list[Patch], imports: list[bytes]) -> list[bytes]:
+    """Imports of the names the children's code now reads that another file defines or
+    creates in this run (``raise OutOfStockError`` in store.py, the class new in errors.py):
+    an import a small model leaves out is one the run can write itself (issue 10)."""
+    try:
+        composed = compose(f.data, patches)
+    except AstmError:
+        return []  # the composition's own check reports it
+    tail = b"".join(b"\n" + i for i in imports)  # the children's own imports bind names too
+    had = set(f.lang.imports_for(f.data, f.path, ctx.importable))  # missing before: not this run's
+    out = [i for i in f.lang.imports_for(composed + tail, f.path, ctx.importable) if i not in had]
+    for line in out:
+        note = f"{f.path}: added `{line.decode()}` for a name the change uses"
+        if note not in ctx.result.notices:  # composed again after a child's retry
+            ctx.result.notices.append(note)
+    return out
 
 
 async def resolve_imports(

@@ -101,6 +101,9 @@ class RunContext:
     # the names the candidate files define and a decided route creates: a proposal for a
     # new definition of one of them elsewhere is a duplicate (astm.agents.follow)
     defined: set[str] = field(default_factory=set)
+    # name -> the one candidate file that defines it at top level, or that a decided route
+    # creates it in: a use of it elsewhere gets its import (agents.compose, issue 10)
+    importable: dict[str, str] = field(default_factory=dict)
     # what every node's next answer must also fix: the project's failing tests (engine.run)
     run_hint: list[str] = field(default_factory=list)
 

@@ -129,6 +129,10 @@ async def generate(
             if node is None and parent.kind == "class" and not ctx.plan_mode:
                 lines = f.data[parent.start : parent.end].decode("utf-8", "replace").splitlines()
                 inside = "\n".join(lines[:MAX_CLASS_LINES] + (["    ..."] if len(lines) > MAX_CLASS_LINES else []))
+            # At temperature 0 an answer given twice comes again, whatever the hint says
+            # (the 1.5B wrote its class back six times): the next retries sample warmer.
+            seen: set[str] = set()
+            warm: float | None = None
             for attempt in range(1, ctx.settings.retries + 2):
                 res.attempts = attempt
                 ctx.emit(nid, "generating", attempt)
@@ -139,6 +143,7 @@ async def generate(
                     language=f.lang.name, key=key, text=shown.decode("utf-8", "replace"),
                     context=f.outline, hint=hint, attempt=attempt, ref=ref,
                     prompt=ctx.prompt_for(kind), requests=not ctx.decided, around=inside if attempt == 1 else "",
+                    temperature=warm,
                 )
                 if attempt == 1 and proposed is not None:  # a proposal answers first
                     answer, usage = proposed, Usage()
@@ -146,6 +151,10 @@ async def generate(
                     async with released(ctx.sem):  # no CPU slot held while the model works
                         answer, usage = await ctx.provider.generate(req)
                 ctx.add_usage(usage)
+                if answer.strip() in seen and warm is None and ctx.settings.echo_temperature > ctx.settings.temperature:
+                    warm = ctx.settings.echo_temperature
+                    ctx.result.notices.append(f"{nid}: the same answer twice; retrying at temperature {warm:g}")
+                seen.add(answer.strip())
                 ctx.emit(nid, "validating", attempt)
                 patch, imports, asks, diag = shape(
                     ctx, f, answer, place, node=node, parent=parent, kind=kind, key=key,

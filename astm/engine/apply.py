@@ -19,7 +19,7 @@ from astm.engine.options import ApplyOptions
 from astm.engine.prepare import prepare, reads_context
 from astm.engine.run import REPO_ID, Produce, Run
 from astm.errors import BranchExistsError, UsageError
-from astm.llm.base import ChildInfo, Provider, RouteRequest
+from astm.llm.base import ChildInfo, Provider, Route, RouteRequest
 from astm.workspace import landing
 from astm.workspace.repo import Repo
 
@@ -59,10 +59,14 @@ async def route_files(ctx: RunContext, files: dict[str, FileCtx], intent: str) -
     repo_node = Node(REPO_ID, "repo", "", 0, 0, children=tuple(f.tree for f in targets))
     data = {f.path: f.data for f in targets}
     named_ok = ctx.provider.name != "plan" and ctx.settings.named_routes
+    if ctx.provider.name != "plan":  # a plan says every edit it wants, imports too
+        ctx.importable.update(importable(targets))
     if named_ok and (decided := named.decide(intent, repo_node, data)):
         # The intent names its targets: the route down to them is its own (10.3).
         ctx.decided.update(decided)
         ctx.defined.update(named.defined(repo_node, decided))
+        ctx.importable.clear()  # the names it creates count, and may make a name ambiguous
+        ctx.importable.update(importable(targets, decided))
         acting = decided[named.REPO].act
         ctx.emit(REPO_ID, "waiting", detail=f"{len(acting)} file(s) named in the intent")
         ctx.result.notices.append(f"routed by the names in the intent, not by the model: {named.summary(decided)}")
@@ -99,6 +103,19 @@ async def dry_run(ctx: RunContext, files: dict[str, FileCtx], intent: str) -> li
     for f, todo in await route_files(ctx, files, intent):
         await router.plan_node(ctx, f, f.tree, todo)
     return []
+
+
+def importable(files: list[FileCtx], decided: dict[str, Route] | None = None) -> dict[str, str]:
+    """Each name exactly one candidate file defines at its top level (or a decided route
+    creates there) -> that file: a use of it in another file gets its import."""
+    where: dict[str, set[str]] = {}
+    for f in files:
+        names = list(f.lang.importable(f.tree))
+        if not f.lang.config and decided and f.path in decided:
+            names += [c.key for c in decided[f.path].create]
+        for name in names:
+            where.setdefault(name, set()).add(f.path)
+    return {name: next(iter(paths)) for name, paths in where.items() if len(paths) == 1}
 
 
 def _summary(outline: str) -> str:

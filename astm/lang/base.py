@@ -130,6 +130,15 @@ class Base(abc.ABC):
     def module_names(self, path: str) -> list[str]:
         return []
 
+    def importable(self, file: Node) -> list[str]:
+        """Names another file of the project can import from ``file`` (none: not code)."""
+        return []
+
+    def imports_for(self, text: bytes, path: str, importable: dict[str, str]) -> list[bytes]:
+        """Import lines ``text`` needs for names other files define (``importable``: name ->
+        path); a language without imports needs none."""
+        return []
+
     def problems(self, data: bytes, path: str) -> list[Problem]:
         """A staged file's syntax problems (the hook's check): not UTF-8, else what
         ``check_file`` says, as one problem from the language itself."""

@@ -61,6 +61,7 @@ class GenerateRequest:
     requests: bool = True  # the prompt tells how to ask for a helper or a sibling's change
     new: bool = False  # a node being created (``text`` is then empty or its language's stub)
     around: str = ""  # the code the node goes into, shown whole instead of the outline
+    temperature: float | None = None  # this call's own, over the setting (a retry after an echo)
 
 
 S = TypeVar("S", bound=BaseModel)  # any structured answer (structured())

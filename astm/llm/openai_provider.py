@@ -135,7 +135,8 @@ class OpenAIProvider:
         bound = transport.generate_tokens(req.text, cap)
         spent = _Spent()
         for again in (False, True):
-            completion = await self._send(self.model, messages, req.node_id, bound, spent)
+            completion = await self._send(self.model, messages, req.node_id, bound, spent,
+                                          temperature=req.temperature)
             text = self._content(completion, req.node_id)
             if getattr(completion.choices[0], "finish_reason", None) != "length":
                 return text, spent.usage
@@ -248,6 +249,7 @@ class OpenAIProvider:
         max_tokens: int,
         spent: _Spent,
         fmt: Any = None,
+        temperature: float | None = None,
     ) -> ChatCompletion:
         """One request: at most ``model_jobs`` in flight; its deadline starts once a slot
         is free (queueing is not the server's time); retries and waits fit the deadline."""
@@ -265,7 +267,7 @@ class OpenAIProvider:
                             messages=messages,
                             response_format=fmt if fmt is not None else openai.omit,
                             timeout=remaining,
-                            **self._sampling(max_tokens),
+                            **self._sampling(max_tokens, temperature),
                         )
                 except (TimeoutError, openai.APITimeoutError):
                     raise ModelError(
@@ -289,11 +291,11 @@ class OpenAIProvider:
                     return completion
                 attempt += 1
 
-    def _sampling(self, max_tokens: int) -> dict[str, Any]:
+    def _sampling(self, max_tokens: int, temperature: float | None = None) -> dict[str, Any]:
         """The output bound and temperature, under the names this model takes."""
         out: dict[str, Any] = {self._limit_name: max_tokens}
         if self._temperature:
-            out["temperature"] = self._settings.temperature
+            out["temperature"] = self._settings.temperature if temperature is None else temperature
         return out
 
     def _adapt(self, body: object, node: str) -> bool:

@@ -86,7 +86,8 @@ def section(text: bytes, key: str) -> bytes | None:
 
     root = syntax.parse_tree(text).root_node
     defs = [n for n in root.children if n.type in ("function_definition", "class_definition", "decorated_definition")]
-    if len(defs) < 2:
+    whole_class = len(defs) == 1 and _members(defs[0]) and _name(defs[0]) != key.encode()
+    if len(defs) < 2 and not whole_class:
         return None  # not a whole file or class: the usual reading applies (imports above a def)
     found = []
     for top in root.children:
@@ -106,6 +107,12 @@ def section(text: bytes, key: str) -> bytes | None:
     except (SyntaxError, ValueError, RecursionError):
         return None
     return own
+
+
+def _name(top: object) -> bytes | None:  # tree_sitter.Node
+    d = top.child_by_field_name("definition") if top.type == "decorated_definition" else top  # type: ignore[attr-defined]
+    name = d.child_by_field_name("name") if d is not None else None
+    return name.text if name is not None else None
 
 
 def _members(top: object) -> list:  # tree_sitter.Node

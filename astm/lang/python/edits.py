@@ -40,6 +40,13 @@ class _Python:
     def module_names(self, path: str) -> list[str]:
         return imports.module_names(path)
 
+    def importable(self, file: Node) -> list[str]:
+        """The names another module can import from ``file``: its top-level definitions."""
+        return [c.key for c in file.children if c.key and c.kind in ("class", "function", "assignment")]
+
+    def imports_for(self, text: bytes, path: str, importable: dict[str, str]) -> list[bytes]:
+        return imports.imports_for(text, path, importable)
+
     def parse(self, path: str, data: bytes) -> Node:
         return syntax.parse(path, data)
 

@@ -74,3 +74,71 @@ def module_names(path: str) -> list[str]:
         parts = parts[1:]
     names = [".".join(parts[i:]) for i in range(len(parts))]
     return [n for n in names if n]
+
+
+# ---- names another module of the project defines (issue 10: two-file changes) ----------
+
+
+def unbound(text: bytes) -> set[str]:
+    """Names ``text`` reads that nothing in it binds and that are not builtins.
+
+    Deliberately coarse: a name bound anywhere in the module (any scope) counts as bound,
+    so this errs towards "bound"; it only decides which imports may be added."""
+    import ast
+    import builtins
+
+    from astm import pyast
+
+    try:
+        tree = pyast.parse_only(text.decode("utf-8", "replace"))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+    read: set[str] = set()
+    bound: set[str] = set(dir(builtins)) | {"__file__", "__name__", "__doc__", "__spec__", "__path__"}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Name):
+            (read if isinstance(n.ctx, ast.Load) else bound).add(n.id)
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(n.name)
+        elif isinstance(n, ast.arg):
+            bound.add(n.arg)
+        elif isinstance(n, ast.alias):
+            bound.add(n.asname or n.name.split(".", 1)[0])
+        elif isinstance(n, (ast.Global, ast.Nonlocal)):
+            bound.update(n.names)
+        elif isinstance(n, ast.ExceptHandler) and n.name:
+            bound.add(n.name)
+        elif isinstance(n, (ast.MatchAs, ast.MatchStar)) and n.name:
+            bound.add(n.name)
+        elif isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names):
+            return set()  # a star import may bind anything
+    return read - bound
+
+
+def imports_for(text: bytes, path: str, importable: dict[str, str]) -> list[bytes]:
+    """``from MODULE import NAME`` for each name ``text`` reads unbound that exactly one
+    other file of the project defines at its top level (``importable``: name -> path).
+    The module is named as the file's other imports name it: relative when they are."""
+    wanted = sorted(n for n in unbound(text) if importable.get(n, path) != path)
+    if not wanted:
+        return []
+    relative = b"\nfrom ." in b"\n" + text
+    out = []
+    for name in wanted:
+        module = _module_from(path, importable[name], relative=relative)
+        if module:
+            out.append(f"from {module} import {name}".encode())
+    return out
+
+
+def _module_from(path: str, other: str, *, relative: bool) -> str | None:
+    """How ``path`` imports the module at ``other``: its dotted name (``src/`` and ``lib/``
+    left out), or ``.sibling`` in the same package when the file imports relatively."""
+    names = module_names(other)
+    if not names:
+        return None
+    here, there = path.rsplit("/", 1)[0] if "/" in path else "", other.rsplit("/", 1)[0] if "/" in other else ""
+    if relative and here == there:
+        stem = other.rsplit("/", 1)[-1].removesuffix(".py")
+        return "." if stem == "__init__" else "." + stem
+    return names[0]
