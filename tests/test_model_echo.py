@@ -70,3 +70,33 @@ def test_a_method_is_taken_out_of_its_class_written_back_around_it(
     assert res.code == 0, res.err
     assert len(env.requests) == 1
     assert git(repo, "show", f"m:{S}") + "\n" == STATS.replace("return self.words()[: n - 1]", "return self.words()[:n]")
+
+
+def test_a_signature_slip_is_mended_not_retried(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any  # noqa: F811
+) -> None:
+    repo = make_repo(tmp_path / "r", PROJECT)
+    slip = "    def top_words(self, n: int -> list[str]:\n        return self.words()[:n]\n"
+    env.responder = scripted({}, {f"{S}::TextStats.top_words": slip})
+    res = astm("apply", "Add type hints to TextStats.top_words", "--branch", "m", cwd=repo)
+    assert res.code == 0, res.err
+    assert len(env.requests) == 1
+    assert "    def top_words(self, n: int) -> list[str]:\n        return self.words()[:n]\n" in git(repo, "show", f"m:{S}") + "\n"
+
+
+def test_a_new_members_stub_stands_in_its_class_so_a_class_written_back_carries_it(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any  # noqa: F811
+) -> None:
+    """The 1.5B wrote Inventory back six times without total_units. Shown the class with
+    the new method's stub at its end, a class written back carries the method, which is
+    taken out of it; the unchanged siblings are not touched."""
+    repo = make_repo(tmp_path / "r", PROJECT)
+    cls = STATS[STATS.index("class TextStats:"):]
+    method = "    def count(self):\n        return len(self.words())\n"
+    env.responder = scripted({}, {f"{S}::TextStats.count": cls + "\n" + method})
+    res = astm("apply", "Add a method TextStats.count that returns how many words there are", "--branch", "m", cwd=repo)
+    assert res.code == 0, res.err
+    assert len(env.requests) == 1
+    prompt = env.requests[0].body["messages"][-1]["content"]
+    assert cls.rstrip("\n") + "\n\n    def count(self):\n        ...\n" in prompt  # the class, then the stub
+    assert git(repo, "show", f"m:{S}") + "\n" == STATS + "\n" + method

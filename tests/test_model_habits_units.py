@@ -228,3 +228,17 @@ def test_a_whole_toml_file_with_junk_elsewhere_still_gives_the_nodes_table() -> 
     broken = whole.replace(b'"requests>=2.31"]', b'"requests>=2.31"')
     assert answer.extract_node(broken, path="pyproject.toml", language="toml", tree=t, base=base, node=own,
                                kind="table", key="project", parent=t, owner=own.id).text == broken
+
+
+def test_a_def_line_whose_paren_the_return_annotation_cut_short_is_mended() -> None:
+    """The 1.5B, adding type hints to truncate, wrote both forms through every retry."""
+    from astm.lang.python.answers import mend
+
+    want = b'def truncate(text: str, width: int, suffix: str = "...") -> str:\n    return text\n'
+    assert mend(b'def truncate(text: str, width: int, suffix: str = "..." -> str:\n    return text\n') == want
+    assert mend(b'def truncate(text: str, width: int, suffix: str = "..." -> str):\n    return text\n') == want
+    method = b"class A:\n    async def f(self, d: dict[str, int] = {} -> dict[str, int]:\n        return d\n"
+    assert mend(method) == b"class A:\n    async def f(self, d: dict[str, int] = {}) -> dict[str, int]:\n        return d\n"
+    assert mend(b"def f(x) -> int:\n    return (\n") is None  # another error: not this slip
+    assert mend(b"def f(g(x -> int:\n    pass\n") is None  # two parens astray: not guessed
+    assert mend(want) is None

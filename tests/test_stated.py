@@ -34,8 +34,19 @@ def test_a_coverage_percentage_in_pytests_table_says_where_it_goes() -> None:
     from astm.validate import pyproject
 
     intent = "Configure pytest-cov: fail when it is under 80%"
-    hint = pyproject.value_hint("pyproject.toml", "tool.pytest.ini_options", intent)
-    assert hint == ' (pytest-cov: addopts = "... --cov-fail-under=80")'
+    table = "pyproject.toml", "tool.pytest.ini_options", intent
+    # The answer's own addopts, with the flag: the whole line to write.
+    answer = b'[tool.pytest.ini_options]\naddopts = "--cov=inventory --cov-report=html"\n'
+    hint = pyproject.value_hint(*table, answer, b"")
+    assert hint == ' (pytest-cov: addopts = "--cov=inventory --cov-report=html --cov-fail-under=80")'
+    listed = b'[tool.pytest.ini_options]\naddopts = ["--cov=x", "-q"]\n'
+    assert pyproject.value_hint(*table, listed, b"") == ' (pytest-cov: addopts = "--cov=x -q --cov-fail-under=80")'
+    # No addopts yet: --cov of the project's package (the fail-under alone measures nothing).
+    base = b'[project]\nname = "my-shop"\n'
+    assert pyproject.value_hint(*table, b"[tool.pytest.ini_options]\n", base) == (
+        ' (pytest-cov: addopts = "--cov=my_shop --cov-fail-under=80")')
+    assert pyproject.value_hint(*table, b"", b"") == ' (pytest-cov: addopts = "--cov --cov-fail-under=80")'
     assert pyproject.value_hint("pyproject.toml", "project", intent) == ""
-    diag = stated.missing(intent, b'[tool.pytest.ini_options]\naddopts = "--cov=x"\n', b"", where=hint)
-    assert diag is not None and diag.message.endswith('does not have 80 (pytest-cov: addopts = "... --cov-fail-under=80")')
+    diag = stated.missing(intent, answer, b"", where=hint)
+    assert diag is not None and diag.message.endswith('does not have 80 (pytest-cov: addopts = '
+                                                      '"--cov=inventory --cov-report=html --cov-fail-under=80")')

@@ -129,6 +129,9 @@ def absorb(
         return b"", [], [], diag
     if not strict:
         new = strip_prose(new, language)
+        lang = by_name(language)
+        if not lang.parses(new):  # a slip such as ``def f(x: int -> int:`` (lang.mend)
+            new = lang.mend(new) or new
     new, asks = requests.take(new, owner)
     if not new.strip():
         return b"", [], [], Diagnostic("the answer has only requests, no text for the node", "answer")

@@ -125,10 +125,14 @@ async def generate(
             free = rename or ref is not None
             # A new member is written beside its class's code, not its outline: the 1.5B,
             # shown only signatures, rewrote the class from them and guessed its attributes.
+            # The new member's stub stands at the class's end: a small model that writes the
+            # class back (the 1.5B did, six times running) then writes the member in it too.
             inside = ""  # (on the first attempt only: a retry sees the outline, a change of view)
             if node is None and parent.kind == "class" and not ctx.plan_mode:
                 lines = f.data[parent.start : parent.end].decode("utf-8", "replace").splitlines()
                 inside = "\n".join(lines[:MAX_CLASS_LINES] + (["    ..."] if len(lines) > MAX_CLASS_LINES else []))
+                stub = f.lang.stub(key or "", member=True, intent=intent).decode("utf-8", "replace").rstrip("\n")
+                inside += f"\n\n{stub}" if stub else ""
             # At temperature 0 an answer given twice comes again, whatever the hint says
             # (the 1.5B wrote its class back six times): the next retries sample warmer.
             seen: set[str] = set()
@@ -247,7 +251,7 @@ def shape(
         diag = diag or f.lang.check_asked(new, intent)  # type hints asked, none written
         diag = diag or pyproject.unknown_pytest_options(f.data, patched, path=f.path, python=python_of(ctx.repo.workdir))
         if diag is None and stated.sole(ctx.decided, f.path):  # "under 80%": the 80 is this node's
-            diag = stated.missing(intent, new, f.data, where=pyproject.value_hint(f.path, key or "", intent))
+            diag = stated.missing(intent, new, f.data, where=pyproject.value_hint(f.path, key or "", intent, new, f.data))
     return (patch if diag is None else None), imports, asks, diag
 
 

@@ -236,12 +236,35 @@ def _pytest_options(python: str) -> frozenset[str]:
     return frozenset(names)
 
 
-def value_hint(path: str, key: str, intent: str) -> str:
+def value_hint(path: str, key: str, intent: str, new: bytes = b"", base: bytes = b"") -> str:
     """Where a value the intent states goes in table ``key``, when a standard says: a
-    coverage percentage in pytest's table is pytest-cov's ``--cov-fail-under`` in addopts."""
+    coverage percentage in pytest's table is pytest-cov's ``--cov-fail-under`` in addopts.
+
+    The hint is the whole line to write: the answer's own addopts with the flag added (the
+    1.5B, told ``"... --cov-fail-under=80"``, wrote exactly that and lost its ``--cov``),
+    else ``--cov`` of the project's package and the flag (the fail-under alone measures
+    nothing)."""
     if not applies(path) or key != "tool.pytest.ini_options":
         return ""
     m = re.search(r"(\d+(?:\.\d+)?)\s*%", intent)
-    if m and re.search(r"cov", intent, re.IGNORECASE):
-        return f' (pytest-cov: addopts = "... --cov-fail-under={m.group(1)}")'
-    return ""
+    if not (m and re.search(r"cov", intent, re.IGNORECASE)):
+        return ""
+    flag = f"--cov-fail-under={m.group(1)}"
+    opts = _string_at(new, "tool", "pytest", "ini_options", "addopts")
+    if opts is None:
+        name = _string_at(base, "project", "name")
+        opts = f"--cov={name.replace('-', '_')}" if name else "--cov"
+    return f' (pytest-cov: addopts = "{opts} {flag}")'
+
+
+def _string_at(text: bytes, *path: str) -> str | None:
+    """The string (or list, joined by spaces) at ``path`` of a TOML text."""
+    try:
+        node: Any = tomllib.loads(text.decode("utf-8", "replace"))
+    except tomllib.TOMLDecodeError:
+        return None
+    for part in path:
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, list):
+        node = " ".join(str(x) for x in node)
+    return node.strip() if isinstance(node, str) and node.strip() else None

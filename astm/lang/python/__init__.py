@@ -82,6 +82,9 @@ class Python(_Python, Base):
     def parses(self, text: bytes) -> bool:
         return answers.parses(text)
 
+    def mend(self, text: bytes) -> bytes | None:
+        return answers.mend(text)
+
     def dedent(self, text: bytes) -> bytes:
         return answers.dedent(text)
 

@@ -112,3 +112,27 @@ def shape(kind: str) -> str:
         "put those import lines first, above the definition: they are moved to the "
         "file's import block. Never define anything else"
     )
+
+
+# A ``def`` line whose parameter list the return annotation cut short: the 1.5B wrote
+# ``def truncate(text: str, width: int, suffix: str = "..." -> str:`` (and, told so,
+# ``... = "..." -> str):``) through every retry.
+_SHORT_DEF = re.compile(
+    rb"^(?P<head>[ \t]*(?:async[ \t]+)?def[ \t]+\w+[ \t]*\(.*?)[ \t]*->[ \t]*(?P<ret>[^():\n]+?)[ \t]*(?P<close>\)?)[ \t]*:[ \t]*$",
+    re.MULTILINE,
+)
+
+
+def mend(text: bytes) -> bytes | None:
+    """The ``def`` lines whose ``)`` stands after their return annotation, or is missing
+    before it, mended; None when there is none. Such a line never parses, so the mend
+    only turns an error into code; the rest of a whole-file answer may still be broken
+    (the node's own definition is then cut out of it: ``asked.section``)."""
+    def fix(m: re.Match[bytes]) -> bytes:
+        head = m.group("head")
+        if head.count(b"(") - head.count(b")") != 1:
+            return m.group(0)  # balanced already, or more than one paren astray: not this mistake
+        return head + b") -> " + m.group("ret") + b":"
+
+    new = _SHORT_DEF.sub(fix, text)
+    return new if new != text else None
