@@ -15,7 +15,7 @@ import openai_server as loopback
 import pytest
 from conftest import git, make_repo
 from test_model_habits import env, scripted  # noqa: F401  (the env fixture)
-from test_named_routes import PROJECT, S, STATS
+from test_named_routes import PROJECT, STATS, S
 
 from astm.lang.python.imports import imports_for, unbound
 
@@ -106,3 +106,38 @@ def test_an_existing_definition_of_another_file_is_imported(
     assert res.code == 0, res.err
     assert "from textkit.errors import ShopError\n" in git(repo, "show", f"m:{S}")
     assert len(env.requests) == 1
+
+
+def test_the_modules_a_file_imports_as_it_loads() -> None:
+    from astm.lang.python.imports import module_imports
+
+    text = (b"import os.path\nfrom inventory.errors import UnknownItemError\nfrom .models import Item\n"
+            b"from . import store\n\ndef f():\n    import json\n\nif True:\n    import csv\n")
+    got = module_imports("src/inventory/store.py", text)
+    assert {"os.path", "inventory.errors", "inventory.errors.UnknownItemError", "inventory.models",
+            "inventory.models.Item", "inventory", "inventory.store"} == got  # not json, not csv
+    assert module_imports("src/inventory/__init__.py", b"from .store import Inventory\n") == {
+        "inventory.store", "inventory.store.Inventory"}
+    assert module_imports("x.py", b"def broken(:\n") == frozenset()
+
+
+def test_no_import_that_would_close_a_cycle() -> None:
+    text = b"def f():\n    raise OutOfStockError()\n"
+    where = {"OutOfStockError": "src/inventory/errors.py"}
+    assert imports_for(text, "src/inventory/store.py", where, lambda p: p == "src/inventory/errors.py") == []
+
+
+def test_a_file_that_imports_this_one_is_not_imported_from(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any  # noqa: F811
+) -> None:
+    """errors.py imports stats.py as it loads: importing ShopError into stats.py would
+    break both modules, so the F821 stands and names the node."""
+    files = dict(PROJECT, **{ERRORS_PATH: "from textkit.stats import TextStats\n\n\nclass ShopError(Exception):\n    pass\n"})
+    repo = make_repo(tmp_path / "r", files)
+    method = "    def top_words(self, n):\n        if n < 0:\n            raise ShopError(n)\n        return self.words()[:n]\n"
+    env.responder = scripted({}, {f"{S}::TextStats.top_words": method})
+    res = astm("apply", "Make TextStats.top_words raise ShopError when n is negative",
+               "--branch", "m", "--retries", "0", cwd=repo)
+    assert res.code != 0
+    assert "Undefined name `ShopError`" in res.out + res.err
+    assert "added `from" not in res.out

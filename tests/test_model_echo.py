@@ -13,7 +13,7 @@ import openai_server as loopback
 import pytest
 from conftest import git, make_repo
 from test_model_habits import env, scripted  # noqa: F401  (the env fixture)
-from test_named_routes import PROJECT, S, STATS
+from test_named_routes import PROJECT, STATS, S
 
 openai_server = loopback.openai_server
 

@@ -116,7 +116,12 @@ def needed_imports(ctx: RunContext, f: FileCtx, patches: list[Patch], imports: l
         return []  # the composition's own check reports it
     tail = b"".join(b"\n" + i for i in imports)  # the children's own imports bind names too
     had = set(f.lang.imports_for(f.data, f.path, ctx.importable))  # missing before: not this run's
-    out = [i for i in f.lang.imports_for(composed + tail, f.path, ctx.importable) if i not in had]
+    mine = set(f.lang.module_names(f.path))
+
+    def cycle(other: str) -> bool:  # ``other`` imports this file as it loads: a cycle
+        return other in ctx.sources and bool(mine & f.lang.module_imports(other, ctx.sources[other]))
+
+    out = [i for i in f.lang.imports_for(composed + tail, f.path, ctx.importable, cycle) if i not in had]
     for line in out:
         note = f"{f.path}: added `{line.decode()}` for a name the change uses"
         if note not in ctx.result.notices:  # composed again after a child's retry

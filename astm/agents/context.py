@@ -104,6 +104,7 @@ class RunContext:
     # name -> the one candidate file that defines it at top level, or that a decided route
     # creates it in: a use of it elsewhere gets its import (agents.compose, issue 10)
     importable: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, bytes] = field(default_factory=dict)  # the candidate files' base text, by path
     # what every node's next answer must also fix: the project's failing tests (engine.run)
     run_hint: list[str] = field(default_factory=list)
 

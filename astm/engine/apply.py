@@ -61,6 +61,7 @@ async def route_files(ctx: RunContext, files: dict[str, FileCtx], intent: str) -
     named_ok = ctx.provider.name != "plan" and ctx.settings.named_routes
     if ctx.provider.name != "plan":  # a plan says every edit it wants, imports too
         ctx.importable.update(importable(targets))
+        ctx.sources.update(data)
     if named_ok and (decided := named.decide(intent, repo_node, data)):
         # The intent names its targets: the route down to them is its own (10.3).
         ctx.decided.update(decided)

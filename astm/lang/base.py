@@ -8,6 +8,7 @@ override what they know better; a new language starts from here (docs/architectu
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from astm.lang.problems import Problem, not_utf8
@@ -139,10 +140,17 @@ class Base(abc.ABC):
         """Names another file of the project can import from ``file`` (none: not code)."""
         return []
 
-    def imports_for(self, text: bytes, path: str, importable: dict[str, str]) -> list[bytes]:
+    def imports_for(
+        self, text: bytes, path: str, importable: dict[str, str], cycle: Callable[[str], bool] = lambda p: False
+    ) -> list[bytes]:
         """Import lines ``text`` needs for names other files define (``importable``: name ->
-        path); a language without imports needs none."""
+        path), none from a file ``cycle`` says imports ``path`` as it loads; a language
+        without imports needs none."""
         return []
+
+    def module_imports(self, path: str, data: bytes) -> frozenset[str]:
+        """The modules ``path`` imports as it loads (none: not code)."""
+        return frozenset()
 
     def problems(self, data: bytes, path: str) -> list[Problem]:
         """A staged file's syntax problems (the hook's check): not UTF-8, else what

@@ -13,6 +13,8 @@ module:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from astm.core.node import Node
 from astm.core.patch import Patch
 from astm.lang.python import checks, imports, indent, placement, syntax
@@ -44,8 +46,13 @@ class _Python:
         """The names another module can import from ``file``: its top-level definitions."""
         return [c.key for c in file.children if c.key and c.kind in ("class", "function", "assignment")]
 
-    def imports_for(self, text: bytes, path: str, importable: dict[str, str]) -> list[bytes]:
-        return imports.imports_for(text, path, importable)
+    def imports_for(
+        self, text: bytes, path: str, importable: dict[str, str], cycle: Callable[[str], bool] = lambda p: False
+    ) -> list[bytes]:
+        return imports.imports_for(text, path, importable, cycle)
+
+    def module_imports(self, path: str, data: bytes) -> frozenset[str]:
+        return imports.module_imports(path, data)
 
     def parse(self, path: str, data: bytes) -> Node:
         return syntax.parse(path, data)

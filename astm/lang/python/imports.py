@@ -5,6 +5,8 @@ file resolves into an edit of its ``(imports)`` node), where a new import block 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import tree_sitter
 
 from astm.core.node import Node
@@ -106,20 +108,21 @@ def unbound(text: bytes) -> set[str]:
             bound.add(n.asname or n.name.split(".", 1)[0])
         elif isinstance(n, (ast.Global, ast.Nonlocal)):
             bound.update(n.names)
-        elif isinstance(n, ast.ExceptHandler) and n.name:
-            bound.add(n.name)
-        elif isinstance(n, (ast.MatchAs, ast.MatchStar)) and n.name:
+        elif isinstance(n, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and n.name:
             bound.add(n.name)
         elif isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names):
             return set()  # a star import may bind anything
     return read - bound
 
 
-def imports_for(text: bytes, path: str, importable: dict[str, str]) -> list[bytes]:
+def imports_for(
+    text: bytes, path: str, importable: dict[str, str], cycle: Callable[[str], bool] = lambda p: False
+) -> list[bytes]:
     """``from MODULE import NAME`` for each name ``text`` reads unbound that exactly one
-    other file of the project defines at its top level (``importable``: name -> path).
-    The module is named as the file's other imports name it: relative when they are."""
-    wanted = sorted(n for n in unbound(text) if importable.get(n, path) != path)
+    other file of the project defines at its top level (``importable``: name -> path),
+    unless ``cycle(that file)`` says it imports ``path`` as it loads. The module is named
+    as the file's other imports name it: relative when they are."""
+    wanted = sorted(n for n in unbound(text) if importable.get(n, path) != path and not cycle(importable[n]))
     if not wanted:
         return []
     relative = b"\nfrom ." in b"\n" + text
@@ -142,3 +145,34 @@ def _module_from(path: str, other: str, *, relative: bool) -> str | None:
         stem = other.rsplit("/", 1)[-1].removesuffix(".py")
         return "." if stem == "__init__" else "." + stem
     return names[0]
+
+
+def module_imports(path: str, data: bytes) -> frozenset[str]:
+    """The modules ``path`` imports at its top level, where an import runs as the module
+    loads (an import that closes a cycle there breaks both modules): ``import a.b`` and
+    ``from a.b import c`` give a.b and a.b.c; a relative import is resolved from ``path``.
+    Only top-level import statements count: not imports inside functions or under
+    ``if TYPE_CHECKING:`` (which never run at load time), nor under ``try:`` (rare)."""
+    import ast
+
+    from astm import pyast
+
+    try:
+        tree = pyast.parse_only(data.decode("utf-8", "replace"))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset()
+    here = (module_names(path) or [""])[0].split(".")
+    package = here if path.endswith("__init__.py") else here[:-1]
+    out: set[str] = set()
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Import):
+            out.update(a.name for a in stmt.names)
+        elif isinstance(stmt, ast.ImportFrom):
+            base = stmt.module or ""
+            if stmt.level:
+                up = package[: len(package) - (stmt.level - 1)] if stmt.level - 1 <= len(package) else []
+                base = ".".join([*up, *([base] if base else [])])
+            if base:
+                out.add(base)
+                out.update(f"{base}.{a.name}" for a in stmt.names)
+    return frozenset(out)
