@@ -133,6 +133,23 @@ def test_whole_class_answer_proposes_its_other_change_to_the_parent(
     assert nodes["cart.py::Cart.add"] == "changed" and nodes[TOTAL] == "changed"
 
 
+def test_a_node_that_left_itself_unchanged_rewrites_no_sibling(
+    env: loopback.LoopbackServer, tmp_path: Path, astm: Any
+) -> None:
+    """Routed to the wrong function, the 1.5B answered the whole file with that function
+    as it was and four neighbours rewritten from guesses: none of them is made."""
+    repo = make_repo(tmp_path / "shop", {"cart.py": CART})
+    checked_add = CART.replace(
+        "        self.items.append(price)\n",
+        '        if price < 0:\n            raise ValueError("negative price")\n        self.items.append(price)\n',
+    )
+    env.responder = scripted(to_total(), {TOTAL: checked_add[checked_add.index("class Cart:") :]})
+    res = apply(astm, repo, "round the total", "cart.py", "--json", retries=0)
+    assert f"{TOTAL} proposed a change to Cart.add; not done: it left its own text as it was" in res.out
+    assert generations(env, "cart.py::Cart.add") == []
+    assert git(repo, "branch", "--list", "m") == ""  # nothing changed: nothing landed
+
+
 def test_unchanged_nodes_of_a_whole_file_answer_are_dropped(
     env: loopback.LoopbackServer, tmp_path: Path, astm: Any
 ) -> None:

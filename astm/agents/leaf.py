@@ -187,7 +187,7 @@ async def generate(
                 return Outcome(res)
             if patch.text == text and not imports:
                 ctx.emit(nid, "unchanged", res.attempts)
-                return Outcome(res, patch, asks=asks)
+                return Outcome(res, patch, asks=_unchanged_asks(ctx, nid, asks))
             sandbox = await box
             patched = compose(f.data, [patch])
             await ctx.blocking(sandbox.write, f.path, patched)
@@ -198,6 +198,17 @@ async def generate(
             return Outcome(res, patch, commit, imports=imports, asks=asks)
         finally:
             await settle(box)
+
+
+def _unchanged_asks(ctx: RunContext, nid: str, asks: list[Ask]) -> list[Ask]:
+    """A node that left its own text as it was keeps its requests and its new helpers, but
+    not its rewrites of existing siblings: the 1.5B, routed to the wrong function, wrote
+    the whole file back with four of its neighbours rewritten from guesses."""
+    keep = [a for a in asks if not (a.proposal and a.what == "change")]
+    for a in asks:
+        if a not in keep:
+            ctx.result.notices.append(f"{nid} proposed a change to {a.name}; not done: it left its own text as it was")
+    return keep
 
 
 def shape(
