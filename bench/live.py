@@ -9,6 +9,8 @@ run with the project's own tests on the changed project). Two arms per task:
 - whole: for each file the task concerns (the file list is given to this arm only, which is
   the generous assumption), one call "here is the file and the intent, return the whole new
   file"; the answers (fences stripped) are written and checked.
+- aider (`--arm aider`): Aider 0.86.2 in its `whole` format on the task's files, once, as
+  the issue measured it (bench/live/aider_arm.py; `--setup` installs it in its own venv).
 
 Both arms reach the model through a counting proxy, so calls and tokens are counted the
 same way (astm's own `--json` token count is shown beside it). The server
@@ -39,6 +41,7 @@ LIVE = BENCH / "live"
 # Appended, not prepended: importing this file from the tests must shadow nothing.
 sys.path += [p for p in (str(BENCH), str(LIVE)) if p not in sys.path]
 
+import aider_arm  # bench/live/aider_arm.py
 import serve  # bench/live/serve.py
 from _common import GIT_ENV, git
 
@@ -261,6 +264,22 @@ def whole_arm(task: Task, work: Path, model: str, base_url: str, temperature: fl
     return result
 
 
+def aider(task: Task, work: Path, model: str, base_url: str, timeout: float) -> ArmResult:
+    """Aider on the task's files, once, in a git repository of the project; check."""
+    project = copy_project(task, work / "aider")
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "initial"]):
+        git(project, *args)
+    got = aider_arm.run(project, task.intent, task.files, model, base_url, timeout)
+    result = ArmResult(task.name, "aider", wall=got.wall)
+    result.raw = {"output": got.output}
+    if got.error:
+        result.detail = got.error
+        return result
+    check = run_check(task, project)
+    result.passed, result.detail = check.passed, check.detail
+    return result
+
+
 def record_astm_failure(path: Path, model: str, result: ArmResult) -> None:
     """Append astm's raw output for a task it did not pass (for whoever fixes astm)."""
     raw = result.raw
@@ -319,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tasks", default="", help="comma-separated task names (default: all)")
     ap.add_argument("--set", dest="task_set", choices=["tuned", "heldout", "all"], default="all",
                     help="the tasks astm was tuned on, the held-out ones, or all (default)")
-    ap.add_argument("--arm", choices=["astm", "whole", "both"], default="both")
+    ap.add_argument("--arm", choices=["astm", "whole", "aider", "both"], default="both",
+                    help="both: astm and the whole-file edit; aider: Aider's whole format (bench/live/aider_arm.py)")
     ap.add_argument("--transcript", type=Path, default=None,
                     help="append every call's messages and answer to this JSON-lines file")
     ap.add_argument("--setup", action="store_true",
@@ -349,6 +369,10 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"unknown tasks: {', '.join(sorted(unknown))}")
         tasks = [t for t in tasks if t.name in wanted]
     spec = serve.MODELS[args.model]
+    if args.arm == "aider" and not aider_arm.AIDER.exists():
+        if not args.setup:
+            ap.error(f"no aider in {aider_arm.VENV}; run with --setup")
+        aider_arm.ensure()
     server: serve.Server | None = None
     if args.server:
         upstream = args.server.rstrip("/")
@@ -385,6 +409,8 @@ def main(argv: list[str] | None = None) -> int:
                 if arm == "astm":
                     r = astm_arm(task, work, model, proxy.url, extra, args.astm_timeout,
                                  args.astm_setting)
+                elif arm == "aider":
+                    r = aider(task, work, model, proxy.url, args.call_timeout)
                 else:
                     r = whole_arm(task, work, model, proxy.url, args.temperature,
                                   args.call_timeout)
