@@ -69,7 +69,8 @@ async def compose_up(
     composed = compose(f.data, patches, bounds=bounds)
     delta = len(composed) - len(f.data)
     new_range = (node.start, node.end + delta) if not node.is_file else (0, len(composed))
-    diag = f.lang.check_file(composed, f.path)
+    # The base is valid: the language may check only what the patches changed.
+    diag = f.lang.check_change(f.data, composed, f.path, patches)
     if diag is not None:
         raise CrossNode(blame(f, node, patches, composed, diag, kids), node.id)
     if node.is_file:
@@ -218,10 +219,18 @@ async def fold(
 def verify_structure(f: FileCtx, composed: bytes, nodes: list[Outcome]) -> None:
     """Re-parse the composed file: every kept and created node is still there."""
     # Counted by (kind, name), not by id: deleting ``A`` renumbers ``A#2`` to ``A``.
-    # check_file compiled it already: read the top-level keys without compiling again
-    # (and without building every node, when the language can).
+    # check_change compiled it already: read the top-level keys without compiling again,
+    # from what changed when the language can (a big file has many), else without
+    # building every node when it can.
+    delta = getattr(f.lang, "top_keys_delta", None)
     top_keys = getattr(f.lang, "top_keys", None)
-    if top_keys is not None:
+    changed = delta(f.data, composed) if delta is not None else None
+    if changed is not None:
+        removed, added = changed
+        after = Counter((c.kind, c.key) for c in f.tree.children if c.kind != "comment")
+        after.subtract(removed)
+        after.update(added)
+    elif top_keys is not None:
         after = Counter(top_keys(composed))
     else:
         after = Counter((c.kind, c.key) for c in f.lang.build(f.path, composed).children)

@@ -51,6 +51,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
         seen.contexts.append(path)
         return context(self, path, data)  # type: ignore[arg-type]
 
+    syntax.forget_trees()  # the trees kept from an earlier test's files
     monkeypatch.setattr(syntax, "parse_tree", counting_parse)
     monkeypatch.setattr(type(python_lang.LANGUAGE), "context", counting_context)
     return seen
