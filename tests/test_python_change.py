@@ -174,22 +174,25 @@ def test_statements_sharing_a_line_stay_together() -> None:
     same(base, data, patches)
 
 
-def test_the_import_block_and_the_docstring_are_read_whole() -> None:
-    """An import added after the import block joins it: the keys are read from the whole
-    text when a window touches the module's opening docstring or imports."""
+def test_a_window_in_the_opening_imports_reaches_past_them() -> None:
+    """Whether a statement belongs to the import block depends on those before it: a window
+    in the module's opening docstring and imports starts at the first byte and ends after
+    the first statement past them that is no import."""
     base = module()
     data, patches = replace(base, "(imports)", "import os\nimport sys\n")
     found = same(base, data, patches)
-    assert found.delta is None
+    assert found.windows[0][0] == 0 and data[found.windows[0][2] : found.windows[0][3]].endswith(b"len(os.sep)\n")
+    assert found.delta is not None and ("function", "f0") in found.delta[0]
     first = node(base, "f0")
-    patch = Patch(PATH, first.start, first.end, b"import re\n", first.id)
-    data = compose(base, [patch])
-    assert same(base, data, [patch]).delta is None
+    patch = Patch(PATH, first.start, first.end, b"import re\n", first.id)  # joins the block
+    found = same(base, compose(base, [patch]), [patch])
+    assert found.delta is not None and ("function", "f0") not in found.delta[1]
+    data, patches = replace(base, "(docstring)", "x = 1\n")  # no docstring, no import block
+    same(base, data, patches)
 
 
-def test_the_composed_tree_is_kept_and_re_parsed_incrementally(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The composed text's tree comes from the base's (``reparse``), and is what the keys and a
-    node tree of the composed text are read from afterwards: no full parse of it."""
+def test_a_composed_file_is_parsed_only_where_it_changed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The base's tree is kept from its parse; the composed text is parsed window by window."""
     base = module(n=200)
     syntax.forget_trees()
     syntax.tree_of(base)
@@ -199,6 +202,34 @@ def test_the_composed_tree_is_kept_and_re_parsed_incrementally(monkeypatch: pyte
     data, patches = replace(base, "f100", "def f100(x: int) -> int:\n    return -x\n")
     parsed.clear()  # ``replace`` built the base's nodes (from the kept tree)
     assert check_change(base, data, PATH, patches) is None
-    LANGUAGE.top_keys(data)
-    syntax.build(PATH, data)
-    assert all(n < len(base) // 10 for n in parsed), parsed
+    assert LANGUAGE.top_keys_delta(base, data) == ([("function", "f100")], [("function", "f100")])
+    assert parsed == [len(b"def f100(x: int) -> int:\n    return -x\n")]
+
+
+def test_a_window_that_would_join_the_next_line_is_the_file_s_to_judge() -> None:
+    """A line continuation at a window's end joins the unchanged line below it in the
+    file; alone, the window would end on blank lines."""
+    base = module()
+    data, patches = replace(base, "f30", "x = 1 \\\n")  # joins a blank line: valid
+    assert same(base, data, patches).sparse is None
+    f30, f31 = node(base, "f30"), node(base, "f31")
+    patch = Patch(PATH, f30.start, f31.start, b"x = 1 \\\n", f30.id)  # joins ``def f31``
+    data = compose(base, [patch])
+    assert same(base, data, [patch]).sparse is None
+    assert check_change(base, data, PATH, [patch]) is not None
+    data, patches = replace(base, "f30", "@decorator\n")  # would decorate f31 in the file
+    assert same(base, data, patches).sparse is None
+
+
+def test_an_edit_right_below_the_leading_window_is_counted_once() -> None:
+    """The leading window ends after ``X = 1``; ``Y = 2`` on the next line is another
+    edit's: the two windows touch and are one."""
+    base = module('"""Doc."""\n\nimport os\nX = 1\nY = 2\n')
+    patches = []
+    for name, text in (("(docstring)", b'"""Other."""\n'), ("Y", b"del Y\n")):
+        n = node(base, name)
+        patches.append(Patch(PATH, n.start, n.end, text, n.id))
+    data = compose(base, patches)
+    found = same(base, data, patches)
+    assert len(found.windows) == 1 and found.delta is not None
+    assert found.delta[1].count(("statement", "(delete)")) == 1

@@ -1,29 +1,33 @@
-"""A composed file against its base, re-parsed and checked at the cost of what changed.
+"""A composed file against its base, checked at the cost of what changed (issue 11.15).
 
 A composing parent's text is its base with its children's patches applied. The base is
-valid Python: the run compiled it when it read the file (``syntax.parse``). Compiling and
-parsing the composed text whole again cost seconds per composing level in a module of
-50,000 functions (issue 11.15). Instead:
+valid Python: the run compiled and parsed it when it read the file (``syntax.parse``; its
+tree-sitter tree is kept, ``syntax.tree_of``). Compiling and parsing the composed text
+whole again cost seconds per composing level in a module of 50,000 functions. Instead:
 
-* the base's tree-sitter tree (``syntax.tree_of``) is copied, ``edit``ed and re-parsed
-  incrementally: tree-sitter re-parses only around the edits;
-* the *windows* are the top-level statements around the changed bytes and around what
-  tree-sitter says changed structure: whole lines, sharing none with a statement outside;
-* CPython compiles a *sparse* text: the windows where they stand, and the file's head
-  (an encoding cookie, the docstring and the ``__future__`` imports it opens with),
-  every other line blank. Line numbers, future flags and the cookie are the file's own,
-  and the lines left out are unchanged top-level statements CPython accepted before, so
+* the *windows* are the base's top-level statements the patches touch, grown to whole
+  lines that share none with a statement outside them (``p = 1; q = 2``); outside them
+  the composed text is the base's bytes;
+* each window's new text is parsed alone by tree-sitter: a window is whole top-level
+  statements, so its tree is the composed file's there, and what it holds is read from
+  it (its top-level keys, a ``__future__`` import, a ``global`` at module level);
+* CPython compiles a *sparse* text: the windows' new text where it stands and the
+  file's head (the encoding cookie, the docstring and ``__future__`` imports it opens
+  with), every other line blank. Line numbers, future flags and the cookie are the
+  file's own, and the lines left out are top-level statements CPython accepted before:
   what it says of the sparse text is what it says of the file.
 
-That holds in a file tree-sitter parses without an error and whose module scope declares
-no ``global`` name (``x = 1`` then ``global x`` is an error between two statements); a
-window that reaches into the ``__future__`` imports, or holds a new one, starts at the
-file's first byte. Otherwise there is no sparse text and the whole file is compiled.
+The sparse text is not enough, and the whole file is compiled, when a window's new text
+does not parse alone (an unclosed string would run on past it in the file), ends with a
+line continuation (it would join the line after it), or holds a ``__future__`` import
+below the file's head; and when the module scope has a ``global`` statement anywhere
+(``x = 1`` then ``global x`` is an error between two statements). A window reaching into
+the docstring and imports the module opens with starts at the file's first byte and ends
+after the first statement past them: whether a statement belongs to the import block
+depends on the statements before it.
 
-The same windows say what changed among the file's top-level nodes (``Change.delta``):
-the items of the base's window statements against the composed text's, when no window
-reaches into the docstring and import block the module opens with (whose items depend on
-the statements around them).
+The windows also say what changed among the file's top-level nodes (``Change.delta``):
+the items of the base's window statements against those of the new text.
 """
 
 from __future__ import annotations
@@ -39,7 +43,14 @@ import tree_sitter
 
 from astm.core.patch import Patch
 from astm.lang.python import syntax
-from astm.lang.python.items import is_docstring, module_leading, window_items
+from astm.lang.python.items import (
+    IMPORT_TYPES,
+    Item,
+    is_docstring,
+    items_of,
+    leading_count,
+    window_items,
+)
 
 Key = tuple[str, str | None]
 _FUTURE = "future_import_statement"
@@ -60,8 +71,7 @@ class Edit:
 
 @dataclass(frozen=True)
 class Change:
-    """What a composed text changed against its base, read from the incremental re-parse
-    (its tree is ``syntax.tree_of`` the text's, kept there)."""
+    """What a composed text changed against its base."""
 
     windows: tuple[tuple[int, int, int, int], ...]  # (old start, old end, new start, new end)
     sparse: bytes | None  # what CPython compiles in its place; None: the whole text
@@ -74,9 +84,9 @@ _lock = threading.Lock()
 
 
 def change(base: bytes, data: bytes, patches: Sequence[Patch] = ()) -> Change:
-    """``data`` against ``base`` (remembered for the last few pairs: the composing parent
-    checks the text, then its structure). ``patches``: what made ``data`` from ``base``,
-    a hint checked against the bytes (else the changed span is found by comparing them)."""
+    """``data`` against ``base`` (remembered for the last pairs: a composing parent checks
+    the text, then its structure). ``patches``: what made ``data`` from ``base``, a hint
+    checked against the bytes (else the change is found by comparing them)."""
     key = (base, data)
     with _lock:
         found = _changes.get(key)
@@ -97,14 +107,12 @@ def edits_of(base: bytes, data: bytes, patches: Sequence[Patch]) -> list[Edit]:
     edits: list[Edit] = []
     shift, pos = 0, 0
     for p in sorted(patches, key=lambda p: (p.start, p.end, p.seq)):
-        if p.start < pos:
-            edits = []
-            break
         new_start = p.start + shift
-        if base[pos : p.start] != data[pos + shift : new_start]:
-            edits = []
-            break
-        if data[new_start : new_start + len(p.text)] != p.text:
+        if (
+            p.start < pos
+            or base[pos : p.start] != data[pos + shift : new_start]
+            or data[new_start : new_start + len(p.text)] != p.text
+        ):
             edits = []
             break
         shift += len(p.text) - (p.end - p.start)
@@ -133,103 +141,74 @@ def _common_prefix(a: bytes, b: bytes) -> int:
     return lo
 
 
-def _point(text: bytes, pos: int) -> tuple[int, int]:
-    return text.count(b"\n", 0, pos), pos - (text.rfind(b"\n", 0, pos) + 1)
-
-
-def _reparse(base: bytes, data: bytes, edits: list[Edit]) -> tuple[tree_sitter.Tree, tree_sitter.Tree]:
-    """The base's tree edited to ``data`` (for ``changed_ranges``) and ``data``'s own."""
-    old = syntax.tree_of(base).copy()
-    for e in reversed(edits):  # from the end: each edit's base positions still hold
-        start = _point(base, e.start)
-        rows = data.count(b"\n", e.new_start, e.new_end)
-        if rows:
-            new_end = (start[0] + rows, e.new_end - (data.rfind(b"\n", e.new_start, e.new_end) + 1))
-        else:
-            new_end = (start[0], start[1] + e.new_end - e.new_start)
-        old.edit(
-            start_byte=e.start, old_end_byte=e.end, new_end_byte=e.start + e.new_end - e.new_start,
-            start_point=start, old_end_point=_point(base, e.end), new_end_point=new_end,
-        )
-    new = syntax.reparse(data, old)
-    syntax.keep_tree(data, new)
-    return old, new
+@dataclass(frozen=True)
+class _Window:
+    old: tuple[int, int]
+    new: tuple[int, int]
+    tree: tree_sitter.Tree  # the new text's, parsed alone
+    leading: bool  # starts at the file's first byte, past the opening docstring and imports
 
 
 def _change(base: bytes, data: bytes, edits: list[Edit]) -> Change:
-    old, new = _reparse(base, data, edits)
-    if new.root_node.has_error:
-        return Change((), None, None)
-    base_root = syntax.tree_of(base).root_node
-    sides = _Sides(base, base_root.children, data, new.root_node.children, edits)
-    ranges = [(e.start, e.end, e.new_start, e.new_end) for e in edits]
-    for r in old.changed_ranges(new):  # structure tree-sitter re-read beyond the edits
-        ranges.append((sides.to_old(r.start_byte, low=True), sides.to_old(r.end_byte, low=False),
-                       r.start_byte, r.end_byte))
-    head = _future_end(base_root.children)
-    windows = sides.windows(ranges, head)
-    sparse = _sparse(data, new.root_node, windows, sides.new_kids)
-    return Change(tuple(windows), sparse, _delta(sides, windows))
+    tree = syntax.tree_of(base)
+    kids = tree.root_node.children
+    statements = [k for k in kids if k.is_named and k.type != "comment"]
+    spans = _windows(base, kids, statements, edits)
+    windows: list[_Window] = []
+    for (oa, ob), leading in spans:
+        na, nb = _to_new(edits, oa, low=True), _to_new(edits, ob, low=False)
+        text = data[na:nb]
+        aligned = (na == 0 or data[na - 1 : na] == b"\n") and (nb == len(data) or data[nb - 1 : nb] == b"\n")
+        new = syntax.parse_tree(text)
+        if not aligned or new.root_node.has_error or text.rstrip(b"\r\n").endswith(b"\\"):
+            return Change(tuple((w.old + w.new) for w in windows), None, None)
+        windows.append(_Window((oa, ob), (na, nb), new, leading))
+    found = tuple(w.old + w.new for w in windows)
+    return Change(found, _sparse(base, data, tree, windows), _delta(tree, statements, windows))
 
 
-class _Sides:
-    """The base's and the composed text's top-level statements, and positions mapped
-    between them (outside the edits, the two texts are the same bytes)."""
+def _windows(
+    base: bytes, kids: list[tree_sitter.Node], statements: list[tree_sitter.Node], edits: list[Edit],
+) -> list[tuple[tuple[int, int], bool]]:
+    """The base's byte ranges the edits touch, grown to whole statements and lines, merged;
+    the first one made leading when it reaches into the module's opening statements."""
+    grown = sorted(_expand(base, kids, e.start, e.end) for e in edits)
+    merged: list[tuple[int, int]] = []
+    for a, b in grown:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    if not merged:
+        return []
+    lead = leading_count(statements)
+    lead_end = statements[lead].end_byte if lead < len(statements) else len(base)
+    if merged[0][0] >= max(lead_end, _future_end(kids)):
+        return [(w, False) for w in merged]
+    # From the first byte to the first statement past the opening ones that is no import
+    # and that no edit touches: the import block ends there, before and after.
+    end, rest = merged[0][1], merged[1:]
+    while True:
+        i = max(lead, bisect.bisect_left(statements, end, key=lambda s: s.start_byte))
+        while i < len(statements) and statements[i].type in IMPORT_TYPES:
+            i += 1
+        end = _expand(base, kids, statements[i].start_byte, statements[i].end_byte)[1] if i < len(statements) else len(base)
+        if not rest or rest[0][0] > end:
+            return [((0, end), True), *((w, False) for w in rest)]
+        end, rest = max(end, rest[0][1]), rest[1:]
 
-    def __init__(
-        self, base: bytes, old_kids: list[tree_sitter.Node], data: bytes,
-        new_kids: list[tree_sitter.Node], edits: list[Edit],
-    ) -> None:
-        self.base, self.old_kids, self.data, self.new_kids = base, old_kids, data, new_kids
-        self.edits = edits
 
-    def to_old(self, pos: int, *, low: bool) -> int:
-        shift = 0
-        for e in self.edits:
-            if pos < e.new_start:
-                break
-            if pos < e.new_end or (pos == e.new_end and e.new_start == e.new_end):
-                return e.start if low else e.end
-            shift = e.end - e.new_end
-        return pos + shift
-
-    def to_new(self, pos: int, *, low: bool) -> int:
-        shift = 0
-        for e in self.edits:
-            if pos < e.start:
-                break
-            if pos < e.end or (pos == e.end and e.start == e.end):
-                return e.new_start if low else e.new_end
-            shift = e.new_end - e.end
-        return pos + shift
-
-    def windows(self, ranges: list[tuple[int, int, int, int]], head: int) -> list[tuple[int, int, int, int]]:
-        """The ranges grown to whole top-level statements on both sides, merged, until
-        nothing grows. A window reaching into the ``__future__`` imports (base bytes
-        ``[0, head)``), or holding a new one, starts at the file's first byte."""
-        wins = sorted(ranges)
-        while True:
-            grown = []
-            for oa, ob, na, nb in wins:
-                oa2, ob2 = _expand(self.base, self.old_kids, oa, ob)
-                na2, nb2 = _expand(self.data, self.new_kids, na, nb)
-                if oa2 < head or any(k.type == _FUTURE for k in _inside(self.new_kids, na2, nb2)):
-                    oa2, ob2, na2 = 0, max(ob2, head), 0
-                oa3 = min(oa2, self.to_old(na2, low=True))
-                ob3 = max(ob2, self.to_old(nb2, low=False))
-                na3 = min(na2, self.to_new(oa3, low=True))
-                nb3 = max(nb2, self.to_new(ob3, low=False))
-                grown.append((oa3, ob3, na3, nb3))
-            grown.sort()
-            merged: list[tuple[int, int, int, int]] = []
-            for w in grown:
-                if merged and (w[0] <= merged[-1][1] or w[2] <= merged[-1][3]):
-                    last = merged.pop()
-                    w = (last[0], max(last[1], w[1]), last[2], max(last[3], w[3]))
-                merged.append(w)
-            if merged == wins:
-                return merged
-            wins = merged
+def _to_new(edits: list[Edit], pos: int, *, low: bool) -> int:
+    """Where base byte ``pos`` (outside the edits, or at an edge of one) is in the composed
+    text; ``low``: an edit starting at ``pos`` comes after it."""
+    shift = 0
+    for e in edits:
+        if pos < e.start or (low and pos == e.start):
+            break
+        if pos < e.end:
+            return e.new_start if low else e.new_end
+        shift = e.new_end - e.end
+    return pos + shift
 
 
 def _end_row(node: tree_sitter.Node) -> int:
@@ -237,37 +216,21 @@ def _end_row(node: tree_sitter.Node) -> int:
     return row - 1 if col == 0 and node.end_byte > node.start_byte else row
 
 
-def _span(kids: list[tree_sitter.Node], a: int, b: int) -> tuple[int, int]:
-    """Indices ``[i, j)`` of the top-level statements overlapping ``[a, b)`` (holding ``a``
-    when the range is empty)."""
+def _expand(text: bytes, kids: list[tree_sitter.Node], a: int, b: int) -> tuple[int, int]:
+    """``[a, b)`` grown to the whole lines of the top-level statements it overlaps (holds,
+    when empty), and of those sharing a line with them."""
     i = bisect.bisect_right(kids, a, key=lambda k: k.end_byte)
     j = bisect.bisect_left(kids, max(b, a + 1), key=lambda k: k.start_byte)
-    return i, j
-
-
-def _inside(kids: list[tree_sitter.Node], a: int, b: int) -> list[tree_sitter.Node]:
-    i, j = _span(kids, a, b)
-    return kids[i:j]
-
-
-def _expand(text: bytes, kids: list[tree_sitter.Node], a: int, b: int) -> tuple[int, int]:
-    """``[a, b)`` grown to the whole lines of the statements it overlaps, and of those
-    sharing a line with them."""
-    i, j = _span(kids, a, b)
     if i < j:
-        first, last = _start_row(kids[i]), _end_row(kids[j - 1])
+        first, last = kids[i].start_point.row, _end_row(kids[j - 1])
         while i > 0 and _end_row(kids[i - 1]) >= first:
             i -= 1
-            first = min(first, _start_row(kids[i]))
-        while j < len(kids) and _start_row(kids[j]) <= last:
+            first = min(first, kids[i].start_point.row)
+        while j < len(kids) and kids[j].start_point.row <= last:
             j += 1
             last = max(last, _end_row(kids[j - 1]))
         a, b = min(a, kids[i].start_byte), max(b, kids[j - 1].end_byte)
     return _line_start(text, a), _line_end(text, b)
-
-
-def _start_row(node: tree_sitter.Node) -> int:
-    return node.start_point.row
 
 
 def _line_start(text: bytes, pos: int) -> int:
@@ -283,23 +246,23 @@ def _line_end(text: bytes, pos: int) -> int:
 
 def _future_end(kids: list[tree_sitter.Node]) -> int:
     """Where the ``__future__`` imports the module opens with end (0: it has none)."""
-    end, docstring = 0, True
+    end, first = 0, True
     for k in kids:
         if k.type == _FUTURE:
             end = k.end_byte
-        elif k.type != "comment" and not (docstring and is_docstring(k)):
+        elif k.type != "comment" and not (first and is_docstring(k)):
             break
-        docstring = docstring and k.type == "comment"
+        first = first and k.type == "comment"
     return end
 
 
-def _module_globals(data: bytes, root: tree_sitter.Node) -> bool:
+def _module_global(data: bytes, root: tree_sitter.Node) -> bool:
     """Whether a ``global`` statement stands in the module's own scope."""
     for m in _GLOBAL.finditer(data):
         node = root.descendant_for_byte_range(m.start(), m.end())
-        if node is None or node.type != "global" or node.parent is None:
+        if node is None or node.type != "global":
             continue  # the word in a string, a comment or a name
-        up: tree_sitter.Node | None = node.parent
+        up = node.parent
         while up is not None and up.type not in _SCOPES:
             up = up.parent
         if up is None:
@@ -307,18 +270,25 @@ def _module_globals(data: bytes, root: tree_sitter.Node) -> bool:
     return False
 
 
-def _sparse(
-    data: bytes, root: tree_sitter.Node, windows: list[tuple[int, int, int, int]],
-    kids: list[tree_sitter.Node],
-) -> bytes | None:
-    """The windows where they stand with the file's head, other lines blank (None: the
-    whole file must be compiled)."""
-    if b"global" in data and _module_globals(data, root):
+def _sparse(base: bytes, data: bytes, tree: tree_sitter.Tree, windows: list[_Window]) -> bytes | None:
+    """The windows' new text where it stands with the file's head, other lines blank
+    (None: the whole file must be compiled)."""
+    if b"global" in base and _module_global(base, tree.root_node):
         return None
-    keep = [(na, nb) for _, _, na, nb in windows if nb > na]
-    head = _future_end(kids)
-    if head:
-        keep.append(_expand(data, kids, 0, head))
+    keep: list[tuple[int, int]] = []
+    for w in windows:
+        root = w.tree.root_node
+        if not w.leading and any(k.type == _FUTURE for k in root.children):
+            return None  # below the head: CPython says so of the file, not of the window
+        text = data[w.new[0] : w.new[1]]
+        if b"global" in text and _module_global(text, root):
+            return None
+        if w.new[1] > w.new[0]:
+            keep.append(w.new)
+    kids = tree.root_node.children
+    head = _future_end(kids)  # in the leading window, or before every window
+    if head and not any(w.leading for w in windows):
+        keep.append(_expand(base, kids, 0, head))
     cookie = _cookie_lines(data)
     if cookie:
         keep.append((0, cookie))
@@ -347,20 +317,24 @@ def _cookie_lines(data: bytes) -> int:
     return end if end and _CODING.search(data[:end]) else 0
 
 
-def _delta(sides: _Sides, windows: list[tuple[int, int, int, int]]) -> tuple[list[Key], list[Key]] | None:
-    """The top-level (kind, key)s the windows held in the base and hold now; None when a
-    window reaches into the module's opening docstring and imports."""
-    lead = module_leading(sides.old_kids)
+def _delta(
+    tree: tree_sitter.Tree, statements: list[tree_sitter.Node], windows: list[_Window]
+) -> tuple[list[Key], list[Key]] | None:
+    """The top-level (kind, key)s the windows held in the base and hold now (None: the
+    base's tree has an error, whose recovery the windows may change)."""
+    if tree.root_node.has_error:
+        return None
     removed: list[Key] = []
     added: list[Key] = []
-    for oa, ob, na, nb in windows:
-        if oa < lead:
-            return None
-        removed += [(i.kind, None if i.kind == "imports" else i.name) for i in window_items(_statements(sides.old_kids, oa, ob))]
-        added += [(i.kind, None if i.kind == "imports" else i.name) for i in window_items(_statements(sides.new_kids, na, nb))]
+    for w in windows:
+        i = bisect.bisect_left(statements, w.old[0], key=lambda s: s.start_byte)
+        j = bisect.bisect_left(statements, w.old[1], key=lambda s: s.start_byte)
+        new = [k for k in w.tree.root_node.children if k.is_named and k.type != "comment"]
+        read = items_of if w.leading else window_items
+        removed += [_key(item) for item in read(statements[i:j])]
+        added += [_key(item) for item in read(new)]
     return removed, added
 
 
-def _statements(kids: list[tree_sitter.Node], a: int, b: int) -> list[tree_sitter.Node]:
-    return [k for k in _inside(kids, a, b) if k.is_named and k.type != "comment" and a <= k.start_byte]
-
+def _key(item: Item) -> Key:
+    return item.kind, None if item.kind == "imports" else item.name

@@ -135,11 +135,14 @@ def _alone(spans: list[tuple[int, int]], i: int) -> bool:
 
 def module_items(root: tree_sitter.Node) -> list[Item]:
     """The children of a module, in source order: every top-level statement is in one."""
-    statements = [c for c in root.children if c.is_named and c.type != "comment"]
+    return items_of([c for c in root.children if c.is_named and c.type != "comment"])
+
+
+def items_of(statements: list[tree_sitter.Node]) -> list[Item]:
+    """The items of a module's top-level statements (comments left out), in order."""
     spans = _spans(statements)
     i = _leading(statements, spans)
-    items = _leading_items(statements, spans, i)
-    return items + _tail_items(statements, spans, i)
+    return _leading_items(statements, spans, i) + _tail_items(statements, spans, i)
 
 
 def _leading(statements: list[tree_sitter.Node], spans: list[tuple[int, int]]) -> int:
@@ -148,6 +151,20 @@ def _leading(statements: list[tree_sitter.Node], spans: list[tuple[int, int]]) -
     while i < len(statements) and statements[i].type in IMPORT_TYPES and _alone(spans, i):
         i += 1
     return i
+
+
+def leading_count(statements: list[tree_sitter.Node]) -> int:
+    """``_leading`` of a module's statements, reading only the first ones: a big module
+    has many, and only the docstring and the import run that open it count."""
+    n = 1
+    while True:
+        n = min(len(statements), n * 2 + 2)
+        head = statements[:n]
+        i = _leading(head, _spans(head))
+        # A statement the run took may share its last line with the next one: only a run
+        # that stops inside what was read is decided.
+        if i < n or n == len(statements):
+            return i
 
 
 def _leading_items(statements: list[tree_sitter.Node], spans: list[tuple[int, int]], end: int) -> list[Item]:
@@ -172,21 +189,6 @@ def _tail_items(statements: list[tree_sitter.Node], spans: list[tuple[int, int]]
         items.append(statement_item(statements[i], spans[i][0], spans[j][1], alone=i == j))
         i = j + 1
     return items
-
-
-def module_leading(children: list[tree_sitter.Node]) -> int:
-    """Where the first top-level statement after the module's opening docstring and import
-    block ends (a byte offset; past the end when there is none): statements from there on
-    make their items alone (``window_items``)."""
-    statements: list[tree_sitter.Node] = []
-    for c in children:  # the opening run only: a big module has many statements
-        if c.is_named and c.type != "comment":
-            statements.append(c)
-            if c.type not in IMPORT_TYPES and not (len(statements) == 1 and is_docstring(c)):
-                break
-    spans = _spans(statements)
-    i = _leading(statements, spans)
-    return statements[i].end_byte if i < len(statements) else 1 << 62
 
 
 def window_items(statements: list[tree_sitter.Node]) -> list[Item]:

@@ -90,8 +90,7 @@ from astm.lang.python.items import (
 
 __all__ = [
     "BOM", "COMMENT", "DOCSTRING", "IMPORTS", "MAX_DEPTH", "build", "key_of", "outline", "parse",
-    "parse_tree", "python_error", "refuse_deep", "reparse", "statement_name", "top_level",
-    "tree_of",
+    "parse_tree", "python_error", "refuse_deep", "statement_name", "top_level", "tree_of",
 ]
 
 # How deep a new text's syntax tree may nest. CPython's own limits are lower for brackets
@@ -122,7 +121,7 @@ def parse_tree(data: bytes) -> tree_sitter.Tree:
 
 # The trees of the last few files asked for by ``tree_of``, by their text: a run asks for
 # its base file's tree from several places (the node tree, the indent unit, placing a new
-# node, the composed file's incremental re-parse), and a 3 MB module takes a second to
+# node, a composed file's check, ``change.py``), and a 3 MB module takes a second to
 # parse. A few, because each holds its text and a tree of several times its size.
 _TREES_KEPT = 4
 _trees: OrderedDict[bytes, tree_sitter.Tree] = OrderedDict()
@@ -131,36 +130,24 @@ _trees_lock = threading.Lock()
 
 def tree_of(data: bytes) -> tree_sitter.Tree:
     """The tree-sitter tree of a file's whole text, parsed once while it is among the last
-    few asked for. Shared: read it, never ``edit`` it (``reparse`` edits a copy)."""
+    few asked for. Shared: read it, never ``edit`` it."""
     with _trees_lock:
         tree = _trees.get(data)
         if tree is not None:
             _trees.move_to_end(data)
             return tree
     tree = parse_tree(data)
-    keep_tree(data, tree)
-    return tree
-
-
-def keep_tree(data: bytes, tree: tree_sitter.Tree) -> None:
-    """Remember ``tree`` as the tree of ``data`` (one parsed incrementally elsewhere)."""
     with _trees_lock:
         _trees[data] = tree
-        _trees.move_to_end(data)
         while len(_trees) > _TREES_KEPT:
             _trees.popitem(last=False)
+    return tree
 
 
 def forget_trees() -> None:
     """Drop the kept trees (tests counting parses start from none)."""
     with _trees_lock:
         _trees.clear()
-
-
-def reparse(data: bytes, old: tree_sitter.Tree) -> tree_sitter.Tree:
-    """``data``'s tree, re-using ``old`` (a copy of its base's tree, ``edit``ed to ``data``):
-    tree-sitter re-parses only what the edits touched."""
-    return _parser().parse(data, old)
 
 
 def python_error(data: bytes, path: str = "<text>") -> tuple[str, int | None] | None:
@@ -202,29 +189,15 @@ def refuse_deep(text: bytes) -> None:
         raise ValidationFailed(f"the text nests more than {MAX_DEPTH} levels deep; refused")
 
 
-# From this size on, tree-sitter parses a file on a thread of its own while ``compile``
-# checks it: tree-sitter's parse lets go of the GIL, compile does not, so the two overlap.
-_ASIDE = 1 << 18
-
-
 def parse(path: str, data: bytes) -> Node:
     """The node tree of a Python file; raises TargetError if it is not valid Python."""
-    aside: list[tree_sitter.Tree] = []
-    thread = None
-    if len(data) >= _ASIDE:
-        thread = threading.Thread(target=lambda: aside.append(tree_of(data)), daemon=True)
-        thread.start()
-    try:
-        err = python_error(data, path)
-    finally:
-        if thread is not None:
-            thread.join()
+    err = python_error(data, path)
     if err:
         message, line = err
         if not message.startswith("not UTF-8"):
             message = f"not valid Python: {message}"
         raise TargetError(message, path=path, line=line)
-    return build(path, data, aside[0] if aside else None)
+    return build(path, data)
 
 def top_level(path: str, data: bytes, tree: tree_sitter.Tree) -> tuple[Node, ...]:
     """The file's children as ``build`` makes them, without their own children or hashes:
