@@ -75,7 +75,21 @@ def edit(op: str, n: int, rep: int) -> Edit:
     return Replace(op="replace", node=f"big.py::f{mid}", text=text)
 
 
+def cold() -> None:
+    """Forget what this process kept of earlier edits (a file's syntax tree, its indent
+    unit): each edit is timed as a new ``astm apply`` process would run it."""
+    import importlib
+
+    for module, name in (("syntax", "forget_trees"), ("change", "forget"), ("indent", "indent_unit")):
+        try:
+            found = getattr(importlib.import_module(f"astm.lang.python.{module}"), name)
+        except (ImportError, AttributeError):
+            continue  # an older astm keeps none of it
+        getattr(found, "cache_clear", found)()
+
+
 def one(repo: Path, n: int, rep: int, op: str = "replace") -> tuple[float, float]:
+    cold()
     plan = Plan(intent=f"{op} one function", edits=[edit(op, n, rep)])
     opts = ApplyOptions(intent=plan.intent, cwd=repo, paths=("big.py",), plan=plan, branch=f"{op}-{rep}")
     t, cpu = time.perf_counter(), time.process_time()

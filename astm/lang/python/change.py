@@ -100,6 +100,12 @@ def change(base: bytes, data: bytes, patches: Sequence[Patch] = ()) -> Change:
     return found
 
 
+def forget() -> None:
+    """Drop the remembered changes."""
+    with _lock:
+        _changes.clear()
+
+
 def edits_of(base: bytes, data: bytes, patches: Sequence[Patch]) -> list[Edit]:
     """The edits that make ``data`` from ``base``, in order: the patches', when applying
     them gives ``data`` exactly (spacing rules may also move blank lines near them), else
