@@ -141,7 +141,7 @@ def test_the_cookie_bom_and_crlf_are_the_file_s() -> None:
 
 def test_several_patches_far_apart_make_several_windows() -> None:
     base = module(n=80)
-    patches = []
+    patches: list[Patch] = []
     for name, text in (("f3", "def f3():\n    return 3\n"), ("f70", "def f70():\n    return 70\n")):
         n = node(base, name)
         patches.append(Patch(PATH, n.start, n.end, text.encode(), n.id))
@@ -225,7 +225,7 @@ def test_an_edit_right_below_the_leading_window_is_counted_once() -> None:
     """The leading window ends after ``X = 1``; ``Y = 2`` on the next line is another
     edit's: the two windows touch and are one."""
     base = module('"""Doc."""\n\nimport os\nX = 1\nY = 2\n')
-    patches = []
+    patches: list[Patch] = []
     for name, text in (("(docstring)", b'"""Other."""\n'), ("Y", b"del Y\n")):
         n = node(base, name)
         patches.append(Patch(PATH, n.start, n.end, text, n.id))

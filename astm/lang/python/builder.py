@@ -17,6 +17,12 @@ _INDENT = re.compile(rb"[ \t\f]*")  # what ``Lines.indent`` strips
 _BLANK = re.compile(rb"[ \t\n\r\x0b\x0c]*")  # what ``bytes.strip`` strips
 
 
+def _past(run: re.Pattern[bytes], data: bytes, pos: int, end: int | None = None) -> int:
+    """Where the run of bytes ``run`` matches at ``pos`` ends (both patterns match empty)."""
+    m = run.match(data, pos) if end is None else run.match(data, pos, end)
+    return m.end() if m is not None else pos
+
+
 class Builder:
     def __init__(self, path: str, data: bytes, tree: tree_sitter.Tree) -> None:
         self.path = path
@@ -26,7 +32,7 @@ class Builder:
 
     def is_comment_row(self, row: int) -> bool:
         """A line holding only a comment (not a ``#`` inside a multi-line string)."""
-        return self._comment_at(_INDENT.match(self.data, self.lines.start(row)).end())
+        return self._comment_at(_past(_INDENT, self.data, self.lines.start(row)))
 
     def _comment_at(self, pos: int) -> bool:
         """Whether a comment starts at ``pos`` (the first byte after a line's indent)."""
@@ -58,10 +64,10 @@ class Builder:
         row = last + 1
         while row < len(lines):
             start, end = lines.start(row), lines.end(row)
-            if _BLANK.match(data, start, end).end() == end:
+            if _past(_BLANK, data, start, end) == end:
                 row += 1
                 continue
-            pos = _INDENT.match(data, start).end()
+            pos = _past(_INDENT, data, start)
             if not self._comment_at(pos):
                 break
             indent = lines.indent(item.first) if indent is None else indent
