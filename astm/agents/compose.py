@@ -69,7 +69,8 @@ async def compose_up(
     composed = compose(f.data, patches, bounds=bounds)
     delta = len(composed) - len(f.data)
     new_range = (node.start, node.end + delta) if not node.is_file else (0, len(composed))
-    diag = f.lang.check_file(composed, f.path)
+    # The base is valid: the language may check only what the patches changed.
+    diag = f.lang.check_change(f.data, composed, f.path, patches)
     if diag is not None:
         raise CrossNode(blame(f, node, patches, composed, diag, kids), node.id)
     if node.is_file:
@@ -216,18 +217,29 @@ async def fold(
 
 
 def verify_structure(f: FileCtx, composed: bytes, nodes: list[Outcome]) -> None:
-    """Re-parse the composed file: every kept and created node is still there."""
+    """The composed file's top-level nodes: every kept and created node is still there."""
     # Counted by (kind, name), not by id: deleting ``A`` renumbers ``A#2`` to ``A``.
-    # check_file compiled it already: read the top-level keys without compiling again
-    # (and without building every node, when the language can).
+    # check_change compiled it already: the keys are read without compiling again, from
+    # what changed when the language can (the base's keys, less those of the statements
+    # the patches touched, plus the new ones: a big file has many), else without building
+    # every node when it can.
+    base = Counter((c.kind, c.key) for c in f.tree.children)
+    delta = getattr(f.lang, "top_keys_delta", None)
     top_keys = getattr(f.lang, "top_keys", None)
-    if top_keys is not None:
+    changed = delta(f.data, composed) if delta is not None else None
+    if changed is not None:
+        after = base.copy()
+        after.subtract(changed[0])
+        after.update(changed[1])
+    elif top_keys is not None:
         after = Counter(top_keys(composed))
     else:
         after = Counter((c.kind, c.key) for c in f.lang.build(f.path, composed).children)
     gone = {o.result.id for o in nodes if o.result.action == "delete"}
     gone |= {o.result.id for o in nodes for e in o.edits if isinstance(e, Replace) and e.rename}
-    want = Counter((c.kind, c.key) for c in f.tree.children if c.id not in gone)
+    want = base.copy()
+    if gone:
+        want.subtract((c.kind, c.key) for c in f.tree.children if c.id in gone)
     for o in nodes:
         if o.result.action == "create" and o.patch is not None:
             found = f.lang.key_of(o.patch.text.lstrip(b"\r\n"))

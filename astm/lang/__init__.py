@@ -16,6 +16,7 @@ from astm.errors import TargetError
 
 if TYPE_CHECKING:
     import re
+    from collections.abc import Sequence
 
     from astm.core.node import Node
     from astm.core.patch import Patch
@@ -143,6 +144,14 @@ class Language(Protocol):
     ) -> Diagnostic | None: ...
 
     def check_file(self, data: bytes, path: str) -> Diagnostic | None: ...
+
+    def check_change(
+        self, base: bytes, data: bytes, path: str, patches: Sequence[Patch] = ()
+    ) -> Diagnostic | None:
+        """``check_file`` of ``data``, a composed text: ``base`` (valid) changed by
+        ``patches``. A language may check only what changed (Python: the top-level
+        statements around the patches, re-parsed incrementally); the answer is the same."""
+        ...
 
     def check_block(
         self, text: bytes, *, kind: str, key: str, tables: list[str]

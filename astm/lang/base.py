@@ -8,7 +8,7 @@ override what they know better; a new language starts from here (docs/architectu
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from astm.lang.problems import Problem, not_utf8
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import re
 
     from astm.core.node import Node
+    from astm.core.patch import Patch
     from astm.lang.summary import Entry
     from astm.validate.diagnostic import Diagnostic
 
@@ -52,6 +53,13 @@ class Base(abc.ABC):
     @abc.abstractmethod
     def check_file(self, data: bytes, path: str) -> Diagnostic | None:
         """Required of every language."""
+
+    def check_change(
+        self, base: bytes, data: bytes, path: str, patches: Sequence[Patch] = ()
+    ) -> Diagnostic | None:
+        """``check_file`` of a composed text, ``base`` (valid) changed by ``patches``: a
+        language may check only what changed; this one checks the whole text."""
+        return self.check_file(data, path)
 
     def context(self, path: str, data: bytes) -> str:
         return self.outline(data)

@@ -2,8 +2,10 @@
 
 A 4.6 MB module with 52,000 functions took 35 s to change one function: the preparation
 made the whole file's skeleton (three more parses and a compile) that a plan run never
-reads. Counted here, not timed (``bench/bigfile.py`` prints the times): preparing a file
-parses it with tree-sitter once, and a plan run makes no skeleton of any file.
+reads, and the composing parent compiled and parsed the composed file whole again.
+Counted here, not timed (``bench/bigfile.py`` prints the times): preparing a file parses
+it with tree-sitter once, a plan run makes no skeleton of any file, and an edit compiles
+the file whole once (the composed file only where it changed, ``change.py``).
 """
 
 from __future__ import annotations
@@ -40,8 +42,13 @@ def big(tmp_path: Path) -> Path:
 @pytest.fixture
 def counted(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
     """Counts tree-sitter parses (by the bytes parsed) and skeletons made."""
-    seen = SimpleNamespace(parses=[], contexts=[])
+    seen = SimpleNamespace(parses=[], contexts=[], compiles=[])
     parse_tree, context = syntax.parse_tree, type(python_lang.LANGUAGE).context
+    python_error = syntax.python_error
+
+    def counting_compile(data: bytes, path: str = "<text>") -> object:
+        seen.compiles.append(data)
+        return python_error(data, path)
 
     def counting_parse(data: bytes) -> object:
         seen.parses.append(data)
@@ -51,7 +58,9 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
         seen.contexts.append(path)
         return context(self, path, data)  # type: ignore[arg-type]
 
+    syntax.forget_trees()  # the trees kept from an earlier test's files
     monkeypatch.setattr(syntax, "parse_tree", counting_parse)
+    monkeypatch.setattr(syntax, "python_error", counting_compile)
     monkeypatch.setattr(type(python_lang.LANGUAGE), "context", counting_context)
     return seen
 
@@ -70,6 +79,21 @@ def test_a_plan_run_makes_no_skeleton_and_lands(big: Path, counted: SimpleNamesp
     assert counted.contexts == []
     landed = git(big, "show", "edited:big.py")
     assert f"return x * {N // 2}" in landed and f"return x + {N // 2 + 1}" in landed
+
+
+def test_an_edit_compiles_and_parses_the_file_once(big: Path, counted: SimpleNamespace) -> None:
+    """The base is compiled and parsed once; the composed file is re-parsed from the base's
+    tree and only the changed function is compiled again (``astm/lang/python/change.py``)."""
+    plan = edit_plan(N // 2)
+    opts = ApplyOptions(intent=plan.intent, cwd=big, paths=("big.py",), plan=plan, branch="edited")
+    result = apply(opts, Settings(), PlanProvider(plan))
+    assert result.branch == "edited"
+    size = len(source(N))
+    assert [len(d) for d in counted.parses if len(d) > size // 2] == [size]
+    assert [len(d) for d in counted.compiles if len(d.strip()) > size // 2] == [size]
+    # The composed file was compiled as its changed lines alone (the rest blank).
+    changed = [d for d in counted.compiles if d.startswith(b"\n") and d.strip()]
+    assert changed and all(d.strip() == edit_plan(N // 2).edits[0].text.encode().strip() for d in changed)
 
 
 def test_preparing_a_file_parses_it_once(big: Path, counted: SimpleNamespace) -> None:

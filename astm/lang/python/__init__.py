@@ -125,8 +125,17 @@ class Python(_Python, Base):
     def top_keys(self, data: bytes) -> list[tuple[str, str | None]]:
         """``(kind, key)`` of a file's top-level nodes, as ``build`` would give them, without
         building the nodes (a composed file's structure check: a big file has many)."""
-        items = module_items(syntax.parse_tree(data).root_node)
+        items = module_items(syntax.tree_of(data).root_node)
         return [(i.kind, None if i.kind == "imports" else i.name) for i in items]
+
+    def top_keys_delta(
+        self, base: bytes, data: bytes
+    ) -> tuple[list[tuple[str, str | None]], list[tuple[str, str | None]]] | None:
+        """The ``top_keys`` a composed text ``data`` lost and gained against ``base``, read
+        around the changes only; None when they must be read from the whole text."""
+        from astm.lang.python import change
+
+        return change.change(base, data).delta
 
     def context(self, path: str, data: bytes) -> str:
         """What agents see of the rest of a file: its skeleton (signatures, bodies ``pass``)."""

@@ -13,6 +13,14 @@ from astm.core.node import Node, node_id, text_hash
 from astm.lang.python.items import COMMENT, Item, body_items
 
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*[-\w.]+")
+_INDENT = re.compile(rb"[ \t\f]*")  # what ``Lines.indent`` strips
+_BLANK = re.compile(rb"[ \t\n\r\x0b\x0c]*")  # what ``bytes.strip`` strips
+
+
+def _past(run: re.Pattern[bytes], data: bytes, pos: int, end: int | None = None) -> int:
+    """Where the run of bytes ``run`` matches at ``pos`` ends (both patterns match empty)."""
+    m = run.match(data, pos) if end is None else run.match(data, pos, end)
+    return m.end() if m is not None else pos
 
 
 class Builder:
@@ -24,11 +32,12 @@ class Builder:
 
     def is_comment_row(self, row: int) -> bool:
         """A line holding only a comment (not a ``#`` inside a multi-line string)."""
-        line = self.lines.text(row)
-        body = line.lstrip(b" \t\f")
-        if not body.startswith(b"#"):
+        return self._comment_at(_past(_INDENT, self.data, self.lines.start(row)))
+
+    def _comment_at(self, pos: int) -> bool:
+        """Whether a comment starts at ``pos`` (the first byte after a line's indent)."""
+        if self.data[pos : pos + 1] != b"#":
             return False
-        pos = self.lines.start(row) + len(line) - len(body)
         found = self.root.descendant_for_byte_range(pos, pos + 1)
         return found is not None and found.type == "comment"
 
@@ -46,15 +55,24 @@ class Builder:
             and not self.is_file_header(first - 1)
         ):
             first -= 1
+        # Then the comment lines below it indented deeper than its first line (a
+        # commented-out tail of its body), over blank lines. Read in place: a big file has
+        # a line or two of this per node, and slicing each line costs more than the test.
         last = item.last
-        indent = self.lines.indent(item.first)
+        indent: bytes | None = None
+        data, lines = self.data, self.lines
         row = last + 1
-        while row < len(self.lines):
-            if self.lines.blank(row):
+        while row < len(lines):
+            start, end = lines.start(row), lines.end(row)
+            if _past(_BLANK, data, start, end) == end:
                 row += 1
                 continue
-            deeper = self.lines.indent(row)
-            if not (self.is_comment_row(row) and deeper.startswith(indent) and deeper != indent):
+            pos = _past(_INDENT, data, start)
+            if not self._comment_at(pos):
+                break
+            indent = lines.indent(item.first) if indent is None else indent
+            deeper = data[start:pos]
+            if not (deeper.startswith(indent) and deeper != indent):
                 break
             last = row
             row += 1
@@ -84,7 +102,8 @@ class Builder:
                     for sub in inner:
                         seen[sub.name] = seen.get(sub.name, 0) + 1
             elif deep and item.definition is not None:
-                children = self.nodes(body_items(item.definition), qual, item.first + 1)
+                inner = body_items(item.definition)
+                children = self.nodes(inner, qual, item.first + 1) if inner else ()
             start, end = self.lines.start(first), self.lines.end(last)
             out.append(
                 Node(

@@ -7,10 +7,12 @@ is reported before its shape, with lines counted from the node.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import tree_sitter
 
 from astm.core.lines import error_count
+from astm.core.patch import Patch
 from astm.lang.python import syntax
 from astm.lang.python.imports import IMPORT_TYPES
 from astm.lang.python.indent import DEF_TYPES, statements
@@ -38,6 +40,20 @@ def check_file(data: bytes, path: str) -> Diagnostic | None:
     lines = data.split(b"\n")
     snippet = lines[err[1] - 1].decode("utf-8", "replace") if err[1] and err[1] <= len(lines) else ""
     return Diagnostic(err[0], "compile", err[1], relative=False, snippet=snippet)
+
+
+def check_change(base: bytes, data: bytes, path: str, patches: Sequence[Patch] = ()) -> Diagnostic | None:
+    """``check_file`` of ``data``, a composed text made from ``base`` (valid Python) by
+    ``patches``: CPython compiles the top-level statements around the changes, where they
+    stand (``change.py``), not the whole file again. A text that fails is compiled whole:
+    CPython's message and line are the file's own (an ``expected an indented block`` is
+    reported at the statement after the change)."""
+    from astm.lang.python import change
+
+    sparse = change.change(base, data, patches).sparse
+    if sparse is not None and syntax.python_error(sparse, path) is None:
+        return None
+    return check_file(data, path)
 
 
 def check_shape(new_text: bytes, *, kind: str, key: str | None, rename: bool) -> Diagnostic | None:

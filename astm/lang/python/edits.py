@@ -13,7 +13,7 @@ module:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from astm.core.node import Node
 from astm.core.patch import Patch
@@ -105,6 +105,11 @@ class _Python:
 
     def check_file(self, data: bytes, path: str) -> Diagnostic | None:
         return checks.check_file(data, path)
+
+    def check_change(
+        self, base: bytes, data: bytes, path: str, patches: Sequence[Patch] = ()
+    ) -> Diagnostic | None:
+        return checks.check_change(base, data, path, patches)
 
     def check_shape(self, new_text: bytes, *, kind: str, key: str | None, rename: bool) -> Diagnostic | None:
         return checks.check_shape(new_text, kind=kind, key=key, rename=rename)

@@ -189,7 +189,7 @@ def indent_unit(base: bytes) -> bytes:
     lines of a multi-line string, whose content may be indented any way.
     """
     steps: Counter[bytes] = Counter()
-    stack = [syntax.parse_tree(base).root_node]
+    stack = [syntax.tree_of(base).root_node]
     while stack and sum(steps.values()) < 50:
         n = stack.pop()
         if n.type == "block" and n.parent is not None:

@@ -45,6 +45,13 @@ class Item:
 
 def last_row(node: tree_sitter.Node) -> int:
     """Row of the last token of ``node`` that is not a comment."""
+    end = node.end_byte
+    if end > node.start_byte:
+        # Most nodes end with code: the token holding their last byte says so in one call.
+        last = node.descendant_for_byte_range(end - 1, end)
+        if last is not None and last.type != "comment" and last.end_byte == end and last.start_byte < end:
+            row, col = node.end_point
+            return row - 1 if col == 0 else row
     # tree-sitter puts comments that follow a block's last statement inside the block.
     while True:
         # From the last child backwards: asking for every child is costly on long blocks.
@@ -106,10 +113,14 @@ def definitions(
                             yield from definitions(block.children)
 
 
-def def_item(outer: tree_sitter.Node, definition: tree_sitter.Node) -> Item:
+def def_item(
+    outer: tree_sitter.Node, definition: tree_sitter.Node, rows: tuple[int, int] | None = None
+) -> Item:
+    """``rows``: ``outer``'s first and last row, when the caller has them already."""
     name_node = definition.child_by_field_name("name")
     name = (name_node.text or b"").decode("utf-8") if name_node else "?"
-    return Item(_KINDS[definition.type], name, outer.start_point.row, last_row(outer), definition)
+    first, last = rows if rows is not None else (outer.start_point.row, last_row(outer))
+    return Item(_KINDS[definition.type], name, first, last, definition)
 
 
 def _spans(statements: list[tree_sitter.Node]) -> list[tuple[int, int]]:
@@ -124,18 +135,51 @@ def _alone(spans: list[tuple[int, int]], i: int) -> bool:
 
 def module_items(root: tree_sitter.Node) -> list[Item]:
     """The children of a module, in source order: every top-level statement is in one."""
-    statements = [c for c in root.children if c.is_named and c.type != "comment"]
+    return items_of([c for c in root.children if c.is_named and c.type != "comment"])
+
+
+def items_of(statements: list[tree_sitter.Node]) -> list[Item]:
+    """The items of a module's top-level statements (comments left out), in order."""
     spans = _spans(statements)
-    items: list[Item] = []
-    i = 0
-    if statements and is_docstring(statements[0]) and _alone(spans, 0):
-        items.append(Item("docstring", DOCSTRING, spans[0][0], spans[0][1], None))
-        i = 1
-    first_import = i
+    i = _leading(statements, spans)
+    return _leading_items(statements, spans, i) + _tail_items(statements, spans, i)
+
+
+def _leading(statements: list[tree_sitter.Node], spans: list[tuple[int, int]]) -> int:
+    """How many statements the module's opening docstring and import block hold."""
+    i = 1 if statements and is_docstring(statements[0]) and _alone(spans, 0) else 0
     while i < len(statements) and statements[i].type in IMPORT_TYPES and _alone(spans, i):
         i += 1
-    if i > first_import:
-        items.append(Item("imports", IMPORTS, spans[first_import][0], spans[i - 1][1], None))
+    return i
+
+
+def leading_count(statements: list[tree_sitter.Node]) -> int:
+    """``_leading`` of a module's statements, reading only the first ones: a big module
+    has many, and only the docstring and the import run that open it count."""
+    n = 1
+    while True:
+        n = min(len(statements), n * 2 + 2)
+        head = statements[:n]
+        i = _leading(head, _spans(head))
+        # A statement the run took may share its last line with the next one: only a run
+        # that stops inside what was read is decided.
+        if i < n or n == len(statements):
+            return i
+
+
+def _leading_items(statements: list[tree_sitter.Node], spans: list[tuple[int, int]], end: int) -> list[Item]:
+    items: list[Item] = []
+    i = 0
+    if end and is_docstring(statements[0]) and _alone(spans, 0):
+        items.append(Item("docstring", DOCSTRING, spans[0][0], spans[0][1], None))
+        i = 1
+    if end > i:
+        items.append(Item("imports", IMPORTS, spans[i][0], spans[end - 1][1], None))
+    return items
+
+
+def _tail_items(statements: list[tree_sitter.Node], spans: list[tuple[int, int]], i: int) -> list[Item]:
+    items: list[Item] = []
     while i < len(statements):
         # Statements sharing a line (``p = 1; q = 2``) cannot be split by whole lines:
         # they make one node, named after the first.
@@ -147,6 +191,12 @@ def module_items(root: tree_sitter.Node) -> list[Item]:
     return items
 
 
+def window_items(statements: list[tree_sitter.Node]) -> list[Item]:
+    """The items of a run of top-level statements past the module's opening docstring and
+    imports, sharing no line with a statement outside the run."""
+    return _tail_items(statements, _spans(statements), 0)
+
+
 def statement_item(stmt: tree_sitter.Node, first: int, last: int, *, alone: bool) -> Item:
     """The node a top-level statement (or a line of several) makes."""
     if alone:
@@ -155,7 +205,7 @@ def statement_item(stmt: tree_sitter.Node, first: int, last: int, *, alone: bool
             return Item("assignment", name, first, last, None)
         definition = definition_of(stmt)
         if definition is not None:
-            return def_item(stmt, definition)
+            return def_item(stmt, definition, (first, last))
         if stmt.type in _LOOK_THROUGH:  # a block: the definitions in it are its children
             return Item("block", statement_name(stmt), first, last, stmt)
     return Item("statement", statement_name(stmt), first, last, None)

@@ -176,7 +176,7 @@ def _head(parent: Node) -> tuple[Node, ...]:
 def _body_start(parent: Node, base: bytes) -> int:
     """Where the body of ``parent`` (a class, a function, a top-level block) starts: the
     end of its header."""
-    stack = [syntax.parse_tree(base).root_node]
+    stack = [syntax.tree_of(base).root_node]
     while stack:
         n = stack.pop(0)
         if n.end_byte <= parent.start or n.start_byte >= parent.end:
@@ -196,7 +196,7 @@ def _placeholder(parent: Node, base: bytes, eol: bytes) -> tuple[int, int, bytes
     with the line break the new text then needs before it."""
     if parent.kind == "file" or parent.children:
         return None
-    stack = [syntax.parse_tree(base).root_node]
+    stack = [syntax.tree_of(base).root_node]
     while stack:
         n = stack.pop()
         if n.end_byte <= parent.start or n.start_byte >= parent.end:
@@ -228,7 +228,7 @@ def _is_placeholder(stmt: tree_sitter.Node) -> bool:
 
 def _only_statement(base: bytes, start: int, end: int) -> bool:
     """Whether ``[start, end)`` holds every statement of the block around it."""
-    tree = syntax.parse_tree(base)
+    tree = syntax.tree_of(base)
     stack = [tree.root_node]
     while stack:
         n = stack.pop()

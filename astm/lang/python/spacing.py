@@ -90,10 +90,14 @@ def spacing(
     if alike and a is not None and b is not None and not base[a.end : b.start].strip():
         return blank_lines(base, b.start)
     examples: Counter[int] = Counter()
+    pair = (group(left), group(right))
     for p, q in itertools.pairwise(kept):
-        same = (group(p.kind), group(q.kind)) == (group(left), group(right))
-        if same and not base[p.end : q.start].strip():
-            examples[blank_lines(base, q.start)] += 1
+        if (group(p.kind), group(q.kind)) == pair:
+            between = base[p.end : q.start]
+            # Only blank lines between two nodes (whole lines, code on their own last
+            # lines): ``blank_lines(base, q.start)``, counted without walking them.
+            if not between.strip():
+                examples[between.count(b"\n")] += 1
     if examples:
         return max(examples, key=lambda g: (examples[g], g))
     if "def" in (group(left), group(right)):

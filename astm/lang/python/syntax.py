@@ -63,6 +63,7 @@ import re
 import textwrap
 import threading
 import warnings
+from collections import OrderedDict
 
 import tree_sitter
 import tree_sitter_python
@@ -89,7 +90,7 @@ from astm.lang.python.items import (
 
 __all__ = [
     "BOM", "COMMENT", "DOCSTRING", "IMPORTS", "MAX_DEPTH", "build", "key_of", "outline", "parse",
-    "parse_tree", "python_error", "refuse_deep", "statement_name", "top_level",
+    "parse_tree", "python_error", "refuse_deep", "statement_name", "top_level", "tree_of",
 ]
 
 # How deep a new text's syntax tree may nest. CPython's own limits are lower for brackets
@@ -116,6 +117,37 @@ def _parser() -> tree_sitter.Parser:
 def parse_tree(data: bytes) -> tree_sitter.Tree:
     """The raw tree-sitter tree of ``data`` (tree-sitter-python skips a BOM itself)."""
     return _parser().parse(data)
+
+
+# The trees of the last few files asked for by ``tree_of``, by their text: a run asks for
+# its base file's tree from several places (the node tree, the indent unit, placing a new
+# node, a composed file's check, ``change.py``), and a 3 MB module takes a second to
+# parse. A few, because each holds its text and a tree of several times its size.
+_TREES_KEPT = 4
+_trees: OrderedDict[bytes, tree_sitter.Tree] = OrderedDict()
+_trees_lock = threading.Lock()
+
+
+def tree_of(data: bytes) -> tree_sitter.Tree:
+    """The tree-sitter tree of a file's whole text, parsed once while it is among the last
+    few asked for. Shared: read it, never ``edit`` it."""
+    with _trees_lock:
+        tree = _trees.get(data)
+        if tree is not None:
+            _trees.move_to_end(data)
+            return tree
+    tree = parse_tree(data)
+    with _trees_lock:
+        _trees[data] = tree
+        while len(_trees) > _TREES_KEPT:
+            _trees.popitem(last=False)
+    return tree
+
+
+def forget_trees() -> None:
+    """Drop the kept trees (tests counting parses start from none)."""
+    with _trees_lock:
+        _trees.clear()
 
 
 def python_error(data: bytes, path: str = "<text>") -> tuple[str, int | None] | None:
@@ -177,7 +209,7 @@ def top_level(path: str, data: bytes, tree: tree_sitter.Tree) -> tuple[Node, ...
 def build(path: str, data: bytes, tree: tree_sitter.Tree | None = None) -> Node:
     """The node tree of ``data`` without checking validity (used on valid files);
     ``tree`` is its tree-sitter tree when the caller has parsed it already."""
-    tree = tree if tree is not None else parse_tree(data)
+    tree = tree if tree is not None else tree_of(data)
     builder = Builder(path, data, tree)
     return Node(
         id=node_id(path),
