@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -107,10 +108,16 @@ async def compose_up(
     return Outcome(res, patch, commit, edits, imports)
 
 
+_WORD = re.compile(rb"[A-Za-z_]\w*")
+
+
 def needed_imports(ctx: RunContext, f: FileCtx, patches: list[Patch], imports: list[bytes]) -> list[bytes]:
     """Imports of the names the children's code now reads that another file defines or
     creates in this run (``raise OutOfStockError`` in store.py, the class new in errors.py):
     an import a small model leaves out is one the run can write itself (issue 10)."""
+    words = {w.decode() for p in patches for w in _WORD.findall(p.text)}
+    if not any(ctx.importable.get(w, f.path) != f.path for w in words):
+        return []  # the usual case, decided on the patches alone: no file's name is used
     try:
         composed = compose(f.data, patches)
     except AstmError:

@@ -44,7 +44,7 @@ def import_lines(text: bytes) -> list[bytes]:
 
 def import_point(file: Node, base: bytes) -> int:
     """Where a new import block goes: after the module docstring and header comments."""
-    tree = syntax.parse_tree(base)
+    tree = syntax.tree_of(base)  # shared with the node tree: parsed once
     for stmt in tree.root_node.children:
         if stmt.type == "comment":
             continue
