@@ -16,7 +16,7 @@ from astm.errors import TargetError
 
 if TYPE_CHECKING:
     import re
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from astm.core.node import Node
     from astm.core.patch import Patch
@@ -86,6 +86,11 @@ class Language(Protocol):
 
     def parses(self, text: bytes) -> bool:
         """Whether ``text`` alone is valid in this language (an answer's stray line)."""
+        ...
+
+    def mend(self, text: bytes) -> bytes | None:
+        """An answer that does not parse for a slip small models make, mended (Python: a
+        ``def`` line's ``)`` after its return annotation); None: nothing to mend."""
         ...
 
     def dedent(self, text: bytes) -> bytes:
@@ -162,6 +167,23 @@ class Language(Protocol):
     def module_names(self, path: str) -> list[str]:
         """Import names a changed file may be imported by (the root tests that import
         one of them run); ``[]`` for a language nothing imports."""
+        ...
+
+    def importable(self, file: Node) -> list[str]:
+        """Names another file of the project can import from ``file`` (its top-level
+        definitions); ``[]`` for a language nothing imports."""
+        ...
+
+    def imports_for(
+        self, text: bytes, path: str, importable: dict[str, str], cycle: Callable[[str], bool] = ...
+    ) -> list[bytes]:
+        """Import lines ``text`` (a composed file) needs for the names it reads unbound that
+        another file defines (``importable``: name -> path), none from a file ``cycle``
+        says imports ``path`` as it loads."""
+        ...
+
+    def module_imports(self, path: str, data: bytes) -> frozenset[str]:
+        """The modules ``path`` imports as it loads (a cycle's test)."""
         ...
 
     # ---- the hook (astm/hook/) -------------------------------------------------------

@@ -161,6 +161,8 @@ def module_imports(path: str, data: bytes) -> frozenset[str]:
         tree = pyast.parse_only(data.decode("utf-8", "replace"))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return frozenset()
+    if not isinstance(tree, ast.Module):
+        return frozenset()
     here = (module_names(path) or [""])[0].split(".")
     package = here if path.endswith("__init__.py") else here[:-1]
     out: set[str] = set()
