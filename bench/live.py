@@ -32,7 +32,7 @@ import tempfile
 import time
 import tomllib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 
@@ -42,6 +42,7 @@ LIVE = BENCH / "live"
 sys.path += [p for p in (str(BENCH), str(LIVE)) if p not in sys.path]
 
 import aider_arm  # bench/live/aider_arm.py
+import report  # bench/live/report.py
 import serve  # bench/live/serve.py
 from _common import GIT_ENV, git
 
@@ -280,58 +281,6 @@ def aider(task: Task, work: Path, model: str, base_url: str, timeout: float) -> 
     return result
 
 
-def record_astm_failure(path: Path, model: str, result: ArmResult) -> None:
-    """Append astm's raw output for a task it did not pass (for whoever fixes astm)."""
-    raw = result.raw
-    out = raw.get("json") or {}
-    nodes = "\n".join(f"    {json.dumps(n)}" for n in out.get("nodes", []))
-    block = [
-        f"## {result.task} ({model}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
-        "",
-        (f"- result: {'landed, check failed' if result.landed else 'not landed'}; "
-         f"exit {raw.get('exit')}; {result.wall:.0f}s; {result.calls} calls; "
-         f"tokens wire {result.tokens}, astm-reported {result.tokens_reported}"),
-        f"- detail: `{result.detail}`",
-        f"- error: `{out.get('error')}`",
-        f"- notices: {out.get('notices')}",
-        "- nodes:", nodes or "    (none)",
-        "", "stderr (tail):", "```", raw.get("stderr", "").strip()[-3000:], "```",
-    ]
-    if raw.get("diff"):
-        block += ["", "landed diff:", "```diff", raw["diff"][-3000:], "```"]
-    with path.open("a", encoding="utf-8") as f:
-        f.write("\n".join(block) + "\n\n")
-
-
-def fmt_row(cells: list[str], widths: list[int]) -> str:
-    return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
-
-
-def print_table(results: list[ArmResult]) -> None:
-    head = ["task", "arm", "result", "calls", "tokens", "astm-tokens", "wall s", "detail"]
-    rows = []
-    for r in results:
-        verdict = "PASS" if r.passed else ("fail" if r.landed is not False else "no-land")
-        rows.append([r.task, r.arm, verdict, str(r.calls), str(r.tokens),
-                     "-" if r.tokens_reported is None else str(r.tokens_reported),
-                     f"{r.wall:.0f}", r.detail[:90]])
-    widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=False)]
-    widths[-1] = 0
-    print(fmt_row(head, widths))
-    for row in rows:
-        print(fmt_row(row, widths))
-    print()
-    sets = {t.name: t.set for t in load_tasks()}
-    for arm in sorted({r.arm for r in results}):
-        for which in ("all", "tuned", "heldout"):
-            mine = [r for r in results if r.arm == arm and which in ("all", sets.get(r.task))]
-            if not mine or (which != "all" and len(mine) == len([r for r in results if r.arm == arm])):
-                continue
-            print(f"total {arm:5} {which:7}  passed {sum(r.passed for r in mine)}/{len(mine)}  "
-                  f"calls {sum(r.calls for r in mine)}  tokens {sum(r.tokens for r in mine)}  "
-                  f"wall {sum(r.wall for r in mine):.0f}s")
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", choices=["0.5b", "1.5b"], default="1.5b")
@@ -424,9 +373,9 @@ def main(argv: list[str] | None = None) -> int:
                 serve.log(f"{task.name}/{arm}: {'PASS' if r.passed else 'fail'} "
                           f"({r.calls} calls, {r.tokens} tokens, {r.wall:.0f}s) {r.detail}")
                 if arm == "astm" and not r.passed and args.failures.parent.is_dir():
-                    record_astm_failure(args.failures, args.model, r)
+                    report.record_astm_failure(args.failures, args.model, r)
                 if args.json_out:
-                    write_json(args.json_out, spec, results, args)
+                    report.write_json(args.json_out, spec, results, args)
     except KeyboardInterrupt:
         # Ctrl-C ends the run early; the table still shows what finished.
         interrupted = True
@@ -443,19 +392,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{time.strftime('%Y-%m-%d', time.gmtime())}; whole-file arm given each task's "
           f"file list; temperature {args.temperature if args.temperature is not None else 'server default'}; "
           f"astm args {extra or 'none'}; [tool.astm] {args.astm_setting or 'none'}")
-    print_table(results)
+    report.print_table(results, {t.name: t.set for t in load_tasks()})
     return 130 if interrupted else 0
-
-
-def write_json(path: Path, spec: object, results: list[ArmResult], args: argparse.Namespace) -> None:
-    data = {
-        "model": getattr(spec, "description", ""),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "astm_args": args.astm_args,
-        "astm_settings": args.astm_setting,
-        "results": [{k: v for k, v in asdict(r).items() if k != "raw"} for r in results],
-    }
-    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":

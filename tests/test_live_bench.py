@@ -145,5 +145,5 @@ def test_astm_arm_records_what_astm_said(tmp_path: Path):
     assert result.raw["json"]["error"] in result.detail
     assert tally.calls >= 1
     notes = tmp_path / "failures.md"
-    live.record_astm_failure(notes, "test", result)
+    live.report.record_astm_failure(notes, "test", result)
     assert "## add-method (test," in notes.read_text()
