@@ -80,6 +80,18 @@ def test_a_name_created_in_another_file_of_the_run_is_imported(
     assert "import" not in git(repo, "show", f"m:{ERRORS_PATH}")
 
 
+# A method that raises ShopError, which errors.py defines (and the file does not import).
+RAISES_SHOP = "    def top_words(self, n):\n        if n < 0:\n            raise ShopError(n)\n        return self.words()[:n]\n"
+SHOP_INTENT = "Make TextStats.top_words raise ShopError when n is negative"
+
+
+def _refused_without_import(res: Any) -> None:
+    """The undefined name fails the run as before, naming it; no import was added."""
+    assert res.code != 0
+    assert "Undefined name `ShopError`" in res.out + res.err
+    assert "added `from" not in res.out
+
+
 def test_a_name_two_files_define_is_not_guessed(
     env: loopback.LoopbackServer, tmp_path: Path, astm: Any  # noqa: F811
 ) -> None:
@@ -87,22 +99,18 @@ def test_a_name_two_files_define_is_not_guessed(
     undefined name fails the run as before, naming the node."""
     files = dict(PROJECT, **{"src/textkit/other.py": "class ShopError(Exception):\n    pass\n"})
     repo = make_repo(tmp_path / "r", files)
-    method = "    def top_words(self, n):\n        if n < 0:\n            raise ShopError(n)\n        return self.words()[:n]\n"
-    env.responder = scripted({}, {f"{S}::TextStats.top_words": method})
-    res = astm("apply", "Make TextStats.top_words raise ShopError when n is negative",
+    env.responder = scripted({}, {f"{S}::TextStats.top_words": RAISES_SHOP})
+    res = astm("apply", SHOP_INTENT,
                "--branch", "m", "--retries", "0", cwd=repo)
-    assert res.code != 0
-    assert "Undefined name `ShopError`" in res.out + res.err
-    assert "added `from" not in res.out
+    _refused_without_import(res)
 
 
 def test_an_existing_definition_of_another_file_is_imported(
     env: loopback.LoopbackServer, tmp_path: Path, astm: Any  # noqa: F811
 ) -> None:
     repo = make_repo(tmp_path / "r", PROJECT)
-    method = "    def top_words(self, n):\n        if n < 0:\n            raise ShopError(n)\n        return self.words()[:n]\n"
-    env.responder = scripted({}, {f"{S}::TextStats.top_words": method})
-    res = astm("apply", "Make TextStats.top_words raise ShopError when n is negative", "--branch", "m", cwd=repo)
+    env.responder = scripted({}, {f"{S}::TextStats.top_words": RAISES_SHOP})
+    res = astm("apply", SHOP_INTENT, "--branch", "m", cwd=repo)
     assert res.code == 0, res.err
     assert "from textkit.errors import ShopError\n" in git(repo, "show", f"m:{S}")
     assert len(env.requests) == 1
@@ -134,10 +142,7 @@ def test_a_file_that_imports_this_one_is_not_imported_from(
     break both modules, so the F821 stands and names the node."""
     files = dict(PROJECT, **{ERRORS_PATH: "from textkit.stats import TextStats\n\n\nclass ShopError(Exception):\n    pass\n"})
     repo = make_repo(tmp_path / "r", files)
-    method = "    def top_words(self, n):\n        if n < 0:\n            raise ShopError(n)\n        return self.words()[:n]\n"
-    env.responder = scripted({}, {f"{S}::TextStats.top_words": method})
-    res = astm("apply", "Make TextStats.top_words raise ShopError when n is negative",
+    env.responder = scripted({}, {f"{S}::TextStats.top_words": RAISES_SHOP})
+    res = astm("apply", SHOP_INTENT,
                "--branch", "m", "--retries", "0", cwd=repo)
-    assert res.code != 0
-    assert "Undefined name `ShopError`" in res.out + res.err
-    assert "added `from" not in res.out
+    _refused_without_import(res)

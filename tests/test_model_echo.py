@@ -18,6 +18,7 @@ from test_named_routes import PROJECT, STATS, S
 openai_server = loopback.openai_server
 
 FIXED = "    def top_words(self, n):\n        return self.words()[:n]\n"
+BROKEN = "    def top_words(self, n):\n        return self.words()[: n - 1\n"  # does not parse
 INTENT = "Fix the off-by-one in TextStats.top_words: asked for n words it returns only n - 1"
 
 
@@ -26,8 +27,7 @@ def test_an_answer_given_twice_makes_the_next_retry_warmer(
 ) -> None:
     """At temperature 0 the 1.5B gave the same broken answer through every retry."""
     repo = make_repo(tmp_path / "r", PROJECT)
-    broken = "    def top_words(self, n):\n        return self.words()[: n - 1\n"
-    env.responder = scripted({}, {f"{S}::TextStats.top_words": [broken, broken, FIXED]})
+    env.responder = scripted({}, {f"{S}::TextStats.top_words": [BROKEN, BROKEN, FIXED]})
     res = astm("apply", INTENT, "--branch", "m", cwd=repo)
     assert res.code == 0, res.err
     assert [r.body.get("temperature") for r in env.requests] == [0.0, 0.0, 0.7]
@@ -40,8 +40,7 @@ def test_the_echo_temperature_is_a_setting(
 ) -> None:
     monkeypatch.setenv("ASTM_ECHO_TEMPERATURE", "1.2")
     repo = make_repo(tmp_path / "r", PROJECT)
-    broken = "    def top_words(self, n):\n        return self.words()[: n - 1\n"
-    env.responder = scripted({}, {f"{S}::TextStats.top_words": [broken, broken, FIXED]})
+    env.responder = scripted({}, {f"{S}::TextStats.top_words": [BROKEN, BROKEN, FIXED]})
     res = astm("apply", INTENT, "--branch", "m", cwd=repo)
     assert res.code == 0, res.err
     assert [r.body.get("temperature") for r in env.requests] == [0.0, 0.0, 1.2]
@@ -50,7 +49,7 @@ def test_the_echo_temperature_is_a_setting(
     other = "    def top_words(self, n):\n        return self.words()[: n - 2\n"
     monkeypatch.delenv("ASTM_ECHO_TEMPERATURE")
     env.requests.clear()
-    env.responder = scripted({}, {f"{S}::TextStats.top_words": [broken, other, FIXED]})
+    env.responder = scripted({}, {f"{S}::TextStats.top_words": [BROKEN, other, FIXED]})
     res = astm("apply", INTENT, "--branch", "m", cwd=repo2)
     assert res.code == 0, res.err
     assert [r.body.get("temperature") for r in env.requests] == [0.0, 0.0, 0.0]

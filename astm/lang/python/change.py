@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import bisect
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -51,6 +49,7 @@ from astm.lang.python.items import (
     leading_count,
     window_items,
 )
+from astm.lang.python.kept import Kept
 
 Key = tuple[str, str | None]
 _FUTURE = "future_import_statement"
@@ -78,32 +77,19 @@ class Change:
     delta: tuple[list[Key], list[Key]] | None  # top-level (kind, key) removed, added
 
 
-_KEPT = 2
-_changes: OrderedDict[tuple[bytes, bytes], Change] = OrderedDict()
-_lock = threading.Lock()
+_changes: Kept[tuple[bytes, bytes], Change] = Kept(2)
 
 
 def change(base: bytes, data: bytes, patches: Sequence[Patch] = ()) -> Change:
     """``data`` against ``base`` (remembered for the last pairs: a composing parent checks
     the text, then its structure). ``patches``: what made ``data`` from ``base``, a hint
     checked against the bytes (else the change is found by comparing them)."""
-    key = (base, data)
-    with _lock:
-        found = _changes.get(key)
-    if found is not None:
-        return found
-    found = _change(base, data, edits_of(base, data, patches))
-    with _lock:
-        _changes[key] = found
-        while len(_changes) > _KEPT:
-            _changes.popitem(last=False)
-    return found
+    return _changes.get((base, data), lambda: _change(base, data, edits_of(base, data, patches)))
 
 
 def forget() -> None:
     """Drop the remembered changes."""
-    with _lock:
-        _changes.clear()
+    _changes.clear()
 
 
 def edits_of(base: bytes, data: bytes, patches: Sequence[Patch]) -> list[Edit]:

@@ -63,7 +63,6 @@ import re
 import textwrap
 import threading
 import warnings
-from collections import OrderedDict
 
 import tree_sitter
 import tree_sitter_python
@@ -87,6 +86,7 @@ from astm.lang.python.items import (
     statement_item,
     statement_name,
 )
+from astm.lang.python.kept import Kept
 
 __all__ = [
     "BOM", "COMMENT", "DOCSTRING", "IMPORTS", "MAX_DEPTH", "build", "key_of", "outline", "parse",
@@ -123,31 +123,18 @@ def parse_tree(data: bytes) -> tree_sitter.Tree:
 # its base file's tree from several places (the node tree, the indent unit, placing a new
 # node, a composed file's check, ``change.py``), and a 3 MB module takes a second to
 # parse. A few, because each holds its text and a tree of several times its size.
-_TREES_KEPT = 4
-_trees: OrderedDict[bytes, tree_sitter.Tree] = OrderedDict()
-_trees_lock = threading.Lock()
+_trees: Kept[bytes, tree_sitter.Tree] = Kept(4)
 
 
 def tree_of(data: bytes) -> tree_sitter.Tree:
     """The tree-sitter tree of a file's whole text, parsed once while it is among the last
     few asked for. Shared: read it, never ``edit`` it."""
-    with _trees_lock:
-        tree = _trees.get(data)
-        if tree is not None:
-            _trees.move_to_end(data)
-            return tree
-    tree = parse_tree(data)
-    with _trees_lock:
-        _trees[data] = tree
-        while len(_trees) > _TREES_KEPT:
-            _trees.popitem(last=False)
-    return tree
+    return _trees.get(data, lambda: parse_tree(data))
 
 
 def forget_trees() -> None:
     """Drop the kept trees (tests counting parses start from none)."""
-    with _trees_lock:
-        _trees.clear()
+    _trees.clear()
 
 
 def python_error(data: bytes, path: str = "<text>") -> tuple[str, int | None] | None:
