@@ -14,6 +14,9 @@ characters escaped; the tokens it spent are counted all the same (``usage``).
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +49,15 @@ NO_KEY = "not-needed"  # local servers (Ollama, llama.cpp) want no key; the clie
 
 _A = TypeVar("_A", bound=BaseModel)
 _Messages = list[ChatCompletionMessageParam]
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context per process, made as the client's HTTP library makes its own
+    (``SSL_CERT_FILE`` and the like honoured). Making one loads the CA bundle: 50-90 ms of
+    CPU, and a track makes a client per ticket."""
+    http = next(k for k in openai.DefaultAsyncHttpxClient.__mro__ if k.__name__ == "AsyncClient")
+    return sys.modules[http.__module__.split(".")[0]].create_ssl_context()
 
 
 class _ModeFailed(Exception):
@@ -95,6 +107,7 @@ class OpenAIProvider:
             base_url=settings.base_url,
             timeout=self._timeout,
             max_retries=0,
+            http_client=openai.DefaultAsyncHttpxClient(timeout=self._timeout, verify=tls_context()),
         )
         # Warm-up: the client imports its resource modules on first use; do it here, which
         # runs on the model-client thread (llm/warm.py), not on the first call's path.

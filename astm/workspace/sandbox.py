@@ -16,6 +16,7 @@ under ``.git/astm/staging/`` and renames it into place, so others see all of it 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -291,7 +292,10 @@ def admin_dir_of(repo: Repo, path: Path) -> Path | None:
     if not wt_root.is_dir():
         return None
     want = os.path.realpath(path)
-    for admin in wt_root.iterdir():
+    # astm names a sandbox's admin directory after its folder (open_sandbox): look there
+    # first; scanning every worktree for each removal made a run's cleanup quadratic.
+    named = wt_root / path.name
+    for admin in itertools.chain([named], (a for a in wt_root.iterdir() if a.name != path.name)):
         gitdir = admin / "gitdir"
         try:
             target = gitdir.read_text().strip()
