@@ -743,3 +743,20 @@ def test_extract_object_refuses_what_is_not_a_safe_object(text: str) -> None:
     from astm.llm.structured import extract_object
 
     assert extract_object(text) is None
+
+
+def test_clients_share_one_verifying_tls_context(openai_server: LoopbackServer) -> None:
+    # Making a TLS context loads the CA bundle (50-90 ms); a track makes a client per
+    # ticket. One per process, and it still verifies certificates and host names.
+    import ssl
+
+    from astm.llm.openai_provider import tls_context
+
+    first, second = (OpenAIProvider(settings(openai_server), api_key="k") for _ in range(2))
+    ctx = tls_context()
+    assert ctx is tls_context()
+    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+    assert first._client._client is not second._client._client  # one HTTP client each
+    openai_server.enqueue(ROUTE_ANSWER)
+    route, _ = run(settings(openai_server), lambda p: p.route(ROUTE))
+    assert route.act
