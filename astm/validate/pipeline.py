@@ -73,7 +73,7 @@ class Pipeline:
         await self.blocking(sandbox.write, path, patched)
         if use_ruff:
             baseline = await self.baseline(path, base, sandbox)
-            after = self.excuse(path, await self.ruff_on(path, sandbox, patched), kind)
+            after = self.excuse(path, await self.ruff_on(path, sandbox, patched, on_disk=True), kind)
             diag = ruff.check(sandbox.path, path, base, patched, old, new, baseline, after or [], level=level)
             if diag is not None:
                 return diag
@@ -131,13 +131,18 @@ class Pipeline:
         """ruff's findings on the file at base, computed once per run and file."""
         return await self.ruff_on(path, sandbox, base) or []
 
-    def ruff_on(self, path: str, sandbox: Sandbox, data: bytes) -> asyncio.Future[Any]:
-        """ruff's findings on ``data``, once per content."""
-        from astm.validate import ruff
+    def ruff_on(self, path: str, sandbox: Sandbox, data: bytes, *, on_disk: bool = False) -> asyncio.Future[Any]:
+        """ruff's findings on ``data``, once per content. ``on_disk``: the caller has just
+        written ``data`` to ``path`` in ``sandbox`` and leaves it there until the answer is
+        in, so the check may share a ruff process with others (``ruff_batch``)."""
+        from astm.validate import ruff, ruff_batch
 
         # bytes cache their own hash: the base file (the same object for every node of the
         # file) is hashed once a run, not once a node (a 5,000-line file: 1 ms a time).
         key = (path, len(data), hash(data))
         if key not in self._ruff:
-            self._ruff[key] = asyncio.ensure_future(self.blocking(ruff.findings, sandbox.path, path, data))
+            if on_disk:
+                self._ruff[key] = asyncio.wrap_future(ruff_batch.findings_on_disk(sandbox.path, path, data))
+            else:
+                self._ruff[key] = asyncio.ensure_future(self.blocking(ruff.findings, sandbox.path, path, data))
         return self._ruff[key]

@@ -183,13 +183,16 @@ def run(
     return out
 
 
-def run_files(cwd: Path, files: dict[str, bytes], cmd: list[str]) -> dict[str, list[Finding]] | str:
+def run_files(
+    cwd: Path, files: dict[str, bytes], cmd: list[str], extra: list[str] | tuple[str, ...] = ()
+) -> dict[str, list[Finding]] | str:
     """``run`` for files whose text is on disk under ``cwd`` as given (``files``: relative
-    path -> that text): one ruff process for all of them, or an error line."""
+    path -> that text): one ruff process for all of them, or an error line. ``extra``:
+    more arguments (the lint gate's)."""
     try:
         proc = subprocess.run(
-            [*cmd, "check", "--output-format=json", "--no-cache", "--exit-zero", "--no-fix", "--force-exclude",
-             "--", *files],
+            [*cmd, "check", *extra, "--output-format=json", "--no-cache", "--exit-zero", "--no-fix",
+             "--force-exclude", "--", *files],
             cwd=cwd, capture_output=True, env=clean_env(), timeout=TIMEOUT, check=False, stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
