@@ -25,7 +25,7 @@ from pathlib import Path
 from astm.validate import ruff
 from astm.validate.ruff import Finding
 
-RUNNING = 1  # ruff processes at once (ruff spreads one batch over the cores itself)
+RUNNING = 1  # ruff processes at once: a batch waits for the one before; ruff spreads a batch over the cores
 
 
 @dataclass
