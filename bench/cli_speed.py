@@ -20,7 +20,9 @@ passes ``--model-jobs`` (default 32) so every call of a wave is in flight at onc
 astm's modules are byte-compiled first, as ``pip install`` does (an editable install under
 ``PYTHONDONTWRITEBYTECODE`` would compile them on every run, which no user's does).
 Each line gives the median and the best of ``--reps`` runs, and the load average (the
-ratios move when other processes share the CPUs); everything it made is removed.
+ratios move when other processes share the CPUs); a model case adds where its overhead
+sits: when its first request reached the server, and how long the process ran after the
+last answer left it. Everything it made is removed.
 """
 
 from __future__ import annotations
@@ -117,8 +119,9 @@ def make_repo(root: Path, case: Case) -> Path:
     return repo
 
 
-def responder(case: Case, intent: str) -> Callable[[dict[str, Any]], str]:
+def responder(case: Case, intent: str, arrivals: list[float]) -> Callable[[dict[str, Any]], str]:
     def respond(body: dict[str, Any]) -> str:
+        arrivals.append(time.perf_counter())
         prompt = "\n".join(str(m.get("content") or "") for m in body.get("messages", []))
         node = NODE.search(prompt)
         if node and node.group(1) in case.texts:
@@ -134,9 +137,13 @@ def responder(case: Case, intent: str) -> Callable[[dict[str, Any]], str]:
 PROFILE: list[str] = []  # --profile: run astm under pyinstrument, print its report
 
 
+STARTS: list[float] = []  # when each run_astm launched its process (perf_counter)
+
+
 def run_astm(repo: Path, args: list[str], env: dict[str, str]) -> float:
     cmd = [sys.executable, "-m", "pyinstrument", "-m", "astm"] if PROFILE else [ASTM]
     start = time.perf_counter()
+    STARTS.append(start)
     proc = subprocess.run([*cmd, "apply", *args], cwd=repo, env=env, capture_output=True,
                           text=True, check=False)
     wall = time.perf_counter() - start
@@ -156,17 +163,23 @@ def model_case(case: Case, root: Path, latency: float, reps: int, model_jobs: in
     repo = make_repo(root, case)
     intent = "every function must return one more"
     server = LoopbackServer()
-    server.responder = responder(case, intent)
+    arrivals: list[float] = []
+    server.responder = responder(case, intent, arrivals)
     server.responder_delay = latency
     env = {**os.environ, **GIT_ENV, "ASTM_MODEL": "bench-model",
            "ASTM_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-bench"}
     walls: list[float] = []
+    heads: list[float] = []  # launch to the first request reaching the server
+    tails: list[float] = []  # the last answer leaving the server to the process's exit
     try:
         for rep in range(reps):
             before = len(server.requests)
+            first = len(arrivals)
             walls.append(run_astm(repo, [intent, case.file, "--branch", f"bench/{case.name}{rep}",
                                          "--model-jobs", str(model_jobs), *case.flags], env))
             calls = len(server.requests) - before
+            heads.append(arrivals[first] - STARTS[-1])
+            tails.append(STARTS[-1] + walls[-1] - (arrivals[-1] + latency))
     finally:
         server.close()
     wall, best = statistics.median(walls), min(walls)
@@ -175,6 +188,8 @@ def model_case(case: Case, root: Path, latency: float, reps: int, model_jobs: in
     print(f"({case.name}) {case.label}, L = {latency:g} s: wall {wall:.2f} s median, {best:.2f} s best "
           f"of {reps}, critical path {critical:.2f} s ({case.critical_calls} L), {calls} model calls; "
           f"ratio {ratio:.2f} median, {best / critical:.2f} best (goal <= {GOALS[case.name]:.2f}); {load()}")
+    print(f"    first request {statistics.median(heads):.2f} s after launch; exit {statistics.median(tails):.2f} s "
+          f"after the last answer (medians)")
     return ratio
 
 
