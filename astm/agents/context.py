@@ -15,7 +15,7 @@ import itertools
 import os
 import signal
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -89,6 +89,8 @@ class RunContext:
     checks: Pipeline
     # every sandbox ever started, for cleanup: (worktree path, ephemeral branch)
     planned: list[tuple[Path, str]] = field(default_factory=list)
+    # sandboxes whose worktree ``release`` is removing (their branches stay until cleanup)
+    released: dict[Path, Future[None]] = field(default_factory=dict)
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     budget: RunBudget = field(default_factory=RunBudget)  # nodes set acting (issue 11.7)
     # --step: each node's validated change is shown and decided (astm.agents.review)
@@ -154,7 +156,7 @@ class RunContext:
         commit reachable until the root's run ref does (cleanup deletes it)."""
         from astm.workspace.sandbox import remove_worktree
 
-        self.pool.submit(remove_worktree, sandbox.repo, sandbox.path)
+        self.released[sandbox.path] = self.pool.submit(remove_worktree, sandbox.repo, sandbox.path)
 
     def prompt_for(self, kind: str | None) -> str | None:
         """The project's prompt file for this node kind (checked before the run starts)."""

@@ -81,14 +81,24 @@ class Run:
 
     def cleanup(self, ctx: RunContext) -> None:
         """Wait for every git thread, then remove every sandbox and ephemeral branch."""
-        ctx.pool.shutdown(wait=True)
+        ctx.pool.shutdown(wait=True)  # a sandbox still being made is made before it goes
+
+        def gone(path: Path) -> bool:  # its worktree removed already (RunContext.release)
+            done = ctx.released.get(path)
+            return done is not None and done.done() and done.exception() is None
+
+        left = [item for item in ctx.planned if not gone(item[0])]
+        for path, branch in ctx.planned:
+            if gone(path):
+                delete_ref(self.repo, branch)
 
         def remove(item: tuple[Path, str]) -> None:
             remove_worktree(self.repo, item[0])
             delete_ref(self.repo, item[1])
 
-        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="astm-clean") as pool:
-            list(pool.map(remove, ctx.planned))
+        if left:
+            with ThreadPoolExecutor(max_workers=4, thread_name_prefix="astm-clean") as pool:
+                list(pool.map(remove, left))
 
     async def main(self, work: Produce) -> ApplyResult:
         ctx = RunContext.create(
