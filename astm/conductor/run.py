@@ -15,6 +15,7 @@ track's base, one commit per ticket, and land on ``astm/track-<slug>``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -25,9 +26,10 @@ from pathlib import Path
 from astm.agents import hints
 from astm.conductor import dag, store
 from astm.conductor.clutch import Approve, Clutch, Edit, Reject, Review
-from astm.conductor.commits import message_of, result_commit
+from astm.conductor.commits import kept_result, message_of, result_commit
 from astm.conductor.config import TrackSettings
 from astm.conductor.models import Attempt, Ticket, Track, WorkerContext
+from astm.conductor.saver import Saver
 from astm.conductor.spares import Spares
 from astm.config import Settings
 from astm.core import plan as planfile
@@ -94,6 +96,7 @@ class Runner:
         self.result = TrackResult(track)
         self.spares = Spares(lambda: provider_for(None))  # model providers built ahead
         self.landed: dict[str, Future[str]] = {}  # running ticket -> its result, once made
+        self.saver: Saver | None = None  # the track file's writer while the run runs
 
     # ---- plumbing ----
 
@@ -101,7 +104,12 @@ class Runner:
         self.events(Event(ticket, state, attempt, detail))
 
     def save(self) -> None:
-        store.save(self.repo, self.track)
+        """Save the track as it is now: written on the saver's thread (a run's first and
+        last saves, and the one before a review, are waited for)."""
+        if self.saver is None:
+            store.save(self.repo, self.track)
+        else:
+            self.saver.put(self.track)
 
     def pauses(self, t: Ticket) -> bool:
         return self.trust.pauses(t.archetype, step=self.step)
@@ -126,9 +134,24 @@ class Runner:
             if t.status == "done" and not chain.exists(self.repo, t.commit):
                 t.move("ready")
         self.repo.check_state()
+        self.adopt()
         dag.resume(tr)
         tr.move("running")
-        self.save()
+        self.saver = Saver(self.repo, tr.id)
+        try:
+            self.saver.put(tr)
+            self.saver.flush()  # the run is on record before any ticket starts
+            self.finish()
+        except BaseException:
+            with contextlib.suppress(Exception):  # the first error is the one to report
+                self.saver.close()
+            raise
+        self.saver.close()
+        return self.result
+
+    def finish(self) -> None:
+        """Run the tickets, then land them (or fail naming what is left)."""
+        tr = self.track
         try:
             self.schedule()
         finally:
@@ -140,7 +163,25 @@ class Runner:
             self.save()
             raise TrackFailed(self.why(left))
         self.land()
-        return self.result
+
+    def adopt(self) -> list[str]:
+        """The tickets a killed run finished but had not recorded (its last saves were not
+        written): ``running`` on file, a kept result made on the base the file records,
+        and nothing a review said since. They are done; their ids."""
+        tr, adopted = self.track, []
+        for t in tr.tickets:
+            if t.status != "running" or t.base is None or self.pauses(t):
+                continue
+            if t.history and t.history[-1].outcome in ("rejected", "edited"):
+                continue
+            commit = kept_result(self.repo, tr.id, t.id)
+            if commit is None or result_commit(self.repo, commit, t.base) is None:
+                continue
+            t.commit = commit
+            t.history.append(Attempt(run=None, outcome="done"))
+            t.move("done")
+            adopted.append(t.id)
+        return adopted
 
     def schedule(self) -> None:
         tr = self.track
@@ -301,6 +342,8 @@ class Runner:
         assert self.clutch is not None and o.commit is not None
         r = Review(t.id, chain.tree_diff(self.repo, o.base, o.commit), o.payload, "json",
                    f"{t.archetype}: {t.title or t.prompt[:60]}")
+        if self.saver is not None:
+            self.saver.flush()  # on disk before a person takes their time
         self.emit(t.id, "review")
         decision = self.clutch.review(r, _plan_problem)
         if isinstance(decision, Approve):
@@ -375,6 +418,8 @@ class Runner:
         tr.branch, tr.commit = branch, head
         tr.move("done")
         self.save()
+        if self.saver is not None:
+            self.saver.flush()  # recorded as landed before its result refs go
         chain.drop_results(self.repo, tr.id)  # the branch holds every result now
         self.result.branch, self.result.commit = branch, head
         self.emit(tr.id, "landed", branch)
