@@ -30,7 +30,6 @@ from astm.conductor.commits import kept_result, message_of, result_commit
 from astm.conductor.config import TrackSettings
 from astm.conductor.models import Attempt, Ticket, Track, WorkerContext
 from astm.conductor.saver import Saver
-from astm.conductor.spares import Spares
 from astm.config import Settings
 from astm.core import plan as planfile
 from astm.core.plan import Plan
@@ -94,7 +93,6 @@ class Runner:
         self.max_rejections = max_rejections
         self.tmp = Path(tempfile.mkdtemp(prefix="astm-track-"))
         self.result = TrackResult(track)
-        self.spares = Spares(lambda: provider_for(None))  # model providers built ahead
         self.landed: dict[str, Future[str]] = {}  # running ticket -> its result, once made
         self.saver: Saver | None = None  # the track file's writer while the run runs
 
@@ -155,7 +153,6 @@ class Runner:
         try:
             self.schedule()
         finally:
-            self.spares.close()
             shutil.rmtree(self.tmp, ignore_errors=True)
         left = [t for t in tr.tickets if t.status != "done"]
         if left:
@@ -195,7 +192,6 @@ class Runner:
                         futures[started] = t.id
                 if not futures:
                     return
-                self.spares.fill(self.spares_wanted())
                 landed = {self.landed[tid]: tid for tid in futures.values() if tid in self.landed}
                 done, _ = wait([*futures, *landed], return_when=FIRST_COMPLETED)
                 for f in sorted(done, key=lambda f: f not in landed):  # early results first
@@ -273,13 +269,6 @@ class Runner:
         if t.status == "running":
             self.keep(Outcome(tid, t.base or "", commit=commit), reviewed=False)
 
-    def spares_wanted(self) -> int:
-        """As many providers as the tickets that may start when the running ones end:
-        at most one per running ticket, and no more than the model tickets left."""
-        left = sum(1 for t in self.track.tickets if t.plan is None and t.status in ("locked", "ready"))
-        running = sum(1 for t in self.track.tickets if t.status == "running")
-        return min(left, running) if self.settings.model else 0
-
     def work(self, tid: str, base: str, intent: str, plan: Plan | None, paths: list[str],
              attempt: int, landed: Future[str] | None = None) -> Outcome:
         """One engine run, in a worker thread: no track state is touched here. ``landed``
@@ -298,7 +287,7 @@ class Runner:
             self.events(Event(f"{tid} {e.node}", e.state, e.attempt, e.detail))
 
         try:
-            provider = self.provider_for(plan) if plan is not None else self.spares.take()
+            provider = self.provider_for(plan)
             res: ApplyResult = engine.apply(opts, self.settings, provider, forward)
         except AstmError as exc:
             partial: ApplyResult | None = getattr(exc, "result", None)
