@@ -2,8 +2,9 @@
 
 The scheduler lives in the calling thread: it starts each ready ticket's ``engine.apply``
 in a worker thread (each with its own event loop), and settles results one at a time as
-they finish: reviews (the clutch), state changes and saves all happen here, so the track
-file is only ever written by one thread. A ticket starts from the result of the tickets it
+they finish: reviews (the clutch) and state changes all happen here; each save renders the
+state here and hands it to the track's writer thread (conductor/saver.py), so no file
+write stands between a ticket's end and its dependents' start. A ticket starts from the result of the tickets it
 depends on (their merge when there are several), so a contract stub's new signatures are
 in the files its dependents' agents parse, index and skeletonise.
 
@@ -24,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from astm.agents import hints
-from astm.conductor import dag, store
+from astm.conductor import dag, resume, store
 from astm.conductor.clutch import Approve, Clutch, Edit, Reject, Review
-from astm.conductor.commits import kept_result, message_of, result_commit
+from astm.conductor.commits import message_of, result_commit
 from astm.conductor.config import TrackSettings
 from astm.conductor.models import Attempt, Ticket, Track, WorkerContext
 from astm.conductor.saver import Saver
@@ -132,7 +133,7 @@ class Runner:
             if t.status == "done" and not chain.exists(self.repo, t.commit):
                 t.move("ready")
         self.repo.check_state()
-        self.adopt()
+        resume.adopt(self.repo, tr, self.pauses)
         dag.resume(tr)
         tr.move("running")
         self.saver = Saver(self.repo, tr.id)
@@ -158,27 +159,8 @@ class Runner:
         if left:
             tr.move("failed")
             self.save()
-            raise TrackFailed(self.why(left))
+            raise TrackFailed(resume.why(tr, left))
         self.land()
-
-    def adopt(self) -> list[str]:
-        """The tickets a killed run finished but had not recorded (its last saves were not
-        written): ``running`` on file, a kept result made on the base the file records,
-        and nothing a review said since. They are done; their ids."""
-        tr, adopted = self.track, []
-        for t in tr.tickets:
-            if t.status != "running" or t.base is None or self.pauses(t):
-                continue
-            if t.history and t.history[-1].outcome in ("rejected", "edited"):
-                continue
-            commit = kept_result(self.repo, tr.id, t.id)
-            if commit is None or result_commit(self.repo, commit, t.base) is None:
-                continue
-            t.commit = commit
-            t.history.append(Attempt(run=None, outcome="done"))
-            t.move("done")
-            adopted.append(t.id)
-        return adopted
 
     def schedule(self) -> None:
         tr = self.track
@@ -378,20 +360,6 @@ class Runner:
         if provider is not None:
             asyncio.run(provider.aclose())
         return hint.text
-
-    def why(self, left: list[Ticket]) -> str:
-        failed = [t for t in left if t.status == "failed"]
-        parts = []
-        for t in failed[:3]:
-            last = next((a.raw for a in reversed(t.history) if a.outcome in ("failed", "rejected")), "")
-            parts.append(f"ticket {t.id} failed: {last}")
-        blocked = [t.id for t in left if t.status == "blocked"]
-        if blocked:
-            parts.append(f"blocked: {', '.join(blocked)}")
-        others = [t.id for t in left if t.status not in ("failed", "blocked")]
-        if others:
-            parts.append(f"not run: {', '.join(others)}")
-        return "; ".join(parts) + f"; fix and `astm track run {self.track.id}` resumes"
 
     # ---- landing ----
 

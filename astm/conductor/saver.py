@@ -12,7 +12,7 @@ Each write is still a temp file then ``os.replace`` (``store.write``): the file 
 torn. An exception or Ctrl-C flushes on the way out. A killed process may not have
 written its last saves: what a ticket made is a ref the scheduler writes at once
 (``chain.keep_result``), and the next run adopts a result the file did not record yet
-(``Runner.adopt``), so no done ticket is lost.
+(``resume.adopt``), so no done ticket is lost.
 """
 
 from __future__ import annotations
