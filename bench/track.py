@@ -18,7 +18,10 @@
    the critical path and their ratio (target <= 1.15); the measured
    critical path (the longest chain of the tickets' own measured durations) and the
    ratio to it, which isolates the scheduler from the per-ticket git and ruff overhead;
-   the same at L = 0 (pure overhead).
+   the CPU a run costs (and a ticket: on 2 CPUs, 4 chains at once, the CPU any ticket
+   spends slows the chain); the handoff, from a ticket's result commit (its engine's
+   ``landed`` event) to its dependent's start, which is the conductor's own part of the
+   chain; the same at L = 0 (pure overhead).
 2. Tier-4 hints. The bytes of a worker's retry request (the real OpenAI client against
    the loopback server of tests/openai_server.py) carrying a real ~300-line pytest
    failure raw, versus carrying its deterministic hint; and the ratio (aim <= 0.05 for
@@ -37,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -164,10 +168,18 @@ class _Latent:
                                        model_jobs=64), api_key="k")
 
 
-def run_once(root: Path, base: str, latency: float, jobs: int, via: str,
-             server: str) -> tuple[float, float, float, int]:
-    """(wall, measured critical path, CPU seconds of this process and its children, model
-    calls per ticket on its critical path) of one track run."""
+@dataclass(frozen=True)
+class RunFigures:
+    wall: float
+    measured: float  # the longest chain of the tickets' measured durations
+    cpu: float  # this process's CPU seconds and its children's (validators, git)
+    children: float  # the children's part
+    calls: int  # model calls per ticket on its critical path
+    handoffs: list[float]  # a ticket's result commit (its engine's landed event) to each dependent's start
+
+
+def run_once(root: Path, base: str, latency: float, jobs: int, via: str, server: str) -> RunFigures:
+    """The figures of one track run."""
     repo = Repo.open(root)
     track = make_track(base)
     latent = _Latent(latency, server == "process") if via == "loopback" else None
@@ -182,8 +194,11 @@ def run_once(root: Path, base: str, latency: float, jobs: int, via: str,
         settings = Settings(jobs=jobs)
     started: dict[str, float] = {}
     took: dict[str, float] = {}
+    landed: dict[str, float] = {}
 
     def on_event(e: Event) -> None:
+        if e.node.endswith(" .") and e.state == "landed":
+            landed[e.node.split(" ")[0]] = time.perf_counter()
         if " " in e.node:
             return
         if e.state == "running":
@@ -202,6 +217,7 @@ def run_once(root: Path, base: str, latency: float, jobs: int, via: str,
         if latent is not None:
             latent.close()
     cpu = sum(b - a for a, b in zip(cpu0[:4], cpu1[:4], strict=True))
+    children = sum(b - a for a, b in zip(cpu0[2:4], cpu1[2:4], strict=True))
     assert result.branch and git(root, "rev-list", "--count", f"main..{result.branch}") == str(FILES)
     git(root, "branch", "-D", result.branch)
     chain_cost: dict[str, float] = {}
@@ -210,7 +226,8 @@ def run_once(root: Path, base: str, latency: float, jobs: int, via: str,
     # A plan routes (with its latency) as it always has; the process server's count is
     # not seen here: assume it routed.
     calls = 2 if via == "plan" or server == "process" or _Latent.routes else 1
-    return wall, max(chain_cost.values()), cpu, calls
+    handoffs = [started[t.id] - landed[d] for t in track.tickets for d in t.depends_on]
+    return RunFigures(wall, max(chain_cost.values()), cpu, children, calls, handoffs)
 
 
 def scheduling(latency: float, reps: int, jobs: int, via: str, server: str) -> None:
@@ -219,10 +236,12 @@ def scheduling(latency: float, reps: int, jobs: int, via: str, server: str) -> N
         base = make_repo(root)
         for lat in (latency, 0.0):
             runs = [run_once(root, base, lat, jobs, via, server) for _ in range(reps)]
-            wall = statistics.median(r[0] for r in runs)
-            measured = statistics.median(r[1] for r in runs)
-            cpu = statistics.median(r[2] for r in runs)
-            calls = max(r[3] for r in runs)
+            wall = statistics.median(r.wall for r in runs)
+            measured = statistics.median(r.measured for r in runs)
+            cpu = statistics.median(r.cpu for r in runs)
+            children = statistics.median(r.children for r in runs)
+            calls = max(r.calls for r in runs)
+            handoff = statistics.median(h for r in runs for h in r.handoffs)
             critical = DEPTH * calls * lat
             print(f"track of {FILES} tickets, depth {DEPTH}, {FUNCS} nodes each, L = {lat:.2f}s, "
                   f"jobs = {jobs}, model via {via}:")
@@ -231,9 +250,12 @@ def scheduling(latency: float, reps: int, jobs: int, via: str, server: str) -> N
             print(f"  wall {wall:.2f}s   critical path {DEPTH} x {calls}L = {critical:.2f}s ({how})   ratio {ratio}")
             print(f"  measured critical path (longest chain of ticket durations) {measured:.2f}s   "
                   f"ratio {wall / measured:.2f}   per ticket {measured / DEPTH:.2f}s")
-            print(f"  runs: {' '.join(f'{r[0]:.2f}s' for r in runs)} (the first imports the model "
-                  f"client); CPU per run {cpu:.2f}s (this process and its validators; the model "
-                  f"server runs in a {server})")
+            print(f"  runs: {' '.join(f'{r.wall:.2f}s' for r in runs)} (the first imports the model "
+                  f"client); CPU per run {cpu:.2f}s, {cpu / FILES * 1000:.0f} ms a ticket (this process "
+                  f"and its validators, {children:.2f}s of it in subprocesses; the model server runs in "
+                  f"a {server})")
+            print(f"  handoff (a ticket's result commit to its dependent's start): median "
+                  f"{handoff * 1000:.1f} ms; load average {os.getloadavg()[0]:.2f}")
 
 
 DEEP_TEST = '''def total(items, depth):
