@@ -254,11 +254,13 @@ class Runner:
     def work(self, tid: str, base: str, intent: str, plan: Plan | None, paths: list[str],
              attempt: int, landed: Future[str] | None = None) -> Outcome:
         """One engine run, in a worker thread: no track state is touched here. ``landed``
-        gets the result commit as soon as the engine has made it."""
+        gets the result commit as soon as the engine has made it; without it the result
+        waits for a review, whose edit payload is the plan of what the run did (saved only
+        then)."""
         saved = self.tmp / f"{tid}-{attempt}.plan.json"
         opts = engine.ApplyOptions(
             intent=intent, cwd=self.repo.workdir, paths=tuple(paths), plan=plan, base=base,
-            land=False, save_plan=saved,
+            land=False, save_plan=saved if landed is None else None,
         )
 
         def forward(e: Event) -> None:
