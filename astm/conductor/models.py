@@ -32,7 +32,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from astm.core.plan import Plan
 from astm.errors import PlanError
@@ -165,10 +165,13 @@ class Track(_Model):
     created: float = Field(default_factory=time.time)
     updated: float = Field(default_factory=time.time)
 
-    @model_validator(mode="after")
-    def _graph(self) -> Track:
-        check(self.tickets)
-        return self
+    # On the tickets, not the model: a model validator would run again at every
+    # assignment (``validate_assignment``), and a run stamps ``updated`` at every save.
+    @field_validator("tickets")
+    @classmethod
+    def _graph(cls, tickets: list[Ticket]) -> list[Ticket]:
+        check(tickets)
+        return tickets
 
     def ticket(self, tid: str) -> Ticket:
         for t in self.tickets:
