@@ -151,6 +151,14 @@ class Ticket(_Model):
         return text
 
 
+class RunningIn(_Model):
+    """The process running a track, recorded while the track's status is ``running``: a
+    track left ``running`` by a process that is gone was killed, and may resume."""
+
+    pid: int
+    host: str
+
+
 class Track(_Model):
     version: Literal[1] = 1
     id: str
@@ -164,6 +172,7 @@ class Track(_Model):
     commit: str | None = None
     created: float = Field(default_factory=time.time)
     updated: float = Field(default_factory=time.time)
+    running_in: RunningIn | None = None
 
     # On the tickets, not the model: a model validator would run again at every
     # assignment (``validate_assignment``), and a run stamps ``updated`` at every save.
@@ -183,6 +192,8 @@ class Track(_Model):
         if to not in TRACK_MOVES[self.status]:
             raise IllegalTransition(f"track {self.id}: {self.status} -> {to} is not allowed")
         self.status = to
+        if to != "running":
+            self.running_in = None
         self.updated = time.time()
 
 

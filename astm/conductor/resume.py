@@ -1,13 +1,54 @@
-"""What a track's run says about the state it found and the state it leaves: the tickets
-a killed run finished without recording, and the one line naming what is left to do."""
+"""What a track's run says about the state it found and the state it leaves: whether a
+track on file as running was killed, the tickets a killed run finished without recording,
+and the one line naming what is left to do."""
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable
 
 from astm.conductor.commits import kept_result, result_commit
-from astm.conductor.models import Attempt, Ticket, Track
+from astm.conductor.models import Attempt, RunningIn, Ticket, Track
+from astm.errors import UsageError
 from astm.workspace.repo import Repo
+
+
+def this_process() -> RunningIn:
+    return RunningIn(pid=os.getpid(), host=socket.gethostname())
+
+
+def alive(p: RunningIn) -> bool:
+    """Whether the process lives (another host's: cannot tell, so it does)."""
+    if p.host != socket.gethostname():
+        return True
+    try:
+        os.kill(p.pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
+def shown_status(track: Track) -> str:
+    """The status, with a killed run's ``running`` shown as ``abandoned``."""
+    p = track.running_in
+    if track.status == "running" and (p is None or not alive(p)):
+        return "abandoned"
+    return track.status
+
+
+def reclaim(track: Track) -> None:
+    """Before a run: a track on file as ``running`` is being run by a live process
+    (UsageError naming it), or was left so by one that was killed: interrupted, then."""
+    if track.status != "running":
+        return
+    p = track.running_in
+    if p is not None and (p.pid, p.host) != (os.getpid(), socket.gethostname()) and alive(p):
+        raise UsageError(f"track {track.id} is being run by process {p.pid} on {p.host}: "
+                         "wait for it to end (or stop it with Ctrl-C)")
+    track.move("interrupted")
 
 
 def adopt(repo: Repo, track: Track, pauses: Callable[[Ticket], bool]) -> list[str]:

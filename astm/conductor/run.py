@@ -119,6 +119,7 @@ class Runner:
         tr = self.track
         if tr.status == "done":
             raise UsageError(f"track {tr.id} has already landed on {tr.branch}")
+        resume.reclaim(tr)  # a killed run's track resumes; a live run's is left alone
         if tr.base is None or not chain.exists(self.repo, tr.base):
             raise UsageError(f"track {tr.id}: its base commit {tr.base or '?'} is gone")
         pending = [t for t in tr.tickets if t.status != "done"]
@@ -136,6 +137,7 @@ class Runner:
         resume.adopt(self.repo, tr, self.pauses)
         dag.resume(tr)
         tr.move("running")
+        tr.running_in = resume.this_process()
         self.saver = Saver(self.repo, tr.id)
         try:
             self.saver.put(tr)

@@ -1,9 +1,13 @@
 """A running track's file is written on a thread of its own (conductor/saver.py): the
 latest state wins, a write error reaches the scheduler, and a run killed before its last
-saves reached the disk loses no done ticket (the next run adopts its kept result)."""
+saves reached the disk loses no done ticket: its track resumes (it was left ``running``
+by a process that is gone) and adopts the kept result. A live run's track is left alone."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +16,7 @@ from trackkit import project, standard_tickets, write_plan
 
 from astm import config as cfg
 from astm.conductor import planner, store
-from astm.conductor.models import Attempt, Track
+from astm.conductor.models import Attempt, RunningIn, Track
 from astm.conductor.run import Runner, TrackFailed
 from astm.conductor.saver import Saver
 from astm.core.result import Event
@@ -95,12 +99,21 @@ def killed_after_stub(tmp_path: Path) -> tuple[Repo, str, str]:
     stub.status, stub.commit, stub.history = "running", None, []  # the save that never was
     for tid in ("tax", "net"):
         on_file.ticket(tid).move("locked")
+    on_file.status, on_file.running_in = "running", RunningIn(pid=dead_pid(), host=socket.gethostname())
     store.save(repo, on_file)
     return repo, on_file.id, commit
 
 
-def test_a_killed_runs_kept_result_is_adopted_not_run_again(tmp_path: Path) -> None:
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_killed_runs_kept_result_is_adopted_not_run_again(astm, tmp_path: Path) -> None:
     repo, tid, commit = killed_after_stub(tmp_path)
+    listed = astm("track", "list", cwd=repo.workdir)
+    assert listed.code == 0 and f"{tid}" in listed.out and "abandoned" in listed.out
     ran: list[str] = []
     track = store.load(repo, tid)
     result = runner(repo, track, ran).run()
@@ -123,3 +136,21 @@ def test_a_kept_result_a_review_rejected_or_on_another_base_runs_again(tmp_path:
     ran: list[str] = []
     runner(repo, store.load(repo, tid), ran).run()
     assert ran[0] == "stub"
+
+
+def test_a_track_a_live_process_runs_is_left_alone(astm, tmp_path: Path) -> None:
+    repo, tid, _ = killed_after_stub(tmp_path)
+    track = store.load(repo, tid)
+    live = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        track.running_in = RunningIn(pid=live.pid, host=socket.gethostname())
+        store.save(repo, track)
+        res = astm("track", "run", tid, cwd=repo.workdir)
+        assert res.code == 2, res.err
+        assert f"track {tid} is being run by process {live.pid}" in res.err
+        assert len(res.err.strip().splitlines()) == 1
+        assert store.load(repo, tid).ticket("stub").status == "running"  # untouched
+    finally:
+        assert live.stdin is not None
+        live.stdin.close()
+        live.wait(timeout=30)
