@@ -37,6 +37,7 @@ from astm.core.plan import Plan
 from astm.core.result import ApplyResult, Event, EventSink, ignore
 from astm.engine import apply as engine
 from astm.errors import AstmError, Interrupted, UsageError, ValidationFailed
+from astm.faults import pause_at
 from astm.llm.base import Provider
 from astm.workspace import chain, oplog
 from astm.workspace.landing import slugify
@@ -356,6 +357,7 @@ class Runner:
             t.move("done")
         self.save()
         self.emit(t.id, "done", ("approved " if reviewed else "") + o.commit[:10])
+        pause_at("ticket-done")  # the crash tests kill the process here
 
     def hint(self, raw: str) -> str:
         """The short hint of a failure (a cheap model's, or the first diagnostic)."""

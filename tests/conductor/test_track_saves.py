@@ -5,14 +5,16 @@ by a process that is gone) and adopts the kept result. A live run's track is lef
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import git
-from trackkit import project, standard_tickets, write_plan
+from conftest import GIT_ENV, git
+from trackkit import project, standard_tickets, track_id, write_plan
 
 from astm import config as cfg
 from astm.conductor import planner, store
@@ -154,3 +156,35 @@ def test_a_track_a_live_process_runs_is_left_alone(astm, tmp_path: Path) -> None
         assert live.stdin is not None
         live.stdin.close()
         live.wait(timeout=30)
+
+
+def test_a_run_killed_after_a_ticket_resumes_without_running_it_again(astm, tmp_path: Path) -> None:
+    repo = project(tmp_path)
+    res = astm("track", "--plan", str(write_plan(tmp_path / "t.json", standard_tickets())), cwd=repo)
+    assert res.code == 0, res.err
+    tid = track_id(res.out)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "astm", "track", "run", tid], cwd=repo,
+        env={**os.environ, **GIT_ENV, "ASTM_PAUSE_AT": "ticket-done"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )
+    seen = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # the stub is done: its result is kept
+            seen.append(line)
+            if line.startswith("astm: paused at ticket-done "):
+                break
+        else:
+            pytest.fail("".join(seen))
+        proc.kill()  # no Ctrl-C handler runs, no save is flushed
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    again = astm("track", "run", tid, cwd=repo)
+    assert again.code == 0, again.err
+    assert "running   stub" not in again.err and "running   tax" in again.err
+    track = store.load(Repo.open(repo), tid)
+    assert track.status == "done" and track.running_in is None
+    assert git(repo, "rev-list", "--count", f"{track.base}..{track.branch}") == "4"
