@@ -21,7 +21,8 @@
    the CPU a run costs (and a ticket: on 2 CPUs, 4 chains at once, the CPU any ticket
    spends slows the chain); the handoff, from a ticket's result commit (its engine's
    ``landed`` event) to its dependent's start, which is the conductor's own part of the
-   chain; the same at L = 0 (pure overhead).
+   chain, and to the dependent's engine run's first event (its start: the repository
+   opened, its files read and parsed); the same at L = 0 (pure overhead).
 2. Tier-4 hints. The bytes of a worker's retry request (the real OpenAI client against
    the loopback server of tests/openai_server.py) carrying a real ~300-line pytest
    failure raw, versus carrying its deterministic hint; and the ratio (aim <= 0.05 for
@@ -176,6 +177,7 @@ class RunFigures:
     children: float  # the children's part
     calls: int  # model calls per ticket on its critical path
     handoffs: list[float]  # a ticket's result commit (its engine's landed event) to each dependent's start
+    engine_starts: list[float]  # ... to each dependent's engine run's first event
 
 
 def run_once(root: Path, base: str, latency: float, jobs: int, via: str, server: str) -> RunFigures:
@@ -195,11 +197,14 @@ def run_once(root: Path, base: str, latency: float, jobs: int, via: str, server:
     started: dict[str, float] = {}
     took: dict[str, float] = {}
     landed: dict[str, float] = {}
+    first: dict[str, float] = {}  # a ticket's engine run's first event
 
     def on_event(e: Event) -> None:
-        if e.node.endswith(" .") and e.state == "landed":
-            landed[e.node.split(" ")[0]] = time.perf_counter()
         if " " in e.node:
+            tid = e.node.split(" ")[0]
+            first.setdefault(tid, time.perf_counter())
+            if e.node == f"{tid} ." and e.state == "landed":
+                landed[tid] = time.perf_counter()
             return
         if e.state == "running":
             started[e.node] = time.perf_counter()
@@ -227,7 +232,8 @@ def run_once(root: Path, base: str, latency: float, jobs: int, via: str, server:
     # not seen here: assume it routed.
     calls = 2 if via == "plan" or server == "process" or _Latent.routes else 1
     handoffs = [started[t.id] - landed[d] for t in track.tickets for d in t.depends_on]
-    return RunFigures(wall, max(chain_cost.values()), cpu, children, calls, handoffs)
+    engine_starts = [first[t.id] - landed[d] for t in track.tickets for d in t.depends_on]
+    return RunFigures(wall, max(chain_cost.values()), cpu, children, calls, handoffs, engine_starts)
 
 
 def scheduling(latency: float, reps: int, jobs: int, via: str, server: str) -> None:
@@ -242,6 +248,7 @@ def scheduling(latency: float, reps: int, jobs: int, via: str, server: str) -> N
             children = statistics.median(r.children for r in runs)
             calls = max(r.calls for r in runs)
             handoff = statistics.median(h for r in runs for h in r.handoffs)
+            engine_start = statistics.median(h for r in runs for h in r.engine_starts)
             critical = DEPTH * calls * lat
             print(f"track of {FILES} tickets, depth {DEPTH}, {FUNCS} nodes each, L = {lat:.2f}s, "
                   f"jobs = {jobs}, model via {via}:")
@@ -255,7 +262,8 @@ def scheduling(latency: float, reps: int, jobs: int, via: str, server: str) -> N
                   f"and its validators, {children:.2f}s of it in subprocesses; the model server runs in "
                   f"a {server})")
             print(f"  handoff (a ticket's result commit to its dependent's start): median "
-                  f"{handoff * 1000:.1f} ms; load average {os.getloadavg()[0]:.2f}")
+                  f"{handoff * 1000:.1f} ms, to the dependent's engine run's first event "
+                  f"{engine_start * 1000:.1f} ms; load average {os.getloadavg()[0]:.2f}")
 
 
 DEEP_TEST = '''def total(items, depth):
