@@ -18,7 +18,11 @@
    the critical path and their ratio (target <= 1.15); the measured
    critical path (the longest chain of the tickets' own measured durations) and the
    ratio to it, which isolates the scheduler from the per-ticket git and ruff overhead;
-   the same at L = 0 (pure overhead).
+   the CPU a run costs (and a ticket: on 2 CPUs, 4 chains at once, the CPU any ticket
+   spends slows the chain); the handoff, from a ticket's result commit (its engine's
+   ``landed`` event) to its dependent's start, which is the conductor's own part of the
+   chain, and to the dependent's engine run's first event (its start: the repository
+   opened, its files read and parsed); the same at L = 0 (pure overhead).
 2. Tier-4 hints. The bytes of a worker's retry request (the real OpenAI client against
    the loopback server of tests/openai_server.py) carrying a real ~300-line pytest
    failure raw, versus carrying its deterministic hint; and the ratio (aim <= 0.05 for
@@ -37,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -164,10 +169,19 @@ class _Latent:
                                        model_jobs=64), api_key="k")
 
 
-def run_once(root: Path, base: str, latency: float, jobs: int, via: str,
-             server: str) -> tuple[float, float, float, int]:
-    """(wall, measured critical path, CPU seconds of this process and its children, model
-    calls per ticket on its critical path) of one track run."""
+@dataclass(frozen=True)
+class RunFigures:
+    wall: float
+    measured: float  # the longest chain of the tickets' measured durations
+    cpu: float  # this process's CPU seconds and its children's (validators, git)
+    children: float  # the children's part
+    calls: int  # model calls per ticket on its critical path
+    handoffs: list[float]  # a ticket's result commit (its engine's landed event) to each dependent's start
+    engine_starts: list[float]  # ... to each dependent's engine run's first event
+
+
+def run_once(root: Path, base: str, latency: float, jobs: int, via: str, server: str) -> RunFigures:
+    """The figures of one track run."""
     repo = Repo.open(root)
     track = make_track(base)
     latent = _Latent(latency, server == "process") if via == "loopback" else None
@@ -182,9 +196,15 @@ def run_once(root: Path, base: str, latency: float, jobs: int, via: str,
         settings = Settings(jobs=jobs)
     started: dict[str, float] = {}
     took: dict[str, float] = {}
+    landed: dict[str, float] = {}
+    first: dict[str, float] = {}  # a ticket's engine run's first event
 
     def on_event(e: Event) -> None:
         if " " in e.node:
+            tid = e.node.split(" ")[0]
+            first.setdefault(tid, time.perf_counter())
+            if e.node == f"{tid} ." and e.state == "landed":
+                landed[tid] = time.perf_counter()
             return
         if e.state == "running":
             started[e.node] = time.perf_counter()
@@ -202,6 +222,7 @@ def run_once(root: Path, base: str, latency: float, jobs: int, via: str,
         if latent is not None:
             latent.close()
     cpu = sum(b - a for a, b in zip(cpu0[:4], cpu1[:4], strict=True))
+    children = sum(b - a for a, b in zip(cpu0[2:4], cpu1[2:4], strict=True))
     assert result.branch and git(root, "rev-list", "--count", f"main..{result.branch}") == str(FILES)
     git(root, "branch", "-D", result.branch)
     chain_cost: dict[str, float] = {}
@@ -210,7 +231,9 @@ def run_once(root: Path, base: str, latency: float, jobs: int, via: str,
     # A plan routes (with its latency) as it always has; the process server's count is
     # not seen here: assume it routed.
     calls = 2 if via == "plan" or server == "process" or _Latent.routes else 1
-    return wall, max(chain_cost.values()), cpu, calls
+    handoffs = [started[t.id] - landed[d] for t in track.tickets for d in t.depends_on]
+    engine_starts = [first[t.id] - landed[d] for t in track.tickets for d in t.depends_on]
+    return RunFigures(wall, max(chain_cost.values()), cpu, children, calls, handoffs, engine_starts)
 
 
 def scheduling(latency: float, reps: int, jobs: int, via: str, server: str) -> None:
@@ -219,10 +242,13 @@ def scheduling(latency: float, reps: int, jobs: int, via: str, server: str) -> N
         base = make_repo(root)
         for lat in (latency, 0.0):
             runs = [run_once(root, base, lat, jobs, via, server) for _ in range(reps)]
-            wall = statistics.median(r[0] for r in runs)
-            measured = statistics.median(r[1] for r in runs)
-            cpu = statistics.median(r[2] for r in runs)
-            calls = max(r[3] for r in runs)
+            wall = statistics.median(r.wall for r in runs)
+            measured = statistics.median(r.measured for r in runs)
+            cpu = statistics.median(r.cpu for r in runs)
+            children = statistics.median(r.children for r in runs)
+            calls = max(r.calls for r in runs)
+            handoff = statistics.median(h for r in runs for h in r.handoffs)
+            engine_start = statistics.median(h for r in runs for h in r.engine_starts)
             critical = DEPTH * calls * lat
             print(f"track of {FILES} tickets, depth {DEPTH}, {FUNCS} nodes each, L = {lat:.2f}s, "
                   f"jobs = {jobs}, model via {via}:")
@@ -231,9 +257,13 @@ def scheduling(latency: float, reps: int, jobs: int, via: str, server: str) -> N
             print(f"  wall {wall:.2f}s   critical path {DEPTH} x {calls}L = {critical:.2f}s ({how})   ratio {ratio}")
             print(f"  measured critical path (longest chain of ticket durations) {measured:.2f}s   "
                   f"ratio {wall / measured:.2f}   per ticket {measured / DEPTH:.2f}s")
-            print(f"  runs: {' '.join(f'{r[0]:.2f}s' for r in runs)} (the first imports the model "
-                  f"client); CPU per run {cpu:.2f}s (this process and its validators; the model "
-                  f"server runs in a {server})")
+            print(f"  runs: {' '.join(f'{r.wall:.2f}s' for r in runs)} (the first imports the model "
+                  f"client); CPU per run {cpu:.2f}s, {cpu / FILES * 1000:.0f} ms a ticket (this process "
+                  f"and its validators, {children:.2f}s of it in subprocesses; the model server runs in "
+                  f"a {server})")
+            print(f"  handoff (a ticket's result commit to its dependent's start): median "
+                  f"{handoff * 1000:.1f} ms, to the dependent's engine run's first event "
+                  f"{engine_start * 1000:.1f} ms; load average {os.getloadavg()[0]:.2f}")
 
 
 DEEP_TEST = '''def total(items, depth):

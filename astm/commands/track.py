@@ -108,6 +108,7 @@ def plan_track(intent: str, plan_file: str | None, flags: dict[str, object], as_
 
 def list_tracks() -> int:
     from astm.conductor import store
+    from astm.conductor.resume import shown_status
 
     repo, _ = _open({})
     tracks = store.load_all(repo)
@@ -117,7 +118,7 @@ def list_tracks() -> int:
         done = sum(1 for k in t.tickets if k.status == "done")
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(t.created))
         where = f"  {t.branch}" if t.branch else ""
-        print(f"{t.id:<30} {t.status:<11} {done}/{len(t.tickets)} done  {when}  {t.title}{where}")
+        print(f"{t.id:<30} {shown_status(t):<11} {done}/{len(t.tickets)} done  {when}  {t.title}{where}")
     return errors.EXIT_OK
 
 

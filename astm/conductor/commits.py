@@ -1,4 +1,5 @@
-"""A track's commits: each ticket's message, and its result read from the engine's event."""
+"""A track's commits: each ticket's message, its result read from the engine's event, and
+the result a ticket's ref keeps."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING
 import pygit2
 
 from astm.workspace import git
+from astm.workspace.chain import result_ref
 
 if TYPE_CHECKING:
     from astm.conductor.models import Ticket, Track
@@ -39,5 +41,18 @@ def result_commit(repo: Repo, short: str, base: str) -> str | None:
         except (KeyError, ValueError, pygit2.GitError):
             return None
         if not isinstance(obj, pygit2.Commit) or [str(p) for p in obj.parent_ids] != [base]:
+            return None
+        return str(obj.id)
+
+
+def kept_result(repo: Repo, track: str, ticket: str) -> str | None:
+    """The commit kept at a ticket's result ref, if any."""
+    with git.LOCK:
+        ref = repo.repo.references.get(result_ref(track, ticket))
+        if ref is None:
+            return None
+        try:
+            obj = ref.peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError):
             return None
         return str(obj.id)

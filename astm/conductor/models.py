@@ -32,7 +32,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from astm.core.plan import Plan
 from astm.errors import PlanError
@@ -151,6 +151,14 @@ class Ticket(_Model):
         return text
 
 
+class RunningIn(_Model):
+    """The process running a track, recorded while the track's status is ``running``: a
+    track left ``running`` by a process that is gone was killed, and may resume."""
+
+    pid: int
+    host: str
+
+
 class Track(_Model):
     version: Literal[1] = 1
     id: str
@@ -164,11 +172,15 @@ class Track(_Model):
     commit: str | None = None
     created: float = Field(default_factory=time.time)
     updated: float = Field(default_factory=time.time)
+    running_in: RunningIn | None = None
 
-    @model_validator(mode="after")
-    def _graph(self) -> Track:
-        check(self.tickets)
-        return self
+    # On the tickets, not the model: a model validator would run again at every
+    # assignment (``validate_assignment``), and a run stamps ``updated`` at every save.
+    @field_validator("tickets")
+    @classmethod
+    def _graph(cls, tickets: list[Ticket]) -> list[Ticket]:
+        check(tickets)
+        return tickets
 
     def ticket(self, tid: str) -> Ticket:
         for t in self.tickets:
@@ -180,6 +192,8 @@ class Track(_Model):
         if to not in TRACK_MOVES[self.status]:
             raise IllegalTransition(f"track {self.id}: {self.status} -> {to} is not allowed")
         self.status = to
+        if to != "running":
+            self.running_in = None
         self.updated = time.time()
 
 

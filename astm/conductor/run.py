@@ -2,8 +2,9 @@
 
 The scheduler lives in the calling thread: it starts each ready ticket's ``engine.apply``
 in a worker thread (each with its own event loop), and settles results one at a time as
-they finish: reviews (the clutch), state changes and saves all happen here, so the track
-file is only ever written by one thread. A ticket starts from the result of the tickets it
+they finish: reviews (the clutch) and state changes all happen here; each save renders the
+state here and hands it to the track's writer thread (conductor/saver.py), so no file
+write stands between a ticket's end and its dependents' start. A ticket starts from the result of the tickets it
 depends on (their merge when there are several), so a contract stub's new signatures are
 in the files its dependents' agents parse, index and skeletonise.
 
@@ -15,6 +16,7 @@ track's base, one commit per ticket, and land on ``astm/track-<slug>``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -23,18 +25,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from astm.agents import hints
-from astm.conductor import dag, store
+from astm.conductor import dag, resume, store
 from astm.conductor.clutch import Approve, Clutch, Edit, Reject, Review
 from astm.conductor.commits import message_of, result_commit
 from astm.conductor.config import TrackSettings
 from astm.conductor.models import Attempt, Ticket, Track, WorkerContext
-from astm.conductor.spares import Spares
+from astm.conductor.saver import Saver
 from astm.config import Settings
 from astm.core import plan as planfile
 from astm.core.plan import Plan
 from astm.core.result import ApplyResult, Event, EventSink, ignore
 from astm.engine import apply as engine
 from astm.errors import AstmError, Interrupted, UsageError, ValidationFailed
+from astm.faults import pause_at
 from astm.llm.base import Provider
 from astm.workspace import chain, oplog
 from astm.workspace.landing import slugify
@@ -92,8 +95,8 @@ class Runner:
         self.max_rejections = max_rejections
         self.tmp = Path(tempfile.mkdtemp(prefix="astm-track-"))
         self.result = TrackResult(track)
-        self.spares = Spares(lambda: provider_for(None))  # model providers built ahead
         self.landed: dict[str, Future[str]] = {}  # running ticket -> its result, once made
+        self.saver: Saver | None = None  # the track file's writer while the run runs
 
     # ---- plumbing ----
 
@@ -101,7 +104,12 @@ class Runner:
         self.events(Event(ticket, state, attempt, detail))
 
     def save(self) -> None:
-        store.save(self.repo, self.track)
+        """Save the track as it is now: written on the saver's thread (a run's first and
+        last saves, and the one before a review, are waited for)."""
+        if self.saver is None:
+            store.save(self.repo, self.track)
+        else:
+            self.saver.put(self.track)
 
     def pauses(self, t: Ticket) -> bool:
         return self.trust.pauses(t.archetype, step=self.step)
@@ -112,6 +120,7 @@ class Runner:
         tr = self.track
         if tr.status == "done":
             raise UsageError(f"track {tr.id} has already landed on {tr.branch}")
+        resume.reclaim(tr)  # a killed run's track resumes; a live run's is left alone
         if tr.base is None or not chain.exists(self.repo, tr.base):
             raise UsageError(f"track {tr.id}: its base commit {tr.base or '?'} is gone")
         pending = [t for t in tr.tickets if t.status != "done"]
@@ -126,21 +135,35 @@ class Runner:
             if t.status == "done" and not chain.exists(self.repo, t.commit):
                 t.move("ready")
         self.repo.check_state()
+        resume.adopt(self.repo, tr, self.pauses)
         dag.resume(tr)
         tr.move("running")
-        self.save()
+        tr.running_in = resume.this_process()
+        self.saver = Saver(self.repo, tr.id)
+        try:
+            self.saver.put(tr)
+            self.saver.flush()  # the run is on record before any ticket starts
+            self.finish()
+        except BaseException:
+            with contextlib.suppress(Exception):  # the first error is the one to report
+                self.saver.close()
+            raise
+        self.saver.close()
+        return self.result
+
+    def finish(self) -> None:
+        """Run the tickets, then land them (or fail naming what is left)."""
+        tr = self.track
         try:
             self.schedule()
         finally:
-            self.spares.close()
             shutil.rmtree(self.tmp, ignore_errors=True)
         left = [t for t in tr.tickets if t.status != "done"]
         if left:
             tr.move("failed")
             self.save()
-            raise TrackFailed(self.why(left))
+            raise TrackFailed(resume.why(tr, left))
         self.land()
-        return self.result
 
     def schedule(self) -> None:
         tr = self.track
@@ -154,7 +177,6 @@ class Runner:
                         futures[started] = t.id
                 if not futures:
                     return
-                self.spares.fill(self.spares_wanted())
                 landed = {self.landed[tid]: tid for tid in futures.values() if tid in self.landed}
                 done, _ = wait([*futures, *landed], return_when=FIRST_COMPLETED)
                 for f in sorted(done, key=lambda f: f not in landed):  # early results first
@@ -232,21 +254,16 @@ class Runner:
         if t.status == "running":
             self.keep(Outcome(tid, t.base or "", commit=commit), reviewed=False)
 
-    def spares_wanted(self) -> int:
-        """As many providers as the tickets that may start when the running ones end:
-        at most one per running ticket, and no more than the model tickets left."""
-        left = sum(1 for t in self.track.tickets if t.plan is None and t.status in ("locked", "ready"))
-        running = sum(1 for t in self.track.tickets if t.status == "running")
-        return min(left, running) if self.settings.model else 0
-
     def work(self, tid: str, base: str, intent: str, plan: Plan | None, paths: list[str],
              attempt: int, landed: Future[str] | None = None) -> Outcome:
         """One engine run, in a worker thread: no track state is touched here. ``landed``
-        gets the result commit as soon as the engine has made it."""
+        gets the result commit as soon as the engine has made it; without it the result
+        waits for a review, whose edit payload is the plan of what the run did (saved only
+        then)."""
         saved = self.tmp / f"{tid}-{attempt}.plan.json"
         opts = engine.ApplyOptions(
             intent=intent, cwd=self.repo.workdir, paths=tuple(paths), plan=plan, base=base,
-            land=False, save_plan=saved,
+            land=False, save_plan=saved if landed is None else None,
         )
 
         def forward(e: Event) -> None:
@@ -257,7 +274,7 @@ class Runner:
             self.events(Event(f"{tid} {e.node}", e.state, e.attempt, e.detail))
 
         try:
-            provider = self.provider_for(plan) if plan is not None else self.spares.take()
+            provider = self.provider_for(plan)
             res: ApplyResult = engine.apply(opts, self.settings, provider, forward)
         except AstmError as exc:
             partial: ApplyResult | None = getattr(exc, "result", None)
@@ -301,6 +318,8 @@ class Runner:
         assert self.clutch is not None and o.commit is not None
         r = Review(t.id, chain.tree_diff(self.repo, o.base, o.commit), o.payload, "json",
                    f"{t.archetype}: {t.title or t.prompt[:60]}")
+        if self.saver is not None:
+            self.saver.flush()  # on disk before a person takes their time
         self.emit(t.id, "review")
         decision = self.clutch.review(r, _plan_problem)
         if isinstance(decision, Approve):
@@ -338,6 +357,7 @@ class Runner:
             t.move("done")
         self.save()
         self.emit(t.id, "done", ("approved " if reviewed else "") + o.commit[:10])
+        pause_at("ticket-done")  # the crash tests kill the process here
 
     def hint(self, raw: str) -> str:
         """The short hint of a failure (a cheap model's, or the first diagnostic)."""
@@ -346,20 +366,6 @@ class Runner:
         if provider is not None:
             asyncio.run(provider.aclose())
         return hint.text
-
-    def why(self, left: list[Ticket]) -> str:
-        failed = [t for t in left if t.status == "failed"]
-        parts = []
-        for t in failed[:3]:
-            last = next((a.raw for a in reversed(t.history) if a.outcome in ("failed", "rejected")), "")
-            parts.append(f"ticket {t.id} failed: {last}")
-        blocked = [t.id for t in left if t.status == "blocked"]
-        if blocked:
-            parts.append(f"blocked: {', '.join(blocked)}")
-        others = [t.id for t in left if t.status not in ("failed", "blocked")]
-        if others:
-            parts.append(f"not run: {', '.join(others)}")
-        return "; ".join(parts) + f"; fix and `astm track run {self.track.id}` resumes"
 
     # ---- landing ----
 
@@ -375,6 +381,8 @@ class Runner:
         tr.branch, tr.commit = branch, head
         tr.move("done")
         self.save()
+        if self.saver is not None:
+            self.saver.flush()  # recorded as landed before its result refs go
         chain.drop_results(self.repo, tr.id)  # the branch holds every result now
         self.result.branch, self.result.commit = branch, head
         self.emit(tr.id, "landed", branch)

@@ -36,12 +36,22 @@ def new_id(title: str) -> str:
 
 
 def save(repo: Repo, track: Track) -> Path:
+    return write(repo, track.id, render(track))
+
+
+def render(track: Track) -> str:
+    """The track file's text as of now (its ``updated`` stamped)."""
+    track.updated = time.time()
+    return track.model_dump_json(indent=1, exclude_none=True) + "\n"
+
+
+def write(repo: Repo, tid: str, text: str) -> Path:
+    """``text`` as track ``tid``'s file: a temp file, then ``os.replace`` (never torn)."""
     d = tracks_dir(repo)
     d.mkdir(parents=True, exist_ok=True)
-    track.updated = time.time()
-    final = d / f"{track.id}.json"
-    tmp = d / f".{track.id}.json.tmp{os.getpid()}"
-    tmp.write_text(track.model_dump_json(indent=1, exclude_none=True) + "\n", encoding="utf-8")
+    final = d / f"{tid}.json"
+    tmp = d / f".{tid}.json.tmp{os.getpid()}"
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, final)
     return final
 

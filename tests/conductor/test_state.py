@@ -147,6 +147,9 @@ def test_bad_graphs_are_named(tickets: list[Ticket], message: str) -> None:
         dag.check(tickets)
     with pytest.raises(PlanError, match=message):  # a track cannot even be built
         track(*tickets)
+    good = track(tk("ok"))
+    with pytest.raises(PlanError, match=message):  # nor given such tickets
+        good.tickets = tickets
 
 
 def test_find_cycle_shapes() -> None:

@@ -1,14 +1,11 @@
 """What keeps a track near its critical path: a ticket's dependents start as soon as its
-result commit exists (while its engine run still cleans up), and model providers are
-built ahead of the tickets that use them."""
+result commit exists (while its engine run still cleans up)."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
 
-import openai_server as loopback
-import pytest
 from conftest import git
 from trackkit import project, standard_tickets, write_plan
 
@@ -17,15 +14,9 @@ from astm.conductor import planner
 from astm.conductor.commits import result_commit
 from astm.conductor.models import Track
 from astm.conductor.run import Runner
-from astm.conductor.spares import Spares
-from astm.config import Settings
 from astm.core.result import Event
-from astm.errors import UsageError
-from astm.llm.openai_provider import OpenAIProvider
 from astm.llm.plan_provider import PlanProvider
 from astm.workspace.repo import Repo
-
-openai_server = loopback.openai_server
 
 
 def planned(tmp_path: Path) -> tuple[Repo, Track]:
@@ -79,48 +70,3 @@ def test_result_commit_takes_only_a_commit_on_the_tickets_base(tmp_path: Path) -
     assert result_commit(repo, child[:10], child) is None
     assert result_commit(repo, "astm/branch", base) is None  # a detail that is no short id
     assert result_commit(repo, "0000000000", base) is None
-
-
-def test_spares_are_built_ahead_handed_out_once_and_the_rest_closed(
-        openai_server: loopback.LoopbackServer) -> None:
-    built: list[OpenAIProvider] = []
-    lock = threading.Lock()
-
-    def build() -> OpenAIProvider:
-        p = OpenAIProvider(Settings(model="m", base_url=openai_server.base_url), api_key="k")
-        with lock:
-            built.append(p)
-        return p
-
-    spares = Spares(build)
-    spares.fill(2)
-    first = spares.take()
-    assert first is built[0]  # the spare built first, not a new one
-    spares.close()
-    assert 1 <= len(built) <= 2  # the second spare was cancelled, or built and closed
-    assert not first._client.is_closed()  # handed out: its run closes it
-    assert all(p._client.is_closed() for p in built[1:])
-    alone = Spares(build)
-    inline = alone.take()  # none ahead: built on the caller's thread
-    assert inline is built[-1]
-    alone.close()
-
-
-def test_a_spare_that_failed_to_build_is_built_again_by_its_taker() -> None:
-    calls: list[int] = []
-
-    def build() -> PlanProvider:
-        calls.append(1)
-        if len(calls) == 1:
-            raise UsageError("no model configured")
-        return PlanProvider(None)  # type: ignore[arg-type]
-
-    spares = Spares(build)
-    spares.fill(1)
-    assert isinstance(spares.take(), PlanProvider) and len(calls) == 2
-    failing = Spares(lambda: (_ for _ in ()).throw(UsageError("no model configured")))
-    failing.fill(1)
-    with pytest.raises(UsageError, match="no model configured"):
-        failing.take()
-    failing.close()
-    spares.close()
