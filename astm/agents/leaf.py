@@ -190,7 +190,7 @@ async def generate(
                 return Outcome(res, patch, asks=_unchanged_asks(ctx, nid, asks))
             sandbox = await box
             patched = compose(f.data, [patch])
-            await ctx.blocking(sandbox.write, f.path, patched)
+            # Committed from the bytes: the worktree goes right after (release), unread.
             commit = await ctx.blocking(sandbox.commit, {f.path: patched}, f"astm node {nid}\n\n{intent}\n")
             res.status, res.commit = "changed", str(commit)
             ctx.emit(nid, "committed", res.attempts)
