@@ -119,6 +119,7 @@ def serve(latency: float) -> None:
     print(server.base_url, flush=True)
     sys.stdin.read()
     server.close()
+    print(_Latent.routes, flush=True)  # the routing calls it answered, for the parent
 
 
 class _Latent:
@@ -143,8 +144,9 @@ class _Latent:
         if self.server is not None:
             self.server.close()
         if self.proc is not None:
-            assert self.proc.stdin is not None
+            assert self.proc.stdin is not None and self.proc.stdout is not None
             self.proc.stdin.close()
+            _Latent.routes += int(self.proc.stdout.readline() or 0)
             self.proc.wait(timeout=30)
 
     @staticmethod
@@ -228,9 +230,9 @@ def run_once(root: Path, base: str, latency: float, jobs: int, via: str, server:
     chain_cost: dict[str, float] = {}
     for t in dag.topo_order(track.tickets):
         chain_cost[t.id] = took[t.id] + max((chain_cost[d] for d in t.depends_on), default=0.0)
-    # A plan routes (with its latency) as it always has; the process server's count is
-    # not seen here: assume it routed.
-    calls = 2 if via == "plan" or server == "process" or _Latent.routes else 1
+    # A plan routes (with its latency) as it always has; a model routes when the server
+    # saw routing calls (the process server says how many when it closes).
+    calls = 2 if via == "plan" or _Latent.routes else 1
     handoffs = [started[t.id] - landed[d] for t in track.tickets for d in t.depends_on]
     engine_starts = [first[t.id] - landed[d] for t in track.tickets for d in t.depends_on]
     return RunFigures(wall, max(chain_cost.values()), cpu, children, calls, handoffs, engine_starts)
