@@ -24,6 +24,7 @@ It prints figures only.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -105,12 +106,14 @@ def timed_build(root: Path, settings: Settings, **kw: Any) -> tuple[float, Any]:
 
 
 class Timeline:
-    """When each module reached each stage, from the build's own events (seconds since
-    the build started): first model call sent, last spec answered, validation started,
-    module done."""
+    """When each module reached each stage (seconds since the build started), from the
+    build's own events and the model server's log: first model call started, its
+    requests' arrival at the server (first-last), the server's last answer, the last spec
+    answered (absorbed by the build), validation started, module done."""
 
     def __init__(self) -> None:
         self.t0 = time.perf_counter()
+        self.wall0 = time.time()
         self.first: dict[tuple[str, str], float] = {}
         self.last: dict[tuple[str, str], float] = {}
 
@@ -123,20 +126,36 @@ class Timeline:
         self.first.setdefault(key, now)
         self.last[key] = now
 
-    def show(self, wall: float) -> None:
+    def show(self, wall: float, log: list[tuple[str, float, float]]) -> None:
+        arrived: dict[str, list[float]] = {}
+        replied: dict[str, float] = {}
+        for ref, got, sent in log:
+            m = ref.partition(":")[0].rpartition(".")[2]
+            arrived.setdefault(m, []).append(got - self.wall0)
+            replied[m] = max(replied.get(m, 0.0), sent - self.wall0)
         rows = sorted({m for m, _ in self.first})
-        print("  module  generating  answered  validating  done   (s since the build started)")
+        print("  module  generating  at the server   replied  answered  validating  done"
+              "   (s since the build started)")
+
+        def cell(c: float | None) -> str:
+            return f"{c:8.2f}  " if c is not None else "       -  "
+
         for m in rows:
-            cells = [self.first.get((m, "spec generating")), self.last.get((m, "spec committed")),
-                     self.first.get((m, "validating")), self.last.get((m, "committed"))]
-            print(f"  {m}    " + "  ".join(f"{c:8.2f}  " if c is not None else "       -  " for c in cells))
+            got = arrived.get(m)
+            span = f"{min(got):6.2f}-{max(got):5.2f}  " if got else "            -  "
+            print(f"  {m}    " + cell(self.first.get((m, "spec generating"))) + span
+                  + "".join(cell(c) for c in (
+                      replied.get(m), self.last.get((m, "spec committed")),
+                      self.first.get((m, "validating")), self.last.get((m, "committed")))))
         done = max(self.last.get((m, "committed"), 0.0) for m in rows)
         print(f"  after the last module: {wall - done:.2f}s (sandbox clean-up, run record, "
               "writing the files)")
 
 
-def model_server(latency: float) -> LoopbackServer:
-    """The loopback model: every spec answered after ``latency``."""
+def model_server(latency: float, log: list[tuple[str, float, float]] | None = None
+                 ) -> LoopbackServer:
+    """The loopback model: every spec answered after ``latency``; ``log`` gets each
+    request's (spec ref, time.time() it arrived, time.time() it was answered)."""
     server = LoopbackServer()
     # A real endpoint queues every connection; the stdlib server's listen backlog of 5
     # would drop the rest of a burst of connects, which the client retries after 1 s.
@@ -144,7 +163,10 @@ def model_server(latency: float) -> LoopbackServer:
 
     def respond(body: dict[str, Any]) -> str:
         ref = REF.search(str(body["messages"][-1]["content"]))
+        arrived = time.time()
         time.sleep(latency)
+        if log is not None and ref:
+            log.append((ref.group(1), arrived, time.time()))
         return answer(ref.group(1)) if ref else ""
 
     server.responder = respond
@@ -154,10 +176,12 @@ def model_server(latency: float) -> LoopbackServer:
 def serve(latency: float) -> None:
     """``--serve L``: the loopback model alone in this process (its URL on stdout) until
     stdin closes."""
-    server = model_server(latency)
+    log: list[tuple[str, float, float]] = []
+    server = model_server(latency, log)
     print(server.base_url, flush=True)
     sys.stdin.read()
     server.close()
+    print(json.dumps(log), flush=True)
 
 
 class Model:
@@ -167,13 +191,14 @@ class Model:
     def __init__(self, latency: float, process: bool) -> None:
         self.proc: subprocess.Popen[str] | None = None
         self.server: LoopbackServer | None = None
+        self.log: list[tuple[str, float, float]] = []  # what the server saw (model_server)
         if process:
             self.proc = subprocess.Popen([sys.executable, __file__, "--serve", str(latency)],
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             assert self.proc.stdout is not None
             self.base_url = self.proc.stdout.readline().strip()
         else:
-            self.server = model_server(latency)
+            self.server = model_server(latency, self.log)
             self.base_url = self.server.base_url
 
     def close(self) -> None:
@@ -182,6 +207,8 @@ class Model:
         if self.proc is not None:
             assert self.proc.stdin is not None
             self.proc.stdin.close()
+            assert self.proc.stdout is not None
+            self.log = [tuple(x) for x in json.loads(self.proc.stdout.read() or "[]")]
             self.proc.wait(timeout=30)
 
 
@@ -209,7 +236,7 @@ def bench_latency(tmp: Path, latency: float, timeline: bool, server: str) -> Non
         print(f"latency L={lat:.2f}s ({label}): {len(result.built)} modules, {result.calls} "
               f"model calls, wall {wall:.2f}s, critical path 4L = {path:.2f}s, ratio {ratio}")
         if timeline:
-            seen.show(wall)
+            seen.show(wall, model.log)
 
 
 def bench_noop_and_precision(tmp: Path, n_specs: int) -> None:
