@@ -147,6 +147,12 @@ class Timeline:
                   + "".join(cell(c) for c in (
                       replied.get(m), self.last.get((m, "spec committed")),
                       self.first.get((m, "validating")), self.last.get((m, "committed")))))
+        for level in range(LEVELS):
+            gaps = [min(arrived[m]) - self.first[(m, "spec generating")] for m in rows
+                    if m[1] == str(level) and m in arrived and (m, "spec generating") in self.first]
+            if gaps:
+                print(f"  level {level}: from a module's first model call to its requests at the "
+                      f"server: mean {sum(gaps) / len(gaps):.2f}s, max {max(gaps):.2f}s")
         done = max(self.last.get((m, "committed"), 0.0) for m in rows)
         print(f"  after the last module: {wall - done:.2f}s (sandbox clean-up, run record, "
               "writing the files)")
