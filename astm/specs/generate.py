@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -60,6 +61,7 @@ class Shared:
     python: str
     typecheck: bool = False  # pyright where the project configures it
     importer: WarmImporter | None = None  # the import checks' warm interpreter
+    client: asyncio.Future[object] | None = None  # the model client being built (warm.py)
     texts: dict[str, bytes] = field(default_factory=dict)  # module -> body made by this build
     known: dict[str, bytes] = field(default_factory=dict)  # module -> newest body (context)
     answers: dict[str, str] = field(default_factory=dict)  # spec ref -> accepted answer
@@ -107,6 +109,17 @@ def merge_imports(imports: list[str]) -> list[str]:
             module, level = item
             out.append(f"from {'.' * level}{module} import {', '.join(froms[item])}")
     return sorted(out, key=lambda x: not x.startswith("from __future__"))
+
+
+# One import of one name (``import a.b``, ``from a.b import c``): isort leaves it as it is.
+_ONE_IMPORT = re.compile(r"(import [\w.]+|from \.*[\w.]* import \w+)")
+
+
+def already_sorted(block: str) -> bool:
+    """Whether ruff's isort would leave ``block`` as it is, known without running it: a
+    single import of a single name, shorter than any line limit wraps (the common block
+    of a module whose specs call one dependency; a ruff run per module saved)."""
+    return len(block) <= 79 and _ONE_IMPORT.fullmatch(block) is not None
 
 
 def compose(imports: list[str], defs: list[str], block: str | None = None) -> bytes:
@@ -241,7 +254,7 @@ class ModuleBuilder:
         conversion is not thread-safe (two threads parsing at once can raise SystemError:
         "AST constructor recursion depth mismatch", cpython gh-106905)."""
         block = "\n".join(merge_imports(imports))
-        if not block or not self.shared.conf.ruff:
+        if not block or not self.shared.conf.ruff or already_sorted(block):
             return block
         from astm.validate import ruff
 
@@ -310,6 +323,10 @@ class ModuleBuilder:
                 key=spec.name, text="", context="", hint=hint, attempt=attempt,
                 ref=index, prompt=request_template(),
             )
+            if self.shared.client is not None:
+                # Wait for the model client off the event loop (``WarmProvider.resolve``
+                # would block it): the other specs' prompts and the sandboxes go on.
+                await self.shared.client
             answer, usage = await self.run.provider.generate(req)
             self.shared.calls += 1
             self.run.add_usage(usage)

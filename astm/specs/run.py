@@ -69,6 +69,11 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
 
     async def body(run: BuildRun) -> None:
         depth = prep.graph.depth()
+        resolve = getattr(provider, "resolve", None)  # a WarmProvider still importing openai
+        if callable(resolve):
+            shared.client = asyncio.ensure_future(run.blocking(resolve))
+            # Its error reaches every spec that awaits it; none may await it (Ctrl-C).
+            shared.client.add_done_callback(lambda f: f.cancelled() or f.exception())
         tasks: dict[str, asyncio.Task[Built]] = {}
         drafts: dict[str, asyncio.Future[None]] = {}
 
