@@ -56,7 +56,7 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
         write_mode=opts.write, python=python_of(prep.repo.workdir),
         typecheck=_typecheck(settings, prep),
     )
-    shared.importer = WarmImporter(shared.python)  # started by the first import check
+    importer = shared.importer = WarmImporter(shared.python)  # started by the first check
     # Existing generated code of every module is context for its dependents.
     for m in prep.discovery.modules:
         data = prep.source.read(m.generated_path)
@@ -145,6 +145,8 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
                 t.cancel()
             await asyncio.wait(tasks.values())
             raise
+        # Every import check is done: the warm interpreter exits while the build ends.
+        importer.stop()
         for name, task in tasks.items():
             if task.cancelled():
                 raise asyncio.CancelledError
@@ -198,7 +200,7 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
         setattr(exc, "result", result)  # noqa: B010 - the CLI reads it back with getattr
         raise
     finally:
-        shared.importer.close()
+        importer.close()
     result.run, result.usage, result.calls = applied.run, applied.usage, shared.calls
     if opts.write:
         states = {s.module.generated_path: s for s in stale}
