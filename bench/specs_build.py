@@ -1,17 +1,23 @@
 """Spec-driven builds: critical path under model latency, no-op cost, staleness precision.
 
     python bench/specs_build.py [--latency 1.0] [--noop-specs 200] [--timeline]
-                                [--server thread|process]
+                                [--server thread|process] [--no-keep-alive]
 
 1. Latency. 20 spec modules of 3 specs each (60 specs) in a dependency DAG of depth 4
    (4 levels of 5 modules; each module's specs call a spec of the module below it). The
    model is the real OpenAI client against a loopback server that answers every request
-   after L seconds (``--server process``: in its own process, as a model server is). A module's prompt shows its dependencies' generated code, so the
-   model's critical path is 4 sequential calls, 4 L; the script prints the wall time of
-   ``astm build --write`` and its ratio to 4 L (target <= 1.10): first in a cold process
-   (the build imports the model client, ``import openai``), then warm, plus the same
-   build at L = 0 (astm's own cost: sandboxes, ruff, the import check of each module in
-   a subprocess). ``--timeline``: when each module reached each stage.
+   after L seconds, in its own process (``--server thread``: a thread of the build's own
+   interpreter, whose HTTP and JSON work then competes for astm's interpreter lock), over
+   kept-alive HTTP/1.1 connections as real model servers do (``--no-keep-alive``: a new
+   connection per request). A module's prompt shows its dependencies' generated code, so
+   the model's critical path is 4 sequential calls, 4 L. The script prints the wall time
+   of ``astm build --write`` and its ratio to 4 L (target <= 1.10): in a new ``astm``
+   process (spawn to exit: Python's start-up and every import, ``openai``'s among them),
+   then in this process cold (its first build imports the model client) and warm, plus
+   the same build at L = 0 (astm's own cost: sandboxes, ruff, the import checks).
+   ``--timeline``: when each module reached each stage, its requests' arrival at the
+   server among them, and per level the time from a module's first model call to its
+   requests at the server.
 2. No-op. A project of N specs (default 200) already built: the wall time of a build that
    finds nothing stale (target < 1 s) and its model calls (target 0).
 3. Precision. A comment-only and a formatting-only edit of a spec: modules rebuilt
@@ -158,14 +164,20 @@ class Timeline:
               "writing the files)")
 
 
-def model_server(latency: float, log: list[tuple[str, float, float]] | None = None
-                 ) -> LoopbackServer:
+def model_server(latency: float, log: list[tuple[str, float, float]] | None = None,
+                 keep_alive: bool = True) -> LoopbackServer:
     """The loopback model: every spec answered after ``latency``; ``log`` gets each
     request's (spec ref, time.time() it arrived, time.time() it was answered)."""
     server = LoopbackServer()
     # A real endpoint queues every connection; the stdlib server's listen backlog of 5
     # would drop the rest of a burst of connects, which the client retries after 1 s.
     server._httpd.socket.listen(128)  # bench-only: widen the running server's backlog
+    if keep_alive:
+        # As a model server (OpenAI, vLLM, llama.cpp, Ollama) does: HTTP/1.1, connections
+        # kept open for the next requests. The stdlib's HTTP/1.0 default closes each one,
+        # so every model call would pay a new connection (connect, a task group of the
+        # client's, a handler thread), a cost no real endpoint charges after the first.
+        server._httpd.RequestHandlerClass.protocol_version = "HTTP/1.1"  # bench-only
 
     def respond(body: dict[str, Any]) -> str:
         ref = REF.search(str(body["messages"][-1]["content"]))
@@ -179,11 +191,11 @@ def model_server(latency: float, log: list[tuple[str, float, float]] | None = No
     return server
 
 
-def serve(latency: float) -> None:
+def serve(latency: float, keep_alive: bool) -> None:
     """``--serve L``: the loopback model alone in this process (its URL on stdout) until
     stdin closes."""
     log: list[tuple[str, float, float]] = []
-    server = model_server(latency, log)
+    server = model_server(latency, log, keep_alive)
     print(server.base_url, flush=True)
     sys.stdin.read()
     server.close()
@@ -194,17 +206,18 @@ class Model:
     """``model_server(latency)`` in a thread of this process, or (``process``) in a child
     process, as a model server is: its work then never shares astm's interpreter lock."""
 
-    def __init__(self, latency: float, process: bool) -> None:
+    def __init__(self, latency: float, process: bool, keep_alive: bool = True) -> None:
         self.proc: subprocess.Popen[str] | None = None
         self.server: LoopbackServer | None = None
         self.log: list[tuple[str, float, float]] = []  # what the server saw (model_server)
         if process:
-            self.proc = subprocess.Popen([sys.executable, __file__, "--serve", str(latency)],
+            cmd = [sys.executable, __file__, "--serve", str(latency)]
+            self.proc = subprocess.Popen(cmd + ([] if keep_alive else ["--no-keep-alive"]),
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             assert self.proc.stdout is not None
             self.base_url = self.proc.stdout.readline().strip()
         else:
-            self.server = model_server(latency, self.log)
+            self.server = model_server(latency, self.log, keep_alive)
             self.base_url = self.server.base_url
 
     def close(self) -> None:
@@ -232,14 +245,15 @@ def cli_build(root: Path, base_url: str) -> tuple[float, str]:
     return wall, done.stdout
 
 
-def bench_latency(tmp: Path, latency: float, timeline: bool, server: str) -> None:
+def bench_latency(tmp: Path, latency: float, timeline: bool, server: str,
+                  keep_alive: bool) -> None:
     runs = [("a new `astm build --write` process", latency, True),
             ("cold process: its first build imports the model client", latency, False),
             ("warm process", latency, False), ("astm's own cost", 0.0, False)]
     for label, lat, cli in runs:
         root = tmp / f"latency-{len(list(tmp.iterdir()))}"
         make_project(root, LEVELS, WIDTH)
-        model = Model(lat, server == "process")
+        model = Model(lat, server == "process", keep_alive)
         try:
             if cli:
                 wall, _ = cli_build(root, model.base_url)
@@ -308,15 +322,17 @@ def main() -> None:
     ap.add_argument("--timeline", action="store_true", help="when each module reached each stage")
     ap.add_argument("--server", choices=("thread", "process"), default="thread",
                     help="where the loopback model runs (a process: as a model server does)")
+    ap.add_argument("--no-keep-alive", dest="keep_alive", action="store_false",
+                    help="the model server closes each connection (HTTP/1.0), as before session 5")
     ap.add_argument("--serve", type=float, help=argparse.SUPPRESS)  # the model's process
     args = ap.parse_args()
     if args.serve is not None:
-        serve(args.serve)
+        serve(args.serve, args.keep_alive)
         return
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     tmp = Path(tempfile.mkdtemp(prefix="astm-bench-specs-"))
     try:
-        bench_latency(tmp, args.latency, args.timeline, args.server)
+        bench_latency(tmp, args.latency, args.timeline, args.server, args.keep_alive)
         bench_noop_and_precision(tmp, args.noop_specs)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
