@@ -174,6 +174,11 @@ class ModuleBuilder:
         return self.box
 
     async def _open(self) -> Sandbox:
+        if self.shared.client is not None:
+            # The model client first (a new process imports openai, a second of CPU):
+            # the first requests wait for it, a sandbox is needed only once they are
+            # answered. Its error, if any, is the agents' to raise.
+            await asyncio.wait([self.shared.client])
         box = await self.run.sandbox(self.run.base.id)
         await self.run.blocking(self.write_input, box)
         return box
