@@ -177,8 +177,9 @@ class ModuleBuilder:
         if self.shared.client is not None:
             # The model client first (a new process imports openai, a second of CPU):
             # the first requests wait for it, a sandbox is needed only once they are
-            # answered. Its error, if any, is the agents' to raise.
-            await asyncio.wait([self.shared.client])
+            # answered. A client that failed fails the module (its agents say why)
+            # before any sandbox is opened for it.
+            await self.shared.client
         box = await self.run.sandbox(self.run.base.id)
         await self.run.blocking(self.write_input, box)
         return box
