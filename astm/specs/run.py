@@ -56,7 +56,7 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
         write_mode=opts.write, python=python_of(prep.repo.workdir),
         typecheck=_typecheck(settings, prep),
     )
-    importer = shared.importer = WarmImporter(shared.python)  # started by the first check
+    importer = shared.importer = WarmImporter(shared.python)
     # Existing generated code of every module is context for its dependents.
     for m in prep.discovery.modules:
         data = prep.source.read(m.generated_path)
@@ -68,6 +68,7 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
     intent = f"build {names[0]}" + (f" and {len(names) - 1} more" if len(names) > 1 else "")
 
     async def body(run: BuildRun) -> None:
+        importer.start()  # inside the run: its Ctrl-C and clean-up cover it
         depth = prep.graph.depth()
         resolve = getattr(provider, "resolve", None)  # a WarmProvider still importing openai
         if callable(resolve):

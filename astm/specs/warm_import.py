@@ -86,6 +86,12 @@ class WarmImporter:
         self._lock = threading.Lock()
         self._dead = not hasattr(os, "fork")
 
+    def start(self) -> None:
+        """Start the server now (it starts at the first check otherwise): its start-up
+        then runs beside the build's first model calls, not when a module validates."""
+        with self._lock:
+            self._start()
+
     def _start(self) -> subprocess.Popen[bytes] | None:
         from astm.workspace.git import clean_env
 
