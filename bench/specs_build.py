@@ -320,10 +320,11 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=1.0)
     ap.add_argument("--noop-specs", type=int, default=200)
     ap.add_argument("--timeline", action="store_true", help="when each module reached each stage")
-    ap.add_argument("--server", choices=("thread", "process"), default="thread",
-                    help="where the loopback model runs (a process: as a model server does)")
+    ap.add_argument("--server", choices=("thread", "process"), default="process",
+                    help="where the loopback model runs (a process, as a model server does; a "
+                    "thread of this process shares its interpreter lock)")
     ap.add_argument("--no-keep-alive", dest="keep_alive", action="store_false",
-                    help="the model server closes each connection (HTTP/1.0), as before session 5")
+                    help="the model server closes each connection (HTTP/1.0), as it did before")
     ap.add_argument("--serve", type=float, help=argparse.SUPPRESS)  # the model's process
     args = ap.parse_args()
     if args.serve is not None:
