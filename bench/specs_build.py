@@ -33,13 +33,14 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 PROJECT = Path(__file__).resolve().parents[1]
 for extra in (PROJECT, PROJECT / "tests"):
@@ -245,6 +246,30 @@ def cli_build(root: Path, base_url: str) -> tuple[float, str]:
     return wall, done.stdout
 
 
+class CPU:
+    """CPU seconds over a block: this process (``self``; with ``--server thread`` the
+    model server's work counts here too), its event loop's thread alone (``loop``: the
+    build runs its loop on this thread) and the subprocesses it waited for (``children``:
+    ruff, the import server, or a whole ``astm`` process and its own; not the import
+    checks' forks, which the import server never waits for)."""
+
+    def __enter__(self) -> Self:
+        self._s, self._c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+            resource.RUSAGE_CHILDREN)
+        self._t = time.thread_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.self = s.ru_utime + s.ru_stime - self._s.ru_utime - self._s.ru_stime
+        self.children = c.ru_utime + c.ru_stime - self._c.ru_utime - self._c.ru_stime
+        self.loop = time.thread_time() - self._t
+
+    def __str__(self) -> str:
+        return (f"CPU {self.self:.2f}s (event loop {self.loop:.2f}s), subprocesses "
+                f"{self.children:.2f}s")
+
+
 def bench_latency(tmp: Path, latency: float, timeline: bool, server: str,
                   keep_alive: bool) -> None:
     runs = [("a new `astm build --write` process", latency, True),
@@ -256,18 +281,22 @@ def bench_latency(tmp: Path, latency: float, timeline: bool, server: str,
         model = Model(lat, server == "process", keep_alive)
         try:
             if cli:
-                wall, _ = cli_build(root, model.base_url)
+                with CPU() as cpu:
+                    wall, _ = cli_build(root, model.base_url)
                 seen = None
+                spent = f"CPU {cpu.children:.2f}s (the process and its subprocesses)"
             else:
                 # model_jobs: the loopback server stands for a remote model serving in
                 # parallel (astm's default for a local endpoint is one request at a time).
                 settings = Settings(model="bench", base_url=model.base_url, jobs=64,
                                     model_jobs=64, retries=0)
                 seen = Timeline()
-                t0 = time.perf_counter()
-                result = build(BuildOptions(cwd=root, write=True), settings, on_event=seen)
-                wall = time.perf_counter() - t0
+                with CPU() as cpu:
+                    t0 = time.perf_counter()
+                    result = build(BuildOptions(cwd=root, write=True), settings, on_event=seen)
+                    wall = time.perf_counter() - t0
                 assert len(result.built) == LEVELS * WIDTH, result.built
+                spent = str(cpu)
         finally:
             model.close()
         built = len(list((root / "src/pkg/__generated__").glob("m*.py")))
@@ -275,7 +304,8 @@ def bench_latency(tmp: Path, latency: float, timeline: bool, server: str,
         path = LEVELS * lat
         ratio = f"{wall / path:.2f}" if path else "-"
         print(f"latency L={lat:.2f}s ({label}): {built} modules, {calls} "
-              f"model calls, wall {wall:.2f}s, critical path 4L = {path:.2f}s, ratio {ratio}")
+              f"model calls, wall {wall:.2f}s, critical path 4L = {path:.2f}s, ratio {ratio}; "
+              f"{spent}; load {os.getloadavg()[0]:.2f}")
         if timeline and seen is not None:
             seen.show(wall, model.log)
 
