@@ -174,12 +174,8 @@ class ModuleBuilder:
         return self.box
 
     async def _open(self) -> Sandbox:
-        if self.shared.client is not None:
-            # The model client first (a new process imports openai, a second of CPU):
-            # the first requests wait for it, a sandbox is needed only once they are
-            # answered. A client that failed fails the module (its agents say why)
-            # before any sandbox is opened for it.
-            await self.shared.client
+        # Not after the model client is built: a sandbox's opening is mostly file system
+        # calls, which run beside the client's import (pure Python) rather than after it.
         box = await self.run.sandbox(self.run.base.id)
         await self.run.blocking(self.write_input, box)
         return box
