@@ -118,7 +118,8 @@ _ONE_IMPORT = re.compile(r"(import [\w.]+|from \.*[\w.]* import \w+)")
 def already_sorted(block: str) -> bool:
     """Whether ruff's isort would leave ``block`` as it is, known without running it: a
     single import of a single name, shorter than any line limit wraps (the common block
-    of a module whose specs call one dependency; a ruff run per module saved)."""
+    of a module whose specs call one dependency; a ruff run per module saved). As for a
+    module with no import at all, isort's ``required-imports`` are not added to it."""
     return len(block) <= 79 and _ONE_IMPORT.fullmatch(block) is not None
 
 
