@@ -42,6 +42,7 @@ from astm.validate.diagnostic import Diagnostic
 if TYPE_CHECKING:
     import pygit2
 
+    from astm.llm.base import Provider
     from astm.specs.config import BuildConfig
     from astm.specs.source import Source
 
@@ -61,7 +62,7 @@ class Shared:
     python: str
     typecheck: bool = False  # pyright where the project configures it
     importer: WarmImporter | None = None  # the import checks' warm interpreter
-    client: asyncio.Future[object] | None = None  # the model client being built (warm.py)
+    client: asyncio.Future[Provider] | None = None  # the model client being built (warm.py)
     texts: dict[str, bytes] = field(default_factory=dict)  # module -> body made by this build
     known: dict[str, bytes] = field(default_factory=dict)  # module -> newest body (context)
     answers: dict[str, str] = field(default_factory=dict)  # spec ref -> accepted answer
@@ -175,8 +176,8 @@ class ModuleBuilder:
         return self.box
 
     async def _open(self) -> Sandbox:
-        # Not after the model client is built: a sandbox's opening is mostly file system
-        # calls, which run beside the client's import (pure Python) rather than after it.
+        # At once, not once the model client is built: opening a sandbox is mostly file
+        # system calls, which run beside the client's import (pure Python).
         box = await self.run.sandbox(self.run.base.id)
         await self.run.blocking(self.write_input, box)
         return box

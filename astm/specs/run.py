@@ -11,6 +11,7 @@ from astm.config import Settings
 from astm.core.result import EventSink
 from astm.errors import AstmError, ModelError, ValidationFailed
 from astm.llm.base import Provider
+from astm.llm.warm import WarmProvider
 from astm.specs import plan as build_plan
 from astm.specs.engine_bridge import BuildRun, landing, run_build, runs, settle
 from astm.specs.generate import Built, ModuleBuilder, Shared
@@ -70,11 +71,12 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
     async def body(run: BuildRun) -> None:
         importer.start()  # inside the run: its Ctrl-C and clean-up cover it
         depth = prep.graph.depth()
-        resolve = getattr(provider, "resolve", None)  # a WarmProvider still importing openai
-        if callable(resolve):
-            shared.client = asyncio.ensure_future(run.blocking(resolve))
-            # Its error reaches every spec that awaits it; none may await it (Ctrl-C).
-            shared.client.add_done_callback(lambda f: f.cancelled() or f.exception())
+        if isinstance(provider, WarmProvider):  # still importing openai, on its thread
+            client = asyncio.ensure_future(run.blocking(provider.resolve))
+            # Its error reaches every spec that awaits it; retrieved here too, for a build
+            # that ends before any spec does (Ctrl-C), so that asyncio prints nothing.
+            client.add_done_callback(lambda f: f.cancelled() or f.exception())
+            shared.client = client
         tasks: dict[str, asyncio.Task[Built]] = {}
         drafts: dict[str, asyncio.Future[None]] = {}
 

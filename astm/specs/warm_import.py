@@ -156,13 +156,13 @@ class WarmImporter:
     def stop(self) -> None:
         """No more checks: the server's stdin closes and it exits on its own (a child still
         importing ends by its alarm); ``close`` then finds it gone instead of waiting."""
-        with self._lock:
+        with self._lock:  # never while a check writes its request
             proc, self._dead = self._proc, True
-        if proc is not None and proc.stdin is not None:
-            try:
-                proc.stdin.close()
-            except OSError:
-                pass
+            if proc is not None and proc.stdin is not None:
+                try:
+                    proc.stdin.close()
+                except OSError:
+                    pass
 
     def close(self) -> None:
         """Stop the server and wait for it to exit."""
