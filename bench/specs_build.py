@@ -1,17 +1,23 @@
 """Spec-driven builds: critical path under model latency, no-op cost, staleness precision.
 
     python bench/specs_build.py [--latency 1.0] [--noop-specs 200] [--timeline]
-                                [--server thread|process]
+                                [--server thread|process] [--no-keep-alive]
 
 1. Latency. 20 spec modules of 3 specs each (60 specs) in a dependency DAG of depth 4
    (4 levels of 5 modules; each module's specs call a spec of the module below it). The
    model is the real OpenAI client against a loopback server that answers every request
-   after L seconds (``--server process``: in its own process, as a model server is). A module's prompt shows its dependencies' generated code, so the
-   model's critical path is 4 sequential calls, 4 L; the script prints the wall time of
-   ``astm build --write`` and its ratio to 4 L (target <= 1.10): first in a cold process
-   (the build imports the model client, ``import openai``), then warm, plus the same
-   build at L = 0 (astm's own cost: sandboxes, ruff, the import check of each module in
-   a subprocess). ``--timeline``: when each module reached each stage.
+   after L seconds, in its own process (``--server thread``: a thread of the build's own
+   interpreter, whose HTTP and JSON work then competes for astm's interpreter lock), over
+   kept-alive HTTP/1.1 connections as real model servers do (``--no-keep-alive``: a new
+   connection per request). A module's prompt shows its dependencies' generated code, so
+   the model's critical path is 4 sequential calls, 4 L. The script prints the wall time
+   of ``astm build --write`` and its ratio to 4 L (target <= 1.10): in a new ``astm``
+   process (spawn to exit: Python's start-up and every import, ``openai``'s among them),
+   then in this process cold (its first build imports the model client) and warm, plus
+   the same build at L = 0 (astm's own cost: sandboxes, ruff, the import checks).
+   ``--timeline``: when each module reached each stage, its requests' arrival at the
+   server among them, and per level the time from a module's first model call to its
+   requests at the server.
 2. No-op. A project of N specs (default 200) already built: the wall time of a build that
    finds nothing stale (target < 1 s) and its model calls (target 0).
 3. Precision. A comment-only and a formatting-only edit of a spec: modules rebuilt
@@ -24,15 +30,17 @@ It prints figures only.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 PROJECT = Path(__file__).resolve().parents[1]
 for extra in (PROJECT, PROJECT / "tests"):
@@ -105,12 +113,14 @@ def timed_build(root: Path, settings: Settings, **kw: Any) -> tuple[float, Any]:
 
 
 class Timeline:
-    """When each module reached each stage, from the build's own events (seconds since
-    the build started): first model call sent, last spec answered, validation started,
-    module done."""
+    """When each module reached each stage (seconds since the build started), from the
+    build's own events and the model server's log: first model call started, its
+    requests' arrival at the server (first-last), the server's last answer, the last spec
+    answered (absorbed by the build), validation started, module done."""
 
     def __init__(self) -> None:
         self.t0 = time.perf_counter()
+        self.wall0 = time.time()
         self.first: dict[tuple[str, str], float] = {}
         self.last: dict[tuple[str, str], float] = {}
 
@@ -123,57 +133,92 @@ class Timeline:
         self.first.setdefault(key, now)
         self.last[key] = now
 
-    def show(self, wall: float) -> None:
+    def show(self, wall: float, log: list[tuple[str, float, float]]) -> None:
+        arrived: dict[str, list[float]] = {}
+        replied: dict[str, float] = {}
+        for ref, got, sent in log:
+            m = ref.partition(":")[0].rpartition(".")[2]
+            arrived.setdefault(m, []).append(got - self.wall0)
+            replied[m] = max(replied.get(m, 0.0), sent - self.wall0)
         rows = sorted({m for m, _ in self.first})
-        print("  module  generating  answered  validating  done   (s since the build started)")
+        print("  module  generating  at the server   replied  answered  validating  done"
+              "   (s since the build started)")
+
+        def cell(c: float | None) -> str:
+            return f"{c:8.2f}  " if c is not None else "       -  "
+
         for m in rows:
-            cells = [self.first.get((m, "spec generating")), self.last.get((m, "spec committed")),
-                     self.first.get((m, "validating")), self.last.get((m, "committed"))]
-            print(f"  {m}    " + "  ".join(f"{c:8.2f}  " if c is not None else "       -  " for c in cells))
+            got = arrived.get(m)
+            span = f"{min(got):6.2f}-{max(got):5.2f}  " if got else "            -  "
+            print(f"  {m}    " + cell(self.first.get((m, "spec generating"))) + span
+                  + "".join(cell(c) for c in (
+                      replied.get(m), self.last.get((m, "spec committed")),
+                      self.first.get((m, "validating")), self.last.get((m, "committed")))))
+        for level in range(LEVELS):
+            gaps = [min(arrived[m]) - self.first[(m, "spec generating")] for m in rows
+                    if m[1] == str(level) and m in arrived and (m, "spec generating") in self.first]
+            if gaps:
+                print(f"  level {level}: from a module's first model call to its requests at the "
+                      f"server: mean {sum(gaps) / len(gaps):.2f}s, max {max(gaps):.2f}s")
         done = max(self.last.get((m, "committed"), 0.0) for m in rows)
         print(f"  after the last module: {wall - done:.2f}s (sandbox clean-up, run record, "
               "writing the files)")
 
 
-def model_server(latency: float) -> LoopbackServer:
-    """The loopback model: every spec answered after ``latency``."""
+def model_server(latency: float, log: list[tuple[str, float, float]] | None = None,
+                 keep_alive: bool = True) -> LoopbackServer:
+    """The loopback model: every spec answered after ``latency``; ``log`` gets each
+    request's (spec ref, time.time() it arrived, time.time() it was answered)."""
     server = LoopbackServer()
     # A real endpoint queues every connection; the stdlib server's listen backlog of 5
     # would drop the rest of a burst of connects, which the client retries after 1 s.
     server._httpd.socket.listen(128)  # bench-only: widen the running server's backlog
+    if keep_alive:
+        # As a model server (OpenAI, vLLM, llama.cpp, Ollama) does: HTTP/1.1, connections
+        # kept open for the next requests. The stdlib's HTTP/1.0 default closes each one,
+        # so every model call would pay a new connection (connect, a task group of the
+        # client's, a handler thread), a cost no real endpoint charges after the first.
+        server._httpd.RequestHandlerClass.protocol_version = "HTTP/1.1"  # bench-only
 
     def respond(body: dict[str, Any]) -> str:
         ref = REF.search(str(body["messages"][-1]["content"]))
+        arrived = time.time()
         time.sleep(latency)
+        if log is not None and ref:
+            log.append((ref.group(1), arrived, time.time()))
         return answer(ref.group(1)) if ref else ""
 
     server.responder = respond
     return server
 
 
-def serve(latency: float) -> None:
+def serve(latency: float, keep_alive: bool) -> None:
     """``--serve L``: the loopback model alone in this process (its URL on stdout) until
     stdin closes."""
-    server = model_server(latency)
+    log: list[tuple[str, float, float]] = []
+    server = model_server(latency, log, keep_alive)
     print(server.base_url, flush=True)
     sys.stdin.read()
     server.close()
+    print(json.dumps(log), flush=True)
 
 
 class Model:
     """``model_server(latency)`` in a thread of this process, or (``process``) in a child
     process, as a model server is: its work then never shares astm's interpreter lock."""
 
-    def __init__(self, latency: float, process: bool) -> None:
+    def __init__(self, latency: float, process: bool, keep_alive: bool = True) -> None:
         self.proc: subprocess.Popen[str] | None = None
         self.server: LoopbackServer | None = None
+        self.log: list[tuple[str, float, float]] = []  # what the server saw (model_server)
         if process:
-            self.proc = subprocess.Popen([sys.executable, __file__, "--serve", str(latency)],
+            cmd = [sys.executable, __file__, "--serve", str(latency)]
+            self.proc = subprocess.Popen(cmd + ([] if keep_alive else ["--no-keep-alive"]),
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             assert self.proc.stdout is not None
             self.base_url = self.proc.stdout.readline().strip()
         else:
-            self.server = model_server(latency)
+            self.server = model_server(latency, self.log, keep_alive)
             self.base_url = self.server.base_url
 
     def close(self) -> None:
@@ -182,34 +227,87 @@ class Model:
         if self.proc is not None:
             assert self.proc.stdin is not None
             self.proc.stdin.close()
+            assert self.proc.stdout is not None
+            self.log = [tuple(x) for x in json.loads(self.proc.stdout.read() or "[]")]
             self.proc.wait(timeout=30)
 
 
-def bench_latency(tmp: Path, latency: float, timeline: bool, server: str) -> None:
-    runs = [("cold process: its first build imports the model client", latency),
-            ("warm process", latency), ("astm's own cost", 0.0)]
-    for label, lat in runs:
+def cli_build(root: Path, base_url: str) -> tuple[float, str]:
+    """``astm build --write`` in a new interpreter: its wall time from spawn to exit
+    (Python's start-up and every import, ``openai``'s among them, included)."""
+    env = {**os.environ, "ASTM_MODEL_JOBS": "64", "PYTHONPATH": str(PROJECT)}
+    cmd = [sys.executable, "-m", "astm", "build", "--write", "--jobs", "64", "--retries", "0",
+           "--model", "bench", "--base-url", base_url]
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"astm build failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    return wall, done.stdout
+
+
+class CPU:
+    """CPU seconds over a block: this process (``self``; with ``--server thread`` the
+    model server's work counts here too), its event loop's thread alone (``loop``: the
+    build runs its loop on this thread) and the subprocesses it waited for (``children``:
+    ruff, the import server, or a whole ``astm`` process and its own; not the import
+    checks' forks, which the import server never waits for)."""
+
+    def __enter__(self) -> Self:
+        self._s, self._c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+            resource.RUSAGE_CHILDREN)
+        self._t = time.thread_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.self = s.ru_utime + s.ru_stime - self._s.ru_utime - self._s.ru_stime
+        self.children = c.ru_utime + c.ru_stime - self._c.ru_utime - self._c.ru_stime
+        self.loop = time.thread_time() - self._t
+
+    def __str__(self) -> str:
+        return (f"CPU {self.self:.2f}s (event loop {self.loop:.2f}s), subprocesses "
+                f"{self.children:.2f}s")
+
+
+def bench_latency(tmp: Path, latency: float, timeline: bool, server: str,
+                  keep_alive: bool) -> None:
+    runs = [("a new `astm build --write` process", latency, True),
+            ("cold process: its first build imports the model client", latency, False),
+            ("warm process", latency, False), ("astm's own cost", 0.0, False)]
+    for label, lat, cli in runs:
         root = tmp / f"latency-{len(list(tmp.iterdir()))}"
         make_project(root, LEVELS, WIDTH)
-        model = Model(lat, server == "process")
+        model = Model(lat, server == "process", keep_alive)
         try:
-            # model_jobs: the loopback server stands for a remote model serving in parallel
-            # (astm's default for a local endpoint is one request at a time).
-            settings = Settings(model="bench", base_url=model.base_url, jobs=64, model_jobs=64,
-                                retries=0)
-            seen = Timeline()
-            t0 = time.perf_counter()
-            result = build(BuildOptions(cwd=root, write=True), settings, on_event=seen)
-            wall = time.perf_counter() - t0
+            if cli:
+                with CPU() as cpu:
+                    wall, _ = cli_build(root, model.base_url)
+                seen = None
+                spent = f"CPU {cpu.children:.2f}s (the process and its subprocesses)"
+            else:
+                # model_jobs: the loopback server stands for a remote model serving in
+                # parallel (astm's default for a local endpoint is one request at a time).
+                settings = Settings(model="bench", base_url=model.base_url, jobs=64,
+                                    model_jobs=64, retries=0)
+                seen = Timeline()
+                with CPU() as cpu:
+                    t0 = time.perf_counter()
+                    result = build(BuildOptions(cwd=root, write=True), settings, on_event=seen)
+                    wall = time.perf_counter() - t0
+                assert len(result.built) == LEVELS * WIDTH, result.built
+                spent = str(cpu)
         finally:
             model.close()
-        assert len(result.built) == LEVELS * WIDTH, result.built
+        built = len(list((root / "src/pkg/__generated__").glob("m*.py")))
+        calls = len(model.log)  # as the server saw them
         path = LEVELS * lat
         ratio = f"{wall / path:.2f}" if path else "-"
-        print(f"latency L={lat:.2f}s ({label}): {len(result.built)} modules, {result.calls} "
-              f"model calls, wall {wall:.2f}s, critical path 4L = {path:.2f}s, ratio {ratio}")
-        if timeline:
-            seen.show(wall)
+        print(f"latency L={lat:.2f}s ({label}): {built} modules, {calls} "
+              f"model calls, wall {wall:.2f}s, critical path 4L = {path:.2f}s, ratio {ratio}; "
+              f"{spent}; load {os.getloadavg()[0]:.2f}")
+        if timeline and seen is not None:
+            seen.show(wall, model.log)
 
 
 def bench_noop_and_precision(tmp: Path, n_specs: int) -> None:
@@ -252,17 +350,20 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=1.0)
     ap.add_argument("--noop-specs", type=int, default=200)
     ap.add_argument("--timeline", action="store_true", help="when each module reached each stage")
-    ap.add_argument("--server", choices=("thread", "process"), default="thread",
-                    help="where the loopback model runs (a process: as a model server does)")
+    ap.add_argument("--server", choices=("thread", "process"), default="process",
+                    help="where the loopback model runs (a process, as a model server does; a "
+                    "thread of this process shares its interpreter lock)")
+    ap.add_argument("--no-keep-alive", dest="keep_alive", action="store_false",
+                    help="the model server closes each connection (HTTP/1.0), as it did before")
     ap.add_argument("--serve", type=float, help=argparse.SUPPRESS)  # the model's process
     args = ap.parse_args()
     if args.serve is not None:
-        serve(args.serve)
+        serve(args.serve, args.keep_alive)
         return
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     tmp = Path(tempfile.mkdtemp(prefix="astm-bench-specs-"))
     try:
-        bench_latency(tmp, args.latency, args.timeline, args.server)
+        bench_latency(tmp, args.latency, args.timeline, args.server, args.keep_alive)
         bench_noop_and_precision(tmp, args.noop_specs)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

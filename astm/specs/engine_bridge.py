@@ -20,7 +20,8 @@ from astm.agents.answer import normalise
 from astm.agents.context import RunContext, settle
 from astm.config import Settings
 from astm.core.result import ApplyResult, EventSink
-from astm.engine.apply import ApplyOptions, Run
+from astm.engine.options import ApplyOptions
+from astm.engine.run import Run
 from astm.llm.base import GenerateRequest, Provider, Usage
 from astm.workspace import git, landing, runs
 from astm.workspace.repo import Repo

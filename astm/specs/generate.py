@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -41,6 +42,7 @@ from astm.validate.diagnostic import Diagnostic
 if TYPE_CHECKING:
     import pygit2
 
+    from astm.llm.base import Provider
     from astm.specs.config import BuildConfig
     from astm.specs.source import Source
 
@@ -60,6 +62,7 @@ class Shared:
     python: str
     typecheck: bool = False  # pyright where the project configures it
     importer: WarmImporter | None = None  # the import checks' warm interpreter
+    client: asyncio.Future[Provider] | None = None  # the model client being built (warm.py)
     texts: dict[str, bytes] = field(default_factory=dict)  # module -> body made by this build
     known: dict[str, bytes] = field(default_factory=dict)  # module -> newest body (context)
     answers: dict[str, str] = field(default_factory=dict)  # spec ref -> accepted answer
@@ -107,6 +110,18 @@ def merge_imports(imports: list[str]) -> list[str]:
             module, level = item
             out.append(f"from {'.' * level}{module} import {', '.join(froms[item])}")
     return sorted(out, key=lambda x: not x.startswith("from __future__"))
+
+
+# One import of one name (``import a.b``, ``from a.b import c``): isort leaves it as it is.
+_ONE_IMPORT = re.compile(r"(import [\w.]+|from \.*[\w.]* import \w+)")
+
+
+def already_sorted(block: str) -> bool:
+    """Whether ruff's isort would leave ``block`` as it is, known without running it: a
+    single import of a single name, shorter than any line limit wraps (the common block
+    of a module whose specs call one dependency; a ruff run per module saved). As for a
+    module with no import at all, isort's ``required-imports`` are not added to it."""
+    return len(block) <= 79 and _ONE_IMPORT.fullmatch(block) is not None
 
 
 def compose(imports: list[str], defs: list[str], block: str | None = None) -> bytes:
@@ -161,6 +176,8 @@ class ModuleBuilder:
         return self.box
 
     async def _open(self) -> Sandbox:
+        # At once, not once the model client is built: opening a sandbox is mostly file
+        # system calls, which run beside the client's import (pure Python).
         box = await self.run.sandbox(self.run.base.id)
         await self.run.blocking(self.write_input, box)
         return box
@@ -241,7 +258,7 @@ class ModuleBuilder:
         conversion is not thread-safe (two threads parsing at once can raise SystemError:
         "AST constructor recursion depth mismatch", cpython gh-106905)."""
         block = "\n".join(merge_imports(imports))
-        if not block or not self.shared.conf.ruff:
+        if not block or not self.shared.conf.ruff or already_sorted(block):
             return block
         from astm.validate import ruff
 
@@ -310,6 +327,10 @@ class ModuleBuilder:
                 key=spec.name, text="", context="", hint=hint, attempt=attempt,
                 ref=index, prompt=request_template(),
             )
+            if self.shared.client is not None:
+                # Wait for the model client off the event loop (``WarmProvider.resolve``
+                # would block it): the other specs' prompts and the sandboxes go on.
+                await self.shared.client
             answer, usage = await self.run.provider.generate(req)
             self.shared.calls += 1
             self.run.add_usage(usage)

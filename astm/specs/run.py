@@ -11,6 +11,7 @@ from astm.config import Settings
 from astm.core.result import EventSink
 from astm.errors import AstmError, ModelError, ValidationFailed
 from astm.llm.base import Provider
+from astm.llm.warm import WarmProvider
 from astm.specs import plan as build_plan
 from astm.specs.engine_bridge import BuildRun, landing, run_build, runs, settle
 from astm.specs.generate import Built, ModuleBuilder, Shared
@@ -56,7 +57,7 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
         write_mode=opts.write, python=python_of(prep.repo.workdir),
         typecheck=_typecheck(settings, prep),
     )
-    shared.importer = WarmImporter(shared.python)  # started by the first import check
+    importer = shared.importer = WarmImporter(shared.python)
     # Existing generated code of every module is context for its dependents.
     for m in prep.discovery.modules:
         data = prep.source.read(m.generated_path)
@@ -68,7 +69,14 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
     intent = f"build {names[0]}" + (f" and {len(names) - 1} more" if len(names) > 1 else "")
 
     async def body(run: BuildRun) -> None:
+        importer.start()  # inside the run: its Ctrl-C and clean-up cover it
         depth = prep.graph.depth()
+        if isinstance(provider, WarmProvider):  # still importing openai, on its thread
+            client = asyncio.ensure_future(run.blocking(provider.resolve))
+            # Its error reaches every spec that awaits it; retrieved here too, for a build
+            # that ends before any spec does (Ctrl-C), so that asyncio prints nothing.
+            client.add_done_callback(lambda f: f.cancelled() or f.exception())
+            shared.client = client
         tasks: dict[str, asyncio.Task[Built]] = {}
         drafts: dict[str, asyncio.Future[None]] = {}
 
@@ -140,6 +148,8 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
                 t.cancel()
             await asyncio.wait(tasks.values())
             raise
+        # Every import check is done: the warm interpreter exits while the build ends.
+        importer.stop()
         for name, task in tasks.items():
             if task.cancelled():
                 raise asyncio.CancelledError
@@ -193,7 +203,7 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
         setattr(exc, "result", result)  # noqa: B010 - the CLI reads it back with getattr
         raise
     finally:
-        shared.importer.close()
+        importer.close()
     result.run, result.usage, result.calls = applied.run, applied.usage, shared.calls
     if opts.write:
         states = {s.module.generated_path: s for s in stale}

@@ -60,10 +60,15 @@ class CommitSource:
 
 @dataclass
 class WorkSource:
-    """The working tree as it is on disk (``--write``): what the user is editing."""
+    """The working tree as it is on disk (``--write``): what the user is editing.
+
+    Each file is read once per build: discovery, staleness, the prompts and every
+    module's sandbox see the same bytes (one snapshot, as a commit is), and a build of
+    N modules reads its inputs once, not N times."""
 
     root: Path
     _walked: dict[str, list[str]] = field(default_factory=dict, init=False)
+    _read: dict[str, bytes | None] = field(default_factory=dict, init=False)
 
     def files(self, roots: tuple[str, ...] = (".",)) -> list[str]:
         out: set[str] = set()
@@ -91,6 +96,11 @@ class WorkSource:
         return out
 
     def read(self, path: str) -> bytes | None:
+        if path not in self._read:
+            self._read[path] = self._read_disk(path)
+        return self._read[path]
+
+    def _read_disk(self, path: str) -> bytes | None:
         full = self.root / path
         if full.is_symlink() or not full.is_file():
             return None

@@ -86,6 +86,12 @@ class WarmImporter:
         self._lock = threading.Lock()
         self._dead = not hasattr(os, "fork")
 
+    def start(self) -> None:
+        """Start the server now (it starts at the first check otherwise): its start-up
+        then runs beside the build's first model calls, not when a module validates."""
+        with self._lock:
+            self._start()
+
     def _start(self) -> subprocess.Popen[bytes] | None:
         from astm.workspace.git import clean_env
 
@@ -147,16 +153,26 @@ class WarmImporter:
             self._pending.pop(rid, None)
             raise TimedOut from None
 
+    def stop(self) -> None:
+        """No more checks: the server's stdin closes and it exits on its own (a child still
+        importing ends by its alarm); ``close`` then finds it gone instead of waiting."""
+        with self._lock:  # never while a check writes its request
+            proc, self._dead = self._proc, True
+            if proc is not None and proc.stdin is not None:
+                try:
+                    proc.stdin.close()
+                except OSError:
+                    pass
+
     def close(self) -> None:
-        """Stop the server (its end of stdin); a child still importing ends by its alarm."""
+        """Stop the server and wait for it to exit."""
+        self.stop()
         with self._lock:
-            proc, self._proc, self._dead = self._proc, None, True
+            proc, self._proc = self._proc, None
         if proc is None:
             return
         try:
-            if proc.stdin is not None:
-                proc.stdin.close()
             proc.wait(timeout=5)
-        except (OSError, subprocess.TimeoutExpired):
+        except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
