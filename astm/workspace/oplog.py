@@ -69,12 +69,45 @@ def read(repo: Repo) -> list[Entry]:
     except OSError:
         return out
     for line in lines:
-        try:
-            data = json.loads(line)
-            out.append(Entry(**data))
-        except (ValueError, TypeError):
-            continue  # a torn line (a crash mid-write) or a foreign one
+        entry = _entry(line.encode("utf-8"))
+        if entry is not None:
+            out.append(entry)
     return out
+
+
+def _entry(line: bytes) -> Entry | None:
+    try:
+        return Entry(**json.loads(line))
+    except (ValueError, TypeError):
+        return None  # a torn line (a crash mid-write) or a foreign one
+
+
+def last_seq(p: Path, chunk: int = 1 << 16) -> int:
+    """The sequence number of the log's last readable entry (0 if none), read from the
+    end: the log only grows, and reading it whole for every entry made a build that
+    writes N files cost N times the log (1.5 s at 6,000 entries)."""
+    try:
+        f = open(p, "rb")  # noqa: SIM115 - closed below
+    except OSError:
+        return 0
+    with f:
+        end = f.seek(0, os.SEEK_END)
+        tail = b""
+        while end > 0:
+            start = max(0, end - chunk)
+            f.seek(start)
+            tail = f.read(end - start) + tail
+            end = start
+            lines = tail.split(b"\n")
+            if end > 0:
+                tail = lines.pop(0)  # maybe cut: read again with what comes before it
+            else:
+                tail = b""
+            for line in reversed(lines):
+                entry = _entry(line) if line.strip() else None
+                if entry is not None:
+                    return entry.seq
+        return 0
 
 
 def record(repo: Repo, op: str, **fields: Any) -> Entry:
@@ -83,11 +116,13 @@ def record(repo: Repo, op: str, **fields: Any) -> Entry:
     p = log_path(repo.common)
     p.parent.mkdir(parents=True, exist_ok=True)
     with git.LOCK:
-        entries = read(repo)
-        entry = Entry(op=op, seq=(entries[-1].seq + 1) if entries else 1, **fields)
-        fd = os.open(p, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        entry = Entry(op=op, seq=last_seq(p) + 1, **fields)
+        fd = os.open(p, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, (entry.to_json() + "\n").encode("utf-8"))
+            # After a line a crash cut short, a new line: else this entry joins it, unread.
+            size = os.lseek(fd, 0, os.SEEK_END)
+            torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+            os.write(fd, (("\n" if torn else "") + entry.to_json() + "\n").encode("utf-8"))
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -53,6 +53,7 @@ class Sandbox:
     path: Path
     branch: str
     head: pygit2.Oid = field(init=False)
+    _tree: pygit2.Tree | None = field(init=False, default=None, repr=False)  # the fork's
 
     def __post_init__(self) -> None:
         self.head = self.fork
@@ -72,9 +73,12 @@ class Sandbox:
 
     def executable(self, relpath: str) -> bool:
         with git.LOCK:
-            tree = self.repo.repo[self.fork].peel(pygit2.Tree)
+            # The fork's tree, peeled once: a build writes every input into every module's
+            # sandbox, and peeling it each time was most of a write's cost.
+            if self._tree is None:
+                self._tree = self.repo.repo[self.fork].peel(pygit2.Tree)
             try:
-                return tree[relpath].filemode == pygit2.enums.FileMode.BLOB_EXECUTABLE
+                return self._tree[relpath].filemode == pygit2.enums.FileMode.BLOB_EXECUTABLE
             except KeyError:
                 return False
 

@@ -120,3 +120,34 @@ def test_a_torn_log_line_is_skipped(tmp_path: Path, astm) -> None:  # type: igno
         f.write('{"op": "branch", "seq": 2, "ref": "refs/hea')  # a crash mid-write
     assert [e.seq for e in oplog.read(r)] == [1]
     assert oplog.record(r, "track", track="t2", what="x").seq == 2
+
+
+def test_the_next_sequence_number_is_read_from_the_log_s_end(tmp_path: Path) -> None:
+    # The log is read from its end for each new entry (a long log must not make every
+    # write read it whole): torn and foreign lines are passed over, as ``read`` does,
+    # across the boundaries of the chunks it reads backwards.
+    log = tmp_path / "oplog.jsonl"
+    assert oplog.last_seq(log) == 0  # no log yet
+    log.write_bytes(b"")
+    assert oplog.last_seq(log) == 0
+    lines = [oplog.Entry(op="branch", seq=n, what="x" * (n % 7) * 5).to_json() for n in range(1, 41)]
+    body = "\n".join(lines) + "\n" + '{"op": "branch", "se' + "\n" + "[1, 2]\n" + "not json\n"
+    log.write_text(body)
+    for chunk in (7, 31, 64, 1 << 16):
+        assert oplog.last_seq(log, chunk) == 40
+    log.write_text(body + '{"op": "write", "seq": 41, "path": "a"}')  # no final newline
+    for chunk in (7, 31, 1 << 16):
+        assert oplog.last_seq(log, chunk) == 41
+    log.write_text("garbage\n" * 50)
+    assert oplog.last_seq(log, 16) == 0
+
+
+def test_entries_keep_counting_after_a_torn_write(tmp_path: Path) -> None:
+    repo = project(tmp_path)
+    r = Repo.open(repo)
+    first = oplog.record(r, "branch", ref="refs/heads/a", new="0" * 40, what="a")
+    with oplog.log_path(r.common).open("a") as f:
+        f.write('{"op": "branch", "seq": ')  # a crash mid-write
+    second = oplog.record(r, "branch", ref="refs/heads/b", new="0" * 40, what="b")
+    assert (first.seq, second.seq) == (first.seq, first.seq + 1)
+    assert [e.seq for e in oplog.read(r)][-2:] == [first.seq, second.seq]
