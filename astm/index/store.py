@@ -10,6 +10,7 @@ grammars) is deleted and built again: ``Store.open`` says why in ``rebuilt``.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -151,7 +152,19 @@ def using(directory: Path, fn: Callable[[Store], T], *, rebuild: str | None = No
 
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
+    # Switching a new database to WAL answers "locked" at once, without waiting for the
+    # busy timeout, while another connection is switching it (two processes, or threads,
+    # opening a new index together): wait for it here, as a busy database is waited for.
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                conn.close()
+                raise
+            time.sleep(0.01)
     conn.execute("PRAGMA synchronous=NORMAL")
     return conn
 
