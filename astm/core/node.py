@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -21,6 +20,8 @@ def split_id(nid: str) -> tuple[str, str | None]:
 
 
 def text_hash(data: bytes) -> str:
+    import hashlib  # here: its OpenSSL part is 6 ms of the pre-commit hook's start
+
     return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
