@@ -121,7 +121,7 @@ def record(repo: Repo, op: str, **fields: Any) -> Entry:
         try:
             # After a line a crash cut short, a new line: else this entry joins it, unread.
             size = os.lseek(fd, 0, os.SEEK_END)
-            torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+            torn = size > 0 and os.lseek(fd, size - 1, os.SEEK_SET) >= 0 and os.read(fd, 1) != b"\n"
             os.write(fd, (("\n" if torn else "") + entry.to_json() + "\n").encode("utf-8"))
             os.fsync(fd)
         finally:
