@@ -1,6 +1,7 @@
 """How close the ``astm`` command runs to its critical path, run as a user runs it.
 
     python bench/cli_speed.py [--case a|b|c|d|all] [--latency 1.0] [--reps 1] [--model-jobs 32]
+                              [--no-keep-alive]
 
 Each case builds a throwaway git repository (pinned identity) and times the venv's
 ``astm apply`` as a subprocess, with the real ``OpenAIProvider`` talking to the loopback
@@ -15,6 +16,8 @@ act, a generate prompt gets the node's text back with its ``return`` changed.
 * d: the same 5,000-line file with a plan (``--plan``, no model): 128 edited functions
   against 32; the figure is the time ratio.
 
+The server keeps connections alive (HTTP/1.1) as model servers do; ``--no-keep-alive``
+closes each one (HTTP/1.0), as the bench's server did before session 5.
 The loopback endpoint is local, so astm would default to ``model_jobs = 1``: the bench
 passes ``--model-jobs`` (default 32) so every call of a wave is in flight at once.
 astm's modules are byte-compiled first, as ``pip install`` does (an editable install under
@@ -159,10 +162,13 @@ def load() -> str:
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
-def model_case(case: Case, root: Path, latency: float, reps: int, model_jobs: int) -> float:
+def model_case(case: Case, root: Path, latency: float, reps: int, model_jobs: int,
+               keep_alive: bool = True) -> float:
     repo = make_repo(root, case)
     intent = "every function must return one more"
     server = LoopbackServer()
+    if keep_alive:  # as model servers do (OpenAI, vLLM, llama.cpp, Ollama): HTTP/1.1
+        server._httpd.RequestHandlerClass.protocol_version = "HTTP/1.1"  # bench-only
     arrivals: list[float] = []
     server.responder = responder(case, intent, arrivals)
     server.responder_delay = latency
@@ -221,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency", type=float, default=1.0, help="seconds per model request")
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--model-jobs", type=int, default=32)
+    ap.add_argument("--no-keep-alive", action="store_true",
+                    help="the server closes every connection (HTTP/1.0), as before session 5")
     ap.add_argument("--profile", action="store_true",
                     help="run astm under pyinstrument (pip install pyinstrument) and print it")
     args = ap.parse_args(argv)
@@ -238,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             if name == "d":
                 plan_case(root, args.reps)
             else:
-                model_case(builders[name](), root, args.latency, args.reps, args.model_jobs)
+                model_case(builders[name](), root, args.latency, args.reps, args.model_jobs,
+                           not args.no_keep_alive)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return 0
