@@ -750,7 +750,7 @@ def test_clients_share_one_verifying_tls_context(openai_server: LoopbackServer) 
     # ticket. One per process, and it still verifies certificates and host names.
     import ssl
 
-    from astm.llm.openai_provider import tls_context
+    from astm.llm.http import tls_context
 
     first, second = (OpenAIProvider(settings(openai_server), api_key="k") for _ in range(2))
     ctx = tls_context()

@@ -88,7 +88,7 @@ def test_a_broken_configuration_spoils_only_its_own_file(tmp_path: Path, process
     broken = CONFIGURED + 'line-length = "wide"\n'
     requests = [(sandbox(tmp_path, "broken", IMPORTED, broken.replace("[tool.ruff.lint]", "[tool.ruff]")), IMPORTED)]
     requests += [(sandbox(tmp_path, f"s{i}", IMPORTED, CONFIGURED), IMPORTED) for i in range(5)]
-    batch = [ruff_batch._Request(box, "pkg/m.py", data, tuple(ruff.gate(box))) for box, data in requests]
+    batch = [ruff_batch._Request(box, "pkg/m.py", data) for box, data in requests]
     ruff_batch._check(batch)  # one batch, as the batcher would make it
     assert processes == [6]  # the batch was tried
     got = [r.done.result(timeout=60) for r in batch]

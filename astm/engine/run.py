@@ -87,10 +87,12 @@ class Run:
             done = ctx.released.get(path)
             return done is not None and done.done() and done.exception() is None
 
-        left = [item for item in ctx.planned if not gone(item[0])]
+        left = []
         for path, branch in ctx.planned:
             if gone(path):
                 delete_ref(self.repo, branch)
+            else:
+                left.append((path, branch))
 
         def remove(item: tuple[Path, str]) -> None:
             remove_worktree(self.repo, item[0])

@@ -14,9 +14,6 @@ characters escaped; the tokens it spent are counted all the same (``usage``).
 from __future__ import annotations
 
 import asyncio
-import functools
-import ssl
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from astm.config import Settings, safe_url, secrets
 from astm.errors import ModelError, UsageError, printable
-from astm.llm import failures, transport
+from astm.llm import failures, http, transport
 from astm.llm.base import (
     ClaimAnswer,
     ClaimRequest,
@@ -49,18 +46,6 @@ NO_KEY = "not-needed"  # local servers (Ollama, llama.cpp) want no key; the clie
 
 _A = TypeVar("_A", bound=BaseModel)
 _Messages = list[ChatCompletionMessageParam]
-
-
-@functools.cache
-def tls_context() -> ssl.SSLContext | None:
-    """One TLS context per process, made as the client's HTTP library makes its own
-    (``SSL_CERT_FILE`` and the like honoured). Making one loads the CA bundle: 50-90 ms of
-    CPU, and a track makes a client per ticket. None where that library does not say how
-    it makes one: each client then makes its own, as before."""
-    http = next((k for k in openai.DefaultAsyncHttpxClient.__mro__ if k.__name__ == "AsyncClient"), None)
-    package = sys.modules.get(http.__module__.split(".")[0]) if http is not None else None
-    make = getattr(package, "create_ssl_context", None)
-    return make() if callable(make) else None
 
 
 class _ModeFailed(Exception):
@@ -110,7 +95,7 @@ class OpenAIProvider:
             base_url=settings.base_url,
             timeout=self._timeout,
             max_retries=0,
-            **self._http_client(),
+            **http.client_options(self._timeout),
         )
         # Warm-up: the client imports its resource modules on first use; do it here, which
         # runs on the model-client thread (llm/warm.py), not on the first call's path.
@@ -128,12 +113,6 @@ class OpenAIProvider:
         self._mode: str = (
             settings.json_mode if self._forced else self._memory.get(self._endpoint) or LADDER[0]
         )
-
-    def _http_client(self) -> dict[str, Any]:
-        ctx = tls_context()
-        if ctx is None:
-            return {}
-        return {"http_client": openai.DefaultAsyncHttpxClient(timeout=self._timeout, verify=ctx)}
 
     @property
     def json_mode(self) -> str:

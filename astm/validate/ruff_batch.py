@@ -33,7 +33,6 @@ class _Request:
     cwd: Path
     relpath: str
     data: bytes
-    gate: tuple[str, ...]
     done: Future[list[Finding] | None] = field(default_factory=Future)
 
     @property
@@ -55,7 +54,7 @@ _running = 0
 def findings_on_disk(cwd: Path, relpath: str, data: bytes) -> Future[list[Finding] | None]:
     """``ruff.findings(cwd, relpath, data)`` for a ``data`` the caller has just written to
     ``cwd/relpath`` and leaves there until the result is in."""
-    req = _Request(cwd, relpath, data, tuple(ruff.gate(cwd)))
+    req = _Request(cwd, relpath, data)
     global _running
     with _lock:
         _pending.append(req)
@@ -87,8 +86,8 @@ def _drain() -> None:
 def _check(batch: list[_Request]) -> None:
     groups: dict[tuple[str, ...], list[_Request]] = {}
     for req in batch:
-        if len(batch) > 1 and req.on_disk():
-            groups.setdefault(req.gate, []).append(req)
+        if len(batch) > 1 and req.on_disk():  # the gate read here: off the caller's event loop
+            groups.setdefault(tuple(ruff.gate(req.cwd)), []).append(req)
         else:
             _alone(req)
     for gate, reqs in groups.items():
