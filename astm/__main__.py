@@ -8,6 +8,10 @@ traceback or a death by the signal.
 The interpreter's teardown is skipped once nothing is left to wait for (``finish``):
 freeing every module of a process that imported ``openai`` (thousands of pydantic
 classes) took 0.4-0.6 s after the result was printed, on every command.
+
+A command is first offered to the command server (``astm.server``), a warm process that
+runs it in a forked child with this process's terminal, directory and environment; this
+process then only waits for its exit code. Where there is none, the command runs here.
 """
 
 from __future__ import annotations
@@ -16,12 +20,29 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from typing import NoReturn
 
 INTERRUPTED = "astm: interrupted; nothing was changed (run `astm gc` if a run was cut short)"
 
 
 def run() -> NoReturn:
+    from astm.server import client
+
+    try:
+        code = client.delegate(sys.argv[1:])  # None: no server to run it (astm/server/)
+    except KeyboardInterrupt:  # before the command reached a server: nothing was done
+        print(INTERRUPTED, file=sys.stderr, flush=True)
+        code = 130
+    if code is None:
+        code = command()
+        if client.missing:  # a server for the commands that follow (started detached)
+            client.spawn(client.missing[0])
+    finish(code)
+
+
+def command() -> int:
+    """Run the command of ``sys.argv`` in this process; its exit code."""
     try:
         from astm.faults import pause_at
 
@@ -34,13 +55,15 @@ def run() -> NoReturn:
         code = 130
     # The work is over: a Ctrl-C now (threads joining, buffers flushing) changes nothing.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    finish(code)
+    return code
 
 
-def finish(code: int) -> NoReturn:
+def finish(code: int, report: Callable[[int], None] = lambda code: None) -> NoReturn:
     """Exit with ``code``: at once when only daemon threads are left, after the exit
-    handlers and with the output flushed; else as Python does (joining the threads)."""
+    handlers and with the output flushed; else as Python does (joining the threads).
+    ``report`` is told the code once the output is out (a served command's client)."""
     if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.current_thread()):
+        report(code)
         sys.exit(code)
     import atexit
 
@@ -49,7 +72,9 @@ def finish(code: int) -> NoReturn:
         sys.stdout.flush()
         sys.stderr.flush()
     except (OSError, ValueError):  # a closed pipe: let Python report it as it always has
+        report(code)
         sys.exit(code)
+    report(code)
     os._exit(code)
 
 

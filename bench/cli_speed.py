@@ -16,6 +16,10 @@ act, a generate prompt gets the node's text back with its ``return`` changed.
 * d: the same 5,000-line file with a plan (``--plan``, no model): 128 edited functions
   against 32; the figure is the time ratio.
 
+Each case runs twice (``--server both``): every command in a new process (``ASTM_SERVER=0``,
+what the first command after a while waits for), then through a warm command server
+(``astm server start`` first, as every later command finds it; astm/server/).
+
 The server keeps connections alive (HTTP/1.1) as model servers do; ``--no-keep-alive``
 closes each one (HTTP/1.0), as the bench's server did before session 5.
 The loopback endpoint is local, so astm would default to ``model_jobs = 1``: the bench
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import contextlib
 import json
 import os
 import re
@@ -41,7 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,6 +142,7 @@ def responder(case: Case, intent: str, arrivals: list[float]) -> Callable[[dict[
     return respond
 
 
+SERVER_ENV: dict[str, str] = {}  # how the runs of the current pass see the command server
 PROFILE: list[str] = []  # --profile: run astm under pyinstrument, print its report
 
 
@@ -172,7 +178,7 @@ def model_case(case: Case, root: Path, latency: float, reps: int, model_jobs: in
     arrivals: list[float] = []
     server.responder = responder(case, intent, arrivals)
     server.responder_delay = latency
-    env = {**os.environ, **GIT_ENV, "ASTM_MODEL": "bench-model",
+    env = {**os.environ, **GIT_ENV, **SERVER_ENV, "ASTM_MODEL": "bench-model",
            "ASTM_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-bench"}
     walls: list[float] = []
     heads: list[float] = []  # launch to the first request reaching the server
@@ -191,7 +197,7 @@ def model_case(case: Case, root: Path, latency: float, reps: int, model_jobs: in
     wall, best = statistics.median(walls), min(walls)
     critical = case.critical_calls * latency
     ratio = wall / critical
-    print(f"({case.name}) {case.label}, L = {latency:g} s: wall {wall:.2f} s median, {best:.2f} s best "
+    print(f"({case.name}){MODE[0]} {case.label}, L = {latency:g} s: wall {wall:.2f} s median, {best:.2f} s best "
           f"of {reps}, critical path {critical:.2f} s ({case.critical_calls} L), {calls} model calls; "
           f"ratio {ratio:.2f} median, {best / critical:.2f} best (goal <= {GOALS[case.name]:.2f}); {load()}")
     print(f"    first request {statistics.median(heads):.2f} s after launch; exit {statistics.median(tails):.2f} s "
@@ -203,7 +209,7 @@ def plan_case(root: Path, reps: int) -> float:
     file = "big.py"
     source, texts = functions_file(file, 160, 5000)
     repo = make_repo(root, Case("d", "", file, source, texts, {}, 0))
-    env = {**os.environ, **GIT_ENV}
+    env = {**os.environ, **GIT_ENV, **SERVER_ENV}
     times: dict[int, float] = {}
     bests: dict[int, float] = {}
     for n in (32, 128):
@@ -215,10 +221,36 @@ def plan_case(root: Path, reps: int) -> float:
                                  "--branch", f"bench/d{n}-{rep}"], env) for rep in range(reps)]
         times[n], bests[n] = statistics.median(walls), min(walls)
     ratio = times[128] / times[32]
-    print(f"(d) plan, 5k-line file: 32 nodes {times[32]:.2f} s, 128 nodes {times[128]:.2f} s "
+    print(f"(d){MODE[0]} plan, 5k-line file: 32 nodes {times[32]:.2f} s, 128 nodes {times[128]:.2f} s "
           f"(median of {reps}; best {bests[32]:.2f} s, {bests[128]:.2f} s); ratio {ratio:.2f} median, "
           f"{bests[128] / bests[32]:.2f} best (goal <= {GOALS['d']:.2f}); {load()}")
     return ratio
+
+
+MODE = [""]  # the label of the current pass: "" or " warm server"
+
+
+@contextlib.contextmanager
+def server_mode(mode: str, root: Path) -> Iterator[None]:
+    """``off``: ASTM_SERVER=0. ``warm``: a server of the bench's own (its own TMPDIR),
+    started and answering before the first timed run, stopped after the last."""
+    (root / mode).mkdir(exist_ok=True)
+    SERVER_ENV.clear()
+    if mode == "off":
+        SERVER_ENV["ASTM_SERVER"] = "0"
+        MODE[0] = ""
+        yield
+        return
+    tmp = root / "srv"
+    tmp.mkdir(exist_ok=True)
+    SERVER_ENV.update({"ASTM_SERVER": "1", "TMPDIR": str(tmp), "XDG_RUNTIME_DIR": ""})
+    MODE[0] = " warm server,"
+    env = {**os.environ, **SERVER_ENV}
+    subprocess.run([ASTM, "server", "start"], env=env, check=True, capture_output=True)
+    try:
+        yield
+    finally:
+        subprocess.run([ASTM, "server", "stop"], env=env, check=False, capture_output=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,6 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model-jobs", type=int, default=32)
     ap.add_argument("--no-keep-alive", action="store_true",
                     help="the server closes every connection (HTTP/1.0), as before session 5")
+    ap.add_argument("--server", choices=["off", "warm", "both"], default="both",
+                    help="off: every command in a new process (ASTM_SERVER=0); warm: through a "
+                         "command server started before the timed runs (astm server start)")
     ap.add_argument("--profile", action="store_true",
                     help="run astm under pyinstrument (pip install pyinstrument) and print it")
     args = ap.parse_args(argv)
@@ -240,14 +275,17 @@ def main(argv: list[str] | None = None) -> int:
     compileall.compile_dir(str(Path(astm.__file__).parent), quiet=1)  # as an install does
     root = Path(tempfile.mkdtemp(prefix="astm-bench-cli-")).resolve()
     print(f"astm: {ASTM}; --model-jobs {args.model_jobs}; {load()}")
+    modes = ["off", "warm"] if args.server == "both" else [args.server]
     try:
         builders = {"a": case_a, "b": case_b, "c": case_c}
         for name in cases:
-            if name == "d":
-                plan_case(root, args.reps)
-            else:
-                model_case(builders[name](), root, args.latency, args.reps, args.model_jobs,
-                           not args.no_keep_alive)
+            for mode in modes:
+                with server_mode(mode, root):
+                    if name == "d":
+                        plan_case(root / mode, args.reps)
+                    else:
+                        model_case(builders[name](), root / mode, args.latency, args.reps,
+                                   args.model_jobs, not args.no_keep_alive)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return 0

@@ -37,6 +37,9 @@ def _guard(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFac
     missing_home = tmp_path_factory.getbasetemp() / "no-home" / "missing"
     monkeypatch.setenv("HOME", str(missing_home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(missing_home / ".config"))
+    # Every astm subprocess runs in its own process: a command server (astm/server/) would
+    # outlive the test. tests/test_server.py turns it on for itself.
+    monkeypatch.setenv("ASTM_SERVER", "0")
     for var in (
         "ASTM_MODEL", "ASTM_BASE_URL", "ASTM_ROUTER_MODEL", "OPENAI_BASE_URL", "OPENAI_API_KEY",
         "ASTM_MODEL_JOBS", "ASTM_TIMEOUT", "ASTM_JSON_MODE", "ASTM_MAX_TOKENS", "ASTM_TEMPERATURE",
