@@ -9,15 +9,15 @@ the patch is committed alone in the node's sandbox.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from astm.agents import follow, hints, limits, review, stated
 from astm.agents.answer import absorb
+from astm.agents.boxes import LeafBox
 from astm.agents.compose import fold
-from astm.agents.context import FileCtx, Outcome, RunContext, plain, released, settle
+from astm.agents.context import FileCtx, Outcome, RunContext, plain, released
 from astm.agents.requests import Ask
 from astm.core.node import Node, node_id
 from astm.core.patch import Patch, compose
@@ -114,7 +114,8 @@ async def generate(
     """Generate until the node's new text validates (bounded), then commit it alone."""
     nid = res.id
     async with ctx.sem:
-        box = asyncio.ensure_future(ctx.sandbox(ctx.base.id))
+        box = LeafBox(ctx, f.path, kind)
+        broke = committed = False
         try:
             hint, diag = "; ".join(ctx.run_hint), None
             patch: Patch | None = None
@@ -169,14 +170,15 @@ async def generate(
                 if diag is None and patch is not None and shown != text and patch.text.strip() == shown.strip():
                     diag = Diagnostic("the answer is the new node's stub, unchanged: write its content", "shape")
                 if diag is None and patch is not None:
-                    diag = await external_node(ctx, f, await box, patch, imports, node)
+                    diag = await external_node(ctx, f, await box.get(), patch, imports, node)
                 if diag is None and ctx.review is not None:  # --step: the user decides (agents/review.py)
                     patch, imports, asks, diag = await review.gate(
                         ctx, nid, text, (patch, imports, asks, diag),
-                        lambda a, free=free: recheck(ctx, f, a, place, box, node=node, parent=parent, kind=kind,
+                        lambda a, free=free: recheck(ctx, f, a, place, box.get, node=node, parent=parent, kind=kind,
                                           key=key, rename=free, owner=nid))
                 if diag is None:
                     break
+                box.put()  # not held over the hint and the next answer
                 free = free or (node is None and diag.source == "pyproject")
                 hint = await hints.for_retry(ctx, diag, res)  # tier 4: raw output never in a prompt
                 if attempt <= ctx.settings.retries:
@@ -188,16 +190,19 @@ async def generate(
             if patch.text == text and not imports:
                 ctx.emit(nid, "unchanged", res.attempts)
                 return Outcome(res, patch, asks=_unchanged_asks(ctx, nid, asks))
-            sandbox = await box
+            sandbox = await box.get()
             patched = compose(f.data, [patch])
-            # Committed from the bytes: the worktree goes right after (release), unread.
+            # Committed from the bytes (the sandbox then goes back to the file's pool).
             commit = await ctx.blocking(sandbox.commit, {f.path: patched}, f"astm node {nid}\n\n{intent}\n")
             res.status, res.commit = "changed", str(commit)
             ctx.emit(nid, "committed", res.attempts)
-            ctx.release(sandbox)
+            committed = True
             return Outcome(res, patch, commit, imports=imports, asks=asks)
+        except BaseException:
+            broke = True
+            raise
         finally:
-            await settle(box)
+            await box.close(ok=not broke, committed=committed)
 
 
 def _unchanged_asks(ctx: RunContext, nid: str, asks: list[Ask]) -> list[Ask]:
@@ -268,7 +273,7 @@ def shape(
 
 async def recheck(
     ctx: RunContext, f: FileCtx, answer: str, place: Callable[[bytes], tuple[Patch, int]],
-    box: asyncio.Future[Sandbox], *, node: Node | None, parent: Node, kind: str | None,
+    box: Callable[[], Awaitable[Sandbox]], *, node: Node | None, parent: Node, kind: str | None,
     key: str | None, rename: bool, owner: str,
 ) -> review.Shaped:
     """An answer (a reviewer's edit) through the same shape and validators as a model's."""
@@ -276,7 +281,7 @@ async def recheck(
         ctx, f, answer, place, node=node, parent=parent, kind=kind, key=key, rename=rename, owner=owner
     )
     if diag is None and patch is not None:
-        diag = await external_node(ctx, f, await box, patch, imports, node)
+        diag = await external_node(ctx, f, await box(), patch, imports, node)
     return patch, imports, asks, diag
 
 
@@ -295,5 +300,5 @@ async def external_node(
     nid = node.id if node is not None else patch.owner
     return await ctx.checks.external(
         f.path, f.data, sandbox, patched, old, (start, start + len(patch.text)),
-        external=f.lang.external, kind=kind, node=nid,
+        external=f.lang.external, kind=kind, node=nid, lint=f.lang.lint_view(f.tree, f.data, patches),
     )

@@ -169,6 +169,11 @@ class Base(abc.ABC):
         diag = self.check_file(data, path)
         return [] if diag is None else [Problem(diag.line, None, diag.message, self.name)]
 
+    def lint_view(self, tree: Node, base: bytes, patches: Sequence[Patch]) -> bytes | None:
+        """What a leaf's linter reads instead of the whole patched file (the same rows for
+        the node's lines); None: the whole file."""
+        return None
+
     def sibling_header(self, lines: list[bytes]) -> tuple[int, re.Pattern[bytes]] | None:
         """Where a node's own definition starts among its ``lines``, and what a sibling's
         header at that level matches; ``None``: the language cannot tell (nothing is cut)."""

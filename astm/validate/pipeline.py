@@ -31,6 +31,7 @@ class Pipeline:
     def __init__(self, conf: ValidateSettings, blocking: Blocking, emit: Emit) -> None:
         self.conf, self.blocking, self.emit = conf, blocking, emit
         self._ruff: dict[tuple[str, int, int], asyncio.Future[Any]] = {}
+        self._roots: dict[object, list[str]] = {}  # ruff's src roots, by the sandboxes' fork
         # Per file, the names of definitions nodes asked for or proposed (agents.follow.expect).
         self.expected: dict[str, set[str]] = {}
 
@@ -54,13 +55,16 @@ class Pipeline:
     async def external(
         self, path: str, base: bytes, sandbox: Sandbox, patched: bytes, old: tuple[int, int],
         new: tuple[int, int], *, external: bool, kind: str = "file", node: str = "", level: str = "node",
+        lint: bytes | None = None,
     ) -> Diagnostic | None:
         """Subprocess validators in the sandbox: ruff, then the kind's own commands.
 
         ``level="node"``: a leaf, judged on what is true of it alone (ruff's cross-node
         codes are left to its parent). ``level="parent"``: a router after composition,
         judged on every code; ``level="class"``: a class after composition, which leaves
-        the cross-node codes to its file. A parent's ruff diagnostic carries the file's line."""
+        the cross-node codes to its file. A parent's ruff diagnostic carries the file's line.
+        ``lint``: what ruff reads instead of ``patched`` (a leaf's ``Language.lint_view``:
+        the same rows for the node's lines), unless the kind runs commands on the file."""
         from astm.validate import commands, ruff
 
         conf = self.conf
@@ -70,10 +74,11 @@ class Pipeline:
             return None
         wanted = [p for c in kind_conf.commands for p in commands.named_paths(c)]
         await self.ruff_inputs(sandbox, wanted)
-        await self.blocking(sandbox.write, path, patched)
+        text = lint if lint is not None and not kind_conf.commands else patched
+        await self.blocking(sandbox.write, path, text)
         if use_ruff:
             baseline = await self.baseline(path, base, sandbox)
-            after = self.excuse(path, await self.ruff_on(path, sandbox, patched, on_disk=True), kind)
+            after = self.excuse(path, await self.ruff_on(path, sandbox, text, on_disk=True), kind)
             diag = ruff.check(sandbox.path, path, base, patched, old, new, baseline, after or [], level=level)
             if diag is not None:
                 return diag
@@ -123,7 +128,9 @@ class Pipeline:
         from astm.validate import ruff
 
         await self.blocking(sandbox.materialise, [*ruff.CONFIG_FILES, *extra])
-        roots = ruff.src_roots(sandbox.path)
+        if sandbox.fork not in self._roots:  # the fork's configuration: read once a run
+            self._roots[sandbox.fork] = ruff.src_roots(sandbox.path)
+        roots = self._roots[sandbox.fork]
         if roots:
             await self.blocking(sandbox.materialise, await self.blocking(sandbox.first_party, roots))
 

@@ -7,10 +7,11 @@ a ruff process free starts one at once (at most ``RUNNING`` at a time); requests
 meanwhile wait and go together into the next one. Nothing waits for a batch to fill up, so a
 lone request costs what it did.
 
-A batch reads the files from disk, so each request's text is compared with its file before
-and after: a file that is not (or no longer) that text, a batch ruff refuses (a broken
-configuration in one sandbox), or a request alone are checked on stdin as ``ruff.run``
-always did. Each file's configuration is found from its own sandbox, as with
+A batch reads the files from disk, so each request's text is compared with its file once
+ruff has read it (a read before too cost as much again, at 2 ms a file when the loop
+thread holds the interpreter): a file that is not that text, a batch ruff refuses (a
+broken configuration in one sandbox), or a request alone are checked on stdin as
+``ruff.run`` always did. Each file's configuration is found from its own sandbox, as with
 ``--stdin-filename`` there; requests under different lint gates go in different batches.
 """
 
@@ -86,7 +87,7 @@ def _drain() -> None:
 def _check(batch: list[_Request]) -> None:
     groups: dict[tuple[str, ...], list[_Request]] = {}
     for req in batch:
-        if len(batch) > 1 and req.on_disk():  # the gate read here: off the caller's event loop
+        if len(batch) > 1:  # the gate read here: off the caller's event loop
             groups.setdefault(tuple(ruff.gate(req.cwd)), []).append(req)
         else:
             _alone(req)

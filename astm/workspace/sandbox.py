@@ -54,14 +54,26 @@ class Sandbox:
     branch: str
     head: pygit2.Oid = field(init=False)
     _tree: pygit2.Tree | None = field(init=False, default=None, repr=False)  # the fork's
+    # (commit, path) already written by ``materialise``: a sandbox a leaf gave back to
+    # the next (RunContext.give_back) holds them already
+    _have: set[tuple[pygit2.Oid, str]] = field(init=False, default_factory=set, repr=False)
+    _first_party: dict[tuple[str, ...], list[str]] = field(init=False, default_factory=dict, repr=False)
+    leased: bool = field(init=False, default=False)  # by a leaf (agents.boxes): a later lease rebranches
 
     def __post_init__(self) -> None:
+        self.head = self.fork
+
+    def rebranch(self, branch: str) -> None:
+        """Hand the sandbox to another node: its next commit goes on ``branch`` (the last
+        node's branch keeps that node's commit). The files written stay."""
+        self.branch = branch
         self.head = self.fork
 
     def write(self, relpath: str, data: bytes) -> Path:
         """Materialise one file (atomically) in the sandbox, with its mode in the fork's
         tree (an executable stays executable: validators look at the bit)."""
         target = self.path / check_repo_path(relpath)
+        self._have = {h for h in self._have if h[1] != relpath}  # no longer the commit's
         target.parent.mkdir(parents=True, exist_ok=True)
         # One temp name per writer: two writes to one file must never share it.
         tmp = target.with_name(f".{target.name}.{os.getpid()}-{threading.get_ident()}.astm-tmp")
@@ -84,19 +96,31 @@ class Sandbox:
 
     def materialise(self, relpaths: list[str], commit: pygit2.Oid | None = None) -> None:
         """Write ``relpaths`` as they are at ``commit`` (default: the fork) into the sandbox."""
+        at = commit or self.fork
+        relpaths = [p for p in relpaths if (at, p) not in self._have]
+        if not relpaths:
+            return
         with git.LOCK:
-            tree = self.repo.repo[commit or self.fork].peel(pygit2.Tree)
+            tree = self.repo.repo[at].peel(pygit2.Tree)
             blobs = {}
             for p in relpaths:
                 if p in tree and tree[p].type_str == "blob" and tree[p].filemode != git.FILEMODE_LINK:
                     blobs[p] = self.repo.repo[tree[p].id].data
         for p, data in blobs.items():
             self.write(p, data)
+        self._have.update((at, p) for p in relpaths if p not in blobs)  # absent: nothing to write again
+        self._have.update((at, p) for p in blobs)
 
     def first_party(self, roots: list[str], limit: int = 500) -> list[str]:
         """What tells a linter which names are the project's own, under each source root
         at the fork: each top-level package's ``__init__.py`` and each top-level module
         (ruff's isort looks for ``<root>/<name>``). Far smaller than a checkout."""
+        key = (*roots, str(limit))
+        if key not in self._first_party:
+            self._first_party[key] = self._find_first_party(roots, limit)
+        return self._first_party[key]
+
+    def _find_first_party(self, roots: list[str], limit: int) -> list[str]:
         out: list[str] = []
         with git.LOCK:
             top = self.repo.repo[self.fork].peel(pygit2.Tree)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 from astm.core.node import Node
 from astm.core.patch import Patch
-from astm.lang.python import checks, imports, indent, placement, syntax
+from astm.lang.python import checks, imports, indent, lintview, placement, syntax
 from astm.lang.python.checks import valid_alone as _valid_alone
 from astm.lang.python.imports import split_requests
 from astm.lang.python.indent import reindent
@@ -102,6 +102,9 @@ class _Python:
         return placement.delete(parent, node, base, refilled=refilled, deleted=deleted)
 
     # ---- checks ----------------------------------------------------------------------
+
+    def lint_view(self, tree: Node, base: bytes, patches: Sequence[Patch]) -> bytes | None:
+        return lintview.lint_view(tree, base, patches)
 
     def check_file(self, data: bytes, path: str) -> Diagnostic | None:
         return checks.check_file(data, path)
