@@ -34,19 +34,17 @@ def _protected_rows(tree: tree_sitter.Tree) -> set[int]:
 
     Docstrings are not protected: they move with their definition, as any formatter
     moves them, since their indentation is stripped when they are read (PEP 257).
+    The strings are found by a tree-sitter query (in C: walking every node in Python was
+    most of a leaf's re-indenting); only the multi-line ones ask for their parents.
     """
     rows: set[int] = set()
-    # Each node travels with its three nearest ancestors: ``Node.parent`` walks down from
-    # the root, so asking it per node would be quadratic in the nesting depth.
-    stack: list[_Chain] = [(tree.root_node, None, None, None)]
-    while stack:
-        chain = stack.pop()
-        n = chain[0]
-        if n.type in ("string", "concatenated_string") and n.end_point.row > n.start_point.row:
-            if not _is_docstring(chain):
+    for n in _captures(_strings(), tree):
+        if n.end_point.row > n.start_point.row:
+            stmt = n.parent
+            body = stmt.parent if stmt is not None else None
+            owner = body.parent if body is not None else None
+            if not _is_docstring((n, stmt, body, owner)):
                 rows.update(range(n.start_point.row + 1, n.end_point.row + 1))
-            continue
-        stack.extend((c, n, chain[1], chain[2]) for c in n.children)
     return rows
 
 
@@ -56,19 +54,24 @@ def _line_starts(tree: tree_sitter.Tree) -> set[int]:
     The other rows continue a bracketed or backslashed line; they move with it, so
     alignment under an open bracket is kept.
     """
-    rows: set[int] = set()
-    stack: list[tuple[tree_sitter.Node, str]] = [(tree.root_node, "")]
-    while stack:
-        n, parent = stack.pop()
-        if (
-            n.type == "comment"
-            or n.type == "decorator"
-            or n.type in _CLAUSES
-            or (n.is_named and parent in _BODIES)
-        ):
-            rows.add(n.start_point.row)
-        stack.extend((c, n.type) for c in n.children)
-    return rows
+    return {n.start_point.row for n in _captures(_starts(), tree)}
+
+
+@functools.cache
+def _strings() -> tree_sitter.Query:
+    return tree_sitter.Query(syntax.GRAMMAR, "[(string) (concatenated_string)] @s")
+
+
+@functools.cache
+def _starts() -> tree_sitter.Query:
+    kinds = ["comment", "decorator", *_CLAUSES]
+    plain = [k for k in kinds if syntax.GRAMMAR.id_for_node_kind(k, True)]  # (this grammar's)
+    bodies = [f"({b} (_) @s)" for b in _BODIES]
+    return tree_sitter.Query(syntax.GRAMMAR, " ".join([*(f"({k}) @s" for k in plain), *bodies]))
+
+
+def _captures(query: tree_sitter.Query, tree: tree_sitter.Tree) -> list[tree_sitter.Node]:
+    return [n for nodes in tree_sitter.QueryCursor(query).captures(tree.root_node).values() for n in nodes]
 
 
 # A node and its parent, grandparent and great-grandparent (None above the root).

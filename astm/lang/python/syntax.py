@@ -115,8 +115,18 @@ def _parser() -> tree_sitter.Parser:
 
 
 def parse_tree(data: bytes) -> tree_sitter.Tree:
-    """The raw tree-sitter tree of ``data`` (tree-sitter-python skips a BOM itself)."""
-    return _parser().parse(data)
+    """The raw tree-sitter tree of ``data`` (tree-sitter-python skips a BOM itself).
+
+    A node's text is parsed by several steps of one answer's checks (depth, re-indent,
+    requests, shape): the trees of the last few small texts are kept. Shared: read them,
+    never ``edit`` them."""
+    if len(data) > _SMALL:
+        return _parser().parse(data)
+    return _texts.get(data, lambda: _parser().parse(data))
+
+
+_SMALL = 1 << 16  # bytes: a node's text, not a file's
+_texts: Kept[bytes, tree_sitter.Tree] = Kept(32)
 
 
 # The trees of the last few files asked for by ``tree_of``, by their text: a run asks for
@@ -135,6 +145,7 @@ def tree_of(data: bytes) -> tree_sitter.Tree:
 def forget_trees() -> None:
     """Drop the kept trees (tests counting parses start from none)."""
     _trees.clear()
+    _texts.clear()
 
 
 def python_error(data: bytes, path: str = "<text>") -> tuple[str, int | None] | None:
