@@ -263,12 +263,14 @@ class OpenAIProvider:
                 self._spend(Usage(calls=1), spent, node)
                 try:
                     async with asyncio.timeout(remaining):
-                        completion = await self._client.chat.completions.create(
-                            model=model,
-                            messages=messages,
-                            response_format=fmt if fmt is not None else openai.omit,
-                            timeout=remaining,
-                            **self._sampling(max_tokens, temperature),
+                        # ``post`` is the client's own request path (retries, errors,
+                        # the typed answer) without ``create``'s walk of the parameters'
+                        # type hints (plain strings here): a third of a call's CPU.
+                        body = {"model": model, "messages": messages, **self._sampling(max_tokens, temperature)}
+                        if fmt is not None:
+                            body["response_format"] = fmt
+                        completion = await self._client.post(
+                            "/chat/completions", cast_to=ChatCompletion, body=body, options={"timeout": remaining},
                         )
                 except (TimeoutError, openai.APITimeoutError):
                     raise ModelError(
