@@ -12,8 +12,10 @@
    connection per request). A module's prompt shows its dependencies' generated code, so
    the model's critical path is 4 sequential calls, 4 L. The script prints the wall time
    of ``astm build --write`` and its ratio to 4 L (target <= 1.10): in a new ``astm``
-   process (spawn to exit: Python's start-up and every import, ``openai``'s among them),
-   then in this process cold (its first build imports the model client) and warm, plus
+   process (spawn to exit: Python's start-up and every import, ``openai``'s among them;
+   ``ASTM_SERVER=0``), then through a warm command server (``astm server start`` first, as
+   every command after the first finds it), then in this process cold (its first build
+   imports the model client) and warm, plus
    the same build at L = 0 (astm's own cost: sandboxes, ruff, the import checks).
    ``--timeline``: when each module reached each stage, its requests' arrival at the
    server among them, and per level the time from a module's first model call to its
@@ -232,11 +234,22 @@ class Model:
             self.proc.wait(timeout=30)
 
 
-def cli_build(root: Path, base_url: str) -> tuple[float, str]:
-    """``astm build --write`` in a new interpreter: its wall time from spawn to exit
-    (Python's start-up and every import, ``openai``'s among them, included)."""
-    env = {**os.environ, "ASTM_MODEL_JOBS": "64", "PYTHONPATH": str(PROJECT)}
-    cmd = [sys.executable, "-m", "astm", "build", "--write", "--jobs", "64", "--retries", "0",
+ASTM = str(Path(sys.executable).with_name("astm"))  # the console script, as users run it
+
+
+def cli_env(served: bool, tmp: Path) -> dict[str, str]:
+    """The environment of the bench's ``astm`` commands: every one a new process
+    (``ASTM_SERVER=0``), or through a command server of the bench's own (its own TMPDIR)."""
+    if not served:
+        return {**os.environ, "ASTM_MODEL_JOBS": "64", "ASTM_SERVER": "0"}
+    return {**os.environ, "ASTM_MODEL_JOBS": "64", "ASTM_SERVER": "1", "TMPDIR": str(tmp),
+            "XDG_RUNTIME_DIR": ""}
+
+
+def cli_build(root: Path, base_url: str, env: dict[str, str]) -> tuple[float, str]:
+    """``astm build --write`` as a user runs it: its wall time from spawn to exit (with no
+    server: Python's start-up and every import, ``openai``'s among them, included)."""
+    cmd = [ASTM, "build", "--write", "--jobs", "64", "--retries", "0",
            "--model", "bench", "--base-url", base_url]
     t0 = time.perf_counter()
     done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, check=False)
@@ -272,19 +285,34 @@ class CPU:
 
 def bench_latency(tmp: Path, latency: float, timeline: bool, server: str,
                   keep_alive: bool) -> None:
-    runs = [("a new `astm build --write` process", latency, True),
-            ("cold process: its first build imports the model client", latency, False),
-            ("warm process", latency, False), ("astm's own cost", 0.0, False)]
+    runs = [("a new `astm build --write` process", latency, "new"),
+            ("`astm build --write` through a warm command server", latency, "served"),
+            ("cold process: its first build imports the model client", latency, ""),
+            ("warm process", latency, ""), ("astm's own cost", 0.0, "")]
+    srv = tmp / "srv"
+    srv.mkdir()
+    served = cli_env(True, srv)
+    subprocess.run([ASTM, "server", "start"], env=served, check=True, capture_output=True)
+    try:
+        _latency_runs(tmp, runs, timeline, server, keep_alive, served)
+    finally:
+        subprocess.run([ASTM, "server", "stop"], env=served, check=False, capture_output=True)
+
+
+def _latency_runs(tmp: Path, runs: list[tuple[str, float, str]], timeline: bool, server: str,
+                  keep_alive: bool, served: dict[str, str]) -> None:
     for label, lat, cli in runs:
         root = tmp / f"latency-{len(list(tmp.iterdir()))}"
         make_project(root, LEVELS, WIDTH)
         model = Model(lat, server == "process", keep_alive)
         try:
             if cli:
+                env = served if cli == "served" else cli_env(False, tmp)
                 with CPU() as cpu:
-                    wall, _ = cli_build(root, model.base_url)
+                    wall, _ = cli_build(root, model.base_url, env)
                 seen = None
-                spent = f"CPU {cpu.children:.2f}s (the process and its subprocesses)"
+                spent = (f"CPU {cpu.children:.2f}s (the process and its subprocesses)" if cli == "new"
+                         else "CPU in the server's child, not counted here")
             else:
                 # model_jobs: the loopback server stands for a remote model serving in
                 # parallel (astm's default for a local endpoint is one request at a time).
