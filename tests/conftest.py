@@ -20,6 +20,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
+# No astm subprocess of the suite starts a command server (astm/server/): it would outlive
+# the run. Session-wide, for fixtures that run before ``_guard``; tests/test_server.py
+# turns it on for itself.
+os.environ["ASTM_SERVER"] = "0"
+
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test User",
     "GIT_AUTHOR_EMAIL": "test@example.com",
