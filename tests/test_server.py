@@ -116,6 +116,11 @@ def test_a_served_command_has_the_callers_streams_directory_environment_and_exit
     outside = astm("runs", cwd=tmp_path, env=served)  # not a repository: one line, exit 2
     assert outside.returncode == 2 and outside.stderr.startswith("astm: error"), outside.stderr
     assert _status(served)["served"] == 3
+    # ``python -m astm`` puts the current directory on the module path: it runs locally.
+    local = subprocess.run([sys.executable, "-m", "astm", "runs"], cwd=repo, env=served, capture_output=True,
+                           text=True, check=False, timeout=60)
+    assert local.returncode == 0, local.stderr
+    assert _status(served)["served"] == 3
 
 
 def test_ctrl_c_reaches_the_served_run_which_cleans_up(

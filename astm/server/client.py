@@ -30,6 +30,10 @@ def delegate(argv: list[str]) -> int | None:
     missing.clear()
     if not address.served(argv) or not address.enabled(os.environ):
         return None
+    if sys.argv[0].endswith("__main__.py"):
+        # ``python -m astm``: the current directory is first on the module path, so each
+        # directory would need a server of its own; the ``astm`` script shares one.
+        return None
     path = address.socket_path(os.environ)
     if path is None:
         return None
