@@ -27,17 +27,24 @@ INTERRUPTED = "astm: interrupted; nothing was changed (run `astm gc` if a run wa
 
 
 def run() -> NoReturn:
-    from astm.server import client
+    from astm.server import address
 
-    try:
-        code = client.delegate(sys.argv[1:])  # None: no server to run it (astm/server/)
-    except KeyboardInterrupt:  # before the command reached a server: nothing was done
-        print(INTERRUPTED, file=sys.stderr, flush=True)
-        code = 130
+    code = missing = None
+    if address.served(sys.argv[1:]):  # (the hook is not: it imports none of the client)
+        from astm.server import client
+
+        try:
+            code = client.delegate(sys.argv[1:])  # None: no server to run it (astm/server/)
+        except KeyboardInterrupt:  # before the command reached a server: nothing was done
+            print(INTERRUPTED, file=sys.stderr, flush=True)
+            code = 130
+        missing = client.missing[0] if client.missing else None
     if code is None:
         code = command()
-        if client.missing:  # a server for the commands that follow (started detached)
-            client.spawn(client.missing[0])
+        if missing is not None:  # a server for the commands that follow (started detached)
+            from astm.server import client
+
+            client.spawn(missing)
     finish(code)
 
 

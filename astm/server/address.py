@@ -1,16 +1,18 @@
 """Where the command server listens, and which commands it may run.
 
-Imported by the thin client on every command: standard library only, nothing slow.
+Imported on every command, the pre-commit hook's among them (``served`` says no to it
+before anything else is loaded): the standard library only, imported where it is used.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import stat
 import sys
-from collections.abc import Mapping
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
 
 SWITCH = "ASTM_SERVER"  # "0", "off", "no" or "false": every command runs in its own process
 IDLE = "ASTM_SERVER_IDLE"  # seconds the server waits for a command before it exits
@@ -51,6 +53,9 @@ def served(argv: list[str]) -> bool:
 def runtime_dir(environ: Mapping[str, str]) -> Path | None:
     """The user's server directory (made 0700), or None if it is not provably private:
     another user's, a symlink, or readable by others."""
+    import stat
+    from pathlib import Path
+
     base = environ.get("XDG_RUNTIME_DIR") or environ.get("TMPDIR") or "/tmp"
     path = Path(base) / f"astm-server-{os.getuid()}"
     try:
@@ -66,6 +71,9 @@ def runtime_dir(environ: Mapping[str, str]) -> Path | None:
 def fingerprint(environ: Mapping[str, str], package: Path | None = None) -> str:
     """A digest of what a server's preloaded modules depend on: the interpreter, the
     module path, the ``KEYED`` settings, and every file of astm (name, size, mtime)."""
+    import hashlib
+    from pathlib import Path
+
     h = hashlib.blake2b(digest_size=10)
     for part in (sys.executable, sys.version, *sys.path, *(f"{k}={environ.get(k, '')}" for k in KEYED)):
         h.update(part.encode("utf-8", "surrogateescape") + b"\0")

@@ -29,6 +29,7 @@ THIRD_PARTY = (
     "tree_sitter_python", "tree_sitter_toml", "importlib.readers",
 )
 NOT_PRELOADED = ("astm.__main__", "astm.server.child")
+REQUEST_SECONDS = 5.0  # for a caller to send its request once connected
 CHECK_EVERY = 30.0  # seconds between checks that the socket and astm's files are unchanged
 
 
@@ -78,11 +79,13 @@ def loop(listener: socket.socket, path: Path, ino: int) -> None:
             conn.close()
             continue
         last = time.time()
+        conn.settimeout(REQUEST_SECONDS)  # a caller stopped mid-request must not stall the server
         try:
             request, fds = wire.receive(conn, max_fds=3)
         except wire.WireError:
             conn.close()
             continue
+        conn.settimeout(None)
         op = request.get("op")
         if op == "run" and len(fds) == 3:
             served += 1
