@@ -145,3 +145,65 @@ def test_rufs_node_level_findings_are_the_same_on_the_view(tmp_path: Path) -> No
     on_file = local(patched)
     assert {c for c, _ in on_file} == {"F631", "F632"}, on_file  # the node's own findings
     assert local(view) == on_file
+
+
+class _Ctx:
+    """What the pool reads of a run's context, opening real sandboxes in ``repo``."""
+
+    def __init__(self, repo: Path, fail: bool = False) -> None:
+        import itertools
+
+        from astm.workspace.repo import Repo
+
+        self.repo = Repo.open(repo)
+        self.base = self.repo.repo.head.peel()
+        self.run_id = "pooltest"
+        self.counter = itertools.count(1)
+        self.planned: list[tuple[Path, str]] = []
+        self.opened: list[object] = []
+        self.fail = fail
+
+    async def sandbox(self, fork: object) -> object:
+        from astm.workspace.sandbox import open_sandbox, sandbox_root, tmp_branch
+
+        if self.fail:
+            self.fail = False
+            raise OSError("no space left")
+        n = next(self.counter)
+        self.planned.append((sandbox_root() / f"astm-{self.run_id}-{n}", tmp_branch(self.run_id, n)))
+        box = open_sandbox(self.repo, self.run_id, n, fork)  # type: ignore[arg-type]
+        self.opened.append(box)
+        return box
+
+
+def test_the_pool_hands_a_sandbox_on_rebranched_and_never_hangs_after_a_loss(tmp_path: Path) -> None:
+    import asyncio
+
+    from astm.agents.boxes import LeafBoxes
+
+    repo = make_repo(tmp_path / "r", {"a.py": "x = 1\n"})
+    ctx = _Ctx(repo, fail=True)
+
+    async def scenario() -> None:
+        pool = LeafBoxes(ctx, 1)  # type: ignore[arg-type]
+        with pytest.raises(OSError):
+            await pool.lease()  # the open fails: the pool does not count it
+        first = await pool.lease()
+        waiting = asyncio.ensure_future(pool.lease())
+        await asyncio.sleep(0.05)
+        assert not waiting.done()  # one sandbox at most, and it is out
+        pool.give_back(first)
+        second = await asyncio.wait_for(waiting, 5)
+        assert second is first and second.branch != ctx.planned[0][1]  # its own branch now
+        pool.lost()  # its leaf broke off: the pool opens another for the next
+        third = await asyncio.wait_for(pool.lease(), 5)
+        assert third is not first
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        for box in ctx.opened:
+            box.close()  # type: ignore[attr-defined]
+        for _, branch in ctx.planned:
+            git(repo, "update-ref", "-d", branch, check=False)
+    assert len(ctx.opened) == 2

@@ -57,11 +57,24 @@ class LeafBoxes:
         self.idle.append(box)
         self._returned.set()
 
+    def lost(self) -> None:
+        """A leased sandbox stays out (its leaf broke off): the pool may open another."""
+        self.total -= 1
+        self._returned.set()
+
     def _open(self, *, queued: bool = True) -> asyncio.Future[Sandbox]:
         self.total += 1
         task = asyncio.ensure_future(self.ctx.sandbox(self.ctx.base.id))
         if queued:
             self.opening.append(task)
+
+        def failed(t: asyncio.Future[Sandbox]) -> None:
+            if t.cancelled() or t.exception() is not None:
+                if t in self.opening:
+                    self.opening.remove(t)
+                self.lost()
+
+        task.add_done_callback(failed)
         return task
 
     def _fresh(self, box: Sandbox) -> Sandbox:
@@ -120,3 +133,6 @@ class LeafBox:
                 self.ctx.release(self.own.result())
         elif ok:
             self.put()
+        elif self.box is not None and self.pool is not None:
+            self.pool.lost()
+            self.box = None
