@@ -247,3 +247,19 @@ def test_messages_carry_descriptors_and_refuse_oversized_ones() -> None:
         a.sendall(wire._LEN.pack(wire.MAX_MESSAGE + 1))
         with pytest.raises(wire.WireError):
             wire.receive(b)
+
+
+def test_odd_callers_run_their_command_locally_as_before(served: dict[str, str], tmp_path: Path) -> None:
+    """A deleted working directory or a closed stdin: the command runs in its own process,
+    with exactly what it does there (never a traceback of the client's)."""
+    subprocess.run([ASTM, "server", "start"], env=served, check=True, capture_output=True, timeout=90)
+    gone = tmp_path / "gone"
+    script = f'mkdir "{gone}" && cd "{gone}" && rmdir "{gone}" && exec "{ASTM}" runs'
+    res = [subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False)
+           for env in (served, {**served, "ASTM_SERVER": "0"})]
+    assert res[0].returncode == res[1].returncode != 0
+    assert "Traceback" not in res[0].stderr and res[0].stderr.count("\n") == 1
+    closed = subprocess.run(f'"{ASTM}" runs <&-', shell=True, cwd=tmp_path, env=served,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert closed.returncode == 2 and "Traceback" not in closed.stderr
+    assert _status(served)["served"] == 0

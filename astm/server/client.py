@@ -52,18 +52,21 @@ missing: list[Path] = []
 
 
 def _run(sock: socket.socket, argv: list[str]) -> int | None:
+    streams = (sys.stdin, sys.stdout, sys.stderr)
+    if any(s is None for s in streams):
+        return None  # a closed standard stream: Python's own handling, here
     umask = os.umask(0o022)
     os.umask(umask)
-    request = {
-        "op": "run", "argv": [sys.argv[0], *argv], "cwd": os.getcwd(), "env": dict(os.environ),
-        "umask": umask, "path": sys.path,
-        "streams": [[s.encoding, s.errors] for s in (sys.stdin, sys.stdout, sys.stderr)],
-    }
     try:
+        request = {
+            "op": "run", "argv": [sys.argv[0], *argv], "cwd": os.getcwd(), "env": dict(os.environ),
+            "umask": umask, "path": sys.path,
+            "streams": [[s.encoding, s.errors] for s in streams],
+        }
         wire.send(sock, request, fds=(0, 1, 2))
         first, _ = wire.receive(sock)
     except (OSError, wire.WireError):
-        return None  # closed standard streams, a server going away: run it here
+        return None  # no working directory, a server going away: run it here
     pid = first.get("pid")
     if not isinstance(pid, int) or pid <= 0:
         return None  # refused
