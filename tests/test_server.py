@@ -123,19 +123,28 @@ def test_a_served_command_has_the_callers_streams_directory_environment_and_exit
     assert _status(served)["served"] == 3
 
 
+def _hanging_run(served: dict[str, str], tmp_path: Path, server: loopback.LoopbackServer
+                 ) -> tuple[Path, Snapshot, subprocess.Popen[str]]:
+    """A served ``astm apply`` whose node generation hangs at the model, once it asks."""
+    repo = make_repo(tmp_path / "r", {"pyproject.toml": PYPROJECT})
+    before = Snapshot.take(repo)
+    server.enqueue(json.dumps(ROUTE))
+    server.enqueue("[project]\n", delay=30, times=2)  # generation hangs
+    subprocess.run([ASTM, "server", "start"], env=served, check=True, capture_output=True, timeout=90)
+    env = {**served, "ASTM_MODEL": "m", "ASTM_BASE_URL": server.base_url, "OPENAI_API_KEY": "k"}
+    proc = subprocess.Popen([ASTM, "apply", "change things"], cwd=repo, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    if not _wait(lambda: len(server.requests) >= 2, 60):
+        proc.kill()
+        raise AssertionError("the run never asked for the node")
+    return repo, before, proc
+
+
 def test_ctrl_c_reaches_the_served_run_which_cleans_up(
     served: dict[str, str], tmp_path: Path, openai_server: loopback.LoopbackServer
 ) -> None:
-    repo = make_repo(tmp_path / "r", {"pyproject.toml": PYPROJECT})
-    before = Snapshot.take(repo)
-    openai_server.enqueue(json.dumps(ROUTE))
-    openai_server.enqueue("[project]\n", delay=30, times=2)  # generation hangs
-    subprocess.run([ASTM, "server", "start"], env=served, check=True, capture_output=True, timeout=90)
-    env = {**served, "ASTM_MODEL": "m", "ASTM_BASE_URL": openai_server.base_url, "OPENAI_API_KEY": "k"}
-    proc = subprocess.Popen([ASTM, "apply", "change things"], cwd=repo, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    repo, before, proc = _hanging_run(served, tmp_path, openai_server)
     try:
-        assert _wait(lambda: len(openai_server.requests) >= 2, 60), "the run never asked for the node"
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     finally:
@@ -149,19 +158,9 @@ def test_ctrl_c_reaches_the_served_run_which_cleans_up(
 def test_a_killed_client_stops_its_served_run(
     served: dict[str, str], tmp_path: Path, openai_server: loopback.LoopbackServer
 ) -> None:
-    repo = make_repo(tmp_path / "r", {"pyproject.toml": PYPROJECT})
-    before = Snapshot.take(repo)
-    openai_server.enqueue(json.dumps(ROUTE))
-    openai_server.enqueue("[project]\n", delay=30, times=2)
-    subprocess.run([ASTM, "server", "start"], env=served, check=True, capture_output=True, timeout=90)
-    env = {**served, "ASTM_MODEL": "m", "ASTM_BASE_URL": openai_server.base_url, "OPENAI_API_KEY": "k"}
-    proc = subprocess.Popen([ASTM, "apply", "change things"], cwd=repo, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        assert _wait(lambda: len(openai_server.requests) >= 2, 60)
-    finally:
-        proc.kill()
-        proc.wait(10)
+    repo, before, proc = _hanging_run(served, tmp_path, openai_server)
+    proc.kill()
+    proc.communicate(timeout=10)
     # The child saw its caller go and stopped as on a Ctrl-C: it removed what it made.
     assert _wait(lambda: not git(repo, "for-each-ref", "refs/heads/astm/tmp/"), 30), "the run went on"
     before.assert_unchanged(repo)
@@ -170,17 +169,11 @@ def test_a_killed_client_stops_its_served_run(
 def test_a_sigterm_to_the_client_ends_both_as_it_would_end_one(
     served: dict[str, str], tmp_path: Path, openai_server: loopback.LoopbackServer
 ) -> None:
-    repo = make_repo(tmp_path / "r", {"pyproject.toml": PYPROJECT})
-    openai_server.enqueue(json.dumps(ROUTE))
-    openai_server.enqueue("[project]\n", delay=30, times=2)
-    subprocess.run([ASTM, "server", "start"], env=served, check=True, capture_output=True, timeout=90)
-    env = {**served, "ASTM_MODEL": "m", "ASTM_BASE_URL": openai_server.base_url, "OPENAI_API_KEY": "k"}
-    proc = subprocess.Popen([ASTM, "apply", "change things"], cwd=repo, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, _, proc = _hanging_run(served, tmp_path, openai_server)
     try:
-        assert _wait(lambda: len(openai_server.requests) >= 2, 60)
         proc.terminate()
-        assert proc.wait(20) == -signal.SIGTERM
+        proc.communicate(timeout=20)
+        assert proc.returncode == -signal.SIGTERM
     finally:
         proc.kill()
 

@@ -27,6 +27,14 @@ if TYPE_CHECKING:
 class LeafBoxes:
     """The pool of one file's leaves (``RunContext.leaf_boxes``)."""
 
+    @classmethod
+    def of(cls, ctx: RunContext, path: str) -> LeafBoxes:
+        """The pool of ``path``'s leaves in this run (made on first use)."""
+        if path not in ctx.boxes:
+            ctx.boxes[path] = cls(ctx, ctx.settings.jobs)
+        pool: LeafBoxes = ctx.boxes[path]
+        return pool
+
     def __init__(self, ctx: RunContext, limit: int) -> None:
         self.ctx, self.limit = ctx, max(1, limit)
         self.idle: list[Sandbox] = []
@@ -105,7 +113,7 @@ class LeafBox:
         if ctx.settings.validate_.kind(kind or "").commands:
             self.own = asyncio.ensure_future(ctx.sandbox(ctx.base.id))
         else:
-            self.pool = ctx.leaf_boxes(path)
+            self.pool = LeafBoxes.of(ctx, path)
             self.pool.warm()
 
     async def get(self) -> Sandbox:

@@ -29,7 +29,6 @@ from astm.validate.pipeline import Pipeline
 if TYPE_CHECKING:
     import pygit2
 
-    from astm.agents.boxes import LeafBoxes
     from astm.agents.requests import Ask
     from astm.agents.review import Reviewer
     from astm.config import Settings
@@ -92,8 +91,8 @@ class RunContext:
     planned: list[tuple[Path, str]] = field(default_factory=list)
     # sandboxes whose worktree ``release`` is removing (their branches stay until cleanup)
     released: dict[Path, Future[None]] = field(default_factory=dict)
-    # the sandboxes each file's leaves take turns in, by path (agents.boxes)
-    boxes: dict[str, LeafBoxes] = field(default_factory=dict)
+    # the sandboxes each file's leaves take turns in, by path (agents.boxes.LeafBoxes.of)
+    boxes: dict[str, Any] = field(default_factory=dict)
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     budget: RunBudget = field(default_factory=RunBudget)  # nodes set acting (issue 11.7)
     # --step: each node's validated change is shown and decided (astm.agents.review)
@@ -153,14 +152,6 @@ class RunContext:
         box = await self.blocking(open_sandbox, self.repo, self.run_id, n, fork)
         self.emit(f"sandbox {n}", "sandbox")
         return box
-
-    def leaf_boxes(self, path: str) -> LeafBoxes:
-        """The pool of sandboxes ``path``'s leaves take turns in (agents.boxes)."""
-        from astm.agents.boxes import LeafBoxes
-
-        if path not in self.boxes:
-            self.boxes[path] = LeafBoxes(self, self.settings.jobs)
-        return self.boxes[path]
 
     def release(self, sandbox: Sandbox) -> None:
         """Remove a sandbox's worktree now that its commit exists; its branch keeps the
