@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 class LeafBoxes:
-    """The pool of one file's leaves (``RunContext.leaf_boxes``)."""
+    """The pool of one file's leaves in a run (``LeafBoxes.of``, kept in ``RunContext.boxes``)."""
 
     @classmethod
     def of(cls, ctx: RunContext, path: str) -> LeafBoxes:
