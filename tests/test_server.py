@@ -256,3 +256,29 @@ def test_odd_callers_run_their_command_locally_as_before(served: dict[str, str],
                             capture_output=True, text=True, timeout=60, check=False)
     assert closed.returncode == 2 and "Traceback" not in closed.stderr
     assert _status(served)["served"] == 0
+
+
+def test_ctrl_z_stops_the_served_run_with_its_client_and_fg_resumes_both(
+    served: dict[str, str], tmp_path: Path, openai_server: loopback.LoopbackServer
+) -> None:
+    _, _, proc = _hanging_run(served, tmp_path, openai_server)
+    server = _status(served)["pid"]
+    children = Path(f"/proc/{server}/task/{server}/children")
+    if not children.exists():
+        proc.kill()
+        pytest.skip("no /proc children list here")
+    child = int(children.read_text().split()[0])
+
+    def state(pid: int) -> str:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+    try:
+        proc.send_signal(signal.SIGTSTP)
+        assert _wait(lambda: state(proc.pid) == "T" and state(child) == "T", 10), (state(proc.pid), state(child))
+        proc.send_signal(signal.SIGCONT)
+        assert _wait(lambda: state(proc.pid) != "T" and state(child) != "T", 10)
+        proc.send_signal(signal.SIGINT)  # and it still ends as a Ctrl-C ends it
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err

@@ -1,7 +1,8 @@
 """The ``astm`` process as a thin client of the command server.
 
 ``delegate`` hands the command to a running server and waits for its exit code,
-forwarding Ctrl-C (and SIGTERM, SIGHUP, SIGQUIT) to the child that runs it; it answers
+forwarding Ctrl-C (and SIGTERM, SIGHUP, SIGQUIT) to the child that runs it, and
+stopping it with itself on Ctrl-Z (``fg`` resumes both); it answers
 None whenever the command should run here instead: the server is off, absent, starting,
 or refuses. ``spawn`` starts a server, detached, for the commands that follow.
 """
@@ -80,7 +81,24 @@ def _run(sock: socket.socket, argv: list[str]) -> int | None:
         if signum != signal.SIGINT:
             fatal.append(signum)
 
+    def suspend(signum: int, frame: FrameType | None) -> None:
+        """Ctrl-Z: the child stops, then this process (the shell's job); ``fg`` resumes both."""
+        try:
+            # SIGSTOP: the server's detached process group is orphaned, and the system
+            # discards a SIGTSTP sent to an orphaned group.
+            os.kill(pid, signal.SIGSTOP)
+        except OSError:
+            pass
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTSTP)  # stopped here until SIGCONT
+        signal.signal(signal.SIGTSTP, suspend)
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except OSError:
+            pass
+
     previous = {s: signal.signal(s, forward) for s in FORWARDED}
+    previous[signal.SIGTSTP] = signal.signal(signal.SIGTSTP, suspend)
     try:
         reply, _ = wire.receive(sock)
         code = reply.get("exit")
