@@ -30,7 +30,8 @@ def run() -> NoReturn:
     from astm.server import address
 
     code = missing = None
-    if address.served(sys.argv[1:]):  # (the hook is not: it imports none of the client)
+    # (The hook is not served: it imports none of the client. Nor where there is no fork.)
+    if address.served(sys.argv[1:]) and address.enabled(os.environ):
         from astm.server import client
 
         try:
