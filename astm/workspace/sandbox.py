@@ -55,7 +55,7 @@ class Sandbox:
     head: pygit2.Oid = field(init=False)
     _tree: pygit2.Tree | None = field(init=False, default=None, repr=False)  # the fork's
     # (commit, path) already written by ``materialise``: a sandbox a leaf gave back to
-    # the next (RunContext.give_back) holds them already
+    # the next (agents.boxes) holds them already
     _have: set[tuple[pygit2.Oid, str]] = field(init=False, default_factory=set, repr=False)
     _first_party: dict[tuple[str, ...], list[str]] = field(init=False, default_factory=dict, repr=False)
     leased: bool = field(init=False, default=False)  # by a leaf (agents.boxes): a later lease rebranches
