@@ -216,6 +216,16 @@ def test_a_servers_name_follows_astms_files_and_keyed_settings(tmp_path: Path) -
     assert address.fingerprint({"ASTM_GENERATED_DIR": "gen"}, package) != second
 
 
+def test_a_servers_name_follows_installs_on_the_module_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    before = address.fingerprint({})
+    (site / "openai-9.9.dist-info").mkdir()  # what pip does when it installs or upgrades
+    os.utime(site, ns=(10**18, 10**18))
+    assert address.fingerprint({}) != before
+
+
 def test_what_runs_locally() -> None:
     assert address.served(["apply", "x"])
     assert not address.served(["apply", "x", "--step"])  # the clutch opens $EDITOR on the terminal

@@ -70,13 +70,20 @@ def runtime_dir(environ: Mapping[str, str]) -> Path | None:
 
 def fingerprint(environ: Mapping[str, str], package: Path | None = None) -> str:
     """A digest of what a server's preloaded modules depend on: the interpreter, the
-    module path, the ``KEYED`` settings, and every file of astm (name, size, mtime)."""
+    module path and when each of its folders last changed (``pip install`` adds or removes
+    a package's folder there), the ``KEYED`` settings, and every file of astm (name, size,
+    modification time)."""
     import hashlib
     from pathlib import Path
 
     h = hashlib.blake2b(digest_size=10)
     for part in (sys.executable, sys.version, *sys.path, *(f"{k}={environ.get(k, '')}" for k in KEYED)):
         h.update(part.encode("utf-8", "surrogateescape") + b"\0")
+    for entry in sys.path:  # a package installed, upgraded or removed changes its folder
+        try:
+            h.update(str(os.stat(entry or ".").st_mtime_ns).encode() + b"\0")
+        except OSError:
+            h.update(b"-\0")
     root = package or Path(__file__).resolve().parents[1]
     stack = [str(root)]
     while stack:
