@@ -3,8 +3,9 @@
 It takes over the caller's standard streams, working directory, environment, umask,
 argv and module path, forgets what the server's own environment settled (the temporary
 directory, libgit2's configuration search path), runs the command as ``astm.__main__``
-does, and sends the exit code back once its output is out. If the caller goes away
-(killed, its terminal closed), the child stops as on a Ctrl-C: nothing is left half-made.
+does, and sends the exit code back once its output is out. If the caller is killed
+outright (its signals are passed on otherwise), the child stops as on a Ctrl-C: nothing
+is left half-made.
 """
 
 from __future__ import annotations
@@ -21,14 +22,13 @@ from astm.server import wire
 
 
 def serve(conn: socket.socket, request: dict[str, Any], fds: list[int]) -> NoReturn:
-    code = 70
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # its own subprocesses are waited for
         signal.signal(signal.SIGINT, signal.default_int_handler)
         become(request, fds)
         wire.send(conn, {"pid": os.getpid()})
     except BaseException:  # noqa: BLE001 - the caller runs the command itself
-        os._exit(code)
+        os._exit(70)
     threading.Thread(target=_watch, args=(conn,), name="astm-client-watch", daemon=True).start()
     from astm.__main__ import command, finish
 

@@ -22,13 +22,13 @@ from pathlib import Path
 
 from astm.server import address, wire
 
-# What commands import: every module of astm (found by walking the package), and what
-# the model client loads on its first request (anyio's backend, found by a profile: 0.16 s).
+# What commands import: every module of astm (found by walking the package; importing one
+# runs nothing, ``astm.__main__`` and the child's code included), and what the model
+# client loads on its first request (anyio's backend, found by a profile: 0.16 s).
 THIRD_PARTY = (
     "anyio._backends._asyncio", "anyio.streams.memory", "anyio.streams.stapled",
     "tree_sitter_python", "tree_sitter_toml", "importlib.readers",
 )
-NOT_PRELOADED = ("astm.__main__", "astm.server.child")
 REQUEST_SECONDS = 5.0  # for a caller to send its request once connected
 CHECK_EVERY = 30.0  # seconds between checks that the socket and astm's files are unchanged
 
@@ -114,9 +114,7 @@ def preload() -> None:
     import astm
 
     names = [m.name for m in pkgutil.walk_packages(astm.__path__, "astm.")]
-    for name in [*names, *THIRD_PARTY]:
-        if name in NOT_PRELOADED:
-            continue
+    for name in [*names, *THIRD_PARTY]:  # (the child's own code too: none of it runs here)
         # A module that cannot load here is loaded (and its error reported) by its command.
         with suppress(Exception):
             importlib.import_module(name)
