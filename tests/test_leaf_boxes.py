@@ -41,8 +41,9 @@ def test_twelve_leaves_of_one_file_share_jobs_sandboxes_and_each_commit_is_kept(
     assert result.branch == "astm/more"
     assert git(repo, "show", "astm/more:big.py").count("return total + 1") == N
     opened = [n for n, s in events if s == "sandbox"]
-    # The root's, the file's, and at most jobs = 2 for the twelve leaves.
-    assert len(opened) <= 4, opened
+    # The file's and at most jobs = 2 for the twelve leaves; none at the root, which has
+    # no tests to run (its overlay commit is made from the bytes).
+    assert len(opened) <= 3, opened
     # Every leaf's commit is in the run's provenance: a parent of the file's overlay commit.
     leaves = [n for n in result.nodes if n.id.startswith("big.py::f")]
     assert len({n.commit for n in leaves}) == N and all(n.commit for n in leaves)
@@ -176,7 +177,7 @@ class _Ctx:
         return box
 
 
-def test_the_pool_hands_a_sandbox_on_rebranched_and_never_hangs_after_a_loss(tmp_path: Path) -> None:
+def test_the_pool_hands_a_sandbox_on_and_never_hangs_after_a_loss(tmp_path: Path) -> None:
     import asyncio
 
     from astm.agents.boxes import LeafBoxes
@@ -194,7 +195,7 @@ def test_the_pool_hands_a_sandbox_on_rebranched_and_never_hangs_after_a_loss(tmp
         assert not waiting.done()  # one sandbox at most, and it is out
         pool.give_back(first)
         second = await asyncio.wait_for(waiting, 5)
-        assert second is first and second.branch != ctx.planned[0][1]  # its own branch now
+        assert second is first  # handed on as it is: a leaf commits on no branch
         pool.lost()  # its leaf broke off: the pool opens another for the next
         third = await asyncio.wait_for(pool.lease(), 5)
         assert third is not first

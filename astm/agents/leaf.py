@@ -4,7 +4,7 @@ The model (or a plan) answers with the node's text; ``shape`` turns the answer i
 node's patch (re-indented, the file's line endings, requested imports taken off the top)
 and checks it alone (it parses, it is one definition of its kind and name); the external
 validators run on the file as it will be. A failure retries with a short hint (bounded);
-the patch is committed alone in the node's sandbox.
+the patch is committed alone, on no branch: its parent's overlay commit holds it.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from astm.llm.base import Create, GenerateRequest
 from astm.validate import pyproject
 from astm.validate.diagnostic import Diagnostic
 from astm.validate.tests import python_of
+from astm.workspace import git
 
 MAX_CLASS_LINES = 150  # of a class shown whole to the worker of a new member
 
@@ -190,10 +191,11 @@ async def generate(
             if patch.text == text and not imports:
                 ctx.emit(nid, "unchanged", res.attempts)
                 return Outcome(res, patch, asks=_unchanged_asks(ctx, nid, asks))
-            sandbox = await box.get()
             patched = compose(f.data, [patch])
-            # Committed from the bytes (the sandbox then goes back to the file's pool).
-            commit = await ctx.blocking(sandbox.commit, {f.path: patched}, f"astm node {nid}\n\n{intent}\n")
+            # Committed from the bytes, on no branch (git.commit_detached): the sandbox
+            # goes back to the file's pool as it is.
+            commit = await ctx.blocking(
+                git.commit_detached, ctx.repo.repo, ctx.base.id, {f.path: patched}, f"astm node {nid}\n\n{intent}\n")
             res.status, res.commit = "changed", str(commit)
             ctx.emit(nid, "committed", res.attempts)
             committed = True

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from astm.agents.context import Outcome, RunContext, settle
+from astm.agents.context import Outcome, RunContext
 from astm.config import Settings
 from astm.core.plan import Plan
 from astm.core.result import ApplyResult, EventSink
@@ -24,9 +24,9 @@ from astm.errors import RUN_INTERRUPTED, AstmError, Interrupted, ValidationFaile
 from astm.faults import pause_at
 from astm.lang import find
 from astm.llm.base import Provider
-from astm.workspace import landing, runs
+from astm.workspace import git, landing, runs
 from astm.workspace.repo import Repo
-from astm.workspace.sandbox import Sandbox, delete_ref, remove_worktree
+from astm.workspace.sandbox import delete_ref, remove_worktree
 
 if TYPE_CHECKING:
     import pygit2
@@ -154,14 +154,9 @@ class Run:
                 await asyncio.sleep(0)  # a Ctrl-C during cleanup is delivered, never lost
 
     async def work(self, ctx: RunContext, produce: Produce) -> None:
-        # The root's sandbox opens while the files work, off the critical path.
-        root_box = asyncio.ensure_future(ctx.sandbox(self.base.id))
+        outcomes = await produce(ctx)
         try:
-            outcomes = await produce(ctx)
-        finally:
-            await settle(root_box)
-        try:
-            await self.land_outcomes(ctx, outcomes, root_box.result())
+            await self.land_outcomes(ctx, outcomes)
         except TestsFailed as exc:
             # The project's tests are the strongest check there is: a model gets one more
             # round with their failure as every acting node's hint. A plan would answer
@@ -171,9 +166,9 @@ class Run:
             ctx.run_hint.append(f"with it, the project's tests fail: {exc.failure}")
             self.result.notices.append(f"the project's tests failed on the first try; the acting nodes tried again ({exc.first})")
             ctx.result.nodes.clear()
-            await self.land_outcomes(ctx, await produce(ctx), root_box.result())
+            await self.land_outcomes(ctx, await produce(ctx))
 
-    async def land_outcomes(self, ctx: RunContext, outcomes: list[Outcome], root: Sandbox) -> None:
+    async def land_outcomes(self, ctx: RunContext, outcomes: list[Outcome]) -> None:
         """Root overlay commit, root-level tests, run ref, and the landing commit."""
         failed = [r for o in outcomes for r in o.failed_below]
         if failed:
@@ -184,12 +179,13 @@ class Run:
         if not changed:
             raise ValidationFailed("nothing to change: no node's text changed for this intent")
         changes = {o.patch.path: o.patch.text for o in changed if o.patch is not None}
-        for path, data in changes.items():
-            await ctx.blocking(root.write, path, data)
+        # Made from the bytes, on no branch: the run's ref holds it at once. The root's
+        # sandbox is opened only for the project's tests (most runs have none to run).
         overlay = await ctx.blocking(
-            root.commit, changes, f"astm root {self.run_id}", tuple(o.commit for o in changed)
+            git.commit_detached, self.repo.repo, self.base.id, changes, f"astm root {self.run_id}",
+            tuple(o.commit for o in changed),
         )
-        await self.root_tests(ctx, root, overlay, [p for p in changes if (lang := find(p)) is not None and lang.tested])
+        await self.root_tests(ctx, overlay, [p for p in changes if (lang := find(p)) is not None and lang.tested])
         await ctx.blocking(runs.set_run_ref, self.repo, self.run_id, overlay)
         tree = self.repo.tree_of(overlay)
         if not self.opts.land:  # the caller keeps the commit (refs/astm/tracks/...)
@@ -225,8 +221,9 @@ class Run:
             except OSError as exc:
                 self.result.notices.append(f"could not write the plan to {self.opts.save_plan}: {exc.strerror}")
 
-    async def root_tests(self, ctx: RunContext, root: Sandbox, overlay: pygit2.Oid, changed: list[str]) -> None:
-        """Root level: the project's tests on the composed commit (see validate/tests.py)."""
+    async def root_tests(self, ctx: RunContext, overlay: pygit2.Oid, changed: list[str]) -> None:
+        """Root level: the project's tests on the composed commit (see validate/tests.py),
+        in a sandbox of their own checked out at it."""
         from astm.validate import tests
         from astm.workspace.git import clean_env
 
@@ -245,7 +242,8 @@ class Run:
         else:
             command = shlex.split(conf.tests)
         ctx.emit(REPO_ID, "testing", detail=" ".join(command[1:])[:60])
-        await ctx.blocking(root.checkout_all)
+        root = await ctx.sandbox(self.base.id)
+        await ctx.blocking(root.checkout_all, overlay)
         diag, note = await ctx.blocking(
             lambda: tests.run(root.path, command, timeout=conf.test_timeout, env=clean_env(),
                               unavailable=conf.tests_unavailable)

@@ -87,16 +87,10 @@ class BuildRun(Run):
 
 def commit_detached(repo: Repo, fork: pygit2.Oid, changes: Mapping[str, bytes], message: str
                     ) -> pygit2.Oid:
-    """A commit of ``changes`` on ``fork`` made from trees, with no worktree and no ref: a
-    spec's definition, which its module's commit (on the module sandbox's branch) then
-    holds as a parent. Until then git's grace period for fresh objects (two weeks by
-    default, as for the operation log's blobs) keeps it; a sandbox per spec cost more
-    than the whole commit."""
-    with git.LOCK:
-        r = repo.repo
-        tree = git.write_tree(r, r[fork].peel(pygit2.Commit).tree, changes)
-        sig = git.signature(r)
-        return r.create_commit(None, sig, sig, message, tree, [fork])
+    """A spec's definition committed alone on ``fork`` (``git.commit_detached``): its
+    module's commit then holds it as a parent. A sandbox per spec cost more than the
+    whole commit."""
+    return git.commit_detached(repo.repo, fork, changes, message)
 
 
 def run_build(

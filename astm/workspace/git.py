@@ -128,3 +128,28 @@ def write_tree(
             continue
         builder.insert(head, oid, FILEMODE_TREE)
     return builder.write()
+
+
+def commit_detached(
+    repo: pygit2.Repository, fork: pygit2.Oid, changes: Mapping[str, bytes | None], message: str,
+    extra_parents: tuple[pygit2.Oid, ...] = (),
+) -> pygit2.Oid:
+    """A commit of ``changes`` on ``fork`` (with ``extra_parents``: an overlay commit) made
+    from trees, with no worktree and no ref.
+
+    A node's commit needs neither: the commit above it holds it as a parent, up to the
+    run's ref. Until that ref exists git's grace period for fresh objects (two weeks by
+    default; ``gc.pruneExpire``) keeps it. A branch per node cost a loose ref and its
+    reflog made and deleted: file system work that, for small nodes, was most of a commit."""
+    with LOCK:
+        tree = write_tree(repo, repo[fork].peel(pygit2.Commit).tree, changes)
+        sig = signature(repo)
+        return repo.create_commit(None, sig, sig, message, tree, [fork, *present(repo, extra_parents)])
+
+
+def present(repo: pygit2.Repository, commits: tuple[pygit2.Oid, ...]) -> list[pygit2.Oid]:
+    """The ``commits`` still in the object database. A node's commit is on no ref until
+    the run's ref holds it, so a ``git gc --prune=now`` run meanwhile may delete it: the
+    overlay above it then goes without that parent (the provenance lacks the node's
+    commit; the change, made from the bytes, is the same) rather than failing the run."""
+    return [c for c in commits if c in repo]

@@ -58,15 +58,8 @@ class Sandbox:
     # the next (agents.boxes) holds them already
     _have: set[tuple[pygit2.Oid, str]] = field(init=False, default_factory=set, repr=False)
     _first_party: dict[tuple[str, ...], list[str]] = field(init=False, default_factory=dict, repr=False)
-    leased: bool = field(init=False, default=False)  # by a leaf (agents.boxes): a later lease rebranches
 
     def __post_init__(self) -> None:
-        self.head = self.fork
-
-    def rebranch(self, branch: str) -> None:
-        """Hand the sandbox to another node: its next commit goes on ``branch`` (the last
-        node's branch keeps that node's commit). The files written stay."""
-        self.branch = branch
         self.head = self.fork
 
     def write(self, relpath: str, data: bytes) -> Path:
@@ -155,14 +148,17 @@ class Sandbox:
             base = r[self.fork].peel(pygit2.Commit)
             tree = git.write_tree(r, base.tree, changes)
             sig = git.signature(r)
-            oid = r.create_commit(None, sig, sig, message, tree, [self.fork, *extra_parents])
+            oid = r.create_commit(None, sig, sig, message, tree, [self.fork, *git.present(r, extra_parents)])
             r.create_reference(self.branch, oid, force=True)
         self.head = oid
         return oid
 
-    def checkout_all(self) -> None:
-        """Materialise the whole tree of the sandbox's head (root-level tests need it)."""
-        git.run_git(["reset", "--hard", "--quiet", str(self.head)], cwd=self.path)
+    def checkout_all(self, commit: pygit2.Oid | None = None) -> None:
+        """Materialise the whole tree of ``commit`` (default: the sandbox's head) and make
+        it the head (root-level tests need it)."""
+        at = commit or self.head
+        git.run_git(["reset", "--hard", "--quiet", str(at)], cwd=self.path)
+        self.head = at
 
     def close(self) -> None:
         """Remove the worktree and its ephemeral branch; never raises."""

@@ -29,6 +29,7 @@ from kit import (
     is_route,
     leftovers,
     model_env,
+    node_of,
     records,
     sandbox_dir,
     start,
@@ -152,6 +153,55 @@ def test_git_gc_and_worktree_prune_during_a_run(
         proc.kill()
     assert code == 0, err
     assert git(repo, "show", "b:pyproject.toml") + "\n" == LANDED.replace("88", "100")
+    assert leftovers(repo, sbx) == []
+    before.assert_unchanged(repo, new_branch="b")
+    fsck(repo)
+
+
+TWO = 'def f(x):\n    """F."""\n    return x\n\n\ndef g(x):\n    """G."""\n    return x\n'
+
+
+def unreachable_commits(repo: Path) -> list[str]:
+    out = git_env("fsck", "--unreachable", "--no-reflogs", "--no-progress", cwd=repo).stdout
+    return [ln.split()[2] for ln in out.splitlines() if ln.startswith("unreachable commit ")]
+
+
+def test_git_gc_prune_now_after_a_node_committed(
+    tmp_path: Path, openai_server: loopback.LoopbackServer
+) -> None:
+    """A leaf's commit is on no ref until the run's ref holds it (workspace/git.py,
+    ``commit_detached``): ``git gc --prune=now`` meanwhile deletes it, and the run still
+    lands the whole change (the overlay goes without that parent)."""
+    repo = make_repo(tmp_path / "r", {"two.py": TWO})
+    sbx = sandbox_dir(tmp_path)
+    env = env_for(sbx, **model_env(openai_server.base_url))
+    before = Snapshot.take(repo)
+    opened = threading.Event()
+
+    def respond(body: dict[str, Any]) -> str:
+        if is_route(body):
+            return json.dumps({"act": [{"id": "two.py::f", "intent": "add one"},
+                                       {"id": "two.py::g", "intent": "add one"}]})
+        if node_of(body) == "two.py::g":
+            opened.wait(30)
+            return 'def g(x):\n    """G."""\n    return x + 1\n'
+        return 'def f(x):\n    """F."""\n    return x + 1\n'
+
+    openai_server.responder = respond
+    proc = start("apply", "add one", "two.py", "--branch", "b", cwd=repo, env=env)
+    try:
+        wait_until(lambda: unreachable_commits(repo), what="f's commit, on no ref")
+        pruned = unreachable_commits(repo)
+        done = git_env("gc", "--quiet", "--prune=now", cwd=repo)
+        assert done.returncode == 0, done.stderr
+        assert git_env("cat-file", "-e", pruned[0], cwd=repo).returncode != 0  # gone
+        opened.set()
+        code, _, err = finish(proc, 60)
+    finally:
+        opened.set()
+        proc.kill()
+    assert code == 0, err
+    assert git(repo, "show", "b:two.py").count("return x + 1") == 2
     assert leftovers(repo, sbx) == []
     before.assert_unchanged(repo, new_branch="b")
     fsck(repo)
