@@ -93,7 +93,7 @@ class Runner:
         self.hint_provider = hint_provider
         self.events = on_event
         self.max_rejections = max_rejections
-        self.tmp = Path(tempfile.mkdtemp(prefix="astm-track-"))
+        self.tmp: Path | None = None  # the reviews' saved plans: made by ``finish``, removed there
         self.result = TrackResult(track)
         self.landed: dict[str, Future[str]] = {}  # running ticket -> its result, once made
         self.saver: Saver | None = None  # the track file's writer while the run runs
@@ -154,6 +154,9 @@ class Runner:
     def finish(self) -> None:
         """Run the tickets, then land them (or fail naming what is left)."""
         tr = self.track
+        # Made here, not in __init__: a run refused before its tickets start (a landed
+        # track, a base gone, no model) left one behind in the temp directory each time.
+        self.tmp = Path(tempfile.mkdtemp(prefix="astm-track-"))
         try:
             self.schedule()
         finally:
@@ -260,6 +263,7 @@ class Runner:
         gets the result commit as soon as the engine has made it; without it the result
         waits for a review, whose edit payload is the plan of what the run did (saved only
         then)."""
+        assert self.tmp is not None  # work runs inside finish
         saved = self.tmp / f"{tid}-{attempt}.plan.json"
         opts = engine.ApplyOptions(
             intent=intent, cwd=self.repo.workdir, paths=tuple(paths), plan=plan, base=base,

@@ -62,6 +62,23 @@ def test_a_track_lands_one_commit_per_ticket_in_dependency_order(astm, tmp_path:
     assert again.code == 2 and f"has already landed on {branch}" in again.err
 
 
+def test_a_refused_track_run_leaves_no_temporary_folder(astm, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A run refused before its tickets start made the reviews' temporary folder anyway,
+    and never removed it (one more in the temp directory on every refusal)."""
+    import tempfile
+
+    repo = project(tmp_path)
+    tid, res = plan_and_run(astm, repo, tmp_path, standard_tickets())
+    assert res.code == 0, res.err
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    for _ in range(3):
+        again = astm("track", "run", tid, cwd=repo)
+        assert again.code == 2 and "has already landed" in again.err
+    assert list(temp.iterdir()) == []
+
+
 def test_independent_tickets_start_together(tmp_path: Path) -> None:
     from astm import config as cfg
     from astm.conductor import planner
