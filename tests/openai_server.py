@@ -215,6 +215,10 @@ def _completion(reply: Reply, model: object) -> dict[str, Any]:
 def _handler_for(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         trickle: float = 0.0  # this reply's seconds between bytes
+        # TCP_NODELAY, as model servers set it (uvicorn, llama.cpp's server): the stdlib
+        # writes a reply's headers and its body apart, and on a kept-alive connection
+        # Nagle's algorithm held the body until the client's delayed ACK, 40 ms later.
+        disable_nagle_algorithm = True
 
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)

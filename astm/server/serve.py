@@ -28,6 +28,7 @@ from astm.server import address, wire
 THIRD_PARTY = (
     "anyio._backends._asyncio", "anyio.streams.memory", "anyio.streams.stapled",
     "tree_sitter_python", "tree_sitter_toml", "importlib.readers",
+    "encodings.idna",  # the client's first request encodes its host name with it
 )
 REQUEST_SECONDS = 5.0  # for a caller to send its request once connected
 CHECK_EVERY = 30.0  # seconds between checks that the socket and astm's files are unchanged
