@@ -164,7 +164,7 @@ class _Ctx:
         self.opened: list[object] = []
         self.fail = fail
 
-    async def sandbox(self, fork: object) -> object:
+    async def sandbox(self, fork: object, *, after: object = None) -> object:
         from astm.workspace.sandbox import open_sandbox, sandbox_root, tmp_branch
 
         if self.fail:

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from astm.agents.context import RunContext
     from astm.workspace.sandbox import Sandbox
 
-
 class LeafBoxes:
     """The pool of one file's leaves in a run (``LeafBoxes.of``, kept in ``RunContext.boxes``)."""
 
@@ -40,6 +39,7 @@ class LeafBoxes:
         self.opening: list[asyncio.Future[Sandbox]] = []
         self.total = 0  # made or being made
         self.wanted = 0  # leaves of the file under way (each may want a sandbox at once)
+        self.answered = asyncio.Event()  # a leaf of the file has its first answer
         self._returned = asyncio.Event()
 
     def warm(self) -> None:
@@ -78,7 +78,7 @@ class LeafBoxes:
 
     def _open(self, *, queued: bool = True) -> asyncio.Future[Sandbox]:
         self.total += 1
-        task = asyncio.ensure_future(self.ctx.sandbox(self.ctx.base.id))
+        task = asyncio.ensure_future(self._make(ahead=queued))
         if queued:
             self.opening.append(task)
 
@@ -90,6 +90,11 @@ class LeafBoxes:
 
         task.add_done_callback(failed)
         return task
+
+
+    async def _make(self, *, ahead: bool) -> Sandbox:
+        # Opened ahead: once the leaves' requests are out or an answer is in (RunContext.sandbox).
+        return await self.ctx.sandbox(self.ctx.base.id, after=self.answered if ahead else None)
 
 
 class LeafBox:
@@ -117,6 +122,11 @@ class LeafBox:
             assert self.pool is not None
             self.box = await self.pool.lease()
         return self.box
+
+    def answered(self) -> None:
+        """The leaf has an answer: a sandbox being opened ahead need wait no longer."""
+        if self.pool is not None:
+            self.pool.answered.set()
 
     def put(self) -> None:
         """Give the sandbox back before the CPU slot goes (a model call, a retry)."""

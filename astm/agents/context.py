@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from astm.workspace.sandbox import Sandbox
 
 T = TypeVar("T")
+# What a wave of model requests takes to leave this process (32 of them: 3 ms each). A
+# sandbox opened ahead of its use waits that long, or for its event (RunContext.sandbox).
+SEND_SECONDS = 0.05
 # ASTM_CRASH_AT=<event state> kills the process with SIGKILL when that event is emitted:
 # sandbox, generating, committed, composing, landed (crash-safety tests and crashsoak).
 CRASH_AT = os.environ.get("ASTM_CRASH_AT", "")
@@ -144,9 +147,15 @@ class RunContext:
         if budget is not None and total > budget:
             raise ModelError(f"token budget of {budget} exceeded ({total} tokens used)")
 
-    async def sandbox(self, fork: pygit2.Oid) -> Sandbox:
+    async def sandbox(self, fork: pygit2.Oid, *, after: asyncio.Event | None = None) -> Sandbox:
+        """A new sandbox at ``fork``. ``after``: opened ahead of its use, once that event
+        is set or ``SEND_SECONDS`` passed: its file system work runs in threads, and
+        beside a model request being built and sent it held the request back."""
         from astm.workspace.sandbox import open_sandbox, sandbox_root, tmp_branch
 
+        if after is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(after.wait(), SEND_SECONDS)
         n = next(self.counter)
         self.planned.append((sandbox_root() / f"astm-{self.run_id}-{n}", tmp_branch(self.run_id, n)))
         box = await self.blocking(open_sandbox, self.repo, self.run_id, n, fork)

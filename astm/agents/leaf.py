@@ -156,6 +156,7 @@ async def generate(
                 else:
                     async with released(ctx.sem):  # no CPU slot held while the model works
                         answer, usage = await ctx.provider.generate(req)
+                box.answered()
                 ctx.add_usage(usage)
                 if answer.strip() in seen and warm is None and ctx.settings.echo_temperature > ctx.settings.temperature:
                     warm = ctx.settings.echo_temperature

@@ -75,13 +75,15 @@ def routes(f: FileCtx, node: Node, act: Act) -> bool:
 
 async def run(ctx: RunContext, f: FileCtx, node: Node, intent: str, *, parent: Node | None) -> Outcome:
     """Route, run the acting children, compose, validate, commit an overlay commit."""
-    box = asyncio.ensure_future(ctx.sandbox(ctx.base.id))
+    routed = asyncio.Event()
+    box = asyncio.ensure_future(ctx.sandbox(ctx.base.id, after=routed))
     prefetch: asyncio.Future[None] | None = None
     if node.is_file and ctx.checks.uses_ruff(f.lang.external):
         # The baseline runs while the model routes: off the critical path.
         prefetch = asyncio.ensure_future(ctx.checks.prefetch(f.path, f.data, box))
     try:
         route = await route_node(ctx, f, node, intent)
+        routed.set()
         if route.rewrite and parent is not None:
             return await leaf(ctx, f, parent, node, intent, rename=False, seq=0,  # 11.8: keep members
                               keep=None if ctx.plan_mode else frozenset(route.delete))

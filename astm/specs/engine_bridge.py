@@ -69,8 +69,8 @@ class BuildRun(Run):
     def add_usage(self, usage: Usage) -> None:
         self._context().add_usage(usage)
 
-    async def sandbox(self, fork: pygit2.Oid) -> Sandbox:
-        return await self._context().sandbox(fork)
+    async def sandbox(self, fork: pygit2.Oid, *, after: asyncio.Event | None = None) -> Sandbox:
+        return await self._context().sandbox(fork, after=after)
 
     def release(self, box: Sandbox) -> None:
         """Remove a sandbox's worktree now (on the pool), not in the run's final clean-up:

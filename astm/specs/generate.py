@@ -14,7 +14,6 @@ import ast
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -155,9 +154,6 @@ async def _no_wait() -> None:
     return None
 
 
-SEND_SECONDS = 0.05  # what a module's requests take to leave (15 of them: 4 ms each)
-
-
 class ModuleBuilder:
     """``drafted(body)`` is told the module's first composed body (before validation: what
     its dependents' prompts show); ``ready()`` is awaited before the module validates (its
@@ -185,9 +181,7 @@ class ModuleBuilder:
         # first), not before: its writes (every input file of the build) ran in threads
         # beside the requests' sending and held each level's requests back (a build of
         # 20 modules in 4 levels: 0.1 s).
-        with suppress(TimeoutError):
-            await asyncio.wait_for(self.answered.wait(), SEND_SECONDS)
-        box = await self.run.sandbox(self.run.base.id)
+        box = await self.run.sandbox(self.run.base.id, after=self.answered)
         await self.run.blocking(self.write_input, box)
         return box
 
