@@ -70,6 +70,9 @@ def finish(code: int, report: Callable[[int], None] = lambda code: None) -> NoRe
     """Exit with ``code``: at once when only daemon threads are left, after the exit
     handlers and with the output flushed; else as Python does (joining the threads).
     ``report`` is told the code once the output is out (a served command's client)."""
+    threads = sys.modules.get("astm.agents.threads")
+    if threads is not None:
+        threads.close()  # the runs' threads, idle now (astm/agents/threads.py)
     if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.current_thread()):
         report(code)
         sys.exit(code)

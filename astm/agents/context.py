@@ -15,12 +15,13 @@ import itertools
 import os
 import signal
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from astm.agents.limits import RunBudget
+from astm.agents.threads import RunThreads
 from astm.core.result import ApplyResult, Event, EventSink, NodeResult
 from astm.errors import ModelError
 from astm.faults import pause_at
@@ -87,7 +88,7 @@ class RunContext:
     result: ApplyResult
     run_id: str
     events: EventSink
-    pool: ThreadPoolExecutor
+    pool: RunThreads
     sem: asyncio.Semaphore  # node agents in flight (model calls and their validation)
     checks: Pipeline
     # every sandbox ever started, for cleanup: (worktree path, ephemeral branch)
@@ -122,7 +123,7 @@ class RunContext:
         hinter: Provider | None = None,
     ) -> RunContext:
         """Call inside the run's event loop (the semaphore and the caches belong to it)."""
-        pool = ThreadPoolExecutor(max_workers=settings.jobs + 4, thread_name_prefix="astm")
+        pool = RunThreads()  # the process's threads; the run waits for its own work only
 
         def blocking(fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
             return asyncio.get_running_loop().run_in_executor(pool, fn, *args)

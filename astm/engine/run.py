@@ -1,9 +1,9 @@
 """One run's lifecycle around its agents: the run record, the root's overlay commit,
 root-level tests, landing, and on any exit the removal of every sandbox and branch.
 
-Blocking git work runs in a thread pool owned by the run, so that on any exit (error,
-Ctrl-C) the run first waits for those threads and then removes every sandbox and
-ephemeral branch it made. The user's HEAD, index and working tree are only ever read.
+Blocking git work runs on the process's threads (``agents.threads``), so that on any exit
+(error, Ctrl-C) the run first waits for its own work there and then removes every sandbox
+and ephemeral branch it made. The user's HEAD, index and working tree are only ever read.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import asyncio
 import shlex
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from astm.agents import threads
 from astm.agents.context import Outcome, RunContext
 from astm.config import Settings
 from astm.core.plan import Plan
@@ -99,8 +99,7 @@ class Run:
             delete_ref(self.repo, item[1])
 
         if left:
-            with ThreadPoolExecutor(max_workers=4, thread_name_prefix="astm-clean") as pool:
-                list(pool.map(remove, left))
+            list(threads.shared().map(remove, left))
 
     async def main(self, work: Produce) -> ApplyResult:
         ctx = RunContext.create(
