@@ -30,11 +30,15 @@ pytestmark = pytest.mark.skipif(not address.enabled({}), reason="no fork or Unix
 
 
 @pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, str]]:
     """The environment of commands that use a server of this test's own (a short private
-    directory: a Unix socket's path is limited to about 100 bytes)."""
+    directory: a Unix socket's path is limited to about 100 bytes). Their sandboxes go
+    under the test's own directory: a run these tests kill leaves its sandbox, and its
+    repository is gone before any ``astm gc`` could remove it."""
     where = tempfile.mkdtemp(prefix="astm-t-", dir="/tmp")
-    env = {**os.environ, **GIT_ENV, "ASTM_SERVER": "1", "XDG_RUNTIME_DIR": where}
+    sandboxes = tmp_path / "sandboxes"
+    sandboxes.mkdir()
+    env = {**os.environ, **GIT_ENV, "ASTM_SERVER": "1", "XDG_RUNTIME_DIR": where, "TMPDIR": str(sandboxes)}
     monkeypatch.setenv("ASTM_SERVER", "1")
     monkeypatch.setenv("XDG_RUNTIME_DIR", where)
     try:

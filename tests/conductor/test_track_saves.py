@@ -163,9 +163,11 @@ def test_a_run_killed_after_a_ticket_resumes_without_running_it_again(astm, tmp_
     res = astm("track", "--plan", str(write_plan(tmp_path / "t.json", standard_tickets())), cwd=repo)
     assert res.code == 0, res.err
     tid = track_id(res.out)
+    sandboxes = tmp_path / "sandboxes"  # the killed run's: gone with the test's folder
+    sandboxes.mkdir()
     proc = subprocess.Popen(
         [sys.executable, "-m", "astm", "track", "run", tid], cwd=repo,
-        env={**os.environ, **GIT_ENV, "ASTM_PAUSE_AT": "ticket-done"},
+        env={**os.environ, **GIT_ENV, "ASTM_PAUSE_AT": "ticket-done", "TMPDIR": str(sandboxes)},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
     )
     seen = []
