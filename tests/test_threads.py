@@ -38,6 +38,7 @@ def test_a_run_that_ended_takes_no_more_work() -> None:
 
 
 def test_runs_reuse_the_threads_and_close_ends_them() -> None:
+    threads.close()  # a fresh pool (the tests before this one in the process used it)
     names: set[str] = set()
     for _ in range(10):
         run = threads.RunThreads()

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from astm.agents.context import RunContext
     from astm.workspace.sandbox import Sandbox
 
+
 class LeafBoxes:
     """The pool of one file's leaves in a run (``LeafBoxes.of``, kept in ``RunContext.boxes``)."""
 
@@ -90,7 +91,6 @@ class LeafBoxes:
 
         task.add_done_callback(failed)
         return task
-
 
     async def _make(self, *, ahead: bool) -> Sandbox:
         # Opened ahead: once the leaves' requests are out or an answer is in (RunContext.sandbox).

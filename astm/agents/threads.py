@@ -4,8 +4,9 @@ A run used to make a thread pool of its own and shut it down at its end: each th
 started cost its start-up, and ``Thread.start`` waits for the new thread to take the
 interpreter lock, which the run's other threads hold (a run of three functions: 11 thread
 starts, 20 ms of its 150; a track starts a run a ticket, four at a time). The threads are
-now the process's, made once and kept (daemon threads, idle between runs); each run still
-waits for its own work, and only its own, before it removes its sandboxes.
+now the process's, made once and kept, idle between runs, and ended when the command
+exits (``close``); each run still waits for its own work, and only its own, before it
+removes its sandboxes.
 """
 
 from __future__ import annotations

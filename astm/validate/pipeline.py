@@ -127,12 +127,18 @@ class Pipeline:
         classifies ``import pkg`` by them: without them I001 flips)."""
         from astm.validate import ruff
 
-        await self.blocking(sandbox.materialise, [*ruff.CONFIG_FILES, *extra])
+        # A leaf's sandbox has them already from the leaf before it (agents/boxes.py): no
+        # thread hop then (each one wakes the event loop, a few a leaf, 32 leaves a wave).
+        if wanted := sandbox.missing([*ruff.CONFIG_FILES, *extra]):
+            await self.blocking(sandbox.materialise, wanted)
         if sandbox.fork not in self._roots:  # the fork's configuration: read once a run
             self._roots[sandbox.fork] = ruff.src_roots(sandbox.path)
         roots = self._roots[sandbox.fork]
         if roots:
-            await self.blocking(sandbox.materialise, await self.blocking(sandbox.first_party, roots))
+            known = sandbox.first_party_known(roots)
+            parties = known if known is not None else await self.blocking(sandbox.first_party, roots)
+            if wanted := sandbox.missing(parties):
+                await self.blocking(sandbox.materialise, wanted)
 
     async def baseline(self, path: str, base: bytes, sandbox: Sandbox) -> Any:
         """ruff's findings on the file at base, computed once per run and file."""

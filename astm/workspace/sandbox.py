@@ -87,6 +87,11 @@ class Sandbox:
             except KeyError:
                 return False
 
+    def missing(self, relpaths: list[str]) -> list[str]:
+        """The ``relpaths`` that ``materialise`` would still write (at the fork): cheap, for
+        a caller on the event loop to skip a thread hop when there is nothing to do."""
+        return [p for p in relpaths if (self.fork, p) not in self._have]
+
     def materialise(self, relpaths: list[str], commit: pygit2.Oid | None = None) -> None:
         """Write ``relpaths`` as they are at ``commit`` (default: the fork) into the sandbox."""
         at = commit or self.fork
@@ -103,6 +108,10 @@ class Sandbox:
             self.write(p, data)
         self._have.update((at, p) for p in relpaths if p not in blobs)  # absent: nothing to write again
         self._have.update((at, p) for p in blobs)
+
+    def first_party_known(self, roots: list[str], limit: int = 500) -> list[str] | None:
+        """``first_party``'s answer if it is known already (None: ask ``first_party``)."""
+        return self._first_party.get((*roots, str(limit)))
 
     def first_party(self, roots: list[str], limit: int = 500) -> list[str]:
         """What tells a linter which names are the project's own, under each source root
