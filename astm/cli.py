@@ -188,6 +188,16 @@ def interrupted_message(branch: str | None = None, *, cleaned: bool = False) -> 
     return "astm: interrupted; nothing was changed (run `astm gc` if a run was cut short)"
 
 
+def _cwd_exists() -> bool:
+    """A shell can stand in a directory that was deleted since: every command would then
+    fail where it first asks for it (a crash log for ``astm runs``)."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def _main(argv: list[str] | None) -> int:
     from astm import render
     from astm.faults import pause_at
@@ -195,7 +205,12 @@ def _main(argv: list[str] | None) -> int:
     render.landed_branch = None  # (in-process callers run several commands)
     try:
         pause_at("startup")
-        fast = _hook_fast_path(list(sys.argv[1:] if argv is None else argv))
+        args = list(sys.argv[1:] if argv is None else argv)
+        if not _cwd_exists() and not {"-h", "--help", "--version"} & set(args):
+            print("astm: error: the current directory no longer exists (deleted or moved); "
+                  "cd into the repository and run the command again", file=sys.stderr)
+            return errors.EXIT_USAGE
+        fast = _hook_fast_path(args)
         if fast is not None:
             return fast()
         rv = group().main(args=argv, prog_name="astm", standalone_mode=False)

@@ -264,8 +264,10 @@ def test_odd_callers_run_their_command_locally_as_before(served: dict[str, str],
     script = f'mkdir "{gone}" && cd "{gone}" && rmdir "{gone}" && exec "{ASTM}" runs'
     res = [subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False)
            for env in (served, {**served, "ASTM_SERVER": "0"})]
-    assert res[0].returncode == res[1].returncode != 0
-    assert "Traceback" not in res[0].stderr and res[0].stderr.count("\n") == 1
+    assert res[0].returncode == res[1].returncode == 2
+    assert res[0].stderr == res[1].stderr
+    assert "the current directory no longer exists" in res[0].stderr and res[0].stderr.count("\n") == 1
+    assert not list(Path(served["TMPDIR"]).glob("astm-crash-*"))  # a usage error, not a crash
     closed = subprocess.run(f'"{ASTM}" runs <&-', shell=True, cwd=tmp_path, env=served,
                             capture_output=True, text=True, timeout=60, check=False)
     assert closed.returncode == 2 and "Traceback" not in closed.stderr
