@@ -87,15 +87,16 @@ class Sandbox:
             except KeyError:
                 return False
 
-    def missing(self, relpaths: list[str]) -> list[str]:
-        """The ``relpaths`` that ``materialise`` would still write (at the fork): cheap, for
-        a caller on the event loop to skip a thread hop when there is nothing to do."""
-        return [p for p in relpaths if (self.fork, p) not in self._have]
+    def missing(self, relpaths: list[str], commit: pygit2.Oid | None = None) -> list[str]:
+        """The ``relpaths`` that ``materialise`` would still write: cheap, for a caller on
+        the event loop to skip a thread hop when there is nothing to do."""
+        at = commit or self.fork
+        return [p for p in relpaths if (at, p) not in self._have]
 
     def materialise(self, relpaths: list[str], commit: pygit2.Oid | None = None) -> None:
         """Write ``relpaths`` as they are at ``commit`` (default: the fork) into the sandbox."""
         at = commit or self.fork
-        relpaths = [p for p in relpaths if (at, p) not in self._have]
+        relpaths = self.missing(relpaths, at)
         if not relpaths:
             return
         with git.LOCK:
@@ -151,14 +152,11 @@ class Sandbox:
         message: str,
         extra_parents: tuple[pygit2.Oid, ...] = (),
     ) -> pygit2.Oid:
-        """Commit ``changes`` on top of the fork, with ``extra_parents`` (an overlay commit)."""
+        """Commit ``changes`` on top of the fork, with ``extra_parents`` (an overlay commit),
+        on the sandbox's branch."""
+        oid = git.commit_detached(self.repo.repo, self.fork, changes, message, extra_parents)
         with git.LOCK:
-            r = self.repo.repo
-            base = r[self.fork].peel(pygit2.Commit)
-            tree = git.write_tree(r, base.tree, changes)
-            sig = git.signature(r)
-            oid = r.create_commit(None, sig, sig, message, tree, [self.fork, *git.present(r, extra_parents)])
-            r.create_reference(self.branch, oid, force=True)
+            self.repo.repo.create_reference(self.branch, oid, force=True)
         self.head = oid
         return oid
 
