@@ -51,6 +51,9 @@ def run() -> NoReturn:
 
 def command() -> int:
     """Run the command of ``sys.argv`` in this process; its exit code."""
+    from astm.workspace import depot
+
+    depot.enable_at_exit()  # sandboxes go after the result is out (finish)
     try:
         from astm.faults import pause_at
 
@@ -73,6 +76,7 @@ def finish(code: int, report: Callable[[int], None] = lambda code: None) -> NoRe
     threads = sys.modules.get("astm.agents.threads")
     if threads is not None:
         threads.close()  # the runs' threads, idle now (astm/agents/threads.py)
+    report = _then_sandboxes(report)
     if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.current_thread()):
         report(code)
         sys.exit(code)
@@ -87,6 +91,19 @@ def finish(code: int, report: Callable[[int], None] = lambda code: None) -> NoRe
         sys.exit(code)
     report(code)
     os._exit(code)
+
+
+def _then_sandboxes(report: Callable[[int], None]) -> Callable[[int], None]:
+    """``report``, then the removal of the sandboxes the command's runs kept
+    (``astm.workspace.depot``): a served command's caller has its exit code by then."""
+
+    def both(code: int) -> None:
+        report(code)
+        depot = sys.modules.get("astm.workspace.depot")
+        if depot is not None:
+            depot.close_at_exit()
+
+    return both
 
 
 if __name__ == "__main__":

@@ -263,15 +263,15 @@ def test_gc_removes_leftovers_of_a_dead_run_only(demo_repo: Path, astm) -> None:
     box_dead = open_sandbox(repo, dead_run, 1, head)
     box_live = open_sandbox(repo, live_run, 1, head)
     orphan = open_sandbox(repo, orphan_run, 1, head)  # a crash before its record was written
-    marker = repo.common / "worktrees" / orphan.path.name / "astm-sandbox.json"
-    marker.write_text(marker.read_text().replace(f'"pid": {os.getpid()}', '"pid": 4206624'))  # its process is gone
+    for box in (box_dead, orphan):  # their process is gone (a kept sandbox's live one is not: depot.py)
+        marker = repo.common / "worktrees" / box.path.name / "astm-sandbox.json"
+        marker.write_text(marker.read_text().replace(f'"pid": {os.getpid()}', '"pid": 4206624'))
     try:
         res = astm("gc", cwd=demo_repo)
         assert res.code == 0
         assert not box_dead.path.exists() and not orphan.path.exists()
         assert box_live.path.exists()
-        refs = git(demo_repo, "for-each-ref", "--format=%(refname)", "refs/heads/astm/tmp/")
-        assert refs.split() == [f"refs/heads/astm/tmp/{live_run}/1"]
+        assert (repo.common / "worktrees" / box_live.path.name / "HEAD").read_text() == f"{head}\n"  # detached
     finally:
         box_live.close()
     assert git(demo_repo, "worktree", "list", "--porcelain").count("worktree ") == 1

@@ -50,8 +50,7 @@ def test_twelve_leaves_of_one_file_share_jobs_sandboxes_and_each_commit_is_kept(
     run_ref = f"refs/astm/runs/{result.run}"
     reachable = set(git(repo, "rev-list", run_ref).split())
     assert {n.commit for n in leaves} <= reachable
-    # Nothing left: every sandbox and every branch a lease made is gone.
-    assert not git(repo, "for-each-ref", "refs/heads/astm/tmp/")
+    # Nothing left: every sandbox a lease made is gone.
     assert git(repo, "worktree", "list").count("\n") == 0
     before.assert_unchanged(repo, new_branch="astm/more")
 

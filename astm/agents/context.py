@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from astm.core.plan import Edit as PlanEdit
     from astm.lang import Language
     from astm.llm.base import Provider, Route, Usage
+    from astm.workspace.depot import Depot
     from astm.workspace.repo import Repo
     from astm.workspace.sandbox import Sandbox
 
@@ -91,10 +92,14 @@ class RunContext:
     pool: RunThreads
     sem: asyncio.Semaphore  # node agents in flight (model calls and their validation)
     checks: Pipeline
-    # every sandbox ever started, for cleanup: (worktree path, ephemeral branch)
-    planned: list[tuple[Path, str]] = field(default_factory=list)
-    # sandboxes whose worktree ``release`` is removing (their branches stay until cleanup)
+    # every sandbox folder ever started, for cleanup (one still being made included)
+    planned: list[Path] = field(default_factory=list)
+    # the sandboxes the run holds: what cleanup hands back to ``depot`` when all went well
+    taken: list[Sandbox] = field(default_factory=list)
+    # sandboxes whose worktree ``release`` is removing
     released: dict[Path, Future[None]] = field(default_factory=dict)
+    # where the run takes its sandboxes from and hands them back to (workspace/depot.py)
+    depot: Depot | None = None
     # the sandboxes each file's leaves take turns in, by path (agents.boxes.LeafBoxes.of)
     boxes: dict[str, Any] = field(default_factory=dict)
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -120,7 +125,7 @@ class RunContext:
     def create(
         cls, repo: Repo, settings: Settings, provider: Provider, base: pygit2.Commit,
         result: ApplyResult, run_id: str, events: EventSink, review: Reviewer | None = None,
-        hinter: Provider | None = None,
+        hinter: Provider | None = None, depot: Depot | None = None,
     ) -> RunContext:
         """Call inside the run's event loop (the semaphore and the caches belong to it)."""
         pool = RunThreads()  # the process's threads; the run waits for its own work only
@@ -133,7 +138,7 @@ class RunContext:
 
         checks = Pipeline(settings.validate_, blocking, emit)
         return cls(repo, settings, provider, base, result, run_id, events, pool, asyncio.Semaphore(settings.jobs), checks,
-            review=review, hinter=hinter)
+            review=review, hinter=hinter, depot=depot)
 
     def emit(self, node: str, state: str, attempt: int = 0, detail: str = "") -> None:
         emit_event(self.events, node, state, attempt, detail)
@@ -152,22 +157,33 @@ class RunContext:
         """A new sandbox at ``fork``. ``after``: opened ahead of its use, once that event
         is set or ``SEND_SECONDS`` passed: its file system work runs in threads, and
         beside a model request being built and sent it held the request back."""
-        from astm.workspace.sandbox import open_sandbox, sandbox_root, tmp_branch
+        from astm.workspace.sandbox import open_sandbox, sandbox_root
 
         if after is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(after.wait(), SEND_SECONDS)
         n = next(self.counter)
-        self.planned.append((sandbox_root() / f"astm-{self.run_id}-{n}", tmp_branch(self.run_id, n)))
+        kept = self.depot.take(self.repo) if self.depot is not None else None
+        if kept is not None:  # an earlier run's, made ready for this one's fork
+            self.taken.append(kept)
+            try:
+                await self.blocking(kept.reset, self.repo, fork)
+                self.emit(f"sandbox {n}", "sandbox")
+                return kept
+            except OSError:
+                kept.reusable = False  # cleanup removes it; a new one instead
+        self.planned.append(sandbox_root() / f"astm-{self.run_id}-{n}")
         box = await self.blocking(open_sandbox, self.repo, self.run_id, n, fork)
+        self.taken.append(box)
         self.emit(f"sandbox {n}", "sandbox")
         return box
 
     def release(self, sandbox: Sandbox) -> None:
-        """Remove a sandbox's worktree now that its commit exists; its branch keeps the
-        commit reachable until the root's run ref does (cleanup deletes it)."""
+        """Remove a sandbox's worktree now that its commit exists (its commit is held by
+        the commit above it, as a leaf's is)."""
         from astm.workspace.sandbox import remove_worktree
 
+        sandbox.reusable = False
         self.released[sandbox.path] = self.pool.submit(remove_worktree, sandbox.repo, sandbox.path)
 
     def prompt_for(self, kind: str | None) -> str | None:

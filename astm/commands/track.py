@@ -174,6 +174,7 @@ def _run(given: str, flags: dict[str, object], *, step: bool):  # type: ignore[n
     from astm.conductor.clutch import Clutch
     from astm.conductor.config import load as load_track_settings
     from astm.conductor.run import Runner
+    from astm.workspace import depot
 
     repo, settings = _open(flags)
     track = store.load(repo, given)
@@ -182,7 +183,7 @@ def _run(given: str, flags: dict[str, object], *, step: bool):  # type: ignore[n
         repo, track, settings, _provider_for(settings),
         track_settings=track_settings, step=step, clutch=Clutch.standard(),
         hint_provider=_hint_provider(settings, track_settings.hint_model),
-        on_event=_printer(sys.stderr),
+        on_event=_printer(sys.stderr), depot=depot.at_exit(),
     )
     return runner.run()
 

@@ -40,6 +40,7 @@ from astm.errors import AstmError, Interrupted, UsageError, ValidationFailed
 from astm.faults import pause_at
 from astm.llm.base import Provider
 from astm.workspace import chain, oplog
+from astm.workspace.depot import Depot
 from astm.workspace.landing import slugify
 from astm.workspace.repo import Repo
 
@@ -85,7 +86,10 @@ class Runner:
         hint_provider: Callable[[], Provider | None] = lambda: None,
         on_event: EventSink = ignore,
         max_rejections: int = 3,
+        depot: Depot | None = None,
     ) -> None:
+        """``depot``: where the tickets' runs keep their sandboxes for the next (its
+        owner removes them); None: a depot of the run's own, emptied when it ends."""
         self.repo, self.track, self.settings = repo, track, settings
         self.provider_for = provider_for
         self.trust = track_settings or TrackSettings()
@@ -97,6 +101,7 @@ class Runner:
         self.result = TrackResult(track)
         self.landed: dict[str, Future[str]] = {}  # running ticket -> its result, once made
         self.saver: Saver | None = None  # the track file's writer while the run runs
+        self.depot = depot
 
     # ---- plumbing ----
 
@@ -157,10 +162,17 @@ class Runner:
         # Made here, not in __init__: a run refused before its tickets start (a landed
         # track, a base gone, no model) left one behind in the temp directory each time.
         self.tmp = Path(tempfile.mkdtemp(prefix="astm-track-"))
+        own = self.depot is None
+        if own:
+            self.depot = Depot()  # a ticket takes the sandboxes the tickets before it left
         try:
             self.schedule()
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
+            if own:
+                assert self.depot is not None
+                self.depot.close()
+                self.depot = None
         left = [t for t in tr.tickets if t.status != "done"]
         if left:
             tr.move("failed")
@@ -267,7 +279,7 @@ class Runner:
         saved = self.tmp / f"{tid}-{attempt}.plan.json"
         opts = engine.ApplyOptions(
             intent=intent, cwd=self.repo.workdir, paths=tuple(paths), plan=plan, base=base,
-            land=False, save_plan=saved if landed is None else None,
+            land=False, save_plan=saved if landed is None else None, depot=self.depot,
         )
 
         def forward(e: Event) -> None:

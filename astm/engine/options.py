@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from astm.agents.review import Reviewer
     from astm.core.plan import Plan
     from astm.llm.base import Provider
+    from astm.workspace.depot import Depot
 
 
 @dataclass
@@ -25,3 +26,5 @@ class ApplyOptions:
     land: bool = True  # False: make the result commit but no branch (a track's ticket)
     review: Reviewer | None = None  # --step: each node's change is shown and decided first
     hinter: Provider | None = None  # tier-4 hints: the cheap model that compresses failures
+    # sandboxes taken from and handed back to it, not opened and removed (workspace/depot.py)
+    depot: Depot | None = None

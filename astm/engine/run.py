@@ -24,9 +24,9 @@ from astm.errors import RUN_INTERRUPTED, AstmError, Interrupted, ValidationFaile
 from astm.faults import pause_at
 from astm.lang import find
 from astm.llm.base import Provider
-from astm.workspace import git, landing, runs
+from astm.workspace import depot, git, landing, runs
 from astm.workspace.repo import Repo
-from astm.workspace.sandbox import delete_ref, remove_worktree
+from astm.workspace.sandbox import remove_worktree
 
 if TYPE_CHECKING:
     import pygit2
@@ -79,38 +79,38 @@ class Run:
         )
         self.record = runs.RunRecord(run=self.run_id, intent=opts.intent, base=str(base.id))
 
-    def cleanup(self, ctx: RunContext) -> None:
-        """Wait for every git thread, then remove every sandbox and ephemeral branch."""
+    def cleanup(self, ctx: RunContext, *, ok: bool) -> None:
+        """Wait for every git thread, then remove every sandbox, or (``ok``: the run ended
+        without error, and it was given a depot) hand the reusable ones to the depot."""
         ctx.pool.shutdown(wait=True)  # a sandbox still being made is made before it goes
 
         def gone(path: Path) -> bool:  # its worktree removed already (RunContext.release)
             done = ctx.released.get(path)
             return done is not None and done.done() and done.exception() is None
 
-        left = []
-        for path, branch in ctx.planned:
-            if gone(path):
-                delete_ref(self.repo, branch)
-            else:
-                left.append((path, branch))
-
-        def remove(item: tuple[Path, str]) -> None:
-            remove_worktree(self.repo, item[0])
-            delete_ref(self.repo, item[1])
-
+        keep = [b for b in ctx.taken if b.reusable and not gone(b.path)] if ok and ctx.depot is not None else []
+        kept = {b.path for b in keep}
+        if ctx.depot is not None and keep:
+            kept -= {b.path for b in ctx.depot.keep(keep)}
+        paths = dict.fromkeys([*ctx.planned, *(b.path for b in ctx.taken)])
+        left = [p for p in paths if p not in kept and not gone(p)]
         if left:
-            list(threads.shared().map(remove, left))
+            list(threads.shared().map(lambda p: remove_worktree(self.repo, p), left))
 
     async def main(self, work: Produce) -> ApplyResult:
         ctx = RunContext.create(
             self.repo, self.settings, self.provider, self.base, self.result, self.run_id, self.events,
             review=self.opts.review, hinter=self.opts.hinter,
+            # Run by the ``astm`` command, the sandboxes go after its result is out.
+            depot=self.opts.depot if self.opts.depot is not None else depot.at_exit(),
         )
         if self.opts.dry_run:
+            ok = False
             try:
                 await work(ctx)
+                ok = True
             finally:
-                ctx.pool.shutdown(wait=True)
+                self.cleanup(ctx, ok=ok)
                 await self.provider.aclose()
                 if self.opts.hinter is not None:
                     await self.opts.hinter.aclose()
@@ -136,7 +136,7 @@ class Run:
             raise
         finally:
             try:
-                self.cleanup(ctx)
+                self.cleanup(ctx, ok=self.record.status == "landed")
             finally:
                 if self.result.branch is not None and self.record.status == "interrupted":
                     self.record.status, self.result.error = "landed", None  # landed before Ctrl-C

@@ -1,8 +1,8 @@
 """The one place the build reaches into the engine (what ``astm/newfile.py`` uses too).
 
 A build is an engine run: the engine's run object owns the thread pool for blocking git
-work, the sandboxes (git worktrees on ephemeral branches, all removed when the run ends,
-whatever the outcome), the run record under ``.git/astm/runs/``, token accounting, the
+work, the sandboxes (git worktrees, all removed when the run ends whatever the outcome, or
+handed to the command's depot when it ends well), the run record under ``.git/astm/runs/``, token accounting, the
 model-call semaphore and Ctrl-C handling. The build supplies only its ``work``. When the
 engine's layout changes, this module is the one to re-point.
 """
@@ -25,12 +25,12 @@ from astm.engine.run import Run
 from astm.llm.base import GenerateRequest, Provider, Usage
 from astm.workspace import git, landing, runs
 from astm.workspace.repo import Repo
-from astm.workspace.sandbox import Sandbox, delete_ref, open_sandbox, remove_worktree
+from astm.workspace.sandbox import Sandbox, open_sandbox, remove_worktree
 
 T = TypeVar("T")
 
 __all__ = [
-    "BuildRun", "GenerateRequest", "Sandbox", "Usage", "commit_detached", "delete_ref", "landing",
+    "BuildRun", "GenerateRequest", "Sandbox", "Usage", "commit_detached", "landing",
     "normalise", "open_sandbox", "remove_worktree", "run_build", "runs", "settle",
 ]
 
@@ -74,7 +74,7 @@ class BuildRun(Run):
 
     def release(self, box: Sandbox) -> None:
         """Remove a sandbox's worktree now (on the pool), not in the run's final clean-up:
-        its branch keeps its commit until the clean-up deletes it."""
+        its commit is held by the module's (the root overlay's parent) from then on."""
         self._context().release(box)
 
     def message_for(self, lines: list[str]) -> str:

@@ -49,14 +49,14 @@ class Repo:
 
     def check_state(self) -> None:
         """Refuse while a merge, rebase or similar is in progress (its index is the user's),
-        or while a branch blocks astm's own (``astm`` or ``astm/tmp``: a ref cannot be both a
-        file and a folder, so no ``astm/tmp/<run>/<n>`` sandbox branch could be made)."""
+        or while a branch ``astm`` blocks astm's own (a ref cannot be both a file and a
+        folder, so no ``astm/<name>`` could land)."""
         with git.LOCK:
-            blocking = [b for b in ("astm", "astm/tmp") if f"refs/heads/{b}" in self.repo.references]
+            blocking = "refs/heads/astm" in self.repo.references
         if blocking:
             raise RepositoryStateError(
-                f"the branch {blocking[0]} is in the way of astm's own branches "
-                f"(astm/tmp/...); rename it, e.g. git branch -m {blocking[0]} {blocking[0]}-work"
+                "the branch astm is in the way of astm's own branches "
+                "(astm/<name>); rename it, e.g. git branch -m astm astm-work"
             )
         state = self.repo.state()
         if state != pygit2.enums.RepositoryState.NONE:

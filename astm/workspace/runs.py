@@ -1,10 +1,12 @@
 """Run records under ``<git-common-dir>/astm/runs/``, run refs, and garbage collection.
 
 Everything a run creates is namespaced by its id: worktrees ``astm-<run>-<n>`` (marked by
-``astm-sandbox.json`` in their admin directory) on branches ``refs/heads/astm/tmp/<run>/<n>``,
-the provenance ref ``refs/astm/runs/<run>`` and the record ``astm/runs/<run>.json``. ``gc``
-removes only those, only for runs that are no longer alive, and only what it can prove
-astm made: names alone prove nothing (a user may call a branch ``astm/tmp/mine/1``).
+``astm-sandbox.json`` in their admin directory, their HEAD detached; an astm before that put
+them on branches ``refs/heads/astm/tmp/<run>/<n>``), the provenance ref
+``refs/astm/runs/<run>`` and the record ``astm/runs/<run>.json``. ``gc`` removes only those,
+only for runs that are no longer alive (nor, for a sandbox, the process that made it: it
+may have kept it for a later run), and only what it can prove astm made: names alone prove
+nothing (a user may call a branch ``astm/tmp/mine/1``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from astm.workspace.sandbox import (
 
 RUN_REF_PREFIX = "refs/astm/runs/"
 RUN_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}")  # see new_run_id
+OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # a detached HEAD (SHA-1 or SHA-256)
 FINAL = ("landed", "failed", "interrupted", "nothing")
 
 
@@ -297,16 +300,22 @@ def _gc_admin(
             report.left.append(f"{admin}: not made by astm")
         return
     marker = read_marker(admin)
-    proven = named is not None and head == tmp_branch(*named) and (
-        (marker is not None and marker["run"] == named[0]) or named[0] in records
+    marked = marker is not None and named is not None and marker["run"] == named[0]
+    # A sandbox's HEAD is detached at a commit; one of an astm before that, its branch.
+    proven = named is not None and (
+        (head == tmp_branch(*named) and (marked or named[0] in records))
+        or (marked and OID.fullmatch(head) is not None)
     )
     if not proven or named is None:
         if looks_ours:
-            why = "no astm marker" if marker is None else "its marker does not match its name and branch"
+            why = "no astm marker" if marker is None else "its marker does not match its name and HEAD"
             report.left.append(f"worktree {os.path.dirname(gitdir)} ({head or 'detached'}): not made by astm ({why})")
         return
     run = named[0]
-    if run in alive or (run not in records and marker is not None and _alive(marker.get("pid"), marker.get("host"))):
+    # A process that kept the sandbox after its run (workspace/depot.py) may be using it
+    # for another: its marker's process must be gone too.
+    if run in alive or (marker is not None and _alive(marker.get("pid"), marker.get("host"))
+                        and (run not in records or marker.get("host") == socket.gethostname())):
         return
     ours.add(run)
     path = Path(os.path.dirname(gitdir))

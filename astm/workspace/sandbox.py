@@ -1,8 +1,10 @@
-"""Node sandboxes: a git worktree on an ephemeral branch, materialised sparsely.
+"""Node sandboxes: a git worktree with a detached HEAD, materialised sparsely.
 
-A sandbox is what ``git worktree add --no-checkout --lock`` makes, of its parent's commit
-on ``refs/heads/astm/tmp/<run>/<n>``: no checkout at all, so opening one costs the same in
-a repository of ten files or ten thousand. Only the files a node's validators need are
+A sandbox is what ``git worktree add --no-checkout --lock --detach`` makes, of its parent's
+commit: no checkout at all, so opening one costs the same in a repository of ten files or
+ten thousand. Its HEAD holds its commit against ``git gc`` (git counts every worktree's
+HEAD); an ephemeral branch per sandbox (``refs/heads/astm/tmp/<run>/<n>``, before) cost
+libgit2 1-8 ms to make and 0.5-3 ms to delete, more than the rest of the sandbox. Only the files a node's validators need are
 written into it. Commits are made with pygit2 from trees, never from the sandbox's index,
 so they run no hooks and never touch the user's index.
 
@@ -33,6 +35,8 @@ from astm.workspace import git
 from astm.workspace.git import check_repo_path
 from astm.workspace.repo import Repo
 
+# The ephemeral branches of sandboxes made by an astm before detached HEADs: ``astm gc``
+# still recognises (and removes) what such a run left.
 TMP_PREFIX = "astm/tmp"
 
 
@@ -51,13 +55,17 @@ class Sandbox:
     n: int
     fork: pygit2.Oid
     path: Path
-    branch: str
     head: pygit2.Oid = field(init=False)
+    # False once it holds more than astm wrote (a full checkout): never reused (depot.py)
+    reusable: bool = field(init=False, default=True)
     _tree: pygit2.Tree | None = field(init=False, default=None, repr=False)  # the fork's
     # (commit, path) already written by ``materialise``: a sandbox a leaf gave back to
     # the next (agents.boxes) holds them already
     _have: set[tuple[pygit2.Oid, str]] = field(init=False, default_factory=set, repr=False)
     _first_party: dict[tuple[str, ...], list[str]] = field(init=False, default_factory=dict, repr=False)
+    # what ``materialise`` wrote from the tree, as (blob, mode, size, mtime): what ``reset``
+    # may keep for the next fork if both the blob and the file are unchanged
+    _kept: dict[str, tuple[pygit2.Oid, int, int, int]] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.head = self.fork
@@ -67,6 +75,7 @@ class Sandbox:
         tree (an executable stays executable: validators look at the bit)."""
         target = self.path / check_repo_path(relpath)
         self._have = {h for h in self._have if h[1] != relpath}  # no longer the commit's
+        self._kept.pop(relpath, None)
         target.parent.mkdir(parents=True, exist_ok=True)
         # One temp name per writer: two writes to one file must never share it.
         tmp = target.with_name(f".{target.name}.{os.getpid()}-{threading.get_ident()}.astm-tmp")
@@ -104,9 +113,10 @@ class Sandbox:
             blobs = {}
             for p in relpaths:
                 if p in tree and tree[p].type_str == "blob" and tree[p].filemode != git.FILEMODE_LINK:
-                    blobs[p] = self.repo.repo[tree[p].id].data
-        for p, data in blobs.items():
-            self.write(p, data)
+                    blobs[p] = (self.repo.repo[tree[p].id].data, tree[p].id, tree[p].filemode)
+        for p, (data, oid, mode) in blobs.items():
+            st = self.write(p, data).stat()
+            self._kept[p] = (oid, mode, st.st_size, st.st_mtime_ns)
         self._have.update((at, p) for p in relpaths if p not in blobs)  # absent: nothing to write again
         self._have.update((at, p) for p in blobs)
 
@@ -153,10 +163,9 @@ class Sandbox:
         extra_parents: tuple[pygit2.Oid, ...] = (),
     ) -> pygit2.Oid:
         """Commit ``changes`` on top of the fork, with ``extra_parents`` (an overlay commit),
-        on the sandbox's branch."""
+        and make it the sandbox's HEAD (which holds it until the sandbox goes)."""
         oid = git.commit_detached(self.repo.repo, self.fork, changes, message, extra_parents)
-        with git.LOCK:
-            self.repo.repo.create_reference(self.branch, oid, force=True)
+        self._point(oid)
         self.head = oid
         return oid
 
@@ -164,13 +173,72 @@ class Sandbox:
         """Materialise the whole tree of ``commit`` (default: the sandbox's head) and make
         it the head (root-level tests need it)."""
         at = commit or self.head
+        self.reusable = False  # a whole checkout: removed, never swept for reuse
         git.run_git(["reset", "--hard", "--quiet", str(at)], cwd=self.path)
         self.head = at
 
+    def reset(self, repo: Repo, fork: pygit2.Oid) -> None:
+        """Make a sandbox an earlier run left ready for another at ``fork`` (depot.py):
+        everything in its folder goes but what ``materialise`` wrote and both the fork
+        and the file still hold as written (the project's configuration, mostly)."""
+        if not (self.path / ".git").is_file() or not self._admin().is_dir():
+            raise OSError(f"sandbox {self.path} is gone")
+        with git.LOCK:
+            tree = repo.repo[fork].peel(pygit2.Tree)
+            keep = set()
+            for rel, (oid, mode, size, mtime) in self._kept.items():
+                try:
+                    entry = tree[rel]
+                except KeyError:
+                    continue
+                if entry.id == oid and entry.filemode == mode:
+                    keep.add(rel)
+        for rel in list(keep):
+            try:
+                st = os.lstat(self.path / rel)
+            except OSError:
+                keep.discard(rel)
+                continue
+            if (st.st_size, st.st_mtime_ns) != self._kept[rel][2:]:
+                keep.discard(rel)
+        _clear(self.path, keep)
+        self._point(fork)
+        self.repo, self.fork, self.head, self._tree = repo, fork, fork, None
+        self._have = {(fork, p) for p in keep}
+        self._kept = {p: self._kept[p] for p in keep}
+        self._first_party = {}
+
+    def _admin(self) -> Path:
+        return self.repo.common / "worktrees" / self.path.name
+
+    def _point(self, oid: pygit2.Oid) -> None:
+        """The worktree's detached HEAD at ``oid``, written whole (git reads it any time)."""
+        admin = self._admin()
+        tmp = admin / f"HEAD.{os.getpid()}-{threading.get_ident()}.astm-tmp"
+        tmp.write_text(f"{oid}\n", encoding="utf-8")
+        os.replace(tmp, admin / "HEAD")
+
     def close(self) -> None:
-        """Remove the worktree and its ephemeral branch; never raises."""
+        """Remove the worktree; never raises."""
         remove_worktree(self.repo, self.path)
-        delete_ref(self.repo, self.branch)
+
+
+def _clear(root: Path, keep: set[str]) -> None:
+    """Delete everything under ``root`` but ``.git`` and the relative paths in ``keep``."""
+    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
+        rel_dir = os.path.relpath(dirpath, root)
+        for name in filenames:
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            if rel not in keep and not (rel_dir == "." and name == ".git"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(dirpath, name))
+        for name in dirnames:
+            full = os.path.join(dirpath, name)
+            with contextlib.suppress(OSError):  # not empty: it holds a kept file
+                if os.path.islink(full):
+                    os.unlink(full)
+                else:
+                    os.rmdir(full)
 
 
 STAGING = "astm/staging"  # under the common dir: admin directories being built
@@ -193,27 +261,23 @@ def read_marker(admin: Path) -> dict[str, object] | None:
 
 
 def open_sandbox(repo: Repo, run: str, n: int, fork: pygit2.Oid) -> Sandbox:
-    """A locked worktree at ``<tmp>/astm-<run>-<n>`` on a new ephemeral branch at ``fork``."""
+    """A locked worktree at ``<tmp>/astm-<run>-<n>``, its HEAD detached at ``fork``."""
     path = sandbox_root() / f"astm-{run}-{n}"
-    branch = tmp_branch(run, n)
     name = path.name
     staging = repo.common / STAGING / name
     admin = repo.common / "worktrees" / name
-    made_ref = made_path = False
+    made_path = False
     try:
         # The admin directory is written where git does not look and renamed into place
-        # last; a crash before that leaves only what ``astm gc`` finds (staging, branch).
+        # last; a crash before that leaves only what ``astm gc`` finds (staging).
         staging.mkdir(parents=True)
-        marker = {"run": run, "n": n, "pid": os.getpid(), "host": socket.gethostname(), "branch": branch}
+        marker = {"run": run, "n": n, "pid": os.getpid(), "host": socket.gethostname()}
         _write(staging / MARKER, json.dumps(marker) + "\n")
         gitdir = Path(os.path.realpath(path)) / ".git"
         _write(staging / "gitdir", f"{gitdir}\n")
         _write(staging / "commondir", "../..\n")
-        _write(staging / "HEAD", f"ref: {branch}\n")
+        _write(staging / "HEAD", f"{fork}\n")
         _write(staging / "locked", f"astm run {run} (pid {os.getpid()})\n")
-        with git.LOCK:
-            repo.repo.create_reference(branch, fork, force=False)
-        made_ref = True
         path.mkdir()
         made_path = True
         _write(path / ".git", dot_git(admin))
@@ -224,11 +288,9 @@ def open_sandbox(repo: Repo, run: str, n: int, fork: pygit2.Oid) -> Sandbox:
         # (a kill midway leaves it for ``astm gc``, never a folder nothing names).
         if made_path and not admin.exists():
             remove_folder(repo, path)
-        if made_ref:
-            delete_ref(repo, branch)
         shutil.rmtree(staging, ignore_errors=True)
         raise git.GitError(f"cannot open a sandbox for run {run}: {exc}") from None
-    return Sandbox(repo, run, n, fork, path, branch)
+    return Sandbox(repo, run, n, fork, path)
 
 
 def _write(path: Path, text: str) -> None:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from astm.workspace import runs
 from astm.workspace.repo import Repo
-from astm.workspace.sandbox import delete_ref, open_sandbox, remove_worktree
+from astm.workspace.sandbox import open_sandbox, remove_worktree
 
 WRITES = ("os.mkdir", "os.rename", "os.remove", "os.rmdir")
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT
@@ -77,7 +77,6 @@ def life(workdir: Path, target: int, mode: str, out: int) -> int:
         box.write(name, b"[project]\nname = 'killed'\n")
     box.commit(dict.fromkeys(FILES, b"[project]\nname = 'killed'\n"), "killpoint")
     remove_worktree(repo, box.path)  # a run's release, once the node committed
-    delete_ref(repo, box.branch)  # the run's cleanup
     return seen[0]
 
 
