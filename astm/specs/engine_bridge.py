@@ -85,12 +85,12 @@ class BuildRun(Run):
                           f"Astm-Intent: {intent}"]) + "\n"
 
 
-def commit_detached(repo: Repo, fork: pygit2.Oid, changes: Mapping[str, bytes], message: str
-                    ) -> pygit2.Oid:
+def commit_detached(repo: Repo, fork: pygit2.Oid, changes: Mapping[str, bytes], message: str,
+                    extra_parents: tuple[pygit2.Oid, ...] = ()) -> pygit2.Oid:
     """A spec's definition committed alone on ``fork`` (``git.commit_detached``): its
-    module's commit then holds it as a parent. A sandbox per spec cost more than the
-    whole commit."""
-    return git.commit_detached(repo.repo, fork, changes, message)
+    module's commit then holds it as a parent; or the root's overlay of the modules'
+    commits (``extra_parents``). A sandbox per spec cost more than the whole commit."""
+    return git.commit_detached(repo.repo, fork, changes, message, extra_parents)
 
 
 def run_build(

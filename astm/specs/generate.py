@@ -35,6 +35,7 @@ from astm.specs.engine_bridge import (
 )
 from astm.specs.header import split
 from astm.specs.prompting import Prompt, request_template
+from astm.specs.spares import Spares
 from astm.specs.stale import ModuleState
 from astm.specs.warm_import import WarmImporter
 from astm.validate.diagnostic import Diagnostic
@@ -67,6 +68,7 @@ class Shared:
     known: dict[str, bytes] = field(default_factory=dict)  # module -> newest body (context)
     answers: dict[str, str] = field(default_factory=dict)  # spec ref -> accepted answer
     calls: int = 0
+    spares: Spares = field(default_factory=Spares)  # finished modules' sandboxes (spares.py)
 
 
 @dataclass
@@ -168,6 +170,7 @@ class ModuleBuilder:
         self.box: asyncio.Future[Sandbox] | None = None
         self.answered = asyncio.Event()  # a spec of the module has its answer
         self.drafted, self.ready = drafted, ready
+        self.finishing = False  # its answers are in (Spares.finishing counts it)
 
     def prefetch(self) -> asyncio.Future[Sandbox]:
         """Open the module's sandbox and write the build's input into it, off the
@@ -177,6 +180,10 @@ class ModuleBuilder:
         return self.box
 
     async def _open(self) -> Sandbox:
+        # A finished module's sandbox has the input already (spares.py).
+        spare = await self.shared.spares.take(self.answered)
+        if spare is not None:
+            return spare
         # Once the module's requests are out (or its first answer is in, whichever comes
         # first), not before: its writes (every input file of the build) ran in threads
         # beside the requests' sending and held each level's requests back (a build of
@@ -189,9 +196,14 @@ class ModuleBuilder:
         box = self.prefetch()
         try:
             out = await self._build(box)
-        finally:
+        except BaseException:
             await settle(box)
-        self.run.release(box.result())  # now, not in the run's final clean-up
+            if self.finishing:  # no spare: its sandbox goes with the run's clean-up
+                self.shared.spares.done(None)
+            raise
+        await settle(box)
+        if self.finishing:  # its sandbox serves a later module (spares.py)
+            self.shared.spares.done(box.result())
         return out
 
     def _kept(self) -> tuple[dict[str, str], tuple[str, ...]]:
@@ -208,6 +220,9 @@ class ModuleBuilder:
         for round_ in range(retries + 1):
             specs = [s for s in self.m.specs if s.ref in todo]
             got = await asyncio.gather(*(self.agent(s, hints.get(s.ref, "")) for s in specs))
+            if not self.finishing:
+                self.finishing = True
+                self.shared.spares.started_finishing()
             failed = [(s, d) for s, d in zip(specs, got, strict=True) if d is not None]
             if failed:
                 s, d = failed[0]

@@ -13,7 +13,7 @@ from astm.errors import AstmError, ModelError, ValidationFailed
 from astm.llm.base import Provider
 from astm.llm.warm import WarmProvider
 from astm.specs import plan as build_plan
-from astm.specs.engine_bridge import BuildRun, landing, run_build, runs, settle
+from astm.specs.engine_bridge import BuildRun, commit_detached, landing, run_build, runs, settle
 from astm.specs.generate import Built, ModuleBuilder, Shared
 from astm.specs.header import split
 from astm.specs.stale import ModuleState
@@ -177,11 +177,11 @@ def execute(prep: Prepared, stale: list[ModuleState], refs: list[str], opts: Bui
         result.built = sorted(built)
         if opts.write:
             return
-        root = await run.sandbox(run.base.id)
-        for path, data in files.items():
-            await run.blocking(root.write, path, data)
+        # The root's overlay commit, made from the bytes on no branch (nothing validates
+        # at the root): the run's ref holds it at once, and it holds the modules' commits.
         commits = tuple(b.commit for b in built.values() if b.commit is not None)
-        overlay = await run.blocking(root.commit, files, f"astm build root {run.run_id}", commits)
+        overlay = await run.blocking(commit_detached, run.repo, run.base.id, files,
+                                     f"astm build root {run.run_id}", commits)
         await run.blocking(runs.set_run_ref, run.repo, run.run_id, overlay)
         tree = run.repo.tree_of(overlay)
         lines = ["Modules generated:", *(f"- {b.state.module.generated_path} ({b.state.name})"
