@@ -102,6 +102,8 @@ class RunContext:
     depot: Depot | None = None
     # the sandboxes each file's leaves take turns in, by path (agents.boxes.LeafBoxes.of)
     boxes: dict[str, Any] = field(default_factory=dict)
+    # a router's composed text checked beside its leaves', by router id (agents.speculate)
+    speculations: dict[str, Any] = field(default_factory=dict)
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     budget: RunBudget = field(default_factory=RunBudget)  # nodes set acting (issue 11.7)
     # --step: each node's validated change is shown and decided (astm.agents.review)

@@ -172,6 +172,8 @@ async def generate(
                 if diag is None and patch is not None and shown != text and patch.text.strip() == shown.strip():
                     diag = Diagnostic("the answer is the new node's stub, unchanged: write its content", "shape")
                 if diag is None and patch is not None:
+                    if attempt == 1 and (spec := ctx.speculations.get(parent.id)) is not None:
+                        spec.offer(nid, patch, imports)  # its router's text joins this check's batch
                     diag = await external_node(ctx, f, await box.get(), patch, imports, node)
                 if diag is None and ctx.review is not None:  # --step: the user decides (agents/review.py)
                     patch, imports, asks, diag = await review.gate(

@@ -18,6 +18,7 @@ from astm.agents import follow, limits, routing
 from astm.agents.compose import CrossNode, compose_up, merge_deletes
 from astm.agents.context import FileCtx, Outcome, RunContext, gather, settle
 from astm.agents.leaf import create, leaf
+from astm.agents.speculate import Speculation
 from astm.core.node import Node, node_id
 from astm.core.plan import Delete
 from astm.core.result import NodeResult
@@ -110,7 +111,15 @@ async def run(ctx: RunContext, f: FileCtx, node: Node, intent: str, *, parent: N
                     deleted=frozenset(route.delete),
                 )
             )
-        kids: list[Outcome] = list(await gather(job("") for job in jobs))
+        leaves = {a.node_id for a in route.act}
+        if any(routes(f, node.child(a.node_id), a) for a in route.act) or route.create or route.delete:  # type: ignore[arg-type]
+            leaves = set()  # the composed text is not its leaves' patches alone: no guess
+        spec = Speculation.start(ctx, f, node, leaves, box, prefetch)
+        try:
+            kids: list[Outcome] = list(await gather(job("") for job in jobs))
+        finally:
+            if spec is not None:
+                await spec.close()
         kids = await reset_failed(ctx, jobs, kids)
         more, up = await follow.answer_asks(ctx, f, node, kids, skip=route.delete)  # 10.1
         kids += more
