@@ -46,7 +46,7 @@ SHORT_HELP = {
     'build': 'Generate the implementations of the stale @astm.magic specs of this repository and land them as one commit on a new branch (or --write them into the working tree).',
     'config': 'Print the effective settings ([tool.astm] in pyproject.toml, then the environment); the API key is masked.',
     'demo': 'Build a repository from fixtures/demo and run `astm apply` in it: with the bundled plan standing in for a model, or with the model configured in the environment.',
-    'gc': 'Remove leftover sandboxes (worktrees), ephemeral astm/tmp/ branches, and run refs older than the configured age: only what astm provably made.',
+    'gc': 'Remove leftover sandboxes (worktrees), the astm/tmp/ branches of an older astm, and run refs older than the configured age: only what astm provably made.',
     'hook': 'Gate commits node by node: a git pre-commit hook that checks (and on request repairs) the staged Python and TOML nodes a commit changes.',
     'index': 'Index the committed Python and TOML files at HEAD under .git/astm/index/; a refresh parses only the blobs the index has not seen.',
     'new': "Create PATH (absent at the base commit) from the template that matches it: pyproject.toml, a Python module, a test module, or a project's own under .astm/templates/.",
@@ -184,7 +184,7 @@ def interrupted_message(branch: str | None = None, *, cleaned: bool = False) -> 
             f"(review: git diff HEAD {errors.printable(branch)}); `astm gc` removes what the run left"
         )
     if cleaned:  # the run stopped, waited for its threads and removed what it made
-        return "astm: interrupted; nothing landed; the run's sandboxes and branches were removed"
+        return "astm: interrupted; nothing landed; the run's sandboxes were removed"
     return "astm: interrupted; nothing was changed (run `astm gc` if a run was cut short)"
 
 
@@ -219,7 +219,7 @@ def _main(argv: list[str] | None) -> int:
         print(interrupted_message(), file=sys.stderr)
         return errors.EXIT_INTERRUPTED
     except errors.QuitAtReview as exc:  # --step: the user said quit; the run removed its sandboxes
-        print(f"astm: {errors.printable(str(exc))}; the run's sandboxes and branches were removed", file=sys.stderr)
+        print(f"astm: {errors.printable(str(exc))}; the run's sandboxes were removed", file=sys.stderr)
         return errors.EXIT_INTERRUPTED
     except errors.Interrupted as exc:  # the run stopped and removed its sandboxes
         partial = getattr(exc, "result", None)

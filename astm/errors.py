@@ -120,7 +120,7 @@ class ModelError(AstmError):
     exit_code = EXIT_MODEL
 
 
-RUN_INTERRUPTED = "interrupted; the run's sandboxes and branches were removed"
+RUN_INTERRUPTED = "interrupted; the run's sandboxes were removed"
 
 
 class Interrupted(AstmError):

@@ -10,7 +10,7 @@ import click
 @click.command("gc")
 @click.option("--max-age", "max_age", type=float, help="Days to keep run refs (default: gc_max_age_days).")
 def command(max_age: float | None) -> int:
-    """Remove leftover sandboxes (worktrees), ephemeral astm/tmp/ branches, and run refs
+    """Remove leftover sandboxes (worktrees), the astm/tmp/ branches of an older astm, and run refs
     older than the configured age: only what astm provably made. Landed branches, runs
     still going, and worktrees or branches astm did not make are never touched (those
     that look like astm's are listed as `left`)."""

@@ -1,9 +1,10 @@
 """One run's lifecycle around its agents: the run record, the root's overlay commit,
-root-level tests, landing, and on any exit the removal of every sandbox and branch.
+root-level tests, landing, and on any exit the removal of every sandbox it made (or, when
+it ends well and has a depot, their return to it: workspace/depot.py).
 
 Blocking git work runs on the process's threads (``agents.threads``), so that on any exit
 (error, Ctrl-C) the run first waits for its own work there and then removes every sandbox
-and ephemeral branch it made. The user's HEAD, index and working tree are only ever read.
+it made. The user's HEAD, index and working tree are only ever read.
 """
 
 from __future__ import annotations
