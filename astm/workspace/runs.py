@@ -27,17 +27,24 @@ import pygit2
 
 from astm.workspace import git
 from astm.workspace.repo import Repo
-from astm.workspace.sandbox import (
-    STAGING,
-    TMP_PREFIX,
-    delete_ref,
-    read_marker,
-    remove_folder,
-    remove_worktree,
-    tmp_branch,
-)
+from astm.workspace.sandbox import STAGING, read_marker, remove_folder, remove_worktree
 
 RUN_REF_PREFIX = "refs/astm/runs/"
+# The branches an astm before detached HEADs put each sandbox on: gc still recognises
+# (and removes) what such a run left.
+TMP_PREFIX = "astm/tmp"
+
+
+def tmp_branch(run: str, n: int) -> str:
+    return f"refs/heads/{TMP_PREFIX}/{run}/{n}"
+
+
+def delete_ref(repo: Repo, name: str) -> None:
+    with git.LOCK:
+        try:
+            repo.repo.references.delete(name)
+        except (KeyError, pygit2.GitError):
+            pass
 RUN_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}")  # see new_run_id
 OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # a detached HEAD (SHA-1 or SHA-256)
 FINAL = ("landed", "failed", "interrupted", "nothing")

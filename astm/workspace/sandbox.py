@@ -3,9 +3,9 @@
 A sandbox is what ``git worktree add --no-checkout --lock --detach`` makes, of its parent's
 commit: no checkout at all, so opening one costs the same in a repository of ten files or
 ten thousand. Its HEAD holds its commit against ``git gc`` (git counts every worktree's
-HEAD); an ephemeral branch per sandbox (``refs/heads/astm/tmp/<run>/<n>``, before) cost
-libgit2 1-8 ms to make and 0.5-3 ms to delete, more than the rest of the sandbox. Only the files a node's validators need are
-written into it. Commits are made with pygit2 from trees, never from the sandbox's index,
+HEAD); a branch per sandbox (``refs/heads/astm/tmp/<run>/<n>``, before) cost libgit2 1-8 ms
+to make and 0.5-3 ms to delete, more than the rest of the sandbox. Only the files a node's
+validators need are written into it. Commits are made with pygit2 from trees, never from the sandbox's index,
 so they run no hooks and never touch the user's index.
 
 The worktree is made by astm itself, not by ``git worktree add``: git writes the admin
@@ -34,14 +34,6 @@ import pygit2
 from astm.workspace import git
 from astm.workspace.git import check_repo_path
 from astm.workspace.repo import Repo
-
-# The ephemeral branches of sandboxes made by an astm before detached HEADs: ``astm gc``
-# still recognises (and removes) what such a run left.
-TMP_PREFIX = "astm/tmp"
-
-
-def tmp_branch(run: str, n: int) -> str:
-    return f"refs/heads/{TMP_PREFIX}/{run}/{n}"
 
 
 def sandbox_root() -> Path:
@@ -397,11 +389,3 @@ def admin_dir_of(repo: Repo, path: Path) -> Path | None:
         if os.path.realpath(os.path.dirname(target)) == want:
             return admin
     return None
-
-
-def delete_ref(repo: Repo, name: str) -> None:
-    with git.LOCK:
-        try:
-            repo.repo.references.delete(name)
-        except (KeyError, pygit2.GitError):
-            pass
