@@ -98,10 +98,12 @@ def _then_sandboxes(report: Callable[[int], None]) -> Callable[[int], None]:
     (``astm.workspace.depot``): a served command's caller has its exit code by then."""
 
     def both(code: int) -> None:
-        report(code)
-        depot = sys.modules.get("astm.workspace.depot")
-        if depot is not None:
-            depot.close_at_exit()
+        try:
+            report(code)
+        finally:  # a caller gone before its exit code: the sandboxes still go
+            depot = sys.modules.get("astm.workspace.depot")
+            if depot is not None:
+                depot.close_at_exit()
 
     return both
 
