@@ -173,6 +173,20 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
 
 
+def _during_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while a Ctrl-C was being handled: ``asyncio.run`` whose
+    loop a second Ctrl-C stopped raises RuntimeError("Event loop stopped before Future
+    completed") from the KeyboardInterrupt, as it shuts down."""
+    seen: set[int] = set()
+    at: BaseException | None = exc
+    while at is not None and id(at) not in seen:
+        if isinstance(at, KeyboardInterrupt):
+            return True
+        seen.add(id(at))
+        at = at.__cause__ or at.__context__
+    return False
+
+
 def interrupted_message(branch: str | None = None, *, cleaned: bool = False) -> str:
     """The one line of a Ctrl-C (docs/cli.md): what is left, and where a landed run is."""
     from astm import render
@@ -245,6 +259,9 @@ def _main(argv: list[str] | None) -> int:
             if isinstance(exc, click.ClickException):
                 exc.show()
                 return errors.EXIT_USAGE
+        if _during_interrupt(exc):  # a second Ctrl-C in asyncio.run's shutdown: no bug
+            print(interrupted_message(), file=sys.stderr)
+            return errors.EXIT_INTERRUPTED
         path = crash_log(exc)
         print(f"astm: unexpected error: {type(exc).__name__}: {_one_line(exc)} (details: {path})", file=sys.stderr)
         return errors.EXIT_CRASH

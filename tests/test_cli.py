@@ -48,6 +48,29 @@ def test_unexpected_error_prints_one_line_and_writes_a_crash_log(
     log.unlink()
 
 
+def test_an_error_raised_while_a_ctrl_c_unwinds_is_an_interrupt_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, astm  # type: ignore[no-untyped-def]
+) -> None:
+    """A second Ctrl-C that stops ``asyncio.run``'s loop as it shuts down makes it raise
+    RuntimeError from the KeyboardInterrupt: exit 130 and the interrupted line, no crash
+    log (the full suite once left one in the temp directory this way)."""
+    from astm.engine import apply as engine
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise RuntimeError("Event loop stopped before Future completed.")  # as asyncio does
+
+    monkeypatch.setattr(engine, "apply", interrupted)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    repo = make_repo(tmp_path / "r", {"pyproject.toml": "[a]\n"})
+    res = astm("apply", "x", "--plan", str(FIXTURES / "demo" / "plan.json"), cwd=repo)
+    assert res.code == 130, res.err
+    assert res.err.strip().startswith("astm: interrupted") and "unexpected error" not in res.err
+    assert not list(tmp_path.glob("astm-crash-*"))
+
+
 def test_demo_runs_offline(tmp_path: Path) -> None:
     res = run_subprocess("demo", "--dir", str(tmp_path / "demo"), cwd=tmp_path)
     assert res.code == 0, res.err
