@@ -62,8 +62,10 @@ def test_an_error_raised_while_a_ctrl_c_unwinds_is_an_interrupt_not_a_crash(
         except KeyboardInterrupt:
             raise RuntimeError("Event loop stopped before Future completed.")  # as asyncio does
 
+    import tempfile
+
     monkeypatch.setattr(engine, "apply", interrupted)
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where a crash log would go
     repo = make_repo(tmp_path / "r", {"pyproject.toml": "[a]\n"})
     res = astm("apply", "x", "--plan", str(FIXTURES / "demo" / "plan.json"), cwd=repo)
     assert res.code == 130, res.err
