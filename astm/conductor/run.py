@@ -27,15 +27,14 @@ from pathlib import Path
 from astm.agents import hints
 from astm.conductor import dag, resume, store
 from astm.conductor.clutch import Approve, Clutch, Edit, Reject, Review
-from astm.conductor.commits import message_of, result_commit
+from astm.conductor.commits import message_of
 from astm.conductor.config import TrackSettings
 from astm.conductor.models import Attempt, Ticket, Track, WorkerContext
 from astm.conductor.saver import Saver
+from astm.conductor.ticket_run import Outcome, ProviderFor, TicketRun
 from astm.config import Settings
 from astm.core import plan as planfile
-from astm.core.plan import Plan
-from astm.core.result import ApplyResult, Event, EventSink, ignore
-from astm.engine import apply as engine
+from astm.core.result import Event, EventSink, ignore
 from astm.errors import AstmError, Interrupted, UsageError, ValidationFailed
 from astm.faults import pause_at
 from astm.llm.base import Provider
@@ -44,23 +43,9 @@ from astm.workspace.depot import Depot
 from astm.workspace.landing import slugify
 from astm.workspace.repo import Repo
 
-ProviderFor = Callable[[Plan | None], Provider]  # a fresh provider per engine run
-
 
 class TrackFailed(ValidationFailed):
     """Some tickets failed or are blocked; the done ones are kept for the next run."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one engine run of a ticket gave (computed in a worker thread)."""
-
-    ticket: str
-    base: str
-    commit: str | None = None
-    run: str | None = None
-    error: AstmError | None = None
-    payload: str = ""  # the plan of what it did (the clutch's edit payload)
 
 
 @dataclass
@@ -257,8 +242,9 @@ class Runner:
         landed: Future[str] | None = None
         if not self.pauses(t):  # a reviewed result waits for its review, not for this
             landed = self.landed[t.id] = Future()
-        return pool.submit(self.work, t.id, t.base or "", intent, t.plan, list(t.files), t.attempts,
-                           landed)
+        assert self.tmp is not None  # tickets start inside finish
+        run = TicketRun(self.repo, self.settings, self.provider_for, self.events, self.tmp, self.depot)
+        return pool.submit(run, t.id, t.base or "", intent, t.plan, list(t.files), t.attempts, landed)
 
     def keep_early(self, tid: str, commit: str) -> None:
         """``tid``'s result commit exists (the engine said so as it made it): the ticket is
@@ -268,35 +254,6 @@ class Runner:
         t = self.track.ticket(tid)
         if t.status == "running":
             self.keep(Outcome(tid, t.base or "", commit=commit), reviewed=False)
-
-    def work(self, tid: str, base: str, intent: str, plan: Plan | None, paths: list[str],
-             attempt: int, landed: Future[str] | None = None) -> Outcome:
-        """One engine run, in a worker thread: no track state is touched here. ``landed``
-        gets the result commit as soon as the engine has made it; without it the result
-        waits for a review, whose edit payload is the plan of what the run did (saved only
-        then)."""
-        assert self.tmp is not None  # work runs inside finish
-        saved = self.tmp / f"{tid}-{attempt}.plan.json"
-        opts = engine.ApplyOptions(
-            intent=intent, cwd=self.repo.workdir, paths=tuple(paths), plan=plan, base=base,
-            land=False, save_plan=saved if landed is None else None, depot=self.depot,
-        )
-
-        def forward(e: Event) -> None:
-            if landed is not None and e.node == engine.REPO_ID and e.state == "landed" and not landed.done():
-                commit = result_commit(self.repo, e.detail, base)
-                if commit is not None:
-                    landed.set_result(commit)
-            self.events(Event(f"{tid} {e.node}", e.state, e.attempt, e.detail))
-
-        try:
-            provider = self.provider_for(plan)
-            res: ApplyResult = engine.apply(opts, self.settings, provider, forward)
-        except AstmError as exc:
-            partial: ApplyResult | None = getattr(exc, "result", None)
-            return Outcome(tid, base, run=partial.run if partial else None, error=exc)
-        payload = saved.read_text(encoding="utf-8") if saved.is_file() else ""
-        return Outcome(tid, base, commit=res.commit, run=res.run, payload=payload)
 
     def settle(self, o: Outcome) -> str | None:
         """Record one finished run; the ticket id when it must run again (a review)."""
