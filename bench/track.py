@@ -1,6 +1,7 @@
 """How close ``astm track run`` runs to its critical path, and what tier-4 hints save.
 
     python bench/track.py [--latency 0.5] [--reps 3] [--jobs 8] [--via loopback|plan]
+                          [--workers process|thread]
                           [--server thread|process]
 
 1. Scheduling. A repository of 12 Python files (``m0.py`` .. ``m11.py``, three functions
@@ -8,14 +9,17 @@
    depends on a level-1 ticket, each level-3 ticket on a level-2 one); every ticket
    replaces the 3 functions of its file. Every model call waits L seconds: by default the
    real OpenAI client against the loopback server of tests/openai_server.py, which answers
-   routes and generations from the request after a delay of L (``--server process``: in
-   its own process, as a model server is; ``--via plan``:
+   routes and generations from the request after a delay of L (in its own process, as a
+   model server is, started once for all the runs at one L; ``--server thread``: in a
+   thread of this process, sharing its interpreter lock; ``--via plan``:
    ``PlanProvider(plan, latency=L)``, as bench/apply.py). A ticket's model critical path
    is 2 L when its file routes (a routing call, then the 3 functions generate side by
    side), L when its ``Targets:`` decide the route (no routing call: agents/named.py), so
    the track's is 3 x 2 L or 3 x L; the routing calls the server saw decide which.
    Printed: the median wall time of ``Runner.run()`` (planned track to landed branch),
-   the critical path and their ratio (target <= 1.15); the measured
+   the critical path and their ratio (target <= 1.15); the tickets run in forked worker
+   processes (``--workers thread``: in threads, ``[tool.astm.track] processes = false``);
+   the measured
    critical path (the longest chain of the tickets' own measured durations) and the
    ratio to it, which isolates the scheduler from the per-ticket git and ruff overhead;
    the CPU a run costs (and a ticket: on 2 CPUs, 4 chains at once, the CPU any ticket
@@ -54,6 +58,7 @@ from _common import git
 
 from astm.agents import hints
 from astm.conductor import dag
+from astm.conductor.config import TrackSettings
 from astm.conductor.models import Ticket, Track
 from astm.conductor.run import Runner
 from astm.config import Settings
@@ -182,12 +187,10 @@ class RunFigures:
     engine_starts: list[float]  # ... to each dependent's engine run's first event
 
 
-def run_once(root: Path, base: str, latency: float, jobs: int, via: str, server: str) -> RunFigures:
-    """The figures of one track run."""
+def run_once(root: Path, base: str, latency: float, jobs: int, latent: _Latent | None, workers: str) -> RunFigures:
+    """The figures of one track run (``latent``: the model server, None: plans answer)."""
     repo = Repo.open(root)
     track = make_track(base)
-    latent = _Latent(latency, server == "process") if via == "loopback" else None
-    _Latent.routes = 0
     if latent is not None:
         for t in track.tickets:
             t.plan = None  # the model answers
@@ -213,16 +216,13 @@ def run_once(root: Path, base: str, latency: float, jobs: int, via: str, server:
         elif e.state == "done":
             took[e.node] = time.perf_counter() - started[e.node]
 
-    runner = Runner(repo, track, settings, provider_for, on_event=on_event)
+    runner = Runner(repo, track, settings, provider_for, on_event=on_event,
+                    track_settings=TrackSettings(processes=workers == "process"))
     cpu0 = os.times()
     t0 = time.perf_counter()
-    try:
-        result = runner.run()
-        wall = time.perf_counter() - t0
-        cpu1 = os.times()
-    finally:
-        if latent is not None:
-            latent.close()
+    result = runner.run()
+    wall = time.perf_counter() - t0
+    cpu1 = os.times()
     cpu = sum(b - a for a, b in zip(cpu0[:4], cpu1[:4], strict=True))
     children = sum(b - a for a, b in zip(cpu0[2:4], cpu1[2:4], strict=True))
     assert result.branch and git(root, "rev-list", "--count", f"main..{result.branch}") == str(FILES)
@@ -230,39 +230,47 @@ def run_once(root: Path, base: str, latency: float, jobs: int, via: str, server:
     chain_cost: dict[str, float] = {}
     for t in dag.topo_order(track.tickets):
         chain_cost[t.id] = took[t.id] + max((chain_cost[d] for d in t.depends_on), default=0.0)
-    # A plan routes (with its latency) as it always has; a model routes when the server
-    # saw routing calls (the process server says how many when it closes).
-    calls = 2 if via == "plan" or _Latent.routes else 1
+    calls = 2 if latent is None else 0  # a plan routes (with its latency); the model's server says when it closes
     handoffs = [started[t.id] - landed[d] for t in track.tickets for d in t.depends_on]
     engine_starts = [first[t.id] - landed[d] for t in track.tickets for d in t.depends_on]
     return RunFigures(wall, max(chain_cost.values()), cpu, children, calls, handoffs, engine_starts)
 
 
-def scheduling(latency: float, reps: int, jobs: int, via: str, server: str) -> None:
+def scheduling(latency: float, reps: int, jobs: int, via: str, server: str, workers: str) -> None:
     with tempfile.TemporaryDirectory(prefix="astm-bench-track-") as tmp:
         root = Path(tmp) / "repo"
         base = make_repo(root)
         for lat in (latency, 0.0):
-            runs = [run_once(root, base, lat, jobs, via, server) for _ in range(reps)]
+            # One model server for all the runs, as an endpoint outlives a track: started per
+            # run (until session 9), its start-up shared the CPUs with the run's first level.
+            latent = _Latent(lat, server == "process") if via == "loopback" else None
+            _Latent.routes = 0
+            try:
+                runs = [run_once(root, base, lat, jobs, latent, workers) for _ in range(reps)]
+            finally:
+                if latent is not None:
+                    latent.close()
             wall = statistics.median(r.wall for r in runs)
             measured = statistics.median(r.measured for r in runs)
             cpu = statistics.median(r.cpu for r in runs)
             children = statistics.median(r.children for r in runs)
-            calls = max(r.calls for r in runs)
+            # A model routes when the server saw routing calls (the process server says how
+            # many when it closes).
+            calls = max(r.calls for r in runs) or (2 if _Latent.routes else 1)
             handoff = statistics.median(h for r in runs for h in r.handoffs)
             engine_start = statistics.median(h for r in runs for h in r.engine_starts)
             critical = DEPTH * calls * lat
             print(f"track of {FILES} tickets, depth {DEPTH}, {FUNCS} nodes each, L = {lat:.2f}s, "
-                  f"jobs = {jobs}, model via {via}:")
+                  f"jobs = {jobs}, model via {via}, tickets in {workers} workers:")
             ratio = f"{wall / critical:.2f}" if critical else "n/a"
             how = "route, then generate" if calls == 2 else "generate (Targets decide the route)"
             print(f"  wall {wall:.2f}s   critical path {DEPTH} x {calls}L = {critical:.2f}s ({how})   ratio {ratio}")
             print(f"  measured critical path (longest chain of ticket durations) {measured:.2f}s   "
                   f"ratio {wall / measured:.2f}   per ticket {measured / DEPTH:.2f}s")
             print(f"  runs: {' '.join(f'{r.wall:.2f}s' for r in runs)} (the first imports the model "
-                  f"client); CPU per run {cpu:.2f}s, {cpu / FILES * 1000:.0f} ms a ticket (this process "
-                  f"and its validators, {children:.2f}s of it in subprocesses; the model server runs in "
-                  f"a {server})")
+                  f"client); CPU per run {cpu:.2f}s, {cpu / FILES * 1000:.0f} ms a ticket (this process, "
+                  f"its workers and validators, {children:.2f}s of it in subprocesses; the model server "
+                  f"runs in a {server}{', its CPU not counted' if server == 'process' else ''})")
             print(f"  handoff (a ticket's result commit to its dependent's start): median "
                   f"{handoff * 1000:.1f} ms, to the dependent's engine run's first event "
                   f"{engine_start * 1000:.1f} ms; load average {os.getloadavg()[0]:.2f}")
@@ -321,15 +329,18 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=8)
     ap.add_argument("--via", choices=("loopback", "plan"), default="loopback")
-    ap.add_argument("--server", choices=("thread", "process"), default="thread",
+    ap.add_argument("--server", choices=("thread", "process"), default="process",
                     help="where the loopback model runs (a process: as a model server does)")
+    ap.add_argument("--workers", choices=("process", "thread"), default="process",
+                    help="where the tickets run: forked processes (the default), or threads "
+                         "([tool.astm.track] processes = false)")
     ap.add_argument("--serve", type=float, help=argparse.SUPPRESS)  # the model's process
     args = ap.parse_args()
     if args.serve is not None:
         serve(args.serve)
         return
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
-    scheduling(args.latency, args.reps, args.jobs, args.via, args.server)
+    scheduling(args.latency, args.reps, args.jobs, args.via, args.server, args.workers)
     tier4()
 
 

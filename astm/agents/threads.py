@@ -11,6 +11,7 @@ removes its sandboxes.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -26,6 +27,18 @@ MAX_THREADS = 64
 
 _lock = threading.Lock()
 _shared: list[ThreadPoolExecutor] = []
+
+
+def _forget() -> None:
+    """A forked child (a track's worker) has none of its parent's threads: a pool that
+    believes it has idle ones would never start one, and its work would wait forever."""
+    global _lock
+    _lock = threading.Lock()
+    _shared.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget)
 
 
 def shared() -> ThreadPoolExecutor:

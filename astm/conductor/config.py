@@ -5,6 +5,7 @@ Read here with tomllib (not in ``astm.config``, whose ``Settings`` stay the engi
     [tool.astm.track]
     trust = { contract_stubber = "auto", implementer = "step", tester = "auto" }
     hint_model = "gpt-4o-mini"   # compresses failures into hints; default: router_model
+    processes = true             # tickets side by side in forked processes (false: threads)
 
 ``auto`` lands a ticket's result once it validates; ``step`` pauses for a review first
 (``astm track run --step`` pauses for every ticket).
@@ -29,6 +30,9 @@ class TrackSettings(BaseModel):
 
     trust: dict[str, Trust] = Field(default_factory=dict)
     hint_model: str | None = None
+    # Each ticket's engine run in a forked worker process, where two or more can run at
+    # once (conductor/workers.py); false: threads of one process, one interpreter lock.
+    processes: bool = True
 
     def pauses(self, archetype: str, *, step: bool) -> bool:
         return step or self.trust.get(archetype, "auto") == "step"

@@ -107,6 +107,25 @@ def depth(tickets: Sequence[Ticket]) -> int:
     return max(level.values(), default=0)
 
 
+def width(tickets: Sequence[Ticket]) -> int:
+    """How many of ``tickets`` can run at once, about: the largest level of their DAG (a
+    ticket's level: one past the deepest of its dependencies among ``tickets``)."""
+    by_id = {t.id: t for t in tickets}
+    level: dict[str, int] = {}
+
+    def of(tid: str, seen: frozenset[str]) -> int:
+        if tid not in level:
+            deps = [d for d in by_id[tid].depends_on if d in by_id and d not in seen]
+            level[tid] = 1 + max((of(d, seen | {tid}) for d in deps), default=-1)
+        return level[tid]
+
+    counts: dict[int, int] = {}
+    for t in tickets:
+        n = of(t.id, frozenset())
+        counts[n] = counts.get(n, 0) + 1
+    return max(counts.values(), default=0)
+
+
 def stub_first(tickets: Iterable[Ticket]) -> None:
     """Make every ticket that shares a file with a contract stub depend on that stub, so
     its worker sees the new signatures (called once, when a track is planned)."""

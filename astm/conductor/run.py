@@ -1,8 +1,8 @@
 """Running a track: every ready ticket is one engine run; the track lands as one branch.
 
 The scheduler lives in the calling thread: it starts each ready ticket's ``engine.apply``
-in a worker thread (each with its own event loop), and settles results one at a time as
-they finish: reviews (the clutch) and state changes all happen here; each save renders the
+in a worker (conductor/workers.py: a forked process of its own where at least two tickets
+can run at once, else a thread), and settles results one at a time as they finish: reviews (the clutch) and state changes all happen here; each save renders the
 state here and hands it to the track's writer thread (conductor/saver.py), so no file
 write stands between a ticket's end and its dependents' start. A ticket starts from the result of the tickets it
 depends on (their merge when there are several), so a contract stub's new signatures are
@@ -20,18 +20,18 @@ import contextlib
 import shutil
 import tempfile
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from astm.agents import hints
-from astm.conductor import dag, resume, store
+from astm.conductor import dag, resume, store, workers
 from astm.conductor.clutch import Approve, Clutch, Edit, Reject, Review
 from astm.conductor.commits import message_of
 from astm.conductor.config import TrackSettings
 from astm.conductor.models import Attempt, Ticket, Track, WorkerContext
 from astm.conductor.saver import Saver
-from astm.conductor.ticket_run import Outcome, ProviderFor, TicketRun
+from astm.conductor.ticket_run import Job, Outcome, ProviderFor, TicketRun
 from astm.config import Settings
 from astm.core import plan as planfile
 from astm.core.result import Event, EventSink, ignore
@@ -150,25 +150,31 @@ class Runner:
         own = self.depot is None
         if own:
             self.depot = Depot()  # a ticket takes the sandboxes the tickets before it left
+        run = TicketRun(self.repo, self.settings, self.provider_for, self.events, self.tmp, self.depot)
+        pending = [t for t in tr.tickets if t.status != "done"]
+        # Forked now, while no ticket's thread exists (conductor/workers.py).
+        pool = workers.open_pool(run, self.settings.jobs, dag.width(pending), processes=self.trust.processes,
+                                 paths=[f for t in pending for f in t.files],
+                                 model=any(t.plan is None for t in pending))
         try:
-            self.schedule()
+            self.schedule(pool)
+            left = [t for t in tr.tickets if t.status != "done"]
+            if left:
+                tr.move("failed")
+                self.save()
+                raise TrackFailed(resume.why(tr, left))
+            self.land()
         finally:
+            pool.join()  # the workers' sandboxes are gone when the run returns
             shutil.rmtree(self.tmp, ignore_errors=True)
             if own:
                 assert self.depot is not None
                 self.depot.close()
                 self.depot = None
-        left = [t for t in tr.tickets if t.status != "done"]
-        if left:
-            tr.move("failed")
-            self.save()
-            raise TrackFailed(resume.why(tr, left))
-        self.land()
 
-    def schedule(self) -> None:
+    def schedule(self, pool: workers.TicketPool) -> None:
         tr = self.track
         futures: dict[Future[Outcome], str] = {}
-        pool = ThreadPoolExecutor(max_workers=max(1, self.settings.jobs), thread_name_prefix="astm-ticket")
         try:
             while True:
                 for t in dag.ready(tr):
@@ -192,7 +198,9 @@ class Runner:
         except BaseException as exc:  # Ctrl-C, a quit at a review, a crash: keep what is done
             for f in futures:
                 f.cancel()
-            pool.shutdown(wait=True)
+            if isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)):
+                pool.interrupt()  # a worker process stops its run as on a Ctrl-C of its own
+            pool.shutdown()
             for f, tid in futures.items():
                 t = tr.ticket(tid)
                 if (f.done() and not f.cancelled() and f.exception() is None and not self.pauses(t)
@@ -212,9 +220,9 @@ class Runner:
                 ) from None
             raise
         finally:
-            pool.shutdown(wait=True)
+            pool.shutdown()
 
-    def start(self, pool: ThreadPoolExecutor, t: Ticket, *, rerun: bool = False) -> Future[Outcome] | None:
+    def start(self, pool: workers.TicketPool, t: Ticket, *, rerun: bool = False) -> Future[Outcome] | None:
         """Move ``t`` to running and submit its engine run on its dependencies' result
         (None: its dependencies' results conflict, and it failed saying so)."""
         if rerun:  # after a review: same base, a new attempt
@@ -242,9 +250,8 @@ class Runner:
         landed: Future[str] | None = None
         if not self.pauses(t):  # a reviewed result waits for its review, not for this
             landed = self.landed[t.id] = Future()
-        assert self.tmp is not None  # tickets start inside finish
-        run = TicketRun(self.repo, self.settings, self.provider_for, self.events, self.tmp, self.depot)
-        return pool.submit(run, t.id, t.base or "", intent, t.plan, list(t.files), t.attempts, landed)
+        job = Job(t.id, t.base or "", intent, t.plan, list(t.files), t.attempts, early=landed is not None)
+        return pool.submit(job, landed)
 
     def keep_early(self, tid: str, commit: str) -> None:
         """``tid``'s result commit exists (the engine said so as it made it): the ticket is

@@ -1,9 +1,10 @@
-"""One ticket's engine run, in a worker thread of the scheduler (conductor/run.py).
+"""One ticket's engine run, in a worker of the scheduler (conductor/workers.py: a forked
+process, or a thread).
 
-It touches no track state: what it gives back is an ``Outcome``, which the scheduler
-settles on its own thread. Its events are forwarded named by the ticket; the engine's
-``landed`` event hands the result commit over at once (``landed``), so the ticket's
-dependents start while its run still cleans up.
+It touches no track state: it is given a ``Job`` and gives back an ``Outcome``, which the
+scheduler settles on its own thread (both cross a pipe to a worker process). Its events
+are forwarded named by the ticket; the engine's ``landed`` event hands the result commit
+over at once (``landed``), so the ticket's dependents start while its run still cleans up.
 """
 
 from __future__ import annotations
@@ -24,6 +25,19 @@ from astm.workspace.depot import Depot
 from astm.workspace.repo import Repo
 
 ProviderFor = Callable[[Plan | None], Provider]  # a fresh provider per engine run
+
+
+@dataclass(frozen=True)
+class Job:
+    """One engine run of a ticket: what the scheduler sends a worker."""
+
+    ticket: str
+    base: str
+    intent: str
+    plan: Plan | None
+    paths: list[str]
+    attempt: int
+    early: bool  # the result commit is handed over as soon as it exists (no review waits)
 
 
 @dataclass(frozen=True)
@@ -49,14 +63,14 @@ class TicketRun:
     tmp: Path  # the reviews' saved plans
     depot: Depot | None  # the sandboxes the tickets hand on (workspace/depot.py)
 
-    def __call__(self, tid: str, base: str, intent: str, plan: Plan | None, paths: list[str],
-                 attempt: int, landed: Future[str] | None = None) -> Outcome:
+    def __call__(self, job: Job, landed: Future[str] | None = None) -> Outcome:
         """``landed`` gets the result commit as soon as the engine has made it; without it
         the result waits for a review, whose edit payload is the plan of what the run did
         (saved only then)."""
-        saved = self.tmp / f"{tid}-{attempt}.plan.json"
+        tid, base = job.ticket, job.base
+        saved = self.tmp / f"{tid}-{job.attempt}.plan.json"
         opts = engine.ApplyOptions(
-            intent=intent, cwd=self.repo.workdir, paths=tuple(paths), plan=plan, base=base,
+            intent=job.intent, cwd=self.repo.workdir, paths=tuple(job.paths), plan=job.plan, base=base,
             land=False, save_plan=saved if landed is None else None, depot=self.depot,
         )
 
@@ -68,7 +82,7 @@ class TicketRun:
             self.events(Event(f"{tid} {e.node}", e.state, e.attempt, e.detail))
 
         try:
-            res: ApplyResult = engine.apply(opts, self.settings, self.provider_for(plan), forward)
+            res: ApplyResult = engine.apply(opts, self.settings, self.provider_for(job.plan), forward)
         except AstmError as exc:
             partial: ApplyResult | None = getattr(exc, "result", None)
             return Outcome(tid, base, run=partial.run if partial else None, error=exc)

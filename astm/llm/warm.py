@@ -8,6 +8,7 @@ call that needs the provider waits for it (and re-raises anything the build rais
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import threading
 from collections.abc import Callable
@@ -30,6 +31,52 @@ def preload_client() -> None:
     threading.Thread(
         target=importlib.import_module, args=("openai",), name="astm-import-openai", daemon=True
     ).start()
+
+
+# What a client's first request imports (the HTTP library's connection and parser, the
+# event loop's streams, the answer's JSON parser): names differ between versions of the
+# HTTP library, and a name missing is only a module that loads on first use again.
+FIRST_REQUEST = (
+    "anyio._backends._asyncio", "anyio.streams.memory", "anyio.streams.stapled", "anyio.streams.tls",
+    "encodings.idna",  # the client's first request encodes its host name with it
+    "h11", "httpcore._async.http11", "httpcore2._async.http11", "jiter", "truststore",
+)
+
+
+def warm_client() -> None:
+    """Load what the model client loads on its first use, in a process about to fork
+    (the command server, a track's scheduler): a client built with no key of anyone's and
+    never sending anything; its chat resources; what a first request imports; the TLS
+    context (50-190 ms), kept for children whose certificate settings are this process's
+    (``astm.llm.http``)."""
+    try:
+        import openai
+
+        from astm.llm import http
+
+        client = openai.AsyncOpenAI(api_key="astm-preload", base_url="http://127.0.0.1:9/v1")
+        client.chat.completions  # noqa: B018 - the attribute access is the import
+        http.tls_context()
+    except Exception:  # noqa: BLE001 - the run builds its client and reports what fails
+        return
+    with contextlib.suppress(Exception):
+        from openai.types.chat import ChatCompletion
+
+        ChatCompletion.construct(**_ANSWER)  # the client's own path: openai's construct
+    for name in FIRST_REQUEST:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001, S112 - see FIRST_REQUEST
+            continue
+
+
+# An answer as the client parses one: its first parse completes the schemas of pydantic
+# models deferred at import (10 ms of CPU; 60 ms under a profiler).
+_ANSWER: dict[str, Any] = {
+    "id": "preload", "object": "chat.completion", "created": 0, "model": "preload",
+    "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": ""}}],
+    "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+}
 
 
 class WarmProvider:

@@ -25,11 +25,7 @@ from astm.server import address, wire
 # What commands import: every module of astm (found by walking the package; importing one
 # runs nothing, ``astm.__main__`` and the child's code included), and what the model
 # client loads on its first request (anyio's backend, found by a profile: 0.16 s).
-THIRD_PARTY = (
-    "anyio._backends._asyncio", "anyio.streams.memory", "anyio.streams.stapled",
-    "tree_sitter_python", "tree_sitter_toml", "importlib.readers",
-    "encodings.idna",  # the client's first request encodes its host name with it
-)
+THIRD_PARTY = ("tree_sitter_python", "tree_sitter_toml", "importlib.readers")  # and llm/warm.FIRST_REQUEST
 REQUEST_SECONDS = 5.0  # for a caller to send its request once connected
 CHECK_EVERY = 30.0  # seconds between checks that the socket and astm's files are unchanged
 
@@ -123,18 +119,9 @@ def preload() -> None:
 
 
 def _warm() -> None:
-    """Touch the parts of ``openai`` it loads on first use (its resources, on the first
-    client): a client built here, with no key of anyone's and never sending anything;
-    and make the TLS context (50 ms), kept for children whose certificate settings are
-    the server's (``astm.llm.http``)."""
-    with suppress(Exception):
-        import openai
+    from astm.llm.warm import warm_client
 
-        from astm.llm import http
-
-        client = openai.AsyncOpenAI(api_key="astm-server-preload", base_url="http://127.0.0.1:9/v1")
-        client.chat.completions  # noqa: B018 - the attribute access is the import
-        http.tls_context()
+    warm_client()
 
 
 def _idle_seconds() -> float:

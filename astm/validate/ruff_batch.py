@@ -52,6 +52,17 @@ _pending: list[_Request] = []
 _running = 0
 
 
+def _forget() -> None:
+    """A forked child (a track's worker) has none of its parent's draining threads."""
+    global _lock, _running
+    _lock, _running = threading.Lock(), 0
+    _pending.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget)
+
+
 def findings_on_disk(cwd: Path, relpath: str, data: bytes) -> Future[list[Finding] | None]:
     """``ruff.findings(cwd, relpath, data)`` for a ``data`` the caller has just written to
     ``cwd/relpath`` and leaves there until the result is in."""
