@@ -43,20 +43,27 @@ FIRST_REQUEST = (
 )
 
 
+_warmed: list[bool] = []  # a fork's child inherits it: its parent warmed the same modules
+
+
 def warm_client() -> None:
     """Load what the model client loads on its first use, in a process about to fork
-    (the command server, a track's scheduler): a client built with no key of anyone's and
-    never sending anything; its chat resources; what a first request imports; the TLS
-    context (50-190 ms), kept for children whose certificate settings are this process's
-    (``astm.llm.http``)."""
+    (the command server, a track's scheduler), once: a client built with no key of
+    anyone's and never sending anything, on the process's TLS context (50-190 ms to make,
+    kept for children whose certificate settings are this process's: ``astm.llm.http``);
+    its chat resources; an answer's models; what a first request imports."""
+    if _warmed:
+        return
+    _warmed.append(True)
     try:
         import openai
 
         from astm.llm import http
 
-        client = openai.AsyncOpenAI(api_key="astm-preload", base_url="http://127.0.0.1:9/v1")
+        # On the kept TLS context: a client of openai's own making loads the CA bundle again.
+        client = openai.AsyncOpenAI(api_key="astm-preload", base_url="http://127.0.0.1:9/v1",
+                                    **http.client_options(5.0))
         client.chat.completions  # noqa: B018 - the attribute access is the import
-        http.tls_context()
     except Exception:  # noqa: BLE001 - the run builds its client and reports what fails
         return
     with contextlib.suppress(Exception):
