@@ -2,11 +2,12 @@
 
 The scheduler lives in the calling thread: it starts each ready ticket's ``engine.apply``
 in a worker (conductor/workers.py: a forked process of its own where at least two tickets
-can run at once, else a thread), and settles results one at a time as they finish: reviews (the clutch) and state changes all happen here; each save renders the
-state here and hands it to the track's writer thread (conductor/saver.py), so no file
-write stands between a ticket's end and its dependents' start. A ticket starts from the result of the tickets it
-depends on (their merge when there are several), so a contract stub's new signatures are
-in the files its dependents' agents parse, index and skeletonise.
+can run at once, else a thread), and settles results one at a time as they finish:
+reviews (the clutch) and state changes all happen here; each save renders the state here
+and hands it to the track's writer thread (conductor/saver.py), so no file write stands
+between a ticket's end and its dependents' start. A ticket starts from the result of the
+tickets it depends on (their merge when there are several), so a contract stub's new
+signatures are in the files its dependents' agents parse, index and skeletonise.
 
 A ticket's result is a commit kept under ``refs/astm/tracks/<track>/<ticket>``, never a
 branch. When every ticket is done, the results are chained in dependency order onto the

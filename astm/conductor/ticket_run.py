@@ -42,7 +42,7 @@ class Job:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one engine run of a ticket gave (computed in a worker thread)."""
+    """What one engine run of a ticket gave (computed in a worker)."""
 
     ticket: str
     base: str

@@ -193,3 +193,16 @@ def test_width_is_the_largest_level_of_what_is_left() -> None:
     assert dag.width([tickets[3]]) == 1
     assert dag.width([t(f"t{i}") for i in range(5)]) == 5
     assert dag.width([]) == 0
+
+
+def test_processes_is_read_from_the_track_table(tmp_path: Path) -> None:
+    from astm.conductor.config import load
+    from astm.errors import UsageError
+
+    (tmp_path / "pyproject.toml").write_text("[tool.astm.track]\nprocesses = false\n")
+    assert load(tmp_path).processes is False
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    assert load(tmp_path).processes is True
+    (tmp_path / "pyproject.toml").write_text('[tool.astm.track]\nprocesses = "sometimes"\n')
+    with pytest.raises(UsageError, match=r"\[tool.astm.track\] processes"):
+        load(tmp_path)
