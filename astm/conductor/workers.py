@@ -237,7 +237,10 @@ class Forked:
             except (EOFError, OSError):
                 break
             if kind == "event":
-                self.run.events(payload)
+                # A sink that fails (a closed terminal) must not take the reader with it:
+                # the job's outcome would never be read, and the scheduler would wait on.
+                with contextlib.suppress(Exception):
+                    self.run.events(payload)
             elif kind == "landed":
                 landed = w.busy.landed if w.busy is not None else None
                 if landed is not None and not landed.done():

@@ -206,3 +206,15 @@ def test_processes_is_read_from_the_track_table(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.astm.track]\nprocesses = "sometimes"\n')
     with pytest.raises(UsageError, match=r"\[tool.astm.track\] processes"):
         load(tmp_path)
+
+
+def test_a_failing_event_sink_does_not_stall_the_track(tmp_path: Path) -> None:
+    def broken(e) -> None:  # type: ignore[no-untyped-def]
+        if " " in e.node:  # a worker's events, read on the scheduler's reader threads
+            raise OSError("the terminal is gone")
+
+    runner, track, repo = _runner(tmp_path, lambda p: PlanProvider(p))
+    runner.events = broken
+    result = runner.run()
+    assert result.branch == "astm/track-prices-with-tax"
+    assert git(repo.workdir, "rev-list", "--count", f"{track.base}..{result.branch}") == "4"
