@@ -189,6 +189,8 @@ class Forked:
                 for c in others:  # the scheduler's ends of the workers forked before
                     c.close()
                 code = _serve(theirs, self.run, parent)
+            except KeyboardInterrupt:  # passed on before its loop began: its job fails as it ends
+                code = 130
             except BaseException:  # noqa: BLE001 - reported on stderr, the worker ends
                 with contextlib.suppress(Exception):
                     traceback.print_exc()
