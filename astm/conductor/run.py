@@ -153,11 +153,12 @@ class Runner:
             self.depot = Depot()  # a ticket takes the sandboxes the tickets before it left
         run = TicketRun(self.repo, self.settings, self.provider_for, self.events, self.tmp, self.depot)
         pending = [t for t in tr.tickets if t.status != "done"]
-        # Forked now, while no ticket's thread exists (conductor/workers.py).
-        pool = workers.open_pool(run, self.settings.jobs, dag.width(pending), processes=self.trust.processes,
-                                 paths=[f for t in pending for f in t.files],
-                                 model=any(t.plan is None for t in pending))
+        pool: workers.TicketPool | None = None
         try:
+            # Forked now, while no ticket's thread exists (conductor/workers.py).
+            pool = workers.open_pool(run, self.settings.jobs, dag.width(pending), processes=self.trust.processes,
+                                     paths=[f for t in pending for f in t.files],
+                                     model=any(t.plan is None for t in pending))
             self.schedule(pool)
             left = [t for t in tr.tickets if t.status != "done"]
             if left:
@@ -166,7 +167,8 @@ class Runner:
                 raise TrackFailed(resume.why(tr, left))
             self.land()
         finally:
-            pool.join()  # the workers' sandboxes are gone when the run returns
+            if pool is not None:
+                pool.join()  # the workers' sandboxes are gone when the run returns
             shutil.rmtree(self.tmp, ignore_errors=True)
             if own:
                 assert self.depot is not None

@@ -76,7 +76,10 @@ def open_pool(run: TicketRun, jobs: int, width: int, *, processes: bool, paths: 
     count = max(1, min(jobs, width))
     if processes and count >= 2 and forks():
         preload(paths, model=model)
-        return Forked(run, count)
+        try:
+            return Forked(run, count)
+        except OSError:  # no process to be had (EAGAIN, ENOMEM): the tickets run as threads
+            pass
     return Threads(run, max(1, jobs))
 
 
@@ -170,8 +173,14 @@ class Forked:
     stopping: bool = False
 
     def __post_init__(self) -> None:
-        for _ in range(self.count):
-            self.workers.append(self._fork())
+        try:
+            for _ in range(self.count):
+                self.workers.append(self._fork())
+        except OSError:  # the ones forked see their pipes close and end
+            for w in self.workers:
+                w.conn.close()
+                os.waitpid(w.pid, 0)
+            raise
         for w in self.workers:
             w.reader = threading.Thread(target=self._read, args=(w,), name=f"astm-worker-{w.pid}", daemon=True)
             w.reader.start()

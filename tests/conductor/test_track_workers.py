@@ -218,3 +218,31 @@ def test_a_failing_event_sink_does_not_stall_the_track(tmp_path: Path) -> None:
     result = runner.run()
     assert result.branch == "astm/track-prices-with-tax"
     assert git(repo.workdir, "rev-list", "--count", f"{track.base}..{result.branch}") == "4"
+
+
+def test_no_process_to_be_had_runs_the_tickets_as_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    real_fork, forked = os.fork, []
+
+    def fork() -> int:  # the second fork finds no process to be had
+        if forked:
+            raise OSError(11, "Resource temporarily unavailable")
+        pid = real_fork()
+        if pid:
+            forked.append(pid)
+        return pid
+
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.setattr(os, "fork", fork)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    runner, _, _ = _runner(tmp_path, lambda p: Marking(p, marks))
+    result = runner.run()
+    assert result.branch == "astm/track-prices-with-tax"
+    assert {int(m.name.split("-")[0]) for m in marks.iterdir()} == {TEST_PID}
+    with pytest.raises(ChildProcessError):  # the one worker forked was ended and waited for
+        os.waitpid(forked[0], os.WNOHANG)
+    assert [p.name for p in temp.iterdir() if p.name.startswith("astm-track-")] == []
