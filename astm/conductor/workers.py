@@ -6,7 +6,7 @@ answers at about the same moment, and in threads of one process they queued for 
 lock: a chain of three tickets ran 90 ms a level beyond the model's latency alone, four
 chains side by side 240 ms (bench/track.py, L = 1 s). Forked workers run them on every
 core. What that buys grows with the cores: on 2 CPUs, 12% of a track's wall at L = 0 and
-1-6% at L = 0.5-2 s, as each worker's first ticket pays for the memory pages it copies
+1-4% at L = 0.5-2 s, as each worker's first ticket pays for the memory pages it copies
 (~40 ms of kernel time; docs/tracks.md).
 
 - **Forked, not spawned.** A fork of the scheduler costs 4-8 ms and has astm, ``openai``
