@@ -7,6 +7,7 @@ documented ones.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from astm.conductor.models import Ticket, Track, check, find_cycle
@@ -110,20 +111,12 @@ def depth(tickets: Sequence[Ticket]) -> int:
 def width(tickets: Sequence[Ticket]) -> int:
     """How many of ``tickets`` can run at once, about: the largest level of their DAG (a
     ticket's level: one past the deepest of its dependencies among ``tickets``)."""
-    by_id = {t.id: t for t in tickets}
+    ids = {t.id for t in tickets}
     level: dict[str, int] = {}
-
-    def of(tid: str, seen: frozenset[str]) -> int:
-        if tid not in level:
-            deps = [d for d in by_id[tid].depends_on if d in by_id and d not in seen]
-            level[tid] = 1 + max((of(d, seen | {tid}) for d in deps), default=-1)
-        return level[tid]
-
-    counts: dict[int, int] = {}
-    for t in tickets:
-        n = of(t.id, frozenset())
-        counts[n] = counts.get(n, 0) + 1
-    return max(counts.values(), default=0)
+    for t in topo_order([t.model_copy(update={"depends_on": [d for d in t.depends_on if d in ids]})
+                         for t in tickets]):
+        level[t.id] = 1 + max((level[d] for d in t.depends_on), default=-1)
+    return max(Counter(level.values()).values(), default=0)
 
 
 def stub_first(tickets: Iterable[Ticket]) -> None:

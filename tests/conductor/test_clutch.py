@@ -8,13 +8,23 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 from conftest import GIT_ENV, Snapshot, git
-from trackkit import NET, TAX, insert, project, replace, ticket, track_id, track_refs, write_plan
+from trackkit import (
+    NET,
+    TAX,
+    insert,
+    project,
+    replace,
+    stderr_of,
+    ticket,
+    track_id,
+    track_refs,
+    write_plan,
+)
 
 from astm.conductor import store
 from astm.conductor.clutch import Approve, Clutch, Edit, Quit, Reject, Review
@@ -214,15 +224,7 @@ def test_ctrl_c_during_a_step_pause(tmp_path: Path) -> None:
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env={**os.environ, **GIT_ENV},
     )
-    err = bytearray()
-
-    def read() -> None:
-        assert proc.stderr is not None
-        while chunk := proc.stderr.read1(4096):  # type: ignore[attr-defined]
-            err.extend(chunk)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    err, reader = stderr_of(proc)
     deadline = time.monotonic() + 60
     while b"approve [a]" not in err and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)

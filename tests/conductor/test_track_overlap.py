@@ -7,27 +7,14 @@ import threading
 from pathlib import Path
 
 from conftest import git
-from trackkit import project, standard_tickets, write_plan
+from trackkit import planned, project
 
 from astm import config as cfg
-from astm.conductor import planner
 from astm.conductor.commits import result_commit
-from astm.conductor.models import Track
 from astm.conductor.run import Runner
 from astm.core.result import Event
 from astm.llm.plan_provider import PlanProvider
 from astm.workspace.repo import Repo
-
-
-def planned(tmp_path: Path) -> tuple[Repo, Track]:
-    repo_path = project(tmp_path)
-    repo = Repo.open(repo_path)
-    plan = planner.load_plan(write_plan(tmp_path / "t.json", standard_tickets()))
-    base = repo.base_commit().id
-    track = planner.build(plan, intent="", base=str(base), files=set(repo.list_files(base)))
-    for t, given in zip(track.tickets, plan.tickets, strict=True):
-        t.plan = given.plan
-    return repo, track
 
 
 def test_dependents_start_before_their_parents_engine_run_returns(tmp_path: Path) -> None:

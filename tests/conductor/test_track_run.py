@@ -12,6 +12,7 @@ from trackkit import (
     NET,
     TAX,
     insert,
+    planned,
     project,
     replace,
     standard_tickets,
@@ -81,19 +82,12 @@ def test_a_refused_track_run_leaves_no_temporary_folder(astm, tmp_path: Path, mo
 
 def test_independent_tickets_start_together(tmp_path: Path) -> None:
     from astm import config as cfg
-    from astm.conductor import planner
     from astm.conductor.run import Runner
     from astm.llm.plan_provider import PlanProvider
 
-    repo_path = project(tmp_path)
-    repo = Repo.open(repo_path)
-    plan = planner.load_plan(write_plan(tmp_path / "t.json", standard_tickets()))
-    base = str(repo.base_commit().id)
-    track = planner.build(plan, intent="", base=base, files=set(repo.list_files(repo.base_commit().id)))
-    for t, given in zip(track.tickets, plan.tickets, strict=True):
-        t.plan = given.plan
+    repo, track = planned(tmp_path)
     events: list[tuple[str, str]] = []
-    runner = Runner(repo, track, cfg.load(repo_path), lambda p: PlanProvider(p),  # type: ignore[arg-type]
+    runner = Runner(repo, track, cfg.load(repo.workdir), lambda p: PlanProvider(p),  # type: ignore[arg-type]
                     on_event=lambda e: events.append((e.node, e.state)) if " " not in e.node else None)
     result = runner.run()
     assert result.branch == "astm/track-prices-with-tax"

@@ -13,11 +13,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import trackkit
 from conftest import GIT_ENV, git
 from trackkit import project, standard_tickets, track_id, write_plan
 
 from astm import config as cfg
-from astm.conductor import planner, store
+from astm.conductor import store
 from astm.conductor.models import Attempt, RunningIn, Track
 from astm.conductor.run import Runner, TrackFailed
 from astm.conductor.saver import Saver
@@ -28,12 +29,7 @@ from astm.workspace.repo import Repo
 
 
 def planned(tmp_path: Path) -> tuple[Repo, Track]:
-    repo = Repo.open(project(tmp_path))
-    plan = planner.load_plan(write_plan(tmp_path / "t.json", standard_tickets()))
-    base = repo.base_commit().id
-    track = planner.build(plan, intent="", base=str(base), files=set(repo.list_files(base)))
-    for t, given in zip(track.tickets, plan.tickets, strict=True):
-        t.plan = given.plan
+    repo, track = trackkit.planned(tmp_path)
     store.save(repo, track)
     return repo, track
 

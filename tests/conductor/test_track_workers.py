@@ -7,17 +7,16 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 from conftest import GIT_ENV, Snapshot, git, run_subprocess
-from trackkit import project, standard_tickets, track_id, write_plan
+from trackkit import planned, project, standard_tickets, stderr_of, track_id, write_plan
 
 from astm import config as cfg
-from astm.conductor import dag, planner, store, workers
+from astm.conductor import dag, store, workers
 from astm.conductor.config import TrackSettings
 from astm.conductor.models import Ticket, Track
 from astm.conductor.run import Runner, TrackFailed
@@ -50,14 +49,8 @@ class Dying(PlanProvider):
 
 
 def _runner(tmp_path: Path, provider_for, processes: bool = True) -> tuple[Runner, Track, Repo]:  # type: ignore[no-untyped-def]
-    repo_path = project(tmp_path)
-    repo = Repo.open(repo_path)
-    plan = planner.load_plan(write_plan(tmp_path / "t.json", standard_tickets()))
-    base = str(repo.base_commit().id)
-    track = planner.build(plan, intent="", base=base, files=set(repo.list_files(repo.base_commit().id)))
-    for t, given in zip(track.tickets, plan.tickets, strict=True):
-        t.plan = given.plan
-    runner = Runner(repo, track, cfg.load(repo_path), provider_for,
+    repo, track = planned(tmp_path)
+    runner = Runner(repo, track, cfg.load(repo.workdir), provider_for,
                     track_settings=TrackSettings(processes=processes))
     return runner, track, repo
 
@@ -112,14 +105,7 @@ def _start(tmp_path: Path, pause: str) -> tuple[subprocess.Popen[bytes], bytearr
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         env={**os.environ, **GIT_ENV, "ASTM_PAUSE_AT": pause, "TMPDIR": str(sandboxes)},
     )
-    err = bytearray()
-
-    def read() -> None:
-        assert proc.stderr is not None
-        while chunk := proc.stderr.read1(4096):  # type: ignore[attr-defined]
-            err.extend(chunk)
-
-    threading.Thread(target=read, daemon=True).start()
+    err, _ = stderr_of(proc)
     deadline = time.monotonic() + 60
     while b"astm: paused at" not in err and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)

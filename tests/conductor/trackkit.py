@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
 from conftest import git, make_repo
+
+from astm.conductor import planner
+from astm.conductor.models import Track
+from astm.workspace.repo import Repo
 
 PYPROJECT = '[project]\nname = "shop"\nversion = "0.1.0"\n\n[tool.astm.validate]\ntests = "off"\n'
 MODULE = '"""Prices."""\n\n\ndef net(amount: float) -> float:\n    return amount\n\n\ndef gross(amount: float) -> float:\n    return amount\n'
@@ -56,6 +62,17 @@ def write_plan(path: Path, tickets: list[dict[str, Any]], title: str = "Prices w
     return path
 
 
+def planned(tmp_path: Path) -> tuple[Repo, Track]:
+    """The standard track planned on a fresh project, each ticket with its plan."""
+    repo = Repo.open(project(tmp_path))
+    plan = planner.load_plan(write_plan(tmp_path / "t.json", standard_tickets()))
+    base = repo.base_commit().id
+    track = planner.build(plan, intent="", base=str(base), files=set(repo.list_files(base)))
+    for t, given in zip(track.tickets, plan.tickets, strict=True):
+        t.plan = given.plan
+    return repo, track
+
+
 def track_refs(repo: Path) -> list[str]:
     out = git(repo, "for-each-ref", "--format=%(refname)", "refs/astm/tracks/")
     return out.splitlines() if out else []
@@ -67,3 +84,17 @@ def track_id(out: str) -> str:
         if line.startswith("track "):
             return line.split()[1].rstrip(":")
     raise AssertionError(out)
+
+
+def stderr_of(proc: subprocess.Popen[bytes]) -> tuple[bytearray, threading.Thread]:
+    """``proc``'s standard error as it arrives, read on a thread (joined by the caller)."""
+    err = bytearray()
+
+    def read() -> None:
+        assert proc.stderr is not None
+        while chunk := proc.stderr.read1(4096):  # type: ignore[attr-defined]
+            err.extend(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return err, reader
