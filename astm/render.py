@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
-from typing import IO, Any, Self
+from typing import IO, TYPE_CHECKING, Any, Self
 
-from astm.core.result import NOT_LANDED, ApplyResult, Event
 from astm.errors import printable
+
+if TYPE_CHECKING:  # loaded by the functions that use them: every command guards its streams here
+    from astm.core.result import ApplyResult, Event
 
 
 def printable_lines(text: str) -> str:
@@ -156,6 +158,7 @@ class Progress:
 
 def summary(result: ApplyResult, out: IO[str], *, review: str | None) -> None:
     """The closing lines: nodes, notices, the branch and how to review it."""
+    from astm.core.result import NOT_LANDED
     from astm.faults import pause_at
 
     pause_at("summary")
@@ -191,6 +194,8 @@ def summary(result: ApplyResult, out: IO[str], *, review: str | None) -> None:
 
 def model_notice(progress: Progress) -> Callable[[str, str], None]:
     """The provider's ``notify``: what a model call waits for, shown as a ``model`` event."""
+    from astm.core.result import Event
+
     return lambda node, detail: progress(Event(node, "model", detail=detail))
 
 

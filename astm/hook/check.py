@@ -12,7 +12,8 @@ from astm.hook import checks
 from astm.hook.finding import Finding, Problem
 from astm.hook.settings import HookSettings
 from astm.hook.staged import Staged, StagedFile
-from astm.lang import find, language_of, ruff_lints
+from astm.lang import language_of, ruff_lints
+from astm.lang import problems_of as syntax_problems
 from astm.lang.problems import TREE_SITTER
 
 
@@ -73,10 +74,9 @@ def check_staged(
 
 def problems_of(path: str, data: bytes) -> list[Problem]:
     """The syntax problems of one file (its language's authority, then tree-sitter)."""
-    lang = find(path)
     # Only files a language claims are checked (``wanted`` above) or repaired; a file no
     # language claims has no authority on its syntax, so it has no syntax problems.
-    return [] if lang is None else lang.problems(data, path)
+    return syntax_problems(path, data)
 
 
 def place(f: StagedFile, problems: list[Problem]) -> list[Finding]:

@@ -109,15 +109,20 @@ def _git(cwd: Path, args: list[str], stdin: bytes | None = None, *, check: bool 
     return proc.stdout if proc.returncode == 0 else b""
 
 
+PREFETCH = ("pyproject.toml",)  # staged files the registered checks read (``staged_blob``)
+
+
 class Staged:
     """The repository at ``cwd`` as a hook sees it: work tree, git directory, the index
     the commit is made from, HEAD and any merge heads. Read-only."""
 
     def __init__(self, cwd: Path) -> None:
         self.cwd = cwd
+        # HEAD's commit in the same process (each git process is a few ms of a hook run):
+        # before the first commit it is the one argument git refuses, after the four answers.
         out = subprocess.run(
             ["git", "rev-parse", "--is-bare-repository", "--absolute-git-dir", "--git-common-dir",
-             "--show-toplevel"],
+             "--show-toplevel", "HEAD^{commit}", "--"],
             cwd=cwd, capture_output=True, env=_git_env(), stdin=subprocess.DEVNULL, check=False,
         )
         lines = out.stdout.decode("utf-8", "surrogateescape").splitlines()
@@ -134,12 +139,8 @@ class Staged:
         index_env = os.environ.get("GIT_INDEX_FILE")
         # A relative GIT_INDEX_FILE is relative to the hook's cwd, the top of the work tree.
         self.index_path = Path(cwd, index_env) if index_env else self.gitdir / "index"
-
-    @cached_property
-    def head(self) -> str | None:
-        """HEAD's commit id; None before the first commit."""
-        out = _git(self.cwd, ["rev-parse", "-q", "--verify", "HEAD^{commit}"], check=False)
-        return out.decode().strip() or None
+        self.head: str | None = lines[4] if out.returncode == 0 and len(lines) > 4 else None
+        self._staged: dict[str, bytes | None] = {}  # ``staged_blob``s read with the changes
 
     @cached_property
     def merge_heads(self) -> tuple[str, ...]:
@@ -190,8 +191,9 @@ class Staged:
 
     def staged_blob(self, path: str) -> bytes | None:
         """``path`` as the index holds it (stage 0), or None."""
-        got = self.blobs([f":{path}"])
-        return got.get(f":{path}")
+        if path not in self._staged:
+            self._staged[path] = self.blobs([f":{path}"]).get(f":{path}")
+        return self._staged[path]
 
     def blobs(self, names: Iterable[str]) -> dict[str, bytes]:
         """The blobs ``names`` name (ids, ``rev:path``, ``:path``), read in one
@@ -287,7 +289,10 @@ class Staged:
         names = [e.new_sha for e in todo]
         names += [e.old_sha for e in todo if e.old_sha is not None]
         names += [f"{mh}:{e.path}" for e in todo for mh in self.merge_heads]
-        got = self.blobs(names)
+        # The checks read the project's configuration (checks.py): in the same git process.
+        ahead = [p for p in PREFETCH if p not in self._staged] if todo else []
+        got = self.blobs(names + [f":{p}" for p in ahead])
+        self._staged.update({p: got.get(f":{p}") for p in ahead})
         for e in todo:
             data = got.get(e.new_sha)
             if data is None:

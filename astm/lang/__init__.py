@@ -1,9 +1,10 @@
 """Languages astm edits: the ``Language`` protocol and the only path -> language map.
 
 Each language lives in one package, ``astm/lang/<name>/`` (syntax, edits, view, summary,
-answers, checks), whose ``__init__`` exposes ``LANGUAGE``. ``REGISTRY`` below is the one
-place that maps a file name to a language: adding a language is its package and one line
-here. Nothing else in astm asks which language a file is by name or suffix; it asks the
+answers, checks), whose ``__init__`` exposes ``LANGUAGE`` (made on first use, from its
+``language`` module: a package's ``__init__`` runs before any of its modules, and the
+hook reads only ``problems``). ``REGISTRY`` below is the one place that maps a file name
+to a language: adding a language is its package and one line here. Nothing else in astm asks which language a file is by name or suffix; it asks the
 language (``tests/test_architecture.py`` holds the rest of astm to that).
 """
 
@@ -234,6 +235,24 @@ def find(path: str) -> Language | None:
         if path.endswith(suffixes):
             return importlib.import_module(module).LANGUAGE  # type: ignore[no-any-return]
     return None
+
+
+def problems_of(path: str, data: bytes) -> list[Problem]:
+    """The pre-commit hook's syntax check of ``path`` (``Language.problems``). A language
+    package with a ``problems`` module (``problems(data, path)``, what its ``LANGUAGE``
+    answers too) is asked through that module alone: a hook run does not load the rest
+    of the language (its edits, answers, views). Others are asked through ``LANGUAGE``."""
+    for _, suffixes, module in REGISTRY:
+        if not path.endswith(suffixes):
+            continue
+        try:
+            light = importlib.import_module(f"{module}.problems")
+        except ModuleNotFoundError as exc:
+            if exc.name not in (f"{module}.problems", module):
+                raise  # something the module itself needs is missing: not a fallback
+            return importlib.import_module(module).LANGUAGE.problems(data, path)  # type: ignore[no-any-return]
+        return light.problems(data, path)  # type: ignore[no-any-return]
+    return []
 
 
 def language_for(path: str) -> Language:
