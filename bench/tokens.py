@@ -155,7 +155,7 @@ def measure(module: str, method_name: str, verbose: bool, dump: Path | None = No
     whole_prompt = render(
         "generate", language="python", node_id=name, node_kind="file", key="(none)",
         intent=intent, context="(none)", text=data.decode("utf-8").rstrip("\n"), hint="",
-        shape="the whole file",
+        shape="the whole file", requests="",  # the file carries its own imports: no request section
     )
     messages = [{"role": "user", "content": whole_prompt}]
     whole_sent = len(json.dumps({"model": "bench-model", "messages": messages}).encode())
