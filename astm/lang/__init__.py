@@ -4,8 +4,9 @@ Each language lives in one package, ``astm/lang/<name>/`` (syntax, edits, view, 
 answers, checks), whose ``__init__`` exposes ``LANGUAGE`` (made on first use, from its
 ``language`` module: a package's ``__init__`` runs before any of its modules, and the
 hook reads only ``problems``). ``REGISTRY`` below is the one place that maps a file name
-to a language: adding a language is its package and one line here. Nothing else in astm asks which language a file is by name or suffix; it asks the
-language (``tests/test_architecture.py`` holds the rest of astm to that).
+to a language: adding a language is its package and one line here. Nothing else in astm
+asks which language a file is by name or suffix; it asks the language
+(``tests/test_architecture.py`` holds the rest of astm to that).
 """
 
 from __future__ import annotations
