@@ -215,6 +215,7 @@ def _completion(reply: Reply, model: object) -> dict[str, Any]:
 def _handler_for(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         trickle: float = 0.0  # this reply's seconds between bytes
+        counted: bool = False  # this request is counted in ``in_flight``
         # TCP_NODELAY, as model servers set it (uvicorn, llama.cpp's server): the stdlib
         # writes a reply's headers and its body apart, and on a kept-alive connection
         # Nagle's algorithm held the body until the client's delayed ACK, 40 ms later.
@@ -237,6 +238,7 @@ def _handler_for(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
             with server._lock:
                 server.in_flight += 1
                 server.max_in_flight = max(server.max_in_flight, server.in_flight)
+            self.counted = True
             try:
                 if server._slots is not None:
                     while not server._slots.acquire(timeout=0.05):
@@ -248,6 +250,14 @@ def _handler_for(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
                     if server._slots is not None:
                         server._slots.release()
             finally:
+                self._answered()
+
+        def _answered(self) -> None:
+            """The request leaves the count of those in flight, once: before its reply is
+            written, since the client may send its next request the moment it reads the
+            reply, before this thread runs again (a fast machine saw two "in flight")."""
+            if self.counted:
+                self.counted = False
                 with server._lock:
                     server.in_flight -= 1
 
@@ -256,6 +266,7 @@ def _handler_for(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
             self.trickle = reply.trickle
             if reply.delay and server._stop.wait(reply.delay):
                 return  # shutting down: drop the connection unanswered
+            self._answered()
             if reply.raw is not None:
                 self._send_bytes(reply.status, reply.raw, reply.headers)
             elif reply.status != 200:
