@@ -12,8 +12,7 @@ from astm.hook import checks
 from astm.hook.finding import Finding, Problem
 from astm.hook.settings import HookSettings
 from astm.hook.staged import Staged, StagedFile
-from astm.lang import language_of, ruff_lints
-from astm.lang import problems_of as syntax_problems
+from astm.lang import language_of, problems_of, ruff_lints
 from astm.lang.problems import TREE_SITTER
 
 
@@ -48,7 +47,7 @@ def check_staged(
 
     ruff = None
     # ruff lints Python (asked without loading a language); a staged file's language loads
-    # for its syntax check (``problems_of``): a commit of TOML alone never loads Python's.
+    # for its syntax check (``astm.lang.problems_of``): a commit of TOML alone never loads Python's.
     py = {f.path: f.data for f in files if ruff_lints(f.path)}
     if py and "ruff" in settings.validators:
         from astm.hook import ruff as ruff_mod
@@ -70,13 +69,6 @@ def check_staged(
         result.findings.extend(place(f, problems))
     result.findings.extend(checks.run_all(view, files))
     return result
-
-
-def problems_of(path: str, data: bytes) -> list[Problem]:
-    """The syntax problems of one file (its language's authority, then tree-sitter)."""
-    # Only files a language claims are checked (``wanted`` above) or repaired; a file no
-    # language claims has no authority on its syntax, so it has no syntax problems.
-    return syntax_problems(path, data)
 
 
 def place(f: StagedFile, problems: list[Problem]) -> list[Finding]:

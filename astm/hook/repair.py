@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING
 from astm.core.node import Node, split_id
 from astm.errors import AstmError
 from astm.hook.changed import NodeMap
-from astm.hook.check import CheckResult, place, problems_of
+from astm.hook.check import CheckResult, place
 from astm.hook.finding import Finding
 from astm.hook.staged import StagedFile
-from astm.lang import find
+from astm.lang import find, problems_of
 from astm.llm.base import (
     Act,
     ClaimAnswer,

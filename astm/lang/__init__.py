@@ -242,7 +242,8 @@ def problems_of(path: str, data: bytes) -> list[Problem]:
     """The pre-commit hook's syntax check of ``path`` (``Language.problems``). A language
     package with a ``problems`` module (``problems(data, path)``, what its ``LANGUAGE``
     answers too) is asked through that module alone: a hook run does not load the rest
-    of the language (its edits, answers, views). Others are asked through ``LANGUAGE``."""
+    of the language (its edits, answers, views). Others are asked through ``LANGUAGE``.
+    A file no language claims has no authority on its syntax: no problems."""
     for _, suffixes, module in REGISTRY:
         if not path.endswith(suffixes):
             continue
