@@ -33,6 +33,7 @@ from astm.workspace import git
 MAX_CLASS_LINES = 150  # of a class shown whole to the worker of a new member
 
 if TYPE_CHECKING:
+    from astm.validate.hands import Hand
     from astm.workspace.sandbox import Sandbox
 
 
@@ -163,18 +164,22 @@ async def generate(
                     ctx.result.notices.append(f"{nid}: the same answer twice; retrying at temperature {warm:g}")
                 seen.add(answer.strip())
                 ctx.emit(nid, "validating", attempt)
-                patch, imports, asks, diag = shape(
-                    ctx, f, answer, place, node=node, parent=parent, kind=kind, key=key,
-                    rename=free, owner=nid, intent=intent,
-                )
-                if diag is None and patch is not None and keep is not None and node is not None:
-                    diag = limits.lost_children(f, patch, node, keep)
-                if diag is None and patch is not None and shown != text and patch.text.strip() == shown.strip():
-                    diag = Diagnostic("the answer is the new node's stub, unchanged: write its content", "shape")
-                if diag is None and patch is not None:
-                    if attempt == 1 and (spec := ctx.speculations.get(parent.id)) is not None:
-                        spec.offer(nid, patch, imports)  # its router's text joins this check's batch
-                    diag = await external_node(ctx, f, await box.get(), patch, imports, node)
+                hand = ctx.checks.hands.take()  # ruff waits for this answer's text (validate/hands)
+                try:
+                    patch, imports, asks, diag = shape(
+                        ctx, f, answer, place, node=node, parent=parent, kind=kind, key=key,
+                        rename=free, owner=nid, intent=intent,
+                    )
+                    if diag is None and patch is not None and keep is not None and node is not None:
+                        diag = limits.lost_children(f, patch, node, keep)
+                    if diag is None and patch is not None and shown != text and patch.text.strip() == shown.strip():
+                        diag = Diagnostic("the answer is the new node's stub, unchanged: write its content", "shape")
+                    if diag is None and patch is not None:
+                        if attempt == 1 and (spec := ctx.speculations.get(parent.id)) is not None:
+                            spec.offer(nid, patch, imports)  # its router's text joins this check's batch
+                        diag = await external_node(ctx, f, await box.get(), patch, imports, node, hand)
+                finally:
+                    hand.done()
                 if diag is None and ctx.review is not None:  # --step: the user decides (agents/review.py)
                     patch, imports, asks, diag = await review.gate(
                         ctx, nid, text, (patch, imports, asks, diag),
@@ -291,7 +296,8 @@ async def recheck(
 
 
 async def external_node(
-    ctx: RunContext, f: FileCtx, sandbox: Sandbox, patch: Patch, imports: list[bytes], node: Node | None
+    ctx: RunContext, f: FileCtx, sandbox: Sandbox, patch: Patch, imports: list[bytes], node: Node | None,
+    hand: Hand | None = None,
 ) -> Diagnostic | None:
     """The external validators on the file as this node's patch makes it."""
     patches = [patch]
@@ -305,5 +311,5 @@ async def external_node(
     nid = node.id if node is not None else patch.owner
     return await ctx.checks.external(
         f.path, f.data, sandbox, patched, old, (start, start + len(patch.text)),
-        external=f.lang.external, kind=kind, node=nid, lint=f.lang.lint_view(f.tree, f.data, patches),
+        external=f.lang.external, kind=kind, node=nid, lint=lambda: f.lang.lint_view(f.tree, f.data, patches), hand=hand,
     )

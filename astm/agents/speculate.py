@@ -22,6 +22,7 @@ from astm.errors import AstmError
 
 if TYPE_CHECKING:
     from astm.core.node import Node
+    from astm.validate.hands import Hand
     from astm.workspace.sandbox import Sandbox
 
 
@@ -59,23 +60,31 @@ class Speculation:
             return
         self.patches[owner] = patch
         if len(self.patches) == len(self.leaves):
-            self.task = asyncio.ensure_future(self._check())
+            # Taken now, while the leaf's own hand is out: the guess goes in its batch.
+            # Given back by the task's end too: a task cancelled before its first step
+            # never runs its ``finally``.
+            hand = self.ctx.checks.hands.take()
+            self.task = asyncio.ensure_future(self._check(hand))
+            self.task.add_done_callback(lambda _: hand.done())
 
-    async def _check(self) -> None:
+    async def _check(self, hand: Hand) -> None:
         f, node = self.f, self.node
         bounds = (0, len(f.data)) if node.is_file else (node.start, node.end)
         try:
-            view = compose(f.data, list(self.patches.values()), bounds=bounds)
-        except AstmError:
-            return  # the router's own composition reports it
-        sandbox = await self.box
-        if self.prefetch is not None:  # it writes the base file into the same sandbox
-            await settle(self.prefetch)
-        await self.ctx.checks.ruff_inputs(sandbox, [f.path])
-        await self.ctx.blocking(sandbox.write, f.path, view)
-        # Not awaited: the pipeline keeps the findings for the router's check, which
-        # reports any error of the check itself (retrieved here, never printed).
-        self.ctx.checks.ruff_on(f.path, sandbox, view, on_disk=True).add_done_callback(_retrieve)
+            try:
+                view = compose(f.data, list(self.patches.values()), bounds=bounds)
+            except AstmError:
+                return  # the router's own composition reports it
+            sandbox = await self.box
+            if self.prefetch is not None:  # it writes the base file into the same sandbox
+                await settle(self.prefetch)
+            await self.ctx.checks.ruff_inputs(sandbox, [f.path])
+            await self.ctx.blocking(sandbox.write, f.path, view)
+            # Not awaited: the pipeline keeps the findings for the router's check, which
+            # reports any error of the check itself (retrieved here, never printed).
+            self.ctx.checks.ruff_on(f.path, sandbox, view, on_disk=True).add_done_callback(_retrieve)
+        finally:
+            hand.done()
 
     async def close(self) -> None:
         """The leaves are done: the guess's write into the router's sandbox is over

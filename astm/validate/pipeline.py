@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from astm.validate.diagnostic import Diagnostic
+from astm.validate.hands import Hand, Hands
 
 if TYPE_CHECKING:
     from astm.config import ValidateSettings
@@ -34,6 +35,8 @@ class Pipeline:
         self._roots: dict[object, list[str]] = {}  # ruff's src roots, by the sandboxes' fork
         # Per file, the names of definitions nodes asked for or proposed (agents.follow.expect).
         self.expected: dict[str, set[str]] = {}
+        # Leaves holding answers: their ruff checks leave together (validate/hands.py).
+        self.hands = Hands()
 
     def excuse(self, path: str, findings: list[Any] | None, kind: str) -> list[Any] | None:
         """ruff's findings without ``F821`` on names a node of ``path`` asked for, below the
@@ -55,7 +58,7 @@ class Pipeline:
     async def external(
         self, path: str, base: bytes, sandbox: Sandbox, patched: bytes, old: tuple[int, int],
         new: tuple[int, int], *, external: bool, kind: str = "file", node: str = "", level: str = "node",
-        lint: bytes | None = None,
+        lint: Callable[[], bytes | None] | None = None, hand: Hand | None = None,
     ) -> Diagnostic | None:
         """Subprocess validators in the sandbox: ruff, then the kind's own commands.
 
@@ -63,8 +66,10 @@ class Pipeline:
         codes are left to its parent). ``level="parent"``: a router after composition,
         judged on every code; ``level="class"``: a class after composition, which leaves
         the cross-node codes to its file. A parent's ruff diagnostic carries the file's line.
-        ``lint``: what ruff reads instead of ``patched`` (a leaf's ``Language.lint_view``:
-        the same rows for the node's lines), unless the kind runs commands on the file."""
+        ``lint``: makes what ruff reads instead of ``patched`` (a leaf's ``Language.lint_view``:
+        the same rows for the node's lines), unless the kind runs commands on the file
+        (made only when ruff runs: a whole file's walk, half a millisecond a leaf).
+        ``hand``: the leaf's answer in hand, given back once its ruff check is asked."""
         from astm.validate import commands, ruff
 
         conf = self.conf
@@ -74,11 +79,15 @@ class Pipeline:
             return None
         wanted = [p for c in kind_conf.commands for p in commands.named_paths(c)]
         await self.ruff_inputs(sandbox, wanted)
-        text = lint if lint is not None and not kind_conf.commands else patched
+        view = lint() if lint is not None and use_ruff and not kind_conf.commands else None
+        text = view if view is not None else patched
         await self.blocking(sandbox.write, path, text)
         if use_ruff:
             baseline = await self.baseline(path, base, sandbox)
-            after = self.excuse(path, await self.ruff_on(path, sandbox, text, on_disk=True), kind)
+            findings = self.ruff_on(path, sandbox, text, on_disk=True)
+            if hand is not None:
+                hand.done()
+            after = self.excuse(path, await findings, kind)
             diag = ruff.check(sandbox.path, path, base, patched, old, new, baseline, after or [], level=level)
             if diag is not None:
                 return diag
@@ -148,14 +157,14 @@ class Pipeline:
         """ruff's findings on ``data``, once per content. ``on_disk``: the caller has just
         written ``data`` to ``path`` in ``sandbox`` and leaves it there until the answer is
         in, so the check may share a ruff process with others (``ruff_batch``)."""
-        from astm.validate import ruff, ruff_batch
+        from astm.validate import ruff
 
         # bytes cache their own hash: the base file (the same object for every node of the
         # file) is hashed once a run, not once a node (a 5,000-line file: 1 ms a time).
         key = (path, len(data), hash(data))
         if key not in self._ruff:
             if on_disk:
-                self._ruff[key] = asyncio.wrap_future(ruff_batch.findings_on_disk(sandbox.path, path, data))
+                self._ruff[key] = self.hands.request(sandbox.path, path, data)
             else:
                 self._ruff[key] = asyncio.ensure_future(self.blocking(ruff.findings, sandbox.path, path, data))
         return self._ruff[key]

@@ -66,16 +66,22 @@ if hasattr(os, "register_at_fork"):
 def findings_on_disk(cwd: Path, relpath: str, data: bytes) -> Future[list[Finding] | None]:
     """``ruff.findings(cwd, relpath, data)`` for a ``data`` the caller has just written to
     ``cwd/relpath`` and leaves there until the result is in."""
-    req = _Request(cwd, relpath, data)
+    return findings_many([(cwd, relpath, data)])[0]
+
+
+def findings_many(items: list[tuple[Path, str, bytes]]) -> list[Future[list[Finding] | None]]:
+    """``findings_on_disk`` for several files at once: they go in the same batch
+    (``validate/hands``: the checks of answers that came back together)."""
+    reqs = [_Request(cwd, relpath, data) for cwd, relpath, data in items]
     global _running
     with _lock:
-        _pending.append(req)
+        _pending.extend(reqs)
         start = _running < RUNNING
         if start:
             _running += 1
     if start:
         threading.Thread(target=_drain, name="astm-ruff-batch", daemon=True).start()
-    return req.done
+    return [r.done for r in reqs]
 
 
 def _drain() -> None:
