@@ -3,12 +3,14 @@ lint a view of the file without the definitions they cannot involve (lang/python
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
 from conftest import Snapshot, git, make_repo
 
 from astm.config import load
+from astm.core.node import Node
 from astm.core.patch import Patch
 from astm.core.plan import Plan, Replace
 from astm.engine.apply import ApplyOptions, apply
@@ -206,3 +208,59 @@ def test_the_pool_hands_a_sandbox_on_and_never_hangs_after_a_loss(tmp_path: Path
             box.close()  # type: ignore[attr-defined]
     assert len(ctx.opened) == 2
     assert "astm-" not in git(repo, "worktree", "list")
+
+
+def _whole_walk(tree: Node, base: bytes, patches: list[Patch]) -> bytes | None:
+    """The view as it was made before the skeleton: a walk of the whole file per leaf."""
+
+    def uninvolved(node: Node) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        for child in node.children:
+            if child.kind not in ("function", "class"):
+                continue
+            touched = any(
+                child.start <= s <= child.end if s == e else child.start < e and s < child.end
+                for s, e in ((p.start, p.end) for p in patches)
+            )
+            if not touched:
+                out.append((child.start, child.end))
+            elif child.kind == "class":
+                out += uninvolved(child)
+        return out
+
+    cuts = uninvolved(tree)
+    if not cuts:
+        return None
+    eol = b"\r\n" if b"\r\n" in base else b"\n"
+    edits = sorted([*((p.start, p.end, p.text) for p in patches),
+                    *((s, e, eol * base[s:e].count(b"\n")) for s, e in cuts)])
+    out, at = [], 0
+    for start, end, text in edits:
+        out += [base[at:start], text]
+        at = end
+    out.append(base[at:])
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("eol", [b"\n", b"\r\n"])
+def test_the_kept_skeleton_gives_the_view_a_whole_walk_gives(eol: bytes) -> None:
+    # Every way a leaf's patches can lie: in one function, over two, in a class's member,
+    # an insert at a definition's edge or between statements, a top-level statement,
+    # the file's first and last bytes; alone and together, on one file kept between calls.
+    base = (BASE + b"\nX = 1\n\n\ndef tail():\n    return X\n").replace(b"\n", eol)
+    tree = parse("m.py", base)
+    nodes = [n for n in tree.walk() if not n.is_file]
+    points = sorted({0, len(base), *(n.start for n in nodes), *(n.end for n in nodes)})
+    rng = random.Random(7)
+    cases: list[list[Patch]] = [[]]
+    for n in nodes:
+        cases.append([Patch("m.py", n.start, n.end, base[n.start : n.end].replace(b"return", b"return 0 +"), n.id)])
+    for p in points:
+        cases.append([Patch("m.py", p, p, b"Y = 2" + eol, "m.py::Y")])
+    for _ in range(200):
+        a, b = sorted(rng.sample(points, 2))
+        c, d = sorted(rng.sample([q for q in points if q >= b] or [b], 1) * 2)
+        one = Patch("m.py", a, b, b"Z = 3" + eol, "m.py::Z", 0)
+        cases.append([one] if c < b or rng.random() < 0.5 else [one, Patch("m.py", c, d, b"W = 4" + eol, "m.py::W", 1)])
+    for patches in cases:
+        assert lint_view(tree, base, patches) == _whole_walk(tree, base, patches), patches
