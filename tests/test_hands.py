@@ -1,20 +1,28 @@
 """The ruff checks of answers in hand leave together (``astm.validate.hands``): one ruff
 process for a wave of leaves and their router's guess, never a wait for an answer still at
-the model, never a hang."""
+the model, never a hang. A plan's leaves leave ruff to their parent."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
+import threading
 from pathlib import Path
+from typing import Any
 
+import openai_server as loopback
 import pytest
 from conftest import git, make_repo
 
 from astm.config import load
 from astm.core.plan import Plan, Replace
 from astm.engine.apply import ApplyOptions, apply
+from astm.errors import AstmError
 from astm.llm.plan_provider import PlanProvider
 from astm.validate import hands, ruff, ruff_batch
+
+openai_server = loopback.openai_server
 
 CLEAN = b"def f(x):\n    return x + 1\n"
 UNDEFINED = b"def f(x):\n    return y + 1\n"
@@ -96,11 +104,12 @@ def test_a_hand_never_given_back_delays_but_does_not_hang(
     assert sends == [1]
 
 
-def test_a_wave_of_leaves_and_their_routers_guess_share_one_ruff_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    functions = {f"f{i}": f"def f{i}(x):\n    return x + {i}\n" for i in range(3)}
-    repo = make_repo(tmp_path / "r", {"m.py": "\n\n".join(functions.values())})
+FUNCTIONS = {f"f{i}": f"def f{i}(x):\n    return x + {i}\n" for i in range(3)}
+
+
+@pytest.fixture
+def ruff_runs(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], list[str]]:
+    """The files of each ruff process that checked several, and the files checked alone."""
     sizes: list[int] = []
     alone: list[str] = []
     real_files, real_findings = ruff.run_files, ruff.findings
@@ -115,16 +124,56 @@ def test_a_wave_of_leaves_and_their_routers_guess_share_one_ruff_process(
 
     monkeypatch.setattr(ruff, "run_files", files)
     monkeypatch.setattr(ruff, "findings", findings)
+    return sizes, alone
+
+
+def test_a_wave_of_model_answers_and_their_routers_guess_share_one_ruff_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, openai_server: loopback.LoopbackServer,
+    ruff_runs: tuple[list[int], list[str]], astm,  # type: ignore[no-untyped-def]
+) -> None:
+    repo = make_repo(tmp_path / "r", {"m.py": "\n\n".join(FUNCTIONS.values())})
+    together = threading.Barrier(3, timeout=30)
+
+    def respond(body: dict[str, Any]) -> str:
+        text = json.dumps(body["messages"])
+        if "Its children" in text:  # the file's route: its three functions act
+            return json.dumps({"act": [{"id": f"m.py::{k}", "intent": "one more"} for k in FUNCTIONS]})
+        name = re.search(r"Node: m\.py::(f\d)", text)
+        assert name is not None
+        together.wait()  # the three answers leave at once, as a model's wave comes back
+        return FUNCTIONS[name.group(1)].replace("return x", "return 1 + x")
+
+    openai_server.responder = respond
+    monkeypatch.setenv("ASTM_MODEL", "loop-model")
+    monkeypatch.setenv("ASTM_BASE_URL", openai_server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    res = astm("apply", "every function returns one more", "m.py", "--model-jobs", "8", "--branch", "astm/more",
+               cwd=repo)
+    assert res.code == 0, res.err
+    assert git(repo, "show", "astm/more:m.py").count("return 1 + x") == 3
+    sizes, alone = ruff_runs
+    # The file's baseline alone (on stdin, while the model routes); then the three
+    # leaves' texts and the file's composed text in one process, which the file's own
+    # check then finds done.
+    assert alone == ["m.py"], alone
+    assert sizes == [4], sizes
+
+
+def test_a_plans_leaves_leave_ruff_to_their_file(tmp_path: Path, ruff_runs: tuple[list[int], list[str]]) -> None:
+    # A plan cannot answer differently: its leaves' ruff checks would only fail it sooner.
+    repo = make_repo(tmp_path / "r", {"m.py": "\n\n".join(FUNCTIONS.values())})
     plan = Plan(intent="one more", edits=[
         Replace(op="replace", node=f"m.py::{k}", text=v.replace("return x", "return 1 + x"))
-        for k, v in functions.items()
+        for k, v in FUNCTIONS.items()
     ])
     result = apply(ApplyOptions(intent=plan.intent, cwd=repo, paths=("m.py",), plan=plan, branch="astm/more"),
                    load(repo, {}), PlanProvider(plan))
     assert result.branch == "astm/more"
     assert git(repo, "show", "astm/more:m.py").count("return 1 + x") == 3
-    # The file's baseline alone (on stdin, while the route is made); then the three
-    # leaves' texts and the file's composed text in one process, which the file's own
-    # check then finds done.
-    assert alone == ["m.py"], alone
-    assert sizes == [4], sizes
+    sizes, alone = ruff_runs
+    assert alone == ["m.py", "m.py"] and sizes == [], (alone, sizes)  # the baseline; the composed file
+    # ... and a finding on a leaf's lines still fails the plan, naming the node and its line.
+    bad = Plan(intent="compare", edits=[Replace(op="replace", node="m.py::f1", text='def f1(x):\n    return x is "a"\n')])
+    with pytest.raises(AstmError, match=r"m\.py::f1: line 2: ruff F632"):
+        apply(ApplyOptions(intent=bad.intent, cwd=repo, paths=("m.py",), plan=bad, branch="astm/bad"),
+              load(repo, {}), PlanProvider(bad))

@@ -121,3 +121,25 @@ def test_step_refuses_without_stdin(repo: Path, monkeypatch: pytest.MonkeyPatch,
     assert res.code == 2
     assert "--step needs a terminal or answers on stdin" in res.err
     assert openai_server.requests == []  # refused before any work
+
+
+def test_an_edit_of_a_plans_node_is_linted_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, astm) -> None:  # type: ignore[no-untyped-def]
+    # A plan's leaves leave ruff to their file (a plan cannot answer differently), but a
+    # reviewer's edit can be made again: it is linted at the leaf, and refused there.
+    repo = make_repo(tmp_path / "r", {"m.py": "def f(x):\n    return x\n\n\ndef g(x):\n    return x\n"})
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"version": 1, "intent": "f", "edits": [
+        {"op": "replace", "node": "m.py::f", "text": "def f(x):\n    return x + 1\n"}]}))
+    editor = tmp_path / "editor.py"
+    editor.write_text(
+        "import sys, pathlib\n"
+        "p = pathlib.Path(sys.argv[1])\n"
+        "p.write_text(p.read_text().replace('return x + 1', 'return x is \"a\"'))\n"
+    )
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
+    monkeypatch.delenv("VISUAL", raising=False)
+    answers(monkeypatch, "e\na\n")
+    res = astm("apply", "f", "m.py", "--plan", str(plan), "--step", "--branch", "s", cwd=repo)
+    assert res.code == 0, res.err
+    assert "the edit is not valid" in res.err and "F632" in res.err
+    assert "return x + 1" in git(repo, "show", "s:m.py")  # the plan's change, approved

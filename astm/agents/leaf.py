@@ -177,7 +177,7 @@ async def generate(
                     if diag is None and patch is not None:
                         if attempt == 1 and (spec := ctx.speculations.get(parent.id)) is not None:
                             spec.offer(nid, patch, imports)  # its router's text joins this check's batch
-                        diag = await external_node(ctx, f, await box.get(), patch, imports, node, hand)
+                        diag = await external_node(ctx, f, await box.get(), patch, imports, node, parent, hand)
                 finally:
                     hand.done()
                 if diag is None and ctx.review is not None:  # --step: the user decides (agents/review.py)
@@ -291,15 +291,24 @@ async def recheck(
         ctx, f, answer, place, node=node, parent=parent, kind=kind, key=key, rename=rename, owner=owner
     )
     if diag is None and patch is not None:
-        diag = await external_node(ctx, f, await box(), patch, imports, node)
+        diag = await external_node(ctx, f, await box(), patch, imports, node, parent, ruff_here=True)
     return patch, imports, asks, diag
+
+
+def ruff_above(ctx: RunContext, f: FileCtx, parent: Node) -> bool:
+    """A plan cannot answer differently: ruff at its leaf would only fail it sooner. Its
+    parent lints the composed text anyway, judging every code, and names the node a
+    finding falls on. A model's leaf hears of its own findings at once, and retries."""
+    return ctx.plan_mode and ctx.checks.judges_ruff(parent.kind, f.lang.external)
 
 
 async def external_node(
     ctx: RunContext, f: FileCtx, sandbox: Sandbox, patch: Patch, imports: list[bytes], node: Node | None,
-    hand: Hand | None = None,
+    parent: Node, hand: Hand | None = None, *, ruff_here: bool = False,
 ) -> Diagnostic | None:
-    """The external validators on the file as this node's patch makes it."""
+    """The external validators on the file as this node's patch makes it. ``ruff_here``:
+    ruff runs at this leaf even for a plan (a reviewer's edit, which can be made again)."""
+    kind = node.kind if node is not None else (f.lang.key_of(patch.text) or ("definition",))[0]
     patches = [patch]
     if imports:  # validate as the file will be: with the requested imports
         patches, _, _ = await fold(ctx, f, [patch], imports, sandbox)
@@ -307,9 +316,9 @@ async def external_node(
     shift = sum(len(p.text) - (p.end - p.start) for p in patches if p.start < patch.start)
     start = patch.start + shift + (len(patch.text) - len(patch.text.lstrip(b"\r\n")))
     old = (node.start, node.end) if node is not None else (patch.start, patch.start)
-    kind = node.kind if node is not None else (f.lang.key_of(patch.text) or ("definition",))[0]
     nid = node.id if node is not None else patch.owner
     return await ctx.checks.external(
         f.path, f.data, sandbox, patched, old, (start, start + len(patch.text)),
         external=f.lang.external, kind=kind, node=nid, lint=lambda: f.lang.lint_view(f.tree, f.data, patches), hand=hand,
+        with_ruff=ruff_here or not ruff_above(ctx, f, parent),
     )

@@ -55,10 +55,15 @@ class Pipeline:
         """Whether a file of a language with ``external`` validators gets a ruff baseline."""
         return external and self.conf.ruff
 
+    def judges_ruff(self, kind: str, external: bool) -> bool:
+        """Whether a node of ``kind`` (a language with ``external`` validators) runs ruff."""
+        kind_conf = self.conf.kind(kind)
+        return external and (kind_conf.ruff if kind_conf.ruff is not None else self.conf.ruff)
+
     async def external(
         self, path: str, base: bytes, sandbox: Sandbox, patched: bytes, old: tuple[int, int],
         new: tuple[int, int], *, external: bool, kind: str = "file", node: str = "", level: str = "node",
-        lint: Callable[[], bytes | None] | None = None, hand: Hand | None = None,
+        lint: Callable[[], bytes | None] | None = None, hand: Hand | None = None, with_ruff: bool = True,
     ) -> Diagnostic | None:
         """Subprocess validators in the sandbox: ruff, then the kind's own commands.
 
@@ -69,12 +74,13 @@ class Pipeline:
         ``lint``: makes what ruff reads instead of ``patched`` (a leaf's ``Language.lint_view``:
         the same rows for the node's lines), unless the kind runs commands on the file
         (made only when ruff runs: a whole file's walk, half a millisecond a leaf).
-        ``hand``: the leaf's answer in hand, given back once its ruff check is asked."""
+        ``hand``: the leaf's answer in hand, given back once its ruff check is asked.
+        ``with_ruff=False``: ruff's findings on this text are judged above, after
+        composition (a plan's leaf: ``agents.leaf.external_node``); the kind's commands run."""
         from astm.validate import commands, ruff
 
-        conf = self.conf
-        kind_conf = conf.kind(kind)
-        use_ruff = external and (kind_conf.ruff if kind_conf.ruff is not None else conf.ruff)
+        kind_conf = self.conf.kind(kind)
+        use_ruff = with_ruff and self.judges_ruff(kind, external)
         if not use_ruff and not kind_conf.commands:
             return None
         wanted = [p for c in kind_conf.commands for p in commands.named_paths(c)]
