@@ -73,7 +73,7 @@ class Pipeline:
         the cross-node codes to its file. A parent's ruff diagnostic carries the file's line.
         ``lint``: makes what ruff reads instead of ``patched`` (a leaf's ``Language.lint_view``:
         the same rows for the node's lines), unless the kind runs commands on the file
-        (made only when ruff runs: a whole file's walk, half a millisecond a leaf).
+        (made only when ruff runs).
         ``hand``: the leaf's answer in hand, given back once its ruff check is asked.
         ``with_ruff=False``: ruff's findings on this text are judged above, after
         composition (a plan's leaf: ``agents.leaf.external_node``); the kind's commands run."""
