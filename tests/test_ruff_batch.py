@@ -46,7 +46,7 @@ def together(requests: list[tuple[Path, bytes]]) -> list[list[ruff.Finding] | No
 
     def submit(i: int) -> None:
         go.wait()
-        futures[i] = ruff_batch.findings_on_disk(requests[i][0], "pkg/m.py", requests[i][1])
+        futures[i] = ruff_batch.findings_many([(requests[i][0], "pkg/m.py", requests[i][1])])[0]
 
     threads = [threading.Thread(target=submit, args=(i,)) for i in range(len(requests))]
     for t in threads:

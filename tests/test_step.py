@@ -45,6 +45,18 @@ def answers(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO(text))
 
 
+def replacing_editor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, old: str, new: str) -> None:
+    """``$EDITOR``: a script that replaces ``old`` with ``new`` in the file it is given."""
+    editor = tmp_path / "editor.py"
+    editor.write_text(
+        "import sys, pathlib\n"
+        "p = pathlib.Path(sys.argv[1])\n"
+        f"p.write_text(p.read_text().replace({old!r}, {new!r}))\n"
+    )
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
+    monkeypatch.delenv("VISUAL", raising=False)
+
+
 def generations(server: loopback.LoopbackServer) -> list[str]:
     return [json.dumps(r.body) for r in server.requests if not is_route(r.body)]
 
@@ -74,14 +86,7 @@ def test_reject_feeds_the_reason_back_as_the_hint(
 
 
 def test_edit_lands_the_edited_text(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, astm) -> None:  # type: ignore[no-untyped-def]
-    editor = tmp_path / "editor.py"
-    editor.write_text(
-        "import sys, pathlib\n"
-        "p = pathlib.Path(sys.argv[1])\n"
-        "p.write_text(p.read_text().replace('requests>=2.31', 'httpx>=0.27'))\n"
-    )
-    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
-    monkeypatch.delenv("VISUAL", raising=False)
+    replacing_editor(tmp_path, monkeypatch, "requests>=2.31", "httpx>=0.27")
     answers(monkeypatch, "e\n")
     res = astm("apply", "add requests", "--step", "--branch", "s", cwd=repo)
     assert res.code == 0, res.err
@@ -130,14 +135,7 @@ def test_an_edit_of_a_plans_node_is_linted_at_once(tmp_path: Path, monkeypatch: 
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps({"version": 1, "intent": "f", "edits": [
         {"op": "replace", "node": "m.py::f", "text": "def f(x):\n    return x + 1\n"}]}))
-    editor = tmp_path / "editor.py"
-    editor.write_text(
-        "import sys, pathlib\n"
-        "p = pathlib.Path(sys.argv[1])\n"
-        "p.write_text(p.read_text().replace('return x + 1', 'return x is \"a\"'))\n"
-    )
-    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
-    monkeypatch.delenv("VISUAL", raising=False)
+    replacing_editor(tmp_path, monkeypatch, "return x + 1", 'return x is "a"')
     answers(monkeypatch, "e\na\n")
     res = astm("apply", "f", "m.py", "--plan", str(plan), "--step", "--branch", "s", cwd=repo)
     assert res.code == 0, res.err

@@ -2,7 +2,7 @@
 
 The leaves of a run (and the runs of a track's tickets, each in its thread) ask for ruff's
 findings on the text they just wrote into their own sandbox, at nearly the same moment.
-``findings_on_disk`` hands such a request to this process-wide batcher: a request finding
+``findings_many`` hands such requests to this process-wide batcher: a request finding
 a ruff process free starts one at once (at most ``RUNNING`` at a time); requests arriving
 meanwhile wait and go together into the next one. Nothing waits for a batch to fill up, so a
 lone request costs what it did.
@@ -63,15 +63,10 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget)
 
 
-def findings_on_disk(cwd: Path, relpath: str, data: bytes) -> Future[list[Finding] | None]:
-    """``ruff.findings(cwd, relpath, data)`` for a ``data`` the caller has just written to
-    ``cwd/relpath`` and leaves there until the result is in."""
-    return findings_many([(cwd, relpath, data)])[0]
-
-
 def findings_many(items: list[tuple[Path, str, bytes]]) -> list[Future[list[Finding] | None]]:
-    """``findings_on_disk`` for several files at once: they go in the same batch
-    (``validate/hands``: the checks of answers that came back together)."""
+    """``ruff.findings(cwd, relpath, data)`` of each item, for a ``data`` the caller has
+    just written to ``cwd/relpath`` and leaves there until the result is in. Items given
+    together go in the same batch (``validate/hands``: answers that came back together)."""
     reqs = [_Request(cwd, relpath, data) for cwd, relpath, data in items]
     global _running
     with _lock:
