@@ -10,6 +10,7 @@ the patch is committed alone, on no branch: its parent's overlay commit holds it
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -202,8 +203,9 @@ async def generate(
             patched = compose(f.data, [patch])
             # Committed from the bytes, on no branch (git.commit_detached): the sandbox
             # goes back to the file's pool as it is.
-            commit = await ctx.blocking(
-                git.commit_detached, ctx.repo.repo, ctx.base.id, {f.path: patched}, f"astm node {nid}\n\n{intent}\n")
+            commit = await ctx.blocking(functools.partial(  # its objects wait for the commit above (packs.py)
+                git.commit_detached, ctx.repo.repo, ctx.base.id, {f.path: patched}, f"astm node {nid}\n\n{intent}\n",
+                pending=True))
             res.status, res.commit = "changed", str(commit)
             ctx.emit(nid, "committed", res.attempts)
             committed = True

@@ -7,6 +7,7 @@ hostile or merely unusual configuration never runs code on astm's behalf.
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import threading
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from pathlib import Path
 import pygit2
 
 from astm.errors import AstmError, NotARepository, UsageError
+from astm.workspace import loose, packs
 
 # The environment of astm's subprocesses lives in a module without pygit2: validators and
 # the pre-commit hook use it without loading libgit2.
@@ -132,19 +134,56 @@ def write_tree(
 
 def commit_detached(
     repo: pygit2.Repository, fork: pygit2.Oid, changes: Mapping[str, bytes | None], message: str,
-    extra_parents: tuple[pygit2.Oid, ...] = (),
+    extra_parents: tuple[pygit2.Oid, ...] = (), *, pending: bool = False,
 ) -> pygit2.Oid:
     """A commit of ``changes`` on ``fork`` (with ``extra_parents``: an overlay commit) made
     from trees, with no worktree and no ref.
+
+    ``pending``: a leaf's commit, whose objects wait in memory for the commit above it
+    (astm/workspace/packs.py); a commit with ``extra_parents`` writes what waits first.
 
     A node's commit needs neither: the commit above it holds it as a parent, up to the
     run's ref. Until that ref exists git's grace period for fresh objects (two weeks by
     default; ``gc.pruneExpire``) keeps it. A branch per node cost a loose ref and its
     reflog made and deleted: file system work that, for small nodes, was most of a commit."""
+    if extra_parents:
+        pending_of(repo).flush()  # its parents may be among the objects waiting
     with LOCK:
-        tree = write_tree(repo, repo[fork].peel(pygit2.Commit).tree, changes)
+        base = repo[fork].peel(pygit2.Commit).tree
         sig = signature(repo)
-        return repo.create_commit(None, sig, sig, message, tree, [fork, *present(repo, extra_parents)])
+        parents = [fork, *present(repo, extra_parents)]
+        path, data = next(iter(changes.items())) if len(changes) == 1 else ("", None)
+        levels = loose.path_trees(repo, base.id, check_repo_path(path)) if data is not None else None
+        if levels is None or data is None:
+            tree = write_tree(repo, base, changes)
+            return repo.create_commit(None, sig, sig, message, tree, parents)
+    # One existing file's new bytes (every leaf's and overlay's commit): written outside
+    # the lock, and outside the interpreter's (astm/workspace/loose.py).
+    store = pending_of(repo).add if pending else functools.partial(loose.write_object, objects_of(repo))
+    return loose.commit_file(store, levels, data, parents, sig, message)
+
+
+def pending_of(repo: pygit2.Repository) -> packs.Pending:
+    """The objects of ``repo``'s folder waiting for a pack (one holder per folder)."""
+    objects = objects_of(repo)
+    with LOCK:
+        if objects not in _PENDING:
+            _PENDING[objects] = packs.Pending(objects)
+        return _PENDING[objects]
+
+
+_PENDING: dict[str, packs.Pending] = {}
+
+
+def objects_of(repo: pygit2.Repository) -> str:
+    """The object folder of ``repo`` (the shared one, for a linked worktree)."""
+    key = repo.path
+    if key not in _OBJECTS:
+        _OBJECTS[key] = str(common_dir(repo) / "objects")
+    return _OBJECTS[key]
+
+
+_OBJECTS: dict[str, str] = {}
 
 
 def present(repo: pygit2.Repository, commits: tuple[pygit2.Oid, ...]) -> list[pygit2.Oid]:
