@@ -53,7 +53,8 @@ def test_sizes_take_as_many_header_bytes_as_git_reads() -> None:
 
 def test_a_leaf_commit_waits_for_the_commit_above_it(repo: pygit2.Repository) -> None:
     fork = repo.head.target
-    leaf = agit.commit_detached(repo, fork, {"src/pkg/m.py": b"def f():\n    return 2\n"}, "node f", pending=True)
+    leaf = agit.commit_pending(repo, fork, "src/pkg/m.py", b"def f():\n    return 2\n", "node f")
+    assert leaf is not None
     assert leaf not in repo and packs_of(repo) == []  # held, not written
     overlay = agit.commit_detached(repo, fork, {"src/pkg/m.py": b"def f():\n    return 2\n"}, "compose", (leaf,))
     assert repo[overlay].parent_ids == [fork, leaf]  # written first, so the parent is kept
@@ -64,7 +65,8 @@ def test_a_leaf_commit_waits_for_the_commit_above_it(repo: pygit2.Repository) ->
 
 def test_a_pruned_leaf_commit_is_left_out_of_the_overlay(repo: pygit2.Repository) -> None:
     fork = repo.head.target
-    leaf = agit.commit_detached(repo, fork, {"a.py": b"x = 2\n"}, "node", pending=True)
+    leaf = agit.commit_pending(repo, fork, "a.py", b"x = 2\n", "node")
+    assert leaf is not None
     agit.pending_of(repo).flush()
     workdir = Path(repo.workdir)
     git(workdir, "gc", "--quiet", "--prune=now")  # the pack's objects are on no ref: gone
@@ -73,3 +75,7 @@ def test_a_pruned_leaf_commit_is_left_out_of_the_overlay(repo: pygit2.Repository
     overlay = agit.commit_detached(again, fork, {"a.py": b"x = 2\n"}, "compose", (leaf,))
     assert again[overlay].parent_ids == [fork]
     assert again[overlay].tree["a.py"].data == b"x = 2\n"
+
+
+def test_a_new_file_is_not_taken(repo: pygit2.Repository) -> None:
+    assert agit.commit_pending(repo, repo.head.target, "new.py", b"x = 1\n", "node") is None

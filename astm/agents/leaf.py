@@ -10,7 +10,6 @@ the patch is committed alone, on no branch: its parent's overlay commit holds it
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -203,9 +202,14 @@ async def generate(
             patched = compose(f.data, [patch])
             # Committed from the bytes, on no branch (git.commit_detached): the sandbox
             # goes back to the file's pool as it is.
-            commit = await ctx.blocking(functools.partial(  # its objects wait for the commit above (packs.py)
-                git.commit_detached, ctx.repo.repo, ctx.base.id, {f.path: patched}, f"astm node {nid}\n\n{intent}\n",
-                pending=True))
+            # Made here, not in a thread: hashing its objects is all it does (they wait in
+            # memory for the commit above, workspace/packs.py), and a thread beside the busy
+            # event loop waited for the interpreter lock longer than that took.
+            message = f"astm node {nid}\n\n{intent}\n"
+            commit = git.commit_pending(ctx.repo.repo, ctx.base.id, f.path, patched, message)
+            if commit is None:  # not a case it takes: pygit2 writes it
+                commit = await ctx.blocking(
+                    git.commit_detached, ctx.repo.repo, ctx.base.id, {f.path: patched}, message)
             res.status, res.commit = "changed", str(commit)
             ctx.emit(nid, "committed", res.attempts)
             committed = True

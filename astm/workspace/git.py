@@ -134,13 +134,11 @@ def write_tree(
 
 def commit_detached(
     repo: pygit2.Repository, fork: pygit2.Oid, changes: Mapping[str, bytes | None], message: str,
-    extra_parents: tuple[pygit2.Oid, ...] = (), *, pending: bool = False,
+    extra_parents: tuple[pygit2.Oid, ...] = (),
 ) -> pygit2.Oid:
     """A commit of ``changes`` on ``fork`` (with ``extra_parents``: an overlay commit) made
-    from trees, with no worktree and no ref.
-
-    ``pending``: a leaf's commit, whose objects wait in memory for the commit above it
-    (astm/workspace/packs.py); a commit with ``extra_parents`` writes what waits first.
+    from trees, with no worktree and no ref. Leaf commits (``commit_pending``) may wait
+    in memory for it: with ``extra_parents`` it writes them first (astm/workspace/packs.py).
 
     A node's commit needs neither: the commit above it holds it as a parent, up to the
     run's ref. Until that ref exists git's grace period for fresh objects (two weeks by
@@ -159,8 +157,23 @@ def commit_detached(
             return repo.create_commit(None, sig, sig, message, tree, parents)
     # One existing file's new bytes (every leaf's and overlay's commit): written outside
     # the lock, and outside the interpreter's (astm/workspace/loose.py).
-    store = pending_of(repo).add if pending else functools.partial(loose.write_object, objects_of(repo))
+    store = functools.partial(loose.write_object, objects_of(repo))
     return loose.commit_file(store, levels, data, parents, sig, message)
+
+
+def commit_pending(
+    repo: pygit2.Repository, fork: pygit2.Oid, path: str, data: bytes, message: str
+) -> pygit2.Oid | None:
+    """A leaf's commit of ``path`` set to ``data`` on ``fork``, its objects hashed here and
+    held for the commit above it (``pending_of``): no file is written, so it is cheap
+    enough for the event loop's thread. None where ``loose.path_trees`` is (the caller
+    commits with ``commit_detached`` in a thread)."""
+    with LOCK:
+        levels = loose.path_trees(repo, repo[fork].peel(pygit2.Commit).tree.id, check_repo_path(path))
+        if levels is None:
+            return None
+        sig = signature(repo)
+    return loose.commit_file(pending_of(repo).add, levels, data, [fork], sig, message)
 
 
 def pending_of(repo: pygit2.Repository) -> packs.Pending:

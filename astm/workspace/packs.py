@@ -5,10 +5,13 @@ A leaf's commit is three objects (the file's blob, a tree a folder, the commit),
 128-function plan made 390 of them: as loose objects, 390 files created in a burst. On
 this VM a file created while the file system journals the folder's last change waits
 for it: a tenth of the runs spent 5 to 25 ms on single objects, and the 128-node run
-took 0.28 s instead of 0.18 s. Here a leaf only hashes and deflates its objects (both
-release the interpreter lock), and the first commit that takes leaf commits as parents
-(its file's overlay, the root's) writes everything held as one pack and its index: two
-files a run instead of hundreds, before any ref can point at them.
+took 0.28 s instead of 0.18 s. Here a leaf only hashes and deflates its objects (on the
+event loop's thread: ``git.commit_pending``), and the first commit that takes leaf
+commits as parents (its file's overlay, the root's) writes everything held as one pack
+and its index: two files a run instead of hundreds, before any ref can point at them.
+They are held deflated: held whole, a 128-leaf plan's 13 MB of blobs cost the run 1,700
+page faults more (a forked server child: 0.07 ms a leaf) than deflating them (0.09 ms
+for 100 kB, zlib's fastest level, git's default for loose objects).
 
 Objects never asked for (a run that failed before composing) are never written: their
 ids in the run's record then name nothing, as a pruned node commit would (``git.present``).
