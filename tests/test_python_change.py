@@ -233,3 +233,78 @@ def test_an_edit_right_below_the_leading_window_is_counted_once() -> None:
     found = same(base, data, patches)
     assert len(found.windows) == 1 and found.delta is not None
     assert found.delta[1].count(("statement", "(delete)")) == 1
+
+
+def leaf_compiled(text: str) -> bytes:
+    """What a leaf does with its text before its parent composes: compile it alone."""
+    data = textwrap.dedent(text).encode()
+    syntax.python_error(data)
+    return data
+
+
+def test_statements_their_leaves_compiled_are_left_out() -> None:
+    base = module()
+    proven = leaf_compiled("def f30(x: int) -> int:\n    return x * 2\n")
+    data, patches = replace(base, "f30", proven.decode())
+    data, more = replace(data, "f31", "def f31(x: int) -> int:\n    return x * 3\n")
+    found = same(base, data, [*patches, *more])
+    assert found.sparse is not None
+    assert b"x * 2" not in found.sparse and b"x * 3" in found.sparse  # f31's leaf never compiled
+    syntax.forget_trees()  # no verdict kept: compiled again
+    change.forget()
+    assert b"x * 2" in change.change(base, data).sparse  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("proven", "broken"),
+    [
+        # A proven statement beside a broken one: the broken one is still CPython's.
+        ("def f30(x: int) -> int:\n    return x * 2\n", "def f31(x: int) -> int:\n    return x *\n"),
+        # The line above a proven statement ends in a backslash: it would join it.
+        ("def f31(x: int) -> int:\n    return x\n", "def f30(x: int) -> int:\n    return x + \\\n"),
+        # Two statements on one line: the line is proven only as a whole.
+        ("y = 1; z = 2\n", "def f31(x: int) -> int:\n    return x +* 1\n"),
+    ],
+)
+def test_a_proven_statement_hides_no_error(proven: str, broken: str) -> None:
+    base = module()
+    leaf_compiled(proven)
+    first, second = ("f30", "f31") if proven.startswith(("def f30", "y")) else ("f31", "f30")
+    data, patches = replace(base, first, proven)
+    data, more = replace(data, second, broken)
+    assert check_file(data, PATH) is not None
+    same(base, data, [*patches, *more])
+
+
+def test_a_future_import_or_a_cookie_keeps_a_proven_statement_compiled() -> None:
+    # Under ``annotations`` a walrus in an annotation is an error; alone it compiles.
+    text = "def f30(x: (y := 1)) -> int:\n    return x\n"
+    leaf_compiled(text)
+    for head in ("from __future__ import annotations\n\nimport os\n", "# coding: utf-8\nimport os\n"):
+        base = module(head)
+        data, patches = replace(base, "f30", text)
+        found = same(base, data, patches)
+        assert found.sparse is not None and b"y := 1" in found.sparse
+    base = module("from __future__ import annotations\n\nimport os\n")
+    data, patches = replace(base, "f30", text)
+    diag = check_change(base, data, PATH, patches)
+    assert diag is not None and "can not be used within an annotation" in diag.message
+
+
+def test_a_new_future_import_keeps_every_proven_statement_compiled() -> None:
+    base = module('"""A module."""\n')
+    text = "def f30(x: (y := 1)) -> int:\n    return x\n"
+    leaf_compiled(text)
+    data, patches = replace(base, "(docstring)", "from __future__ import annotations\n")
+    data, more = replace(data, "f30", text)
+    diag = check_change(base, data, PATH, [*patches, *more])
+    assert diag is not None and "can not be used within an annotation" in diag.message
+    same(base, data, [*patches, *more])
+
+
+def test_the_window_at_the_top_of_the_file_leaves_out_what_was_proven() -> None:
+    base = module("import os\n")
+    proven = leaf_compiled("def f0(x: int) -> int:\n    return x * 7")  # as a leaf's text: no last line break
+    data, patches = replace(base, "f0", proven.decode())
+    found = same(base, data, patches)
+    assert found.sparse is not None and b"x * 7" not in found.sparse

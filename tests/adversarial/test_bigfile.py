@@ -83,7 +83,8 @@ def test_a_plan_run_makes_no_skeleton_and_lands(big: Path, counted: SimpleNamesp
 
 def test_an_edit_compiles_and_parses_the_file_once(big: Path, counted: SimpleNamespace) -> None:
     """The base is compiled and parsed once; the composed file is re-parsed from the base's
-    tree and only the changed function is compiled again (``astm/lang/python/change.py``)."""
+    tree and only the changed function is compiled again, by its leaf: its parent leaves
+    out what its leaf compiled (``astm/lang/python/change.py``)."""
     plan = edit_plan(N // 2)
     opts = ApplyOptions(intent=plan.intent, cwd=big, paths=("big.py",), plan=plan, branch="edited")
     result = apply(opts, Settings(), PlanProvider(plan))
@@ -91,9 +92,11 @@ def test_an_edit_compiles_and_parses_the_file_once(big: Path, counted: SimpleNam
     size = len(source(N))
     assert [len(d) for d in counted.parses if len(d) > size // 2] == [size]
     assert [len(d) for d in counted.compiles if len(d.strip()) > size // 2] == [size]
-    # The composed file was compiled as its changed lines alone (the rest blank).
-    changed = [d for d in counted.compiles if d.startswith(b"\n") and d.strip()]
-    assert changed and all(d.strip() == edit_plan(N // 2).edits[0].text.encode().strip() for d in changed)
+    # The changed function was compiled alone, at its leaf; the composed file's compile
+    # (its window's lines, the rest blank) had nothing left to hold.
+    text = edit_plan(N // 2).edits[0].text.encode().strip()
+    assert [d.strip() for d in counted.compiles if d.strip() == text]
+    assert not [d for d in counted.compiles if d.startswith(b"\n") and d.strip()]
 
 
 def test_preparing_a_file_parses_it_once(big: Path, counted: SimpleNamespace) -> None:

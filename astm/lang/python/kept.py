@@ -35,6 +35,13 @@ class Kept(Generic[K, V]):
                 self._values.popitem(last=False)
         return value
 
+    def peek(self, key: K) -> tuple[bool, V | None]:
+        """Whether a value is kept for ``key``, and the value (nothing is made)."""
+        with self._lock:
+            if key in self._values:
+                return True, self._values[key]
+        return False, None
+
     def clear(self) -> None:
         with self._lock:
             self._values.clear()

@@ -161,7 +161,16 @@ def python_error(data: bytes, path: str = "<text>") -> tuple[str, int | None] | 
     return _verdicts.get(data, lambda: _python_error(data, path))
 
 
-_verdicts: Kept[bytes, tuple[str, int | None] | None] = Kept(64)
+# Enough for a wave's leaves to find theirs at their parent (``compiled``): 128 leaves of
+# a plan compile about 130 texts.
+_verdicts: Kept[bytes, tuple[str, int | None] | None] = Kept(512)
+
+
+def compiled(data: bytes) -> bool:
+    """Whether ``data`` is known to compile, as a module of its own (its verdict is kept):
+    a composing parent leaves out of its compile the statements its leaves compiled."""
+    known, verdict = _verdicts.peek(data)
+    return known and verdict is None
 
 
 def _python_error(data: bytes, path: str) -> tuple[str, int | None] | None:
