@@ -55,7 +55,7 @@ def test_the_same_commit_as_pygit2(repo: pygit2.Repository, path: str, name: str
     levels = loose.path_trees(repo, repo[fork].peel(pygit2.Commit).tree.id, path)
     assert levels is not None and len(levels) == path.count("/") + 1
     store = functools.partial(loose.write_object, agit.objects_of(repo))
-    ours = loose.commit_file(store, levels, data, [fork, extra], sig, message)
+    ours = loose.commit_file(store, levels, store(b"blob", data), [fork, extra], sig, message)
     assert ours == by_pygit2(repo, path, data, [fork, extra], sig, message)
     workdir = Path(repo.workdir)
     assert git(workdir, "show", f"{ours}:{path}").encode() == data.rstrip(b"\n")

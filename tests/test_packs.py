@@ -53,7 +53,8 @@ def test_sizes_take_as_many_header_bytes_as_git_reads() -> None:
 
 def test_a_leaf_commit_waits_for_the_commit_above_it(repo: pygit2.Repository) -> None:
     fork = repo.head.target
-    leaf = agit.commit_pending(repo, fork, "src/pkg/m.py", b"def f():\n    return 2\n", "node f")
+    old = b"def f():\n    return 1\n"
+    leaf = agit.commit_pending(repo, fork, "src/pkg/m.py", (old, 0, len(old), b"def f():\n    return 2\n"), "node f")
     assert leaf is not None
     assert leaf not in repo and packs_of(repo) == []  # held, not written
     overlay = agit.commit_detached(repo, fork, {"src/pkg/m.py": b"def f():\n    return 2\n"}, "compose", (leaf,))
@@ -65,7 +66,7 @@ def test_a_leaf_commit_waits_for_the_commit_above_it(repo: pygit2.Repository) ->
 
 def test_a_pruned_leaf_commit_is_left_out_of_the_overlay(repo: pygit2.Repository) -> None:
     fork = repo.head.target
-    leaf = agit.commit_pending(repo, fork, "a.py", b"x = 2\n", "node")
+    leaf = agit.commit_pending(repo, fork, "a.py", (b"x = 1\n", 4, 5, b"2"), "node")
     assert leaf is not None
     agit.pending_of(repo).flush()
     workdir = Path(repo.workdir)
@@ -78,4 +79,35 @@ def test_a_pruned_leaf_commit_is_left_out_of_the_overlay(repo: pygit2.Repository
 
 
 def test_a_new_file_is_not_taken(repo: pygit2.Repository) -> None:
-    assert agit.commit_pending(repo, repo.head.target, "new.py", b"x = 1\n", "node") is None
+    assert agit.commit_pending(repo, repo.head.target, "new.py", (b"", 0, 0, b"x = 1\n"), "node") is None
+
+
+def test_a_leaf_s_blob_is_a_delta_git_reads(repo: pygit2.Repository, tmp_path: Path) -> None:
+    base = b"".join(b"line %d of a file of more than 64 KiB\n" % i for i in range(4000))
+    edits = [
+        (0, 0, b"# inserted at the top\n"),
+        (100, 120, b"x" * 300),  # a text longer than one insert instruction
+        (70000, 70100, b""),  # a deletion past 64 KiB
+        (len(base) - 10, len(base), b"the end\n"),
+        (50, 60, base[50:60]),  # no change: the base itself
+    ]
+    pending = packs.Pending(agit.objects_of(repo))
+    ids = [pending.add_edit(base, a, b, text) for a, b, text in edits]
+    other = b"another base\n" * 10
+    ids.append(pending.add_edit(other, 0, 7, b"a second"))
+    pending.flush()
+    (pack,) = packs_of(repo)
+    theirs = tmp_path / "theirs.idx"
+    subprocess.run(["git", "index-pack", "-o", str(theirs), str(pack)], check=True, capture_output=True)
+    assert pack.with_suffix(".idx").read_bytes() == theirs.read_bytes()
+    verified = subprocess.run(["git", "verify-pack", "-v", str(pack)], check=True, capture_output=True, text=True)
+    assert verified.stdout.count(" blob ") == 7  # two bases whole, five deltas
+    assert "chain length = 1: 5 objects" in verified.stdout
+    workdir = Path(repo.workdir)
+    for hexid, (a, b, text) in zip(ids, [*edits, (0, 7, b"a second")], strict=True):
+        source = other if hexid == ids[-1] else base
+        want = source[:a] + text + source[b:]
+        assert repo[hexid].data == want
+        shown = subprocess.run(["git", "cat-file", "blob", hexid], cwd=workdir, check=True, capture_output=True)
+        assert shown.stdout == want
+    assert ids[4] == str(repo.create_blob(base))

@@ -199,17 +199,16 @@ async def generate(
             if patch.text == text and not imports:
                 ctx.emit(nid, "unchanged", res.attempts)
                 return Outcome(res, patch, asks=_unchanged_asks(ctx, nid, asks))
-            patched = compose(f.data, [patch])
-            # Committed from the bytes, on no branch (git.commit_detached): the sandbox
-            # goes back to the file's pool as it is.
-            # Made here, not in a thread: hashing its objects is all it does (they wait in
-            # memory for the commit above, workspace/packs.py), and a thread beside the busy
-            # event loop waited for the interpreter lock longer than that took.
+            # Committed from the bytes, on no branch: the sandbox goes back to the file's
+            # pool as it is. Made here, not in a thread: hashing its objects is all it
+            # does (they wait in memory for the commit above, workspace/packs.py), and a
+            # thread beside the busy event loop waited longer for the interpreter lock.
             message = f"astm node {nid}\n\n{intent}\n"
-            commit = git.commit_pending(ctx.repo.repo, ctx.base.id, f.path, patched, message)
+            edit = (f.data, patch.start, patch.end, patch.text)
+            commit = git.commit_pending(ctx.repo.repo, ctx.base.id, f.path, edit, message)
             if commit is None:  # not a case it takes: pygit2 writes it
                 commit = await ctx.blocking(
-                    git.commit_detached, ctx.repo.repo, ctx.base.id, {f.path: patched}, message)
+                    git.commit_detached, ctx.repo.repo, ctx.base.id, {f.path: compose(f.data, [patch])}, message)
             res.status, res.commit = "changed", str(commit)
             ctx.emit(nid, "committed", res.attempts)
             committed = True

@@ -158,22 +158,24 @@ def commit_detached(
     # One existing file's new bytes (every leaf's and overlay's commit): written outside
     # the lock, and outside the interpreter's (astm/workspace/loose.py).
     store = functools.partial(loose.write_object, objects_of(repo))
-    return loose.commit_file(store, levels, data, parents, sig, message)
+    return loose.commit_file(store, levels, store(b"blob", data), parents, sig, message)
 
 
 def commit_pending(
-    repo: pygit2.Repository, fork: pygit2.Oid, path: str, data: bytes, message: str
+    repo: pygit2.Repository, fork: pygit2.Oid, path: str, edit: tuple[bytes, int, int, bytes], message: str
 ) -> pygit2.Oid | None:
-    """A leaf's commit of ``path`` set to ``data`` on ``fork``, its objects hashed here and
-    held for the commit above it (``pending_of``): no file is written, so it is cheap
-    enough for the event loop's thread. None where ``loose.path_trees`` is (the caller
-    commits with ``commit_detached`` in a thread)."""
+    """A leaf's commit of ``path`` on ``fork``, its file ``edit`` = (the bytes the leaf
+    read, start, end, new text): its objects are hashed here and held for the commit
+    above it (``pending_of``), the blob as a delta against the bytes read. No file is
+    written, so it is cheap enough for the event loop's thread. None where
+    ``loose.path_trees`` is (the caller commits with ``commit_detached`` in a thread)."""
     with LOCK:
         levels = loose.path_trees(repo, repo[fork].peel(pygit2.Commit).tree.id, check_repo_path(path))
         if levels is None:
             return None
         sig = signature(repo)
-    return loose.commit_file(pending_of(repo).add, levels, data, [fork], sig, message)
+    pending = pending_of(repo)
+    return loose.commit_file(pending.add, levels, pending.add_edit(*edit), [fork], sig, message)
 
 
 def pending_of(repo: pygit2.Repository) -> packs.Pending:

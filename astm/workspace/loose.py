@@ -165,13 +165,13 @@ def _reads_eligible(repo: pygit2.Repository) -> bool:
 
 
 def commit_file(
-    store: Callable[[bytes, bytes], str], levels: list[tuple[bytes, int]], data: bytes,
+    store: Callable[[bytes, bytes], str], levels: list[tuple[bytes, int]], blob: str,
     parents: Sequence[pygit2.Oid], sig: pygit2.Signature, message: str,
 ) -> pygit2.Oid:
-    """The commit whose tree is ``levels`` (``path_trees``) with the file set to ``data``,
-    each object given to ``store`` (``write_object`` on a folder, or a pending pack's
-    ``add``) outside any lock."""
-    child = store(b"blob", data)
+    """The commit whose tree is ``levels`` (``path_trees``) with the file set to the blob
+    ``blob`` (already stored), each tree and the commit given to ``store``
+    (``write_object`` on a folder, or a pending pack's ``add``) outside any lock."""
+    child = blob
     for body, at in reversed(levels):
         child = store(b"tree", body[:at] + bytes.fromhex(child) + body[at + 20 :])
     return pygit2.Oid(hex=store(b"commit", commit_body(child, [str(p) for p in parents], sig, message)))

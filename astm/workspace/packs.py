@@ -33,6 +33,7 @@ import threading
 import zlib
 
 TYPES = {b"commit": 1, b"tree": 2, b"blob": 3}
+OFS_DELTA = 6  # an entry that is a delta against an earlier entry of the same pack
 _LIMIT = 64 << 20  # deflated bytes held before a pack is written anyway
 _COUNTER = itertools.count()
 
@@ -42,7 +43,9 @@ class Pending:
 
     def __init__(self, objects: str) -> None:
         self.objects = objects
-        self._items: dict[bytes, tuple[int, int, bytes]] = {}  # id -> (type, size, deflated)
+        # id -> (type, size, deflated bytes, the delta's base id or None)
+        self._items: dict[bytes, tuple[int, int, bytes, bytes | None]] = {}
+        self._bases: dict[int, tuple[bytes, bytes]] = {}  # id(base bytes) -> (its id, the bytes)
         self._held = 0
         self._lock = threading.Lock()  # the items
         self._writing = threading.Lock()  # one pack at a time, its objects readable when it returns
@@ -53,14 +56,44 @@ class Pending:
         digest.update(body)
         oid = digest.digest()
         packed = zlib.compress(body, 1)
-        with self._lock:
+        self._hold(oid, (TYPES[kind], len(body), packed, None))
+        return oid.hex()
+
+    def add_edit(self, base: bytes, start: int, end: int, text: bytes) -> str:
+        """The hex id of the blob ``base`` with ``[start, end)`` replaced by ``text``, held
+        as a delta against ``base`` (which the pack then holds whole): a leaf's blob is
+        its file with its own node changed, and deflating the whole file for each leaf
+        was most of its commit. The new bytes are only hashed, never built."""
+        size = len(base) - (end - start) + len(text)
+        view = memoryview(base)
+        digest = hashlib.sha1(b"blob %d\0" % size)
+        for part in (view[:start], text, view[end:]):
+            digest.update(part)
+        oid = digest.digest()
+        known = self._bases.get(id(base))
+        if known is None or known[1] is not base:
+            whole = hashlib.sha1(b"blob %d\0" % len(base))
+            whole.update(base)
+            known = (whole.digest(), base)
+        if oid == known[0]:  # the base itself: held whole (it may be in no pack yet)
+            self._hold(oid, (TYPES[b"blob"], len(base), zlib.compress(base, 1), None))
+        else:
+            delta = _delta(len(base), size, start, end, text)
+            self._hold(oid, (OFS_DELTA, len(delta), zlib.compress(delta, 1), known[0]), base=known)
+        return oid.hex()
+
+    def _hold(
+        self, oid: bytes, item: tuple[int, int, bytes, bytes | None], *, base: tuple[bytes, bytes] | None = None
+    ) -> None:
+        with self._lock:  # a delta and its base go to the same pack
+            if base is not None:
+                self._bases[id(base[1])] = base
             if oid not in self._items:
-                self._items[oid] = (TYPES[kind], len(body), packed)
-                self._held += len(packed)
+                self._items[oid] = item
+                self._held += len(item[2])
             full = self._held > _LIMIT
         if full:
             self.flush()
-        return oid.hex()
 
     def flush(self) -> None:
         """Write what is held as one pack. When it returns, every object added before the
@@ -68,6 +101,10 @@ class Pending:
         with self._writing:
             with self._lock:
                 items, self._items, self._held = self._items, {}, 0
+                bases, self._bases = self._bases, {}
+            for base_id, base in bases.values():  # whole, for the deltas against them
+                if base_id not in items and any(item[3] == base_id for item in items.values()):
+                    items[base_id] = (TYPES[b"blob"], len(base), zlib.compress(base, 1), None)
             if items:
                 write_pack(self.objects, items)
 
@@ -84,21 +121,76 @@ def _header(kind: int, size: int) -> bytes:
     return bytes(out)
 
 
-def pack_and_index(items: dict[bytes, tuple[int, int, bytes]]) -> tuple[bytes, bytes, bytes]:
-    """The bytes of a version 2 pack of ``items`` (no deltas), of its version 2 index, and
-    the pack's checksum (which names both files)."""
-    ids = sorted(items)
-    chunks = [b"PACK" + struct.pack(">II", 2, len(ids))]
-    offsets: list[int] = []
-    crcs: list[int] = []
+def _varint(n: int) -> bytes:
+    """A delta's size: 7 bits a byte, the lowest first."""
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _copy(offset: int, size: int) -> bytes:
+    """Delta instructions copying ``size`` bytes of the base from ``offset``."""
+    out = bytearray()
+    while size:
+        n = min(size, 0x10000)  # as git's own deltas: at most 64 KiB a copy
+        op, args = 0x80, bytearray()
+        for i in range(4):
+            if (offset >> (8 * i)) & 0xFF:
+                op |= 1 << i
+                args.append((offset >> (8 * i)) & 0xFF)
+        for i in range(3):
+            if (n >> (8 * i)) & 0xFF:
+                op |= 1 << (4 + i)
+                args.append((n >> (8 * i)) & 0xFF)
+        out += bytes([op]) + args
+        offset, size = offset + n, size - n
+    return bytes(out)
+
+
+def _delta(base_size: int, size: int, start: int, end: int, text: bytes) -> bytes:
+    """git's delta from a base of ``base_size`` bytes to one with ``[start, end)``
+    replaced by ``text``: copy the head, insert the text (127 bytes an instruction),
+    copy the tail."""
+    out = bytearray(_varint(base_size) + _varint(size))
+    out += _copy(0, start)
+    for at in range(0, len(text), 127):
+        piece = text[at : at + 127]
+        out += bytes([len(piece)]) + piece
+    out += _copy(end, base_size - end)
+    return bytes(out)
+
+
+def _offset(distance: int) -> bytes:
+    """How far back an offset delta's base starts: git's big-endian varint, each byte
+    but the last one less."""
+    out = [distance & 0x7F]
+    distance >>= 7
+    while distance:
+        distance -= 1
+        out.append(0x80 | (distance & 0x7F))
+        distance >>= 7
+    return bytes(reversed(out))
+
+
+def pack_and_index(items: dict[bytes, tuple[int, int, bytes, bytes | None]]) -> tuple[bytes, bytes, bytes]:
+    """The bytes of a version 2 pack of ``items`` (whole objects, then the offset deltas
+    against them), of its version 2 index, and the pack's checksum (which names both)."""
+    order = sorted(items, key=lambda oid: (items[oid][3] is not None, oid))  # bases first
+    chunks = [b"PACK" + struct.pack(">II", 2, len(order))]
+    where: dict[bytes, tuple[int, int]] = {}  # id -> (offset, crc)
     at = len(chunks[0])
-    for oid in ids:
-        kind, size, packed = items[oid]
-        entry = _header(kind, size) + packed
-        offsets.append(at)
-        crcs.append(zlib.crc32(entry))
+    for oid in order:
+        kind, size, packed, base = items[oid]
+        entry = _header(kind, size) + (b"" if base is None else _offset(at - where[base][0])) + packed
+        where[oid] = (at, zlib.crc32(entry))
         chunks.append(entry)
         at += len(entry)
+    ids = sorted(items)
+    offsets = [where[oid][0] for oid in ids]
+    crcs = [where[oid][1] for oid in ids]
     pack = b"".join(chunks)
     checksum = hashlib.sha1(pack).digest()
     fanout = [0] * 256
@@ -125,7 +217,7 @@ def pack_and_index(items: dict[bytes, tuple[int, int, bytes]]) -> tuple[bytes, b
     return pack + checksum, index, checksum
 
 
-def write_pack(objects: str, items: dict[bytes, tuple[int, int, bytes]]) -> str:
+def write_pack(objects: str, items: dict[bytes, tuple[int, int, bytes, bytes | None]]) -> str:
     """Write ``items`` as ``objects/pack/pack-<checksum>.{pack,idx}``; the pack's path."""
     pack, index, checksum = pack_and_index(items)
     folder = os.path.join(objects, "pack")
