@@ -29,6 +29,7 @@ def command(max_age: float | None) -> int:
         ("branch", report.branches),
         ("run ref", report.run_refs),
         ("run record", report.records),
+        ("temporary file", report.temporaries),
     ):
         for item in items:
             click.echo(f"removed {label} {printable(item)}")

@@ -35,6 +35,11 @@ import pygit2
 
 _COUNTER = itertools.count()
 _BLOB_MODES = (0o100644, 0o100755)
+# The names of the temporary files astm writes objects through (here and in packs.py):
+# ``astm gc`` removes those a killed process left (``stale_temporaries``).
+TMP_OBJECT = "tmp_obj_astm_"
+TMP_PACK = "tmp_pack_astm_"
+_STALE = 3600  # seconds: a write takes milliseconds; an older one's writer is gone
 
 
 def write_object(objects: str, kind: bytes, body: bytes) -> str:
@@ -59,7 +64,7 @@ def write_object(objects: str, kind: bytes, body: bytes) -> str:
         pass
     # Made in the object's own fan-out folder, as git does: the objects folder itself is
     # then not rewritten twice an object (metadata the file system must journal).
-    tmp = os.path.join(folder, f"tmp_obj_astm_{os.getpid()}_{threading.get_ident()}_{next(_COUNTER)}")
+    tmp = os.path.join(folder, f"{TMP_OBJECT}{os.getpid()}_{threading.get_ident()}_{next(_COUNTER)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
     try:
         view = memoryview(packed)
@@ -69,6 +74,29 @@ def write_object(objects: str, kind: bytes, body: bytes) -> str:
         os.close(fd)
     os.replace(tmp, path)  # atomic; an object written meanwhile had the same bytes
     return hexid
+
+
+def stale_temporaries(objects: str, now: float) -> list[str]:
+    """The temporary object and pack files astm's writers left in ``objects`` (a process
+    killed between writing one and renaming it) that are over an hour old."""
+    found: list[str] = []
+    try:
+        folders = [e.path for e in os.scandir(objects) if e.is_dir() and (len(e.name) == 2 or e.name == "pack")]
+    except OSError:
+        return found
+    for folder in folders:
+        prefix = TMP_PACK if folder.endswith("pack") else TMP_OBJECT
+        try:
+            entries = [e for e in os.scandir(folder) if e.name.startswith(prefix)]
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                if e.is_file(follow_symlinks=False) and now - e.stat(follow_symlinks=False).st_mtime > _STALE:
+                    found.append(e.path)
+            except OSError:
+                continue
+    return sorted(found)
 
 
 def entry_offset(body: bytes, name: bytes) -> tuple[int, int] | None:

@@ -20,7 +20,7 @@ The pack is version 2 without deltas, its index version 2, both in git's layout
 (tests/test_packs.py checks the index byte for byte against ``git index-pack``). They are
 written under temporary names in ``objects/pack`` and renamed, the pack first: git and
 libgit2 read a pack only once its index is there. A process killed between leaves a
-``tmp_pack_*`` file, which git's own prune removes.
+``tmp_pack_astm_*`` file: git's own prune removes it, and so does ``astm gc``.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ import os
 import struct
 import threading
 import zlib
+
+from astm.workspace.loose import TMP_PACK
 
 TYPES = {b"commit": 1, b"tree": 2, b"blob": 3}
 OFS_DELTA = 6  # an entry that is a delta against an earlier entry of the same pack
@@ -225,7 +227,7 @@ def write_pack(objects: str, items: dict[bytes, tuple[int, int, bytes, bytes | N
     final = os.path.join(folder, f"pack-{checksum.hex()}")
     tag = f"{os.getpid()}_{threading.get_ident()}_{next(_COUNTER)}"
     for data, suffix in ((pack, ".pack"), (index, ".idx")):  # the index last: it makes the pack seen
-        tmp = os.path.join(folder, f"tmp_pack_astm_{tag}{suffix}")
+        tmp = os.path.join(folder, f"{TMP_PACK}{tag}{suffix}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
         try:
             view = memoryview(data)

@@ -25,7 +25,7 @@ from typing import Any
 
 import pygit2
 
-from astm.workspace import git
+from astm.workspace import git, loose
 from astm.workspace.repo import Repo
 from astm.workspace.sandbox import STAGING, read_marker, remove_folder, remove_worktree
 
@@ -125,12 +125,13 @@ class GcReport:
     branches: list[str] = field(default_factory=list)
     run_refs: list[str] = field(default_factory=list)
     records: list[str] = field(default_factory=list)
+    temporaries: list[str] = field(default_factory=list)  # object files a killed write left
     # What looks like astm's but cannot be proven to be: listed, never removed.
     left: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.worktrees or self.branches or self.run_refs or self.records)
+        return not (self.worktrees or self.branches or self.run_refs or self.records or self.temporaries)
 
 
 def _alive(pid: object, host: object) -> bool:
@@ -266,6 +267,13 @@ def gc(repo: Repo, *, max_age_days: float, now: float | None = None) -> GcReport
             run = tmp.name[1 : -len(".json.tmp")]
             if RUN_ID.fullmatch(run) and run not in alive:
                 tmp.unlink(missing_ok=True)
+
+    for tmp_file in loose.stale_temporaries(git.objects_of(repo.repo), now):
+        try:
+            os.unlink(tmp_file)
+            report.temporaries.append(tmp_file)
+        except OSError:
+            pass
 
     kept_refs = {n[len(RUN_REF_PREFIX) :] for n in run_refs if n not in report.run_refs}
     for run, rec in records.items():

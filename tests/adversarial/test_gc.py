@@ -127,3 +127,33 @@ def test_a_live_runs_marker_protects_it_without_a_record(tmp_path: Path) -> None
     assert f"removed worktree {sbx / name}" in out
     assert f"removed branch refs/heads/astm/tmp/{DEAD_RUN}/1" in out
     assert leftovers(repo, sbx) == []
+
+
+def test_temporary_object_files_a_killed_write_left_are_removed(tmp_path: Path) -> None:
+    """A kill between writing an object (or a pack) and renaming it into place leaves a
+    temporary file named by astm (workspace/loose.py, packs.py): gc removes it once it is
+    an hour old. A fresh one (a write under way) and anything not named by astm stay."""
+    import os
+
+    repo = make_repo(tmp_path / "r", {"pyproject.toml": PYPROJECT})
+    objects = repo / ".git" / "objects"
+    (objects / "ab").mkdir(exist_ok=True)
+    (objects / "pack").mkdir(exist_ok=True)
+    old = [objects / "ab" / "tmp_obj_astm_123_456_7", objects / "pack" / "tmp_pack_astm_123_456_8.pack"]
+    kept = [
+        objects / "ab" / "tmp_obj_astm_123_456_9",  # being written now
+        objects / "ab" / "tmp_obj_Xy12ab",  # git's own
+        objects / "pack" / "tmp_pack_astm_1_2_3.idx.keep",  # not a file of ours: a folder
+    ]
+    for f in old + kept[:2]:
+        f.write_bytes(b"partial")
+    kept[2].mkdir()
+    for f in old + kept[1:2]:
+        os.utime(f, (0, 0))
+    code, out, err = astm_run("gc", cwd=repo, env=env_for(sandbox_dir(tmp_path)))
+    assert code == 0, err
+    assert [ln for ln in out.splitlines() if ln.startswith("removed temporary file")] == [
+        f"removed temporary file {f}" for f in sorted(map(str, old))
+    ]
+    assert not any(f.exists() for f in old) and all(f.exists() for f in kept)
+    git(repo, "fsck", "--no-dangling")
