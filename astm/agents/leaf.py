@@ -205,7 +205,8 @@ async def generate(
             # thread beside the busy event loop waited longer for the interpreter lock.
             message = f"astm node {nid}\n\n{intent}\n"
             edit = (f.data, patch.start, patch.end, patch.text)
-            commit = git.commit_pending(ctx.repo.repo, ctx.base.id, f.path, edit, message)
+            # (A patch that spaces itself against its neighbours is more than a splice.)
+            commit = None if patch.spacing else git.commit_pending(ctx.repo.repo, ctx.base.id, f.path, edit, message)
             if commit is None:  # not a case it takes: pygit2 writes it
                 commit = await ctx.blocking(
                     git.commit_detached, ctx.repo.repo, ctx.base.id, {f.path: compose(f.data, [patch])}, message)
