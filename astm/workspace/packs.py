@@ -3,21 +3,25 @@ is made.
 
 A leaf's commit is three objects (the file's blob, a tree a folder, the commit), and a
 128-function plan made 390 of them: as loose objects, 390 files created in a burst. On
-this VM a file created while the file system journals the folder's last change waits
-for it: a tenth of the runs spent 5 to 25 ms on single objects, and the 128-node run
-took 0.28 s instead of 0.18 s. Here a leaf only hashes and deflates its objects (on the
-event loop's thread: ``git.commit_pending``), and the first commit that takes leaf
-commits as parents (its file's overlay, the root's) writes everything held as one pack
-and its index: two files a run instead of hundreds, before any ref can point at them.
-They are held deflated: held whole, a 128-leaf plan's 13 MB of blobs cost the run 1,700
-page faults more (a forked server child: 0.07 ms a leaf) than deflating them (0.09 ms
-for 100 kB, zlib's fastest level, git's default for loose objects).
+this VM creating a file in a folder just written to sometimes waits for the file system's
+journal: one run in three spent 5 to 25 ms on single objects, and the 128-node run took
+0.28 s instead of 0.18 s. Here a leaf only hashes its objects (on the event loop's thread:
+``git.commit_pending``), and the first commit that takes leaf commits as parents (its
+file's overlay, the root's) writes everything held as one pack and its index: two files
+a run instead of hundreds, before any ref can point at them.
+
+A leaf's blob is its file with its own node changed: it is held as a delta against the
+file the leaf read (``add_edit``: copy, insert the node's text, copy), and the pack holds
+that file whole once. Its new bytes are hashed, never built or deflated: deflating a
+100 kB blob was 0.09 ms a leaf, and holding 128 of them whole cost a forked server child
+1,700 page faults. Trees and commits are small; they are deflated as they come.
 
 Objects never asked for (a run that failed before composing) are never written: their
 ids in the run's record then name nothing, as a pruned node commit would (``git.present``).
 
-The pack is version 2 without deltas, its index version 2, both in git's layout
-(tests/test_packs.py checks the index byte for byte against ``git index-pack``). They are
+The pack is version 2 (whole objects, then offset deltas against them, chains of one),
+its index version 2, both in git's layout (tests/test_packs.py checks the index byte for
+byte against ``git index-pack`` and reads every object back through git). They are
 written under temporary names in ``objects/pack`` and renamed, the pack first: git and
 libgit2 read a pack only once its index is there. A process killed between leaves a
 ``tmp_pack_astm_*`` file: git's own prune removes it, and so does ``astm gc``.
