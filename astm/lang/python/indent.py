@@ -167,8 +167,6 @@ def _in_place(text: bytes, width: int) -> bool:
     lines = text.split(b"\n")
     if any(ln[: ln.find(b"#")].strip() for ln in lines if b"#" in ln):
         return False  # a comment after code: the walk counts its line as a start
-    if syntax.python_error(text) is not None:
-        return False
     tree = syntax.parse_tree(text)  # a top-level text: dedenting would change nothing
     if tree.root_node.has_error:
         return False
@@ -179,7 +177,8 @@ def _in_place(text: bytes, width: int) -> bool:
             rel = len(indent_of(lines[first.start_point.row]))
             if rel and (step is None or rel < step):
                 step = rel
-    return step is None or step == width
+    # Compiled last: a text the walk will move is compiled after it, as it then stands.
+    return (step is None or step == width) and syntax.python_error(text) is None
 
 
 @functools.cache
