@@ -63,17 +63,25 @@ def write_object(objects: str, kind: bytes, body: bytes) -> str:
     except FileExistsError:
         pass
     # Made in the object's own fan-out folder, as git does: the objects folder itself is
-    # then not rewritten twice an object (metadata the file system must journal).
-    tmp = os.path.join(folder, f"{TMP_OBJECT}{os.getpid()}_{threading.get_ident()}_{next(_COUNTER)}")
+    # then not rewritten twice an object (metadata the file system must journal). An
+    # object written meanwhile by another writer had the same bytes.
+    put_file(folder, TMP_OBJECT, path, packed)
+    return hexid
+
+
+def put_file(folder: str, prefix: str, path: str, data: bytes) -> None:
+    """``data`` as the read-only file ``path``: written to a new temporary file in
+    ``folder`` named ``prefix...`` (``stale_temporaries`` finds one a kill left), then
+    renamed into place, so a reader sees all of it or nothing."""
+    tmp = os.path.join(folder, f"{prefix}{os.getpid()}_{threading.get_ident()}_{next(_COUNTER)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
     try:
-        view = memoryview(packed)
+        view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
-    os.replace(tmp, path)  # atomic; an object written meanwhile had the same bytes
-    return hexid
+    os.replace(tmp, path)
 
 
 def stale_temporaries(objects: str, now: float) -> list[str]:

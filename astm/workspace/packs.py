@@ -30,18 +30,16 @@ libgit2 read a pack only once its index is there. A process killed between leave
 from __future__ import annotations
 
 import hashlib
-import itertools
 import os
 import struct
 import threading
 import zlib
 
-from astm.workspace.loose import TMP_PACK
+from astm.workspace.loose import TMP_PACK, put_file
 
 TYPES = {b"commit": 1, b"tree": 2, b"blob": 3}
 OFS_DELTA = 6  # an entry that is a delta against an earlier entry of the same pack
 _LIMIT = 64 << 20  # deflated bytes held before a pack is written anyway
-_COUNTER = itertools.count()
 
 
 class Pending:
@@ -229,15 +227,6 @@ def write_pack(objects: str, items: dict[bytes, tuple[int, int, bytes, bytes | N
     folder = os.path.join(objects, "pack")
     os.makedirs(folder, exist_ok=True)
     final = os.path.join(folder, f"pack-{checksum.hex()}")
-    tag = f"{os.getpid()}_{threading.get_ident()}_{next(_COUNTER)}"
     for data, suffix in ((pack, ".pack"), (index, ".idx")):  # the index last: it makes the pack seen
-        tmp = os.path.join(folder, f"{TMP_PACK}{tag}{suffix}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
-        os.replace(tmp, final + suffix)
+        put_file(folder, TMP_PACK, final + suffix, data)
     return final + ".pack"
